@@ -1,0 +1,3 @@
+from logotag_gui.qt.app import main
+
+raise SystemExit(main())

@@ -1,0 +1,32 @@
+"""Stage 1: embedders (proposers) turn a frame into candidate boxes, behind one small protocol."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from logotag_gui.core.logos import LogoDictionary
+from logotag_gui.core.records import Candidate, Frame
+
+
+class Proposer(Protocol):
+    name: str
+    model_id: str
+    revision: str | None
+
+    def prepare(self, dictionary: LogoDictionary) -> None:
+        """Index the references; called once per dictionary, before the first frame."""
+
+    def propose(self, frame: Frame) -> list[Candidate]:
+        """Raw candidates for one frame, before NMS and tracking."""
+
+
+def make_proposer(name: str, **options: object) -> Proposer:
+    if name == "siglip2":
+        from logotag_gui.core.embedders.siglip2 import Siglip2Proposer
+
+        return Siglip2Proposer(**options)  # type: ignore[arg-type]
+    if name == "keypoints":
+        from logotag_gui.core.embedders.keypoints import KeypointProposer
+
+        return KeypointProposer(**options)  # type: ignore[arg-type]
+    raise ValueError(f"unknown embedder '{name}': choose siglip2 or keypoints")

@@ -1,0 +1,142 @@
+"""Offline proposer: SIFT keypoints matched to every reference, ratio test, RANSAC homography.
+
+Works with no downloaded weights. Keypoints are detected once per frame and put in one FLANN index;
+each reference variant queries it (ratio test on the frame side), RANSAC fits a homography, and the
+projected reference outline gives a tight box. Each brand may match several times (instances are
+peeled off by removing their inliers), and several references per brand each get their chance.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from logotag_gui.core.logos import LogoDictionary, Reference
+from logotag_gui.core.records import BBox, Candidate, Frame
+
+FLANN_KDTREE = 1
+
+
+@dataclass(slots=True)
+class _RefFeatures:
+    brand: str
+    file: str
+    keypoints: np.ndarray  # (N, 2) float32, in reference pixels
+    descriptors: np.ndarray  # (N, 128) float32
+    corners: np.ndarray  # (4, 1, 2) outline of the reference
+
+
+def _gray(image: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if image.ndim == 3 else image
+
+
+def _fit(image: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
+    h, w = image.shape[:2]
+    scale = min(1.0, max_side / max(h, w))
+    if scale < 1.0:
+        image = cv2.resize(image, (int(w * scale), int(h * scale)), interpolation=cv2.INTER_AREA)
+    return image, scale
+
+
+@dataclass
+class KeypointProposer:
+    min_inliers: int = 10
+    ratio: float = 0.75
+    max_instances: int = 3
+    frame_max_side: int = 1280  # frames are matched at up to this size; boxes go back to source pixels
+    ref_max_side: int = 400
+    n_features: int = 4000
+    name: str = "keypoints"
+    model_id: str = "opencv-sift"
+    revision: str | None = field(default_factory=lambda: cv2.__version__)
+    _refs: list[_RefFeatures] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._sift = cv2.SIFT_create(nfeatures=self.n_features)
+        self._ref_sift = cv2.SIFT_create(nfeatures=1500)
+
+    @property
+    def embedder_id(self) -> str:
+        return f"keypoints:sift:{self.revision}"
+
+    def _describe_reference(self, ref: Reference) -> _RefFeatures | None:
+        # Small logos carry few keypoints: upsample them so SIFT finds enough structure.
+        image = ref.image
+        h, w = image.shape[:2]
+        if max(h, w) < 200:
+            f = 200 / max(h, w)
+            image = cv2.resize(image, (int(w * f), int(h * f)), interpolation=cv2.INTER_CUBIC)
+        image, _ = _fit(image, self.ref_max_side)
+        kps, desc = self._ref_sift.detectAndCompute(_gray(image), None)
+        if desc is None or len(kps) < 4:
+            return None
+        h, w = image.shape[:2]
+        corners = np.float32([[0, 0], [w, 0], [w, h], [0, h]]).reshape(-1, 1, 2)
+        pts = np.float32([k.pt for k in kps])
+        return _RefFeatures(ref.brand, str(ref.path.name), pts, desc.astype(np.float32), corners)
+
+    def prepare(self, dictionary: LogoDictionary) -> None:
+        self._refs = [f for f in map(self._describe_reference, dictionary.references) if f is not None]
+
+    def _frame_features(self, frame: Frame) -> tuple[np.ndarray, np.ndarray, float] | None:
+        image, scale = _fit(frame.image, self.frame_max_side)
+        kps, desc = self._sift.detectAndCompute(_gray(image), None)
+        if desc is None or len(kps) < 4:
+            return None
+        return np.float32([k.pt for k in kps]), desc.astype(np.float32), scale
+
+    def propose(self, frame: Frame) -> list[Candidate]:
+        feats = self._frame_features(frame)
+        if feats is None or not self._refs:
+            return []
+        pts, desc, scale = feats
+        matcher = cv2.FlannBasedMatcher({"algorithm": FLANN_KDTREE, "trees": 4}, {"checks": 48})
+        matcher.add([desc])
+        matcher.train()
+        out: list[Candidate] = []
+        for ref in self._refs:
+            pairs = matcher.knnMatch(ref.descriptors, k=2)
+            good = [(m.queryIdx, m.trainIdx) for m, *rest in pairs if rest and m.distance < self.ratio * rest[0].distance]
+            out += self._instances(frame, ref, good, pts, scale)
+        return out
+
+    def _instances(self, frame: Frame, ref: _RefFeatures, good: list[tuple[int, int]], pts: np.ndarray,
+                   scale: float) -> list[Candidate]:
+        found = []
+        remaining = good
+        for _ in range(self.max_instances):
+            if len(remaining) < self.min_inliers:
+                break
+            src = ref.keypoints[[q for q, _ in remaining]].reshape(-1, 1, 2)
+            dst = pts[[t for _, t in remaining]].reshape(-1, 1, 2)
+            hom, mask = cv2.findHomography(src, dst, cv2.RANSAC, 5.0)
+            if hom is None:
+                break
+            inl = mask.ravel().astype(bool)
+            n_in = int(inl.sum())
+            if n_in < self.min_inliers:
+                break
+            box = _plausible_box(cv2.perspectiveTransform(ref.corners, hom).reshape(-1, 2))
+            if box is not None:
+                x, y, w, h = (v / scale for v in box)
+                bbox = BBox(x, y, w, h).clipped(frame.ref.width, frame.ref.height)
+                if bbox.area > 0:
+                    found.append(Candidate(frame.ref, bbox, ref.brand, round(min(1.0, n_in / 40), 4), self.name,
+                                           reference=ref.file))
+            remaining = [m for m, keep in zip(remaining, inl, strict=True) if not keep]
+        return found
+
+
+def _plausible_box(quad: np.ndarray) -> tuple[float, float, float, float] | None:
+    """Bounding box of the projected outline, or None for a twisted or degenerate homography."""
+    if not cv2.isContourConvex(quad.astype(np.float32).reshape(-1, 1, 2)):
+        return None
+    area = cv2.contourArea(quad.astype(np.float32))
+    x1, y1 = quad.min(axis=0)
+    x2, y2 = quad.max(axis=0)
+    w, h = float(x2 - x1), float(y2 - y1)
+    if w < 8 or h < 8 or area < 0.25 * w * h or max(w / h, h / w) > 12:
+        return None
+    return float(x1), float(y1), w, h

@@ -1,0 +1,23 @@
+"""Errors that reach the user. Each message names the problem and the fix."""
+
+from __future__ import annotations
+
+
+class LogoTagError(Exception):
+    """Base class: the message is shown to the user as it is, on one line where possible."""
+
+
+class InputError(LogoTagError):
+    """A video, image folder or logo folder that cannot be used."""
+
+
+class ModelUnavailable(LogoTagError):
+    """A model's weights are neither local nor reachable, or it needs an opt-in."""
+
+
+class StoreError(LogoTagError):
+    """The database cannot be opened or written (locked, newer schema, bad URL)."""
+
+
+class Cancelled(LogoTagError):
+    """The user cancelled long work; what was done is kept."""

@@ -1,0 +1,199 @@
+"""Typed records shared by every stage.
+
+One record type (Candidate) flows from proposal to verification to the store; stages return
+updated copies with ``dataclasses.replace`` rather than mutating. Frames (index + timestamp) are
+the truth; track ids are derived and may be recomputed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+
+import numpy as np
+
+
+class VerdictState(str, Enum):
+    YES = "yes"
+    NO = "no"
+    # The model answered but not in the strict JSON we asked for: kept with its raw text, never
+    # silently turned into "no".
+    UNPARSABLE = "unparsable"
+    # A "yes" under the confidence threshold.
+    UNSURE = "unsure"
+    NOT_RUN = "not_run"
+
+
+class ReviewState(str, Enum):
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+
+
+class DecisionKind(str, Enum):
+    ACCEPT = "accept"
+    REJECT = "reject"
+    RELABEL = "relabel"
+    BOX_EDIT = "box_edit"
+    ADDED = "added"
+    # Undo of the first decision on a candidate: back to pending, history kept.
+    CLEAR = "clear"
+
+
+@dataclass(frozen=True, slots=True)
+class BBox:
+    """Axis-aligned box in source-frame pixels, [x, y, w, h] like the seed's exports."""
+
+    x: float
+    y: float
+    w: float
+    h: float
+
+    @property
+    def x2(self) -> float:
+        return self.x + self.w
+
+    @property
+    def y2(self) -> float:
+        return self.y + self.h
+
+    @property
+    def area(self) -> float:
+        return max(0.0, self.w) * max(0.0, self.h)
+
+    @property
+    def center(self) -> tuple[float, float]:
+        return self.x + self.w / 2, self.y + self.h / 2
+
+    def iou(self, other: BBox) -> float:
+        ix = max(0.0, min(self.x2, other.x2) - max(self.x, other.x))
+        iy = max(0.0, min(self.y2, other.y2) - max(self.y, other.y))
+        inter = ix * iy
+        union = self.area + other.area - inter
+        return inter / union if union > 0 else 0.0
+
+    def contains_point(self, px: float, py: float) -> bool:
+        return self.x <= px <= self.x2 and self.y <= py <= self.y2
+
+    def clipped(self, width: int, height: int) -> BBox:
+        x1, y1 = min(max(self.x, 0.0), width), min(max(self.y, 0.0), height)
+        x2, y2 = min(max(self.x2, 0.0), width), min(max(self.y2, 0.0), height)
+        return BBox(x1, y1, x2 - x1, y2 - y1)
+
+    def expanded(self, factor: float) -> BBox:
+        cx, cy = self.center
+        return BBox(cx - self.w * factor / 2, cy - self.h * factor / 2, self.w * factor, self.h * factor)
+
+    def as_list(self) -> list[float]:
+        return [round(self.x, 2), round(self.y, 2), round(self.w, 2), round(self.h, 2)]
+
+    def as_int_xyxy(self) -> tuple[int, int, int, int]:
+        return int(round(self.x)), int(round(self.y)), int(round(self.x2)), int(round(self.y2))
+
+
+@dataclass(frozen=True, slots=True)
+class FrameRef:
+    """Where a frame sits in its source: the decoder's frame index and timestamp are the truth."""
+
+    index: int
+    t: float
+    width: int
+    height: int
+    # For an image-folder input: the image's file name (exports use it as `frame`).
+    name: str | None = None
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Frame:
+    ref: FrameRef
+    image: np.ndarray  # RGB uint8, H x W x 3
+
+    @property
+    def index(self) -> int:
+        return self.ref.index
+
+    def crop(self, box: BBox) -> np.ndarray:
+        x1, y1, x2, y2 = box.clipped(self.ref.width, self.ref.height).as_int_xyxy()
+        return self.image[y1:max(y2, y1 + 1), x1:max(x2, x1 + 1)]
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    state: VerdictState
+    confidence: float | None = None
+    rationale: str = ""
+    raw: str = ""
+    method: str = "none"
+    # True when this verdict was made on other frames of the same track and carried here.
+    from_track: bool = False
+
+    @property
+    def is_yes(self) -> bool:
+        return self.state is VerdictState.YES
+
+
+NOT_VERIFIED = Verdict(VerdictState.NOT_RUN)
+
+
+@dataclass(frozen=True, slots=True)
+class Review:
+    """The reviewer's current word on a candidate (the latest decision); brand/bbox set when corrected."""
+
+    state: ReviewState = ReviewState.PENDING
+    brand: str | None = None
+    bbox: BBox | None = None
+    reviewer: str = ""
+    decided_at: datetime | None = None
+    kind: DecisionKind | None = None
+
+    @property
+    def decided(self) -> bool:
+        return self.state is not ReviewState.PENDING
+
+
+PENDING = Review()
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """One proposed box on one frame; the unit that is verified, stored, reviewed and exported."""
+
+    frame: FrameRef
+    bbox: BBox
+    brand: str
+    score: float  # retrieval score: cosine for siglip2, inlier share for keypoints, OCR confidence
+    method: str  # which proposer made it: siglip2, keypoints, ocr, manual
+    margin: float = 0.0  # top1 - top2 score over brands, where the proposer has one
+    reference: str | None = None  # reference file that matched best
+    track_id: int | None = None
+    verdict: Verdict = NOT_VERIFIED
+    id: int | None = None  # database id once stored
+    review: Review = PENDING
+
+    @property
+    def final_brand(self) -> str:
+        return self.review.brand or self.brand
+
+    @property
+    def final_bbox(self) -> BBox:
+        return self.review.bbox or self.bbox
+
+    def with_(self, **changes: object) -> Candidate:
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """What long work reports: stage, how far, and an ETA the GUI and CLI show as they are."""
+
+    stage: str
+    done: int
+    total: int
+    eta_s: float | None = None
+    message: str = ""
+
+    @property
+    def fraction(self) -> float:
+        return self.done / self.total if self.total else 0.0

@@ -1,0 +1,53 @@
+"""Schema versions: create, check, migrate forward, refuse newer.
+
+MIGRATIONS[n] upgrades a database at version n to n + 1 inside one transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import Connection, inspect, select
+
+from logotag_gui.core.errors import StoreError
+from logotag_gui.core.store import schema
+
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {}
+
+
+def stored_version(conn: Connection) -> int | None:
+    if not inspect(conn).has_table(schema.Meta.__tablename__):
+        return None
+    value = conn.execute(select(schema.Meta.value).where(schema.Meta.key == "schema_version")).scalar()
+    return int(value) if value is not None else None
+
+
+def ensure_schema(conn: Connection, *, where: str, current: int | None = None) -> int:
+    """Bring the database to the current version; returns the version found before."""
+    current = schema.SCHEMA_VERSION if current is None else current
+    found = stored_version(conn)
+    if found is None:
+        if inspect(conn).get_table_names():
+            unknown = ", ".join(sorted(inspect(conn).get_table_names())[:5])
+            raise StoreError(
+                f"'{where}' is a database of some other program (tables: {unknown}); "
+                "choose a new file name for the LogoTag project."
+            )
+        schema.Base.metadata.create_all(conn)
+        conn.execute(schema.Meta.__table__.insert().values(key="schema_version", value=str(current)))
+        return current
+    if found > current:
+        raise StoreError(
+            f"'{where}' was written by a newer LogoTag (schema v{found}; this version reads up to v{current}). "
+            "Upgrade LogoTag (`pip install -U logotag`) to open it; it was not changed."
+        )
+    for version in range(found, current):
+        step = MIGRATIONS.get(version)
+        if step is None:
+            raise StoreError(f"No migration from schema v{version} for '{where}'; upgrade LogoTag.")
+        step(conn)
+    if found < current:
+        conn.execute(
+            schema.Meta.__table__.update().where(schema.Meta.key == "schema_version").values(value=str(current))
+        )
+    return found

@@ -1,0 +1,149 @@
+"""SQLAlchemy 2.0 models. Frames are the truth: candidates are per frame, tracks a derived column.
+
+Bump SCHEMA_VERSION with every change and add a step to `migrations.MIGRATIONS`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+SCHEMA_VERSION = 1
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Meta(Base):
+    __tablename__ = "logotag_meta"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(256))
+
+
+class Video(Base):
+    __tablename__ = "videos"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    path: Mapped[str] = mapped_column(String(1024), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))  # video | images
+    fps: Mapped[float] = mapped_column(Float)
+    frame_count: Mapped[int] = mapped_column(Integer)
+    duration_s: Mapped[float] = mapped_column(Float)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Brand(Base):
+    __tablename__ = "brands"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(256), unique=True)
+    aliases: Mapped[list] = mapped_column(JSON, default=list)
+    references: Mapped[list[ReferenceRow]] = relationship(back_populates="brand", cascade="all, delete-orphan")
+
+
+class ReferenceRow(Base):
+    __tablename__ = "references"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id", ondelete="CASCADE"))
+    path: Mapped[str] = mapped_column(String(1024))
+    sha256: Mapped[str] = mapped_column(String(64))
+    # Where it came from: "folder", or "review" when a reviewer added a crop from a video.
+    origin: Mapped[str] = mapped_column(String(16), default="folder")
+    brand: Mapped[Brand] = relationship(back_populates="references")
+    __table_args__ = (UniqueConstraint("brand_id", "path"),)
+
+
+class Run(Base):
+    __tablename__ = "runs"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    video_id: Mapped[int] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"), index=True)
+    config: Mapped[dict] = mapped_column(JSON)
+    config_key: Mapped[str] = mapped_column(String(64), index=True)  # hash of what changes results
+    embedder: Mapped[str] = mapped_column(String(64))
+    embedder_model: Mapped[str] = mapped_column(String(256), default="")
+    embedder_revision: Mapped[str] = mapped_column(String(128), default="")
+    verifier: Mapped[str] = mapped_column(String(64))
+    verifier_model: Mapped[str] = mapped_column(String(256), default="")
+    verifier_revision: Mapped[str] = mapped_column(String(128), default="")
+    status: Mapped[str] = mapped_column(String(16), default="running")  # running|done|cancelled|failed
+    error: Mapped[str] = mapped_column(Text, default="")
+    frames_total: Mapped[int] = mapped_column(Integer, default=0)
+    frames_done: Mapped[int] = mapped_column(Integer, default=0)
+    last_frame_index: Mapped[int] = mapped_column(Integer, default=-1)
+    timings: Mapped[dict] = mapped_column(JSON, default=dict)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class CandidateRow(Base):
+    __tablename__ = "candidates"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), nullable=True, index=True)
+    video_id: Mapped[int] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"))
+    frame_index: Mapped[int] = mapped_column(Integer)
+    t: Mapped[float] = mapped_column(Float)
+    frame_name: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    frame_width: Mapped[int] = mapped_column(Integer)
+    frame_height: Mapped[int] = mapped_column(Integer)
+    x: Mapped[float] = mapped_column(Float)
+    y: Mapped[float] = mapped_column(Float)
+    w: Mapped[float] = mapped_column(Float)
+    h: Mapped[float] = mapped_column(Float)
+    brand: Mapped[str] = mapped_column(String(256))
+    score: Mapped[float] = mapped_column(Float)
+    margin: Mapped[float] = mapped_column(Float, default=0.0)
+    method: Mapped[str] = mapped_column(String(32))
+    reference: Mapped[str | None] = mapped_column(String(1024), nullable=True)
+    track_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # The latest decision, copied here in the same transaction so that 100,000 rows filter and
+    # sort without a join; the decisions table keeps the whole history.
+    review_state: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    review_kind: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    review_brand: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    rx: Mapped[float | None] = mapped_column(Float, nullable=True)
+    ry: Mapped[float | None] = mapped_column(Float, nullable=True)
+    rw: Mapped[float | None] = mapped_column(Float, nullable=True)
+    rh: Mapped[float | None] = mapped_column(Float, nullable=True)
+    reviewer: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    __table_args__ = (
+        Index("ix_candidates_video_frame", "video_id", "frame_index"),
+        Index("ix_candidates_video_track", "video_id", "track_id"),
+    )
+
+
+class VerdictRow(Base):
+    __tablename__ = "verdicts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    candidate_id: Mapped[int] = mapped_column(ForeignKey("candidates.id", ondelete="CASCADE"), unique=True)
+    state: Mapped[str] = mapped_column(String(16))
+    confidence: Mapped[float | None] = mapped_column(Float, nullable=True)
+    rationale: Mapped[str] = mapped_column(Text, default="")
+    raw: Mapped[str] = mapped_column(Text, default="")
+    method: Mapped[str] = mapped_column(String(32))
+    from_track: Mapped[bool] = mapped_column(default=False)
+
+
+class DecisionRow(Base):
+    """Every reviewer decision, kept; the latest (highest id) per candidate wins."""
+
+    __tablename__ = "decisions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    candidate_id: Mapped[int] = mapped_column(ForeignKey("candidates.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    # The state this decision leaves the candidate in: undo writes the previous state again.
+    state: Mapped[str] = mapped_column(String(16))
+    brand: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    x: Mapped[float | None] = mapped_column(Float, nullable=True)
+    y: Mapped[float | None] = mapped_column(Float, nullable=True)
+    w: Mapped[float | None] = mapped_column(Float, nullable=True)
+    h: Mapped[float | None] = mapped_column(Float, nullable=True)
+    reviewer: Mapped[str] = mapped_column(String(128))
+    decided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

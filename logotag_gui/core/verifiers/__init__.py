@@ -1,0 +1,50 @@
+"""Stage 2: verifiers give each candidate a verdict, behind one small protocol."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from logotag_gui.core.records import NOT_VERIFIED, Candidate, Verdict
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyItem:
+    candidate: Candidate
+    crop: np.ndarray  # the box with a little context around it, RGB
+
+
+class Verifier(Protocol):
+    name: str
+    model_id: str
+    revision: str | None
+
+    def verify(self, items: Sequence[VerifyItem]) -> list[Verdict]:
+        """One verdict per item, in order; never raises for one bad answer."""
+
+
+@dataclass(slots=True)
+class NoVerifier:
+    name: str = "none"
+    model_id: str = ""
+    revision: str | None = None
+
+    def verify(self, items: Sequence[VerifyItem]) -> list[Verdict]:
+        return [NOT_VERIFIED for _ in items]
+
+
+def make_verifier(name: str, **options: object) -> Verifier:
+    if name == "none":
+        return NoVerifier()
+    if name == "ocr":
+        from logotag_gui.core.verifiers.ocr import OcrVerifier
+
+        return OcrVerifier(**options)  # type: ignore[arg-type]
+    if name == "vlm":
+        from logotag_gui.core.verifiers.vlm import VlmVerifier
+
+        return VlmVerifier(**options)  # type: ignore[arg-type]
+    raise ValueError(f"unknown verifier '{name}': choose vlm, ocr or none")
