@@ -52,7 +52,7 @@ def make_windows(width: int, height: int, spec: WindowSpec = WindowSpec()) -> np
 
 def frame_tensor(image: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
     """HxWx3 uint8 → 3xHxW float in [0, 1] on `device`."""
-    return torch.from_numpy(np.ascontiguousarray(image)).to(device).permute(2, 0, 1).float().div_(255.0)
+    return torch.from_numpy(np.require(image, requirements=["C", "W"])).to(device).permute(2, 0, 1).float().div_(255.0)
 
 
 def crop_resize(frame: torch.Tensor, boxes: np.ndarray, out_hw: tuple[int, int]) -> torch.Tensor:

@@ -131,7 +131,7 @@ def run_pipeline(config: RunConfig, *, repo: Repository, models: ModelCache | No
                                   height=info.height)
         embedder_name, verifier_name, notices = choose_backends(config)
         for notice in notices:
-            log.warning(notice)
+            log.info(notice)
             report(Progress("notice", 0, 0, message=notice))
 
         t0 = time.perf_counter()

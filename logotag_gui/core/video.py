@@ -165,9 +165,9 @@ class VideoSource:
         self._last_index = -1
 
     def frame(self, index: int) -> Frame:
-        """The frame with this index (or the last one before it, at the end of the stream)."""
-        if index < 0:
-            raise IndexError(index)
+        """The frame with this index (or the closest one before it, where the stream skips frames)."""
+        if not 0 <= index < self.info.frame_count:
+            raise IndexError(f"frame {index} is outside '{self.path.name}' (0..{self.info.frame_count - 1})")
         # Stepping forward a little: keep decoding rather than seek back to a keyframe.
         ahead = index - self._last_index
         if not (0 < ahead <= max(2 * self._rate, 12)) or self._pending is not None and self._pending.index > index:

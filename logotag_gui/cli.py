@@ -1,0 +1,189 @@
+"""`logotag`: run the pipeline, build the logo index, export, report and evaluate from a terminal."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from logotag_gui.core.config import DEFAULT_SIGLIP, DEFAULT_VLM, RunConfig
+from logotag_gui.core.errors import LogoTagError
+from logotag_gui.core.logsetup import setup_logging
+
+log = logging.getLogger("logotag")
+
+
+def _add_run_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--logos", required=True, help="logo folder: <brand>.png or <brand>/<any>.png")
+    p.add_argument("--db", default="logotag.sqlite", help="project database: a file path or a SQLAlchemy URL")
+    p.add_argument("--embedder", choices=["auto", "siglip2", "keypoints"], default="auto",
+                   help="stage 1 (auto: siglip2 when its weights are local, else keypoints)")
+    p.add_argument("--verifier", choices=["auto", "vlm", "ocr", "none"], default="auto",
+                   help="stage 2 (auto: the VLM when usable, else OCR)")
+    p.add_argument("--fps", type=float, default=2.0, help="frames sampled per second (default 2)")
+    p.add_argument("--start-frame", type=int, default=0)
+    p.add_argument("--end-frame", type=int, default=None)
+    p.add_argument("--threshold", type=float, default=None, help="retrieval score threshold (default per embedder)")
+    p.add_argument("--min-margin", type=float, default=0.0, help="top1 - top2 score margin over brands")
+    p.add_argument("--top-k", type=int, default=3)
+    p.add_argument("--siglip-model", default=DEFAULT_SIGLIP, help="hub id or local folder")
+    p.add_argument("--siglip-revision", default=None)
+    p.add_argument("--vlm-model", default=DEFAULT_VLM, help="hub id or local folder")
+    p.add_argument("--vlm-revision", default=None, help="pinned commit (required with --trust-remote-code)")
+    p.add_argument("--trust-remote-code", action="store_true",
+                   help="allow the VLM's repository code to run (LLaVA-OneVision-1.5 needs it)")
+    p.add_argument("--vlm-threshold", type=float, default=0.5, help="accept a VLM 'yes' only at this confidence")
+    p.add_argument("--no-track-verify", action="store_true", help="verify every candidate, not a track's best few")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, mps")
+    p.add_argument("--allow-download", action="store_true", help="download missing model weights from the hub")
+
+
+def _config(args: argparse.Namespace) -> RunConfig:
+    return RunConfig(
+        input=args.input, logos=args.logos, embedder=args.embedder, verifier=args.verifier, fps=args.fps,
+        start_frame=args.start_frame, end_frame=args.end_frame, threshold=args.threshold,
+        min_margin=args.min_margin, top_k=args.top_k, siglip_model=args.siglip_model,
+        siglip_revision=args.siglip_revision, vlm_model=args.vlm_model, vlm_revision=args.vlm_revision,
+        trust_remote_code=args.trust_remote_code, vlm_threshold=args.vlm_threshold,
+        track_verify=not args.no_track_verify, device=args.device, allow_download=args.allow_download,
+    )
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from logotag_gui.core.export import export
+    from logotag_gui.core.pipeline import run_pipeline
+    from logotag_gui.core.store import open_repository
+
+    repo = open_repository(args.db)
+    bar = None
+
+    def progress(p) -> None:
+        nonlocal bar
+        if p.stage == "notice":
+            print(f"note: {p.message}", file=sys.stderr)
+        elif p.stage == "frames":
+            if bar is None:
+                bar = tqdm(total=p.total, initial=p.done, unit="frame", desc="frames", disable=args.quiet)
+            bar.n = p.done
+            bar.set_postfix_str(p.message, refresh=True)
+        elif not args.quiet:
+            print(f"{p.stage}: {p.message}", file=sys.stderr)
+
+    try:
+        result = run_pipeline(_config(args), repo=repo, on_progress=progress)
+    except KeyboardInterrupt:
+        print("interrupted: finished batches are stored; run the same command again to resume", file=sys.stderr)
+        return 130
+    finally:
+        if bar is not None:
+            bar.close()
+    resumed = f" (resumed after frame {result.resumed_from})" if result.resumed_from is not None else ""
+    print(f"run {result.run_id}{resumed}: {result.frames_done}/{result.frames_total} frames, "
+          f"{result.candidates} candidates, {result.embedder} + {result.verifier}, stored in {args.db}")
+    if args.out:
+        n = export(repo, args.out, video_id=result.video_id)
+        print(f"exported {n} records to {args.out}")
+    return 0
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    from logotag_gui.core.backends import ModelCache, choose_backends
+    from logotag_gui.core.logos import load_dictionary
+
+    dictionary = load_dictionary(args.logos)
+    config = RunConfig(input="", logos=args.logos, embedder=args.embedder, verifier="none",
+                       siglip_model=args.siglip_model, siglip_revision=args.siglip_revision, device=args.device,
+                       allow_download=args.allow_download)
+    embedder, _, notices = choose_backends(config)
+    for n in notices:
+        print(f"note: {n}", file=sys.stderr)
+    proposer = ModelCache().proposer(embedder, config)
+    proposer.prepare(dictionary)
+    print(f"indexed {len(dictionary.references)} references of {len(dictionary.brands)} brands with {embedder}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from logotag_gui.core.export import export
+    from logotag_gui.core.store import open_repository
+
+    repo = open_repository(args.db, create=False)
+    video_id = _video_id(repo, args.video)
+    n = export(repo, args.out, fmt=args.format, video_id=video_id, reviewed_only=args.reviewed_only)
+    print(f"exported {n} records to {args.out}")
+    return 0
+
+
+def _video_id(repo, video: str | None) -> int | None:
+    if video is None:
+        return None
+    for v in repo.videos():
+        if str(v.id) == video or v.path == str(Path(video).expanduser().resolve()) or Path(v.path).name == video:
+            return v.id
+    raise LogoTagError(f"No clip '{video}' in the project; `logotag videos --db ...` lists them.")
+
+
+def cmd_videos(args: argparse.Namespace) -> int:
+    from logotag_gui.core.store import open_repository
+
+    repo = open_repository(args.db, create=False)
+    for v in repo.videos():
+        print(f"{v.id:>4}  {v.decided:>6}/{v.candidates:<6} reviewed  {v.last_run_status or 'not run':<9}  {v.path}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="logotag", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run the pipeline on a video or image folder (resumes an unfinished run)")
+    run.add_argument("input", help="video file (mp4, webm, mov, mkv) or folder of images")
+    _add_run_options(run)
+    run.add_argument("--out", help="also export this clip's records (.jsonl or .csv)")
+    run.set_defaults(func=cmd_run)
+
+    index = sub.add_parser("index", help="build (or check) the logo index")
+    index.add_argument("--logos", required=True)
+    index.add_argument("--embedder", choices=["auto", "siglip2", "keypoints"], default="auto")
+    index.add_argument("--siglip-model", default=DEFAULT_SIGLIP)
+    index.add_argument("--siglip-revision", default=None)
+    index.add_argument("--device", default="auto")
+    index.add_argument("--allow-download", action="store_true")
+    index.set_defaults(func=cmd_index)
+
+    exp = sub.add_parser("export", help="export records as JSONL or CSV (streamed)")
+    exp.add_argument("--db", required=True)
+    exp.add_argument("--out", required=True)
+    exp.add_argument("--format", choices=["jsonl", "csv"], default=None, help="default: from --out's suffix")
+    exp.add_argument("--video", default=None, help="one clip (id, path or file name); default all")
+    exp.add_argument("--reviewed-only", action="store_true", help="only records a reviewer decided")
+    exp.set_defaults(func=cmd_export)
+
+    videos = sub.add_parser("videos", help="list the project's clips and their review progress")
+    videos.add_argument("--db", required=True)
+    videos.set_defaults(func=cmd_videos)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    log_file = setup_logging(verbose=args.verbose)
+    try:
+        return args.func(args)
+    except LogoTagError as exc:
+        log.debug("command failed", exc_info=True)
+        print(f"logotag: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # a bug: one line here, the traceback in the log
+        log.exception("unexpected error")
+        print(f"logotag: unexpected error: {exc.__class__.__name__}: {exc} (details in {log_file})", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never download anything
+
+from logotag_gui.core import synth  # noqa: E402
+from tests.tiny_models import save_tiny_llava, save_tiny_siglip2  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _isolated_dirs(tmp_path_factory, monkeypatch):
+    # Index caches and logs go to a temporary folder, never the developer's home.
+    base = tmp_path_factory.getbasetemp()
+    monkeypatch.setenv("XDG_CACHE_HOME", str(base / "cache"))
+    monkeypatch.setenv("LOGOTAG_LOG_DIR", str(base / "logs"))
+
+
+@pytest.fixture(scope="session")
+def logos_dir(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("logos")
+    synth.write_logo_folder(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def demo_clip(tmp_path_factory, logos_dir):
+    """(path, per-frame truth): a 6-second 640x360 clip at 10 fps with three moving logos."""
+    folder = tmp_path_factory.mktemp("clip")
+    marks = {name: synth.make_logo(name, *spec) for name, spec in synth.DEMO_BRANDS.items()}
+    path = folder / "demo.mp4"
+    truth = synth.write_clip(path, marks, synth.DEMO_PLACEMENTS)
+    return path, truth
+
+
+@pytest.fixture(scope="session")
+def tiny_siglip(tmp_path_factory) -> Path:
+    return save_tiny_siglip2(tmp_path_factory.mktemp("tiny-siglip2"))
+
+
+@pytest.fixture(scope="session")
+def tiny_vlm(tmp_path_factory) -> Path:
+    return save_tiny_llava(tmp_path_factory.mktemp("tiny-llava"))
+
+
+def _pg_url() -> str | None:
+    return os.environ.get("LOGOTAG_TEST_PG_URL")
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request, tmp_path):
+    """A fresh database URL: a SQLite file, and PostgreSQL when LOGOTAG_TEST_PG_URL is set (CI sets it)."""
+    if request.param == "sqlite":
+        yield str(tmp_path / "project.sqlite")
+        return
+    url = _pg_url()
+    if not url:
+        pytest.skip("LOGOTAG_TEST_PG_URL is not set (CI starts a PostgreSQL server and sets it)")
+    from sqlalchemy import create_engine, text
+
+    name = f"logotag_test_{os.getpid()}_{abs(hash(request.node.nodeid)) % 10**8}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    test_url = url.rsplit("/", 1)[0] + "/" + name
+    yield test_url
+    from sqlalchemy import create_engine as ce
+
+    ce(test_url).dispose()
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
