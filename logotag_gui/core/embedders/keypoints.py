@@ -92,6 +92,9 @@ class KeypointProposer:
         if feats is None or not self._refs:
             return []
         pts, desc, scale = feats
+        # FLANN's trees and RANSAC draw random numbers: seed per frame so results repeat exactly,
+        # whatever order frames come in (a resumed run must match an uninterrupted one).
+        cv2.setRNGSeed(frame.index)
         matcher = cv2.FlannBasedMatcher({"algorithm": FLANN_KDTREE, "trees": 4}, {"checks": 48})
         matcher.add([desc])
         matcher.train()

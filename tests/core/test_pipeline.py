@@ -1,0 +1,165 @@
+from __future__ import annotations
+
+import pytest
+
+from logotag_gui.core.backends import ModelCache
+from logotag_gui.core.config import RunConfig
+from logotag_gui.core.errors import InputError
+from logotag_gui.core.pipeline import _Verification, combine_track_verdicts, run_pipeline
+from logotag_gui.core.records import BBox, Candidate, Frame, FrameRef, Verdict, VerdictState
+from logotag_gui.core.store import open_repository
+
+
+def _config(clip, logos, **kw):
+    return RunConfig(input=str(clip), logos=str(logos), embedder="keypoints", verifier="none", **kw)
+
+
+def _recall(cands, truth, iou=0.5):
+    hits = total = 0
+    frames = {c.frame.index for c in cands} | set()
+    for index, boxes in truth.items():
+        if index % 5:  # sampled at 2 fps from 10 fps
+            continue
+        for brand, box in boxes:
+            total += 1
+            hits += any(c.frame.index == index and c.brand == brand and c.bbox.iou(box) >= iou for c in cands)
+    return hits / total, frames
+
+
+def test_offline_pipeline_finds_the_moving_logos_and_links_tracks(tmp_path, demo_clip, logos_dir):
+    clip, truth = demo_clip
+    repo = open_repository(tmp_path / "p.sqlite")
+    seen = []
+    result = run_pipeline(_config(clip, logos_dir), repo=repo, on_progress=seen.append)
+    assert result.status == "done" and result.frames_done == result.frames_total == 12
+    cands = repo.candidates(video_id=result.video_id)
+    recall, _ = _recall(cands, truth)
+    assert recall >= 0.6
+    precision = sum(any(b == c.brand and c.bbox.iou(box) >= 0.5 for b, box in truth[c.frame.index])
+                    for c in cands) / len(cands)
+    assert precision >= 0.8
+    norvik_tracks = {c.track_id for c in cands if c.brand == "Norvik"}
+    assert len(norvik_tracks) <= 2  # one logo on screen the whole clip: one track, not twelve
+    assert seen[-1].stage == "frames" and seen[-1].done == 12
+    run = repo.run_info(result.run_id)
+    assert run["embedder"] == "keypoints" and run["status"] == "done" and run["timings"]["propose_s"] > 0
+
+
+class _Boom(Exception):
+    pass
+
+
+def test_killed_run_resumes_where_it_stopped(tmp_path, demo_clip, logos_dir):
+    clip, _ = demo_clip
+    config = _config(clip, logos_dir, batch_frames=3)
+    full = open_repository(tmp_path / "full.sqlite")
+    reference = run_pipeline(config, repo=full)
+    expected = [(c.frame.index, c.brand, c.bbox) for c in full.candidates(video_id=reference.video_id)]
+
+    repo = open_repository(tmp_path / "p.sqlite")
+    batches = []
+
+    def die_after_two(stored):
+        batches.append(stored)
+        if len(batches) == 2:
+            raise _Boom("power cut")
+
+    with pytest.raises(_Boom):
+        run_pipeline(config, repo=repo, on_batch=die_after_two)
+    stored_before = repo.candidates()
+    assert {c.frame.index for c in stored_before} <= {0, 5, 10, 15, 20, 25}
+    resumed = run_pipeline(config, repo=repo)
+    assert resumed.resumed_from == 25 and resumed.run_id == reference.run_id
+    got = [(c.frame.index, c.brand, c.bbox) for c in repo.candidates(video_id=resumed.video_id)]
+    assert got == expected  # nothing lost, nothing twice
+    # Tracks continue across the resume rather than restarting.
+    assert len({c.track_id for c in repo.candidates() if c.brand == "Norvik"}) == len(
+        {c.track_id for c in full.candidates() if c.brand == "Norvik"})
+
+
+def test_cancel_keeps_finished_batches(tmp_path, demo_clip, logos_dir):
+    clip, _ = demo_clip
+    repo = open_repository(tmp_path / "p.sqlite")
+    calls = {"n": 0}
+
+    def cancel_after_first_batch():
+        calls["n"] += 1
+        return calls["n"] > 1
+
+    result = run_pipeline(_config(clip, logos_dir, batch_frames=4), repo=repo, cancel=cancel_after_first_batch)
+    assert result.status == "cancelled" and result.frames_done == 4
+    assert repo.run_info(result.run_id)["status"] == "cancelled"
+    assert {c.frame.index for c in repo.candidates()} <= {0, 5, 10, 15}
+    again = run_pipeline(_config(clip, logos_dir, batch_frames=4), repo=repo)
+    assert again.resumed_from == 15 and again.frames_done == 12
+
+
+def test_bad_inputs_fail_before_any_run_is_recorded(tmp_path, logos_dir, demo_clip):
+    repo = open_repository(tmp_path / "p.sqlite")
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(b"\x00" * 100)
+    with pytest.raises(InputError, match="bad.mp4"):
+        run_pipeline(_config(bad, logos_dir), repo=repo)
+    empty = tmp_path / "logos"
+    empty.mkdir()
+    with pytest.raises(InputError, match="no reference images"):
+        run_pipeline(_config(demo_clip[0], empty), repo=repo)
+    assert repo.runs() == []
+
+
+def test_siglip2_and_vlm_run_end_to_end_with_tiny_models(tmp_path, demo_clip, logos_dir, tiny_siglip, tiny_vlm):
+    config = RunConfig(input=str(demo_clip[0]), logos=str(logos_dir), embedder="siglip2", verifier="vlm",
+                       siglip_model=str(tiny_siglip), vlm_model=str(tiny_vlm), threshold=0.0, end_frame=5,
+                       device="cpu")
+    repo = open_repository(tmp_path / "p.sqlite")
+    models = ModelCache()
+    result = run_pipeline(config, repo=repo, models=models, cache_root=str(tmp_path / "cache"))
+    cands = repo.candidates(video_id=result.video_id)
+    assert result.status == "done" and cands
+    assert all(c.method == "siglip2" for c in cands)
+    assert {c.verdict.state for c in cands} <= {VerdictState.UNPARSABLE}  # random weights: kept as such
+    run = repo.run_info(result.run_id)
+    assert run["embedder_model"] == str(tiny_siglip.resolve()) and run["verifier"] == "vlm"
+    # Models stay loaded between runs.
+    loaded = dict(models._items)
+    run_pipeline(config.with_(fps=1), repo=repo, models=models, cache_root=str(tmp_path / "cache"))
+    assert all(models._items[k] is v for k, v in loaded.items())
+
+
+class _CountingVerifier:
+    """Records what it is asked; answers yes. Stands in for the verifier protocol, not for a model."""
+
+    name, model_id, revision = "counting", "", None
+
+    def __init__(self):
+        self.asked = []
+
+    def verify(self, items):
+        self.asked += [i.candidate for i in items]
+        return [Verdict(VerdictState.YES, 0.9, "ok", "{}", "counting") for _ in items]
+
+
+def test_track_verification_asks_a_few_crops_per_track():
+    import numpy as np
+
+    frames, cands = {}, []
+    for i in range(20):
+        ref = FrameRef(i, i / 10, 64, 64)
+        frames[i] = Frame(ref, np.zeros((64, 64, 3), np.uint8))
+        cands.append(Candidate(ref, BBox(0, 0, 10, 10), "a", 0.5 + i / 100, "keypoints", track_id=7))
+    verifier = _CountingVerifier()
+    stage = _Verification(verifier, per_track=True, k=3)
+    out = stage(frames, cands[:10]) + stage(frames, cands[10:])
+    assert len(verifier.asked) == 3  # not 20
+    assert {c.frame.index for c in verifier.asked} == {7, 8, 9}  # the best-scoring crops of the first batch
+    assert all(c.verdict.state is VerdictState.YES for c in out)
+    assert sum(c.verdict.from_track for c in out) == 17
+
+
+def test_combine_track_verdicts_majority():
+    yes = Verdict(VerdictState.YES, 0.9)
+    no = Verdict(VerdictState.NO, 0.6)
+    bad = Verdict(VerdictState.UNPARSABLE, None, raw="??")
+    assert combine_track_verdicts([yes, no, no]).state is VerdictState.NO
+    assert combine_track_verdicts([bad, yes]).state is VerdictState.YES
+    assert combine_track_verdicts([bad]).state is VerdictState.UNPARSABLE

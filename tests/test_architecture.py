@@ -1,0 +1,33 @@
+"""core never imports PySide6 (import-linter checks the same contract in CI)."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+CORE = Path(__file__).resolve().parents[1] / "logotag_gui" / "core"
+
+
+def test_no_core_module_names_qt():
+    offenders = []
+    for path in CORE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            offenders += [f"{path.name}: {n}" for n in names if n.startswith(("PySide6", "logotag_gui.qt"))]
+    assert offenders == []
+
+
+def test_importing_all_of_core_loads_no_qt():
+    modules = sorted("logotag_gui." + ".".join(p.relative_to(CORE.parent).with_suffix("").parts).removesuffix(".__init__")
+                     for p in CORE.rglob("*.py"))
+    assert "logotag_gui.core.pipeline" in modules
+    code = "import sys\n" + "".join(f"import {m}\n" for m in modules) + \
+           "bad = [m for m in sys.modules if m.startswith('PySide6')]\nprint(bad)\nsys.exit(1 if bad else 0)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
