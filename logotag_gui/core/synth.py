@@ -20,7 +20,7 @@ DEMO_BRANDS = {
     # name: (text colour, accent colour, shape)
     "Norvik": ((200, 30, 40), (20, 20, 20), "ring"),
     "Aquila": ((20, 90, 190), (240, 180, 20), "triangle"),
-    "Fennel": ((30, 140, 70), (250, 250, 250), "leaf"),
+    "Fennel": ((15, 85, 40), (250, 250, 250), "leaf"),
 }
 
 
@@ -115,7 +115,7 @@ def render_frame(bg: np.ndarray, marks: dict[str, Image.Image], placements: list
 DEMO_PLACEMENTS = [
     Placement("Norvik", (0.05, 0.10), (0.45, 0.15), 0.30),
     Placement("Aquila", (0.60, 0.60), (0.35, 0.55), 0.28, first=10, last=45),
-    Placement("Fennel", (0.55, 0.08), (0.60, 0.30), 0.25, first=30),
+    Placement("Fennel", (0.62, 0.72), (0.50, 0.66), 0.25, first=30),
 ]
 
 

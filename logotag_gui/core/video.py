@@ -192,15 +192,7 @@ class VideoSource:
 
     def sampled_indices(self, *, fps: float, start: int = 0, end: int | None = None) -> list[int]:
         """Indices `sample` will yield, computed without decoding (for progress totals)."""
-        last = self.info.frame_count - 1 if end is None else min(end, self.info.frame_count - 1)
-        step = self._rate / fps if fps and fps < self._rate else 1.0
-        out, k = [], math.ceil(start / step - 1e-9)
-        while True:
-            index = int(math.floor(k * step + 1e-6))
-            if index > last:
-                return out
-            out.append(index)
-            k += 1
+        return sample_indices(frame_count=self.info.frame_count, native_fps=self._rate, fps=fps, start=start, end=end)
 
     def sample(self, *, fps: float, start: int = 0, end: int | None = None) -> Iterator[Frame]:
         """Frames at `fps` (never more than the native rate), from frame `start` to `end` inclusive."""
@@ -255,3 +247,17 @@ def probe(path: str | Path) -> SourceInfo:
 def _reason(exc: Exception) -> str:
     text = getattr(exc, "strerror", None) or str(exc)
     return text.rstrip(".")
+
+
+def sample_indices(*, frame_count: int, native_fps: float, fps: float, start: int = 0,
+                   end: int | None = None) -> list[int]:
+    """The frame indices sampled at `fps` (the same grid VideoSource.sample decodes)."""
+    last = frame_count - 1 if end is None else min(end, frame_count - 1)
+    step = native_fps / fps if fps and fps < native_fps else 1.0
+    out, k = [], math.ceil(start / step - 1e-9)
+    while True:
+        index = int(math.floor(k * step + 1e-6))
+        if index > last:
+            return out
+        out.append(index)
+        k += 1

@@ -61,7 +61,7 @@ class KeypointProposer:
     def embedder_id(self) -> str:
         return f"keypoints:sift:{self.revision}"
 
-    def _describe_reference(self, ref: Reference) -> _RefFeatures | None:
+    def _describe_reference(self, ref: Reference, root) -> _RefFeatures | None:
         # Small logos carry few keypoints: upsample them so SIFT finds enough structure.
         image = ref.image
         h, w = image.shape[:2]
@@ -75,10 +75,11 @@ class KeypointProposer:
         h, w = image.shape[:2]
         corners = np.float32([[0, 0], [w, 0], [w, h], [0, h]]).reshape(-1, 1, 2)
         pts = np.float32([k.pt for k in kps])
-        return _RefFeatures(ref.brand, str(ref.path.name), pts, desc.astype(np.float32), corners)
+        return _RefFeatures(ref.brand, str(ref.path.relative_to(root)), pts, desc.astype(np.float32), corners)
 
     def prepare(self, dictionary: LogoDictionary) -> None:
-        self._refs = [f for f in map(self._describe_reference, dictionary.references) if f is not None]
+        described = (self._describe_reference(r, dictionary.root) for r in dictionary.references)
+        self._refs = [f for f in described if f is not None]
 
     def _frame_features(self, frame: Frame) -> tuple[np.ndarray, np.ndarray, float] | None:
         image, scale = _fit(frame.image, self.frame_max_side)

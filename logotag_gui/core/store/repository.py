@@ -113,6 +113,20 @@ class Repository:
     def close(self) -> None:
         self.engine.dispose()
 
+    # ---- project settings -----------------------------------------------------------------
+    def setting(self, key: str, default: str | None = None) -> str | None:
+        with self._session() as s:
+            value = s.scalar(select(schema.Meta.value).where(schema.Meta.key == f"setting.{key}"))
+            return value if value is not None else default
+
+    def set_setting(self, key: str, value: str) -> None:
+        with self._session() as s:
+            row = s.get(schema.Meta, f"setting.{key}")
+            if row is None:
+                s.add(schema.Meta(key=f"setting.{key}", value=value))
+            else:
+                row.value = value
+
     # ---- videos ----------------------------------------------------------------------------
     def add_video(self, *, path: str, kind: str, fps: float, frame_count: int, duration_s: float,
                   width: int, height: int) -> int:

@@ -24,7 +24,7 @@ class Base(DeclarativeBase):
 class Meta(Base):
     __tablename__ = "logotag_meta"
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
-    value: Mapped[str] = mapped_column(String(256))
+    value: Mapped[str] = mapped_column(Text)
 
 
 class Video(Base):

@@ -1,0 +1,142 @@
+"""Menus, toolbar and keyboard shortcuts of the main window, declared in one table."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QFileDialog, QInputDialog
+
+from logotag_gui.core.records import DecisionKind
+
+if TYPE_CHECKING:
+    from logotag_gui.qt.main_window import MainWindow
+
+
+def _new_project(w: MainWindow) -> None:
+    path, _ = QFileDialog.getSaveFileName(w, "New project", "project.logotag.sqlite", "LogoTag project (*.sqlite)")
+    if path:
+        w.open_project(path)
+
+
+def _open_project(w: MainWindow) -> None:
+    path, _ = QFileDialog.getOpenFileName(w, "Open project", "", "LogoTag project (*.sqlite);;All files (*)")
+    if path:
+        w.open_project(path)
+
+
+def _open_url(w: MainWindow) -> None:
+    url, ok = QInputDialog.getText(w, "Open shared project", "Database URL (e.g. postgresql+psycopg://user@host/db):")
+    if ok and url:
+        w.open_project(url.strip())
+
+
+def _add_clips(w: MainWindow) -> None:
+    paths, _ = QFileDialog.getOpenFileNames(w, "Add clips", "", "Videos (*.mp4 *.mov *.mkv *.webm *.m4v *.avi)")
+    if paths:
+        w.add_clips(paths)
+
+
+def _add_image_folder(w: MainWindow) -> None:
+    folder = QFileDialog.getExistingDirectory(w, "Add a folder of images")
+    if folder:
+        w.add_clips([folder])
+
+
+def _set_logos(w: MainWindow) -> None:
+    folder = QFileDialog.getExistingDirectory(w, "Logo folder (<brand>.png or <brand>/<any>.png)")
+    if folder:
+        w.set_logos(folder)
+
+
+def _reviewer(w: MainWindow) -> None:
+    name, ok = QInputDialog.getText(w, "Reviewer", "Your name (stored with every decision):", text=w.reviewer)
+    if ok and name.strip():
+        w.reviewer = name.strip()
+        w.settings.setValue("reviewer", w.reviewer)
+        if w.review is not None:
+            w.review.reviewer = w.reviewer
+
+
+# name, menu, text, shortcut, needs (project | clip | idle | ""), handler
+ACTIONS: list[tuple[str, str, str, str, str, Callable]] = [
+    ("new", "&File", "New project…", "Ctrl+N", "", _new_project),
+    ("open", "&File", "Open project…", "Ctrl+O", "", _open_project),
+    ("open_url", "&File", "Open shared project (database URL)…", "", "", _open_url),
+    ("add_clips", "&File", "Add clips…", "Ctrl+Shift+O", "project", _add_clips),
+    ("add_images", "&File", "Add image folder…", "", "project", _add_image_folder),
+    ("logos", "&File", "Set logo folder…", "Ctrl+L", "project", _set_logos),
+    ("export_all", "&File", "Export all records…", "Ctrl+E", "project", lambda w: w.export_dialog(False)),
+    ("export_reviewed", "&File", "Export reviewed records…", "Ctrl+Shift+E", "project", lambda w: w.export_dialog(True)),
+    ("reviewer", "&File", "Reviewer name…", "", "", _reviewer),
+    ("quit", "&File", "Quit", "Ctrl+Q", "", lambda w: w.close()),
+    ("run_clip", "&Run", "Run this clip…", "Ctrl+R", "idle", lambda w: w.run_clips([w.video.id] if w.video else [])),
+    ("run_all", "&Run", "Run all clips…", "Ctrl+Shift+R", "idle", lambda w: w.run_clips(None)),
+    ("cancel", "&Run", "Cancel run", "Ctrl+.", "project", lambda w: w.cancel_run()),
+    ("accept", "Re&view", "Accept", "A", "clip", lambda w: w.decide(DecisionKind.ACCEPT)),
+    ("reject", "Re&view", "Reject", "R", "clip", lambda w: w.decide(DecisionKind.REJECT)),
+    ("accept_track", "Re&view", "Accept whole track", "T", "clip", lambda w: w.decide_track(DecisionKind.ACCEPT)),
+    ("reject_track", "Re&view", "Reject whole track", "Shift+T", "clip", lambda w: w.decide_track(DecisionKind.REJECT)),
+    ("relabel", "Re&view", "Relabel…", "L", "clip", lambda w: w.relabel()),
+    ("draw", "Re&view", "Draw a missed box", "B", "clip", lambda w: w.start_drawing()),
+    ("undo", "Re&view", "Undo", "Ctrl+Z", "project", lambda w: w.review and w.review.stack.undo()),
+    ("redo", "Re&view", "Redo", "Ctrl+Shift+Z", "project", lambda w: w.review and w.review.stack.redo()),
+    ("next", "&Navigate", "Next candidate", "J", "clip", lambda w: w.navigate(step=1)),
+    ("prev", "&Navigate", "Previous candidate", "K", "clip", lambda w: w.navigate(step=-1)),
+    ("next_unreviewed", "&Navigate", "Next unreviewed candidate", "N", "clip",
+     lambda w: w.navigate(step=1, unreviewed=True)),
+    ("prev_unreviewed", "&Navigate", "Previous unreviewed candidate", "Shift+N", "clip",
+     lambda w: w.navigate(step=-1, unreviewed=True)),
+    ("next_track", "&Navigate", "Next track", "]", "clip", lambda w: w.navigate(step=1, track=True)),
+    ("prev_track", "&Navigate", "Previous track", "[", "clip", lambda w: w.navigate(step=-1, track=True)),
+    ("play", "&Navigate", "Play / pause", "Space", "clip", lambda w: w.clip_view.toggle_play()),
+    ("step_fwd", "&Navigate", "Next frame", "Right", "clip", lambda w: w.clip_view.step(1)),
+    ("step_back", "&Navigate", "Previous frame", "Left", "clip", lambda w: w.clip_view.step(-1)),
+    ("sample_fwd", "&Navigate", "Next sampled frame", "Shift+Right", "clip", lambda w: w.clip_view.step_sampled(1)),
+    ("sample_back", "&Navigate", "Previous sampled frame", "Shift+Left", "clip", lambda w: w.clip_view.step_sampled(-1)),
+    ("first", "&Navigate", "First frame", "Home", "clip", lambda w: w.clip_view.go_to(0)),
+    ("last", "&Navigate", "Last frame", "End", "clip", lambda w: w.clip_view.go_to(w.video.frame_count - 1)),
+    ("fit", "&View", "Fit frame", "F", "clip", lambda w: w.clip_view.view.fit()),
+    ("zoom_in", "&View", "Zoom in", "+", "clip", lambda w: w.clip_view.view.zoom(1.25)),
+    ("zoom_out", "&View", "Zoom out", "-", "clip", lambda w: w.clip_view.view.zoom(0.8)),
+    ("escape", "&View", "Cancel drawing", "Esc", "clip", lambda w: w.clip_view.view.set_draw_mode(False)),
+    ("shortcuts", "&Help", "Keyboard shortcuts", "F1", "", lambda w: w.show_shortcuts()),
+]
+TOOLBAR = ["open", "add_clips", "logos", "run_clip", "cancel", "accept", "reject", "accept_track", "draw", "undo",
+           "redo", "export_reviewed"]
+SHORTCUT_SHEET = [(QKeySequence(s).toString(QKeySequence.SequenceFormat.NativeText), text.rstrip("…"))
+                  for _, _, text, s, _, _ in ACTIONS if s]
+
+
+def build_actions(w: MainWindow) -> dict[str, QAction]:
+    actions: dict[str, QAction] = {}
+    menus = {}
+    for name, menu, text, shortcut, needs, handler in ACTIONS:
+        action = QAction(text, w)
+        action.setObjectName(name)
+        if shortcut:
+            action.setShortcut(QKeySequence(shortcut))
+            action.setToolTip(f"{text} ({shortcut})")
+        action.needs = needs  # type: ignore[attr-defined]
+        action.triggered.connect(lambda _=False, h=handler: h(w))
+        if menu not in menus:
+            menus[menu] = w.menuBar().addMenu(menu)
+        menus[menu].addAction(action)
+        w.addAction(action)  # shortcuts work wherever focus is in the window
+        actions[name] = action
+    recent = menus["&File"].addMenu("Open recent")
+    recent.aboutToShow.connect(lambda: _fill_recent(w, recent))
+    toolbar = w.addToolBar("Main")
+    toolbar.setObjectName("main-toolbar")
+    for name in TOOLBAR:
+        toolbar.addAction(actions[name])
+    return actions
+
+
+def _fill_recent(w: MainWindow, menu) -> None:
+    menu.clear()
+    for target in w.recent_projects():
+        menu.addAction(target, lambda t=target: w.open_project(t))
+    if menu.isEmpty():
+        menu.addAction("(none)").setEnabled(False)

@@ -1,0 +1,103 @@
+"""`logotag-gui`: start the review app.
+
+    logotag-gui                          empty window (File → New/Open project)
+    logotag-gui PROJECT.sqlite           reopen a project (or a database URL)
+    logotag-gui --video CLIP --logos DIR start a new project beside the clip
+    logotag-gui --demo                   the bundled demo clip and logos, run with the offline backends
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from logotag_gui.core.config import RunConfig
+from logotag_gui.core.logsetup import setup_logging
+
+log = logging.getLogger(__name__)
+
+
+def resources_dir() -> Path:
+    frozen = getattr(sys, "_MEIPASS", None)  # PyInstaller bundle
+    return Path(frozen) / "resources" if frozen else Path(__file__).resolve().parents[2] / "resources"
+
+
+def demo_paths() -> tuple[Path, Path]:
+    demo = resources_dir() / "demo"
+    return demo / "demo_clip.mp4", demo / "logos"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="logotag-gui", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("project", nargs="?", help="project database (.sqlite file or SQLAlchemy URL)")
+    p.add_argument("--video", action="append", default=[], help="clip to add (repeatable)")
+    p.add_argument("--logos", help="logo folder")
+    p.add_argument("--demo", action="store_true", help="open the bundled demo and run the offline pipeline on it")
+    p.add_argument("--reviewer", help="name stored with each decision (default: remembered, else your login)")
+    p.add_argument("--no-auto-run", action="store_true", help="with --demo: do not start the run")
+    p.add_argument("-v", "--verbose", action="store_true")
+    return p.parse_args(argv)
+
+
+def _install_excepthook(window) -> None:
+    """Unexpected errors go to the log and a dialog, not a console traceback and a dead window."""
+    from logotag_gui.qt.dialogs.messages import show_error
+
+    def hook(exc_type, exc, tb) -> None:
+        log.error("unexpected error", exc_info=(exc_type, exc, tb))
+        show_error(window, "Unexpected error", f"{exc_type.__name__}: {exc}")
+
+    sys.excepthook = hook
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    setup_logging(verbose=args.verbose)
+    from PySide6.QtWidgets import QApplication
+
+    from logotag_gui.qt.main_window import MainWindow
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("LogoTag")
+    app.setOrganizationName("LogoTag")
+    window = MainWindow(reviewer=args.reviewer)
+    _install_excepthook(window)
+    window.show()
+    start(window, args)
+    return app.exec()
+
+
+def start(window, args: argparse.Namespace) -> None:
+    """Open what the command line asked for (shared with tests)."""
+    from platformdirs import user_data_dir
+
+    if args.demo:
+        clip, logos = demo_paths()
+        project = args.project or str(Path(user_data_dir("logotag", appauthor=False)) / "demo.logotag.sqlite")
+        Path(project).parent.mkdir(parents=True, exist_ok=True)
+        args.video, args.logos = [str(clip)], str(logos)
+    elif args.project:
+        project = args.project
+    elif args.video:
+        first = Path(args.video[0]).expanduser().resolve()
+        project = str(first.with_suffix(".logotag.sqlite"))
+    else:
+        return
+    if not window.open_project(project):
+        return
+    if args.logos and not window.set_logos(args.logos):
+        return
+    known = {v.path for v in window.repo.videos()}
+    new = [v for v in args.video if str(Path(v).resolve()) not in known]
+    if new:
+        window.add_clips(new)
+    if args.demo and not args.no_auto_run and window.video is not None and not window.ordered:
+        config = RunConfig(input=window.video.path, logos=window.logos_dir, embedder="keypoints", verifier="ocr")
+        window.run_clips([window.video.id], config)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

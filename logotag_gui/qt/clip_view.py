@@ -1,0 +1,173 @@
+"""The centre of the window: frame view, scrubber over sampled frames, timeline and transport.
+
+Frames are decoded by a FrameLoader on its own thread; boxes are drawn when the frame they belong
+to arrives, so a box is always shown on exactly the frame it was made for.
+"""
+
+from __future__ import annotations
+
+import bisect
+
+import numpy as np
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QSlider, QToolButton, QVBoxLayout, QWidget
+
+from logotag_gui.core.records import Candidate
+from logotag_gui.core.store.repository import VideoSummary
+from logotag_gui.core.video import sample_indices
+from logotag_gui.qt.models import format_time
+from logotag_gui.qt.widgets.frame_view import FrameView
+from logotag_gui.qt.widgets.timeline import Timeline
+from logotag_gui.qt.workers import FrameLoader, start_in_thread
+
+
+class ClipView(QWidget):
+    frameShown = Signal(int, object)  # index, RGB array
+    loaderFailed = Signal(str)
+    _openClip = Signal(str)
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.view = FrameView()
+        self.timeline = Timeline()
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setToolTip("Sampled frames")
+        self.slider.valueChanged.connect(self._slider_moved)
+        self.position = QLabel("no clip")
+        self.position.setMinimumWidth(220)
+        self.play_btn = QToolButton()
+        self.play_btn.setText("▶")
+        self.play_btn.setToolTip("Play / pause (Space)")
+        self.play_btn.clicked.connect(self.toggle_play)
+        transport = QHBoxLayout()
+        transport.addWidget(self.play_btn)
+        transport.addWidget(self.slider, 1)
+        transport.addWidget(self.position)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.view, 1)
+        layout.addLayout(transport)
+        layout.addWidget(self.timeline)
+
+        self.loader = FrameLoader()
+        self._loader_thread = start_in_thread(self.loader, "frame-loader")
+        self._openClip.connect(self.loader.open)
+        self.loader.frameReady.connect(self._frame_ready)
+        self.loader.failed.connect(self.loaderFailed)
+        self.timeline.frameClicked.connect(self.go_to)
+
+        self.video: VideoSummary | None = None
+        self.sampled: list[int] = []
+        self.current = 0
+        self.shown: int | None = None
+        self.frame_array: np.ndarray | None = None
+        self._by_frame: dict[int, list[Candidate]] = {}
+        self.selected_id: int | None = None
+        self._play = QTimer(self)
+        self._play.timeout.connect(self._tick)
+
+    # ---- clip ----------------------------------------------------------------------------------
+    def open_clip(self, video: VideoSummary, *, fps: float) -> None:
+        self.stop()
+        self.video = video
+        self.sampled = sample_indices(frame_count=video.frame_count, native_fps=video.fps, fps=fps) or [0]
+        self._openClip.emit(video.path)
+        self.slider.blockSignals(True)
+        self.slider.setRange(0, len(self.sampled) - 1)
+        self.slider.setValue(0)
+        self.slider.blockSignals(False)
+        self.timeline.set_clip(video.frame_count)
+        self.shown = None
+        self.go_to(0)
+
+    def set_candidates(self, candidates: list[Candidate]) -> None:
+        self._by_frame = {}
+        for c in candidates:
+            self._by_frame.setdefault(c.frame.index, []).append(c)
+        self.timeline.set_candidates(candidates)
+        self._redraw_boxes()
+
+    def candidates_here(self) -> list[Candidate]:
+        return list(self._by_frame.get(self.shown if self.shown is not None else -1, []))
+
+    def _redraw_boxes(self) -> None:
+        if self.shown is not None:
+            self.view.set_candidates(self._by_frame.get(self.shown, []), self.selected_id)
+
+    def select(self, candidate_id: int | None) -> None:
+        self.selected_id = candidate_id
+        self.view.select(candidate_id)
+
+    # ---- moving ----------------------------------------------------------------------------------
+    def go_to(self, index: int) -> None:
+        if self.video is None:
+            return
+        index = max(0, min(int(index), self.video.frame_count - 1))
+        self.current = index
+        i = bisect.bisect_right(self.sampled, index) - 1
+        self.slider.blockSignals(True)
+        self.slider.setValue(max(0, i))
+        self.slider.blockSignals(False)
+        self.timeline.set_current(index)
+        ahead = [index + 1, index + 2] + self.sampled[i + 1:i + 3]
+        self.loader.want(index, ahead)
+        self._update_label()
+
+    def step(self, frames: int) -> None:
+        self.go_to(self.current + frames)
+
+    def step_sampled(self, n: int) -> None:
+        i = bisect.bisect_right(self.sampled, self.current) - 1
+        if n > 0:
+            target = min(len(self.sampled) - 1, i + n)
+        else:
+            # from between two samples, "back" goes to the sample at or before the frame first
+            on_sample = i >= 0 and self.sampled[i] == self.current
+            target = max(0, i + n if on_sample else i)
+        self.go_to(self.sampled[target])
+
+    def _slider_moved(self, value: int) -> None:
+        if 0 <= value < len(self.sampled):
+            self.go_to(self.sampled[value])
+
+    def _frame_ready(self, path: str, index: int, image, array) -> None:
+        if self.video is None or path != self.video.path or index != self.current:
+            return  # stale: the user has moved on
+        self.shown = index
+        self.frame_array = array
+        self.view.show_frame(index, image)
+        self._redraw_boxes()
+        self._update_label()
+        self.frameShown.emit(index, array)
+
+    def _update_label(self) -> None:
+        if self.video is None:
+            return
+        t = self.current / self.video.fps if self.video.kind == "video" else float(self.current)
+        n = len(self._by_frame.get(self.current, []))
+        self.position.setText(f"frame {self.current}/{self.video.frame_count - 1}  {format_time(t)}  "
+                              f"{n} box{'es' if n != 1 else ''}")
+
+    # ---- playback ----------------------------------------------------------------------------
+    def toggle_play(self) -> None:
+        if self._play.isActive():
+            self.stop()
+        elif self.video is not None:
+            self._play.start(max(15, int(1000 / min(self.video.fps, 30))))
+            self.play_btn.setText("⏸")
+
+    def stop(self) -> None:
+        self._play.stop()
+        self.play_btn.setText("▶")
+
+    def _tick(self) -> None:
+        if self.video is None or self.current >= self.video.frame_count - 1:
+            self.stop()
+            return
+        if self.shown == self.current:  # never queue ahead of the decoder
+            self.step(1)
+
+    def shutdown(self) -> None:
+        self.stop()
+        self._loader_thread.quit()
+        self._loader_thread.wait(3000)

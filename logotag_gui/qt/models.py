@@ -1,0 +1,198 @@
+"""Table model over candidates: sorting and filtering in Python lists, rows exposed lazily.
+
+QSortFilterProxyModel would call data() once per comparison (millions of Python calls for 100,000
+rows); here a sort is one `list.sort` with a key and a filter one list comprehension, and the view
+only ever asks for the rows it shows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
+from PySide6.QtGui import QColor
+
+from logotag_gui.core.records import Candidate, ReviewState
+
+COLUMNS = ["Frame", "Time", "Brand", "Score", "Verdict", "Conf.", "Decision", "Track"]
+STATE_COLOURS = {ReviewState.PENDING: QColor(240, 190, 40), ReviewState.ACCEPTED: QColor(60, 180, 90),
+                 ReviewState.REJECTED: QColor(210, 60, 60)}
+_SORT_KEYS: list[Callable[[Candidate], object]] = [
+    lambda c: (c.frame.index, c.id or 0),
+    lambda c: c.frame.t,
+    lambda c: c.final_brand.lower(),
+    lambda c: c.score,
+    lambda c: c.verdict.state.value,
+    lambda c: c.verdict.confidence if c.verdict.confidence is not None else -1.0,
+    lambda c: c.review.state.value,
+    lambda c: c.track_id if c.track_id is not None else -1,
+]
+
+
+@dataclass(slots=True)
+class Filter:
+    brand: str | None = None
+    state: str | None = None  # ReviewState value
+    verdict: str | None = None  # VerdictState value
+    min_score: float = 0.0
+
+    def accepts(self, c: Candidate) -> bool:
+        return ((self.brand is None or c.final_brand == self.brand)
+                and (self.state is None or c.review.state.value == self.state)
+                and (self.verdict is None or c.verdict.state.value == self.verdict)
+                and c.score >= self.min_score)
+
+
+def format_time(t: float) -> str:
+    m, s = divmod(t, 60)
+    return f"{int(m):02d}:{s:05.2f}"
+
+
+class CandidateTableModel(QAbstractTableModel):
+    CHUNK = 500
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self._all: list[Candidate] = []
+        self._pos: dict[int, int] = {}  # candidate id -> index in _all
+        self._rows: list[int] = []  # indices into _all after filter and sort
+        self._shown = 0
+        self._filter = Filter()
+        self._sort = (0, Qt.SortOrder.AscendingOrder)
+
+    # ---- data in -----------------------------------------------------------------------------
+    def set_candidates(self, candidates: Sequence[Candidate]) -> None:
+        self.beginResetModel()
+        self._all = list(candidates)
+        self._pos = {c.id: i for i, c in enumerate(self._all)}
+        self._rebuild()
+        self.endResetModel()
+
+    def add_candidates(self, candidates: Sequence[Candidate]) -> None:
+        """Rows stored by a running pipeline: appended without resetting the view."""
+        for c in candidates:
+            self._pos[c.id] = len(self._all)
+            self._all.append(c)
+        self.beginResetModel()
+        self._rebuild(keep_shown=True)
+        self.endResetModel()
+
+    def update_candidate(self, candidate: Candidate) -> None:
+        i = self._pos.get(candidate.id)
+        if i is None:
+            self.add_candidates([candidate])
+            return
+        self._all[i] = candidate
+        try:
+            row = self._rows.index(i)
+        except ValueError:
+            return
+        if row < self._shown:
+            self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
+
+    def remove_candidate(self, candidate_id: int) -> None:
+        if candidate_id not in self._pos:
+            return
+        self.beginResetModel()
+        self._all = [c for c in self._all if c.id != candidate_id]
+        self._pos = {c.id: i for i, c in enumerate(self._all)}
+        self._rebuild(keep_shown=True)
+        self.endResetModel()
+
+    def set_filter(self, flt: Filter) -> None:
+        self.beginResetModel()
+        self._filter = flt
+        self._rebuild()
+        self.endResetModel()
+
+    def _rebuild(self, keep_shown: bool = False) -> None:
+        rows = [i for i, c in enumerate(self._all) if self._filter.accepts(c)]
+        column, order = self._sort
+        key = _SORT_KEYS[column]
+        rows.sort(key=lambda i: key(self._all[i]), reverse=order == Qt.SortOrder.DescendingOrder)
+        self._rows = rows
+        self._shown = min(len(rows), max(self._shown if keep_shown else 0, self.CHUNK))
+
+    # ---- Qt model API ----------------------------------------------------------------------
+    def rowCount(self, parent=QModelIndex()) -> int:
+        return 0 if parent.isValid() else self._shown
+
+    def columnCount(self, parent=QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def canFetchMore(self, parent=QModelIndex()) -> bool:
+        return not parent.isValid() and self._shown < len(self._rows)
+
+    def fetchMore(self, parent=QModelIndex()) -> None:
+        extra = min(self.CHUNK, len(self._rows) - self._shown)
+        if extra <= 0:
+            return
+        self.beginInsertRows(QModelIndex(), self._shown, self._shown + extra - 1)
+        self._shown += extra
+        self.endInsertRows()
+
+    def sort(self, column: int, order=Qt.SortOrder.AscendingOrder) -> None:
+        self.layoutAboutToBeChanged.emit()
+        self._sort = (column, order)
+        self._rebuild(keep_shown=True)
+        self.layoutChanged.emit()
+
+    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return COLUMNS[section]
+        return None
+
+    def data(self, index: QModelIndex, role=Qt.ItemDataRole.DisplayRole):
+        if not index.isValid() or index.row() >= self._shown:
+            return None
+        c = self._all[self._rows[index.row()]]
+        col = index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self._display(c, col)
+        if role == Qt.ItemDataRole.ForegroundRole and col == 6:
+            return STATE_COLOURS[c.review.state]
+        if role == Qt.ItemDataRole.UserRole:
+            return c
+        return None
+
+    @staticmethod
+    def _display(c: Candidate, col: int) -> str:
+        if col == 0:
+            return c.frame.name or str(c.frame.index)
+        if col == 1:
+            return format_time(c.frame.t)
+        if col == 2:
+            return c.final_brand + (" *" if c.review.brand else "")
+        if col == 3:
+            return f"{c.score:.3f}"
+        if col == 4:
+            return c.verdict.state.value + (" (track)" if c.verdict.from_track else "")
+        if col == 5:
+            return "" if c.verdict.confidence is None else f"{c.verdict.confidence:.2f}"
+        if col == 6:
+            return c.review.state.value
+        return "" if c.track_id is None else str(c.track_id)
+
+    # ---- helpers for the window ---------------------------------------------------------------
+    def candidate_at(self, row: int) -> Candidate | None:
+        return self._all[self._rows[row]] if 0 <= row < self._shown else None
+
+    def row_of(self, candidate_id: int) -> int | None:
+        """The view row of a candidate, fetching more rows if it lies beyond those shown."""
+        i = self._pos.get(candidate_id)
+        if i is None:
+            return None
+        try:
+            row = self._rows.index(i)
+        except ValueError:
+            return None
+        while row >= self._shown and self.canFetchMore():
+            self.fetchMore()
+        return row
+
+    def filtered_count(self) -> int:
+        return len(self._rows)
+
+    def candidates(self) -> list[Candidate]:
+        return self._all

@@ -1,0 +1,225 @@
+"""The frame at full quality with candidate boxes over it: zoom, pan, select, resize, draw."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QBrush, QColor, QFont, QImage, QPainter, QPen, QPixmap
+from PySide6.QtWidgets import (
+    QGraphicsItem,
+    QGraphicsPixmapItem,
+    QGraphicsRectItem,
+    QGraphicsScene,
+    QGraphicsSimpleTextItem,
+    QGraphicsView,
+)
+
+from logotag_gui.core.records import BBox, Candidate, ReviewState, VerdictState
+from logotag_gui.qt.models import STATE_COLOURS
+
+VERDICT_MARK = {VerdictState.YES: "✓", VerdictState.NO: "✗", VerdictState.UNSURE: "?", VerdictState.UNPARSABLE: "⚠",
+                VerdictState.NOT_RUN: ""}
+HANDLE = 8.0  # corner handle size in screen pixels
+
+
+def box_label(c: Candidate) -> str:
+    verdict = c.verdict
+    mark = VERDICT_MARK[verdict.state]
+    conf = f" {verdict.confidence:.2f}" if verdict.confidence is not None else ""
+    return f"{c.final_brand} {c.score:.2f}" + (f"  {mark}{verdict.state.value}{conf}" if mark else "")
+
+
+class BoxItem(QGraphicsRectItem):
+    """One candidate's box. Selected boxes show corner handles; dragging one tightens the box."""
+
+    def __init__(self, candidate: Candidate, view: FrameView) -> None:
+        b = candidate.final_bbox
+        super().__init__(QRectF(b.x, b.y, b.w, b.h))
+        self.candidate, self.view = candidate, view
+        self._drag_corner: int | None = None
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable, True)
+        self.setAcceptHoverEvents(True)
+        self.label = QGraphicsSimpleTextItem(box_label(candidate), self)
+        self.label.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations, True)
+        font = QFont()
+        font.setPointSize(9)
+        font.setBold(True)
+        self.label.setFont(font)
+        self._style()
+
+    def _style(self) -> None:
+        colour = STATE_COLOURS[self.candidate.review.state]
+        pen = QPen(colour, 2.5 if self.isSelected() else 1.8)
+        pen.setCosmetic(True)
+        if self.candidate.review.state is ReviewState.PENDING:
+            pen.setStyle(Qt.PenStyle.DashLine)
+        self.setPen(pen)
+        fill = QColor(colour)
+        fill.setAlpha(40 if self.isSelected() else 0)
+        self.setBrush(QBrush(fill))
+        self.label.setBrush(QBrush(colour))
+        r = self.rect()
+        self.label.setPos(r.left(), r.top() - 16 / max(self.view.transform().m11(), 1e-6))
+
+    def itemChange(self, change, value):
+        if change == QGraphicsItem.GraphicsItemChange.ItemSelectedHasChanged:
+            self._style()
+        return super().itemChange(change, value)
+
+    def _corners(self) -> list[QPointF]:
+        r = self.rect()
+        return [r.topLeft(), r.topRight(), r.bottomRight(), r.bottomLeft()]
+
+    def _corner_at(self, pos: QPointF) -> int | None:
+        tol = HANDLE / max(self.view.transform().m11(), 1e-6)
+        for i, corner in enumerate(self._corners()):
+            if abs(corner.x() - pos.x()) <= tol and abs(corner.y() - pos.y()) <= tol:
+                return i
+        return None
+
+    def boundingRect(self) -> QRectF:
+        grow = HANDLE / max(self.view.transform().m11(), 1e-6)
+        return super().boundingRect().adjusted(-grow, -grow, grow, grow)
+
+    def paint(self, painter: QPainter, option, widget=None) -> None:
+        option.state &= ~option.state.State_Selected  # no dotted Qt selection frame: we draw our own
+        super().paint(painter, option, widget)
+        if self.isSelected():
+            size = HANDLE / max(self.view.transform().m11(), 1e-6)
+            painter.setBrush(QBrush(QColor(255, 255, 255)))
+            for c in self._corners():
+                painter.drawRect(QRectF(c.x() - size / 2, c.y() - size / 2, size, size))
+
+    def mousePressEvent(self, event) -> None:
+        self._drag_corner = self._corner_at(event.pos()) if self.isSelected() else None
+        if self._drag_corner is None:
+            self.view.candidateClicked.emit(self.candidate.id)
+        super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event) -> None:
+        if self._drag_corner is None:
+            return
+        r = QRectF(self.rect())
+        p = event.pos()
+        setters = [r.setTopLeft, r.setTopRight, r.setBottomRight, r.setBottomLeft]
+        setters[self._drag_corner](p)
+        self.prepareGeometryChange()
+        self.setRect(r.normalized())
+        self._style()
+
+    def mouseReleaseEvent(self, event) -> None:
+        if self._drag_corner is not None:
+            r = self.rect().intersected(self.view.image_rect())
+            self._drag_corner = None
+            if r.width() >= 2 and r.height() >= 2:
+                self.view.boxEdited.emit(self.candidate.id, BBox(r.x(), r.y(), r.width(), r.height()))
+        super().mouseReleaseEvent(event)
+
+
+class FrameView(QGraphicsView):
+    candidateClicked = Signal(int)
+    boxEdited = Signal(int, object)  # candidate id, BBox
+    boxDrawn = Signal(object)  # BBox
+    drawModeChanged = Signal(bool)
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setScene(QGraphicsScene(self))
+        self.setRenderHints(QPainter.RenderHint.Antialiasing | QPainter.RenderHint.SmoothPixmapTransform)
+        self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+        self.setBackgroundBrush(QBrush(QColor(32, 32, 36)))
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self._pixmap = QGraphicsPixmapItem()
+        self._pixmap.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
+        self.scene().addItem(self._pixmap)
+        self._boxes: dict[int, BoxItem] = {}
+        self._fit = True
+        self._draw_mode = False
+        self._draw_start: QPointF | None = None
+        self._rubber: QGraphicsRectItem | None = None
+        self.frame_index: int | None = None
+
+    # ---- content -----------------------------------------------------------------------------
+    def image_rect(self) -> QRectF:
+        return self._pixmap.boundingRect()
+
+    def show_frame(self, index: int, image: QImage) -> None:
+        first = self._pixmap.pixmap().isNull() or self._pixmap.pixmap().size() != image.size()
+        self._pixmap.setPixmap(QPixmap.fromImage(image))
+        self.frame_index = index
+        self.scene().setSceneRect(self.image_rect())
+        if first or self._fit:
+            self.fit()
+
+    def set_candidates(self, candidates: list[Candidate], selected_id: int | None = None) -> None:
+        for item in self._boxes.values():
+            self.scene().removeItem(item)
+        self._boxes = {}
+        for c in candidates:
+            item = BoxItem(c, self)
+            self.scene().addItem(item)
+            self._boxes[c.id] = item
+        self.select(selected_id)
+
+    def select(self, candidate_id: int | None) -> None:
+        for cid, item in self._boxes.items():
+            item.setSelected(cid == candidate_id)
+
+    def boxes(self) -> dict[int, BoxItem]:
+        return self._boxes
+
+    # ---- zoom and pan ------------------------------------------------------------------------
+    def fit(self) -> None:
+        self._fit = True
+        if not self.image_rect().isEmpty():
+            self.fitInView(self.image_rect(), Qt.AspectRatioMode.KeepAspectRatio)
+        self._restyle()
+
+    def zoom(self, factor: float) -> None:
+        self._fit = False
+        self.scale(factor, factor)
+        self._restyle()
+
+    def _restyle(self) -> None:
+        for item in self._boxes.values():
+            item._style()
+
+    def wheelEvent(self, event) -> None:
+        self.zoom(1.25 if event.angleDelta().y() > 0 else 0.8)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if self._fit:
+            self.fit()
+
+    # ---- drawing a missed box ------------------------------------------------------------------
+    def set_draw_mode(self, on: bool) -> None:
+        self._draw_mode = on
+        self.setDragMode(QGraphicsView.DragMode.NoDrag if on else QGraphicsView.DragMode.ScrollHandDrag)
+        self.viewport().setCursor(Qt.CursorShape.CrossCursor if on else Qt.CursorShape.OpenHandCursor)
+        self.drawModeChanged.emit(on)
+
+    def mousePressEvent(self, event) -> None:
+        if self._draw_mode and event.button() == Qt.MouseButton.LeftButton:
+            self._draw_start = self.mapToScene(event.position().toPoint())
+            self._rubber = self.scene().addRect(QRectF(self._draw_start, self._draw_start),
+                                                QPen(QColor(80, 160, 255), 0, Qt.PenStyle.DashLine))
+            return
+        super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event) -> None:
+        if self._rubber is not None and self._draw_start is not None:
+            self._rubber.setRect(QRectF(self._draw_start, self.mapToScene(event.position().toPoint())).normalized())
+            return
+        super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event) -> None:
+        if self._rubber is not None:
+            r = self._rubber.rect().intersected(self.image_rect())
+            self.scene().removeItem(self._rubber)
+            self._rubber, self._draw_start = None, None
+            self.set_draw_mode(False)
+            if r.width() >= 4 and r.height() >= 4:
+                self.boxDrawn.emit(BBox(r.x(), r.y(), r.width(), r.height()))
+            return
+        super().mouseReleaseEvent(event)

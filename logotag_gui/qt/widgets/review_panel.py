@@ -1,0 +1,132 @@
+"""Side panel: the candidate's crop enlarged beside the matched reference, scores and verdict."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QPixmap
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFormLayout,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from logotag_gui.core.records import Candidate
+from logotag_gui.qt.workers import to_qimage
+
+THUMB = 180
+
+
+class ReviewPanel(QWidget):
+    acceptClicked = Signal()
+    rejectClicked = Signal()
+    acceptTrackClicked = Signal()
+    relabelChosen = Signal(str)
+    addToDictionaryClicked = Signal()
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.crop = self._image_label("candidate crop")
+        self.reference = self._image_label("matched reference")
+        images = QGridLayout()
+        images.addWidget(QLabel("Candidate"), 0, 0)
+        images.addWidget(QLabel("Reference"), 0, 1)
+        images.addWidget(self.crop, 1, 0)
+        images.addWidget(self.reference, 1, 1)
+
+        self.fields = {name: QLabel("–") for name in
+                       ("Brand", "Frame", "Retrieval", "Method", "Track", "Verdict", "Confidence", "Rationale",
+                        "Decision")}
+        form = QFormLayout()
+        for name, label in self.fields.items():
+            label.setWordWrap(True)
+            label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            form.addRow(name + ":", label)
+        details = QGroupBox("Candidate")
+        details.setLayout(form)
+
+        self.accept_btn = QPushButton("Accept (A)")
+        self.reject_btn = QPushButton("Reject (R)")
+        self.track_btn = QPushButton("Accept track (T)")
+        self.accept_btn.clicked.connect(self.acceptClicked)
+        self.reject_btn.clicked.connect(self.rejectClicked)
+        self.track_btn.clicked.connect(self.acceptTrackClicked)
+        buttons = QHBoxLayout()
+        for b in (self.accept_btn, self.reject_btn, self.track_btn):
+            buttons.addWidget(b)
+        self.relabel = QComboBox()
+        self.relabel.setToolTip("Relabel to another brand (L)")
+        self.relabel.activated.connect(lambda i: self.relabelChosen.emit(self.relabel.itemText(i)))
+        self.add_ref_btn = QPushButton("Add this crop to the dictionary")
+        self.add_ref_btn.clicked.connect(self.addToDictionaryClicked)
+        relabel_row = QHBoxLayout()
+        relabel_row.addWidget(QLabel("Relabel:"))
+        relabel_row.addWidget(self.relabel, 1)
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(images)
+        layout.addWidget(details)
+        layout.addLayout(buttons)
+        layout.addLayout(relabel_row)
+        layout.addWidget(self.add_ref_btn)
+        layout.addStretch(1)
+        self.show_candidate(None, None, None)
+
+    @staticmethod
+    def _image_label(tip: str) -> QLabel:
+        label = QLabel()
+        label.setFixedSize(THUMB, THUMB)
+        label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        label.setStyleSheet("background:#2a2a30; border:1px solid #555;")
+        label.setToolTip(tip)
+        return label
+
+    def set_brands(self, brands: list[str]) -> None:
+        self.relabel.clear()
+        self.relabel.addItems(brands)
+
+    def show_candidate(self, c: Candidate | None, frame: np.ndarray | None, reference: Path | None) -> None:
+        enabled = c is not None
+        for w in (self.accept_btn, self.reject_btn, self.track_btn, self.relabel, self.add_ref_btn):
+            w.setEnabled(enabled)
+        if c is None:
+            for label in self.fields.values():
+                label.setText("–")
+            self.crop.clear()
+            self.reference.clear()
+            return
+        v = c.verdict
+        values = {
+            "Brand": c.final_brand + (f" (model: {c.brand})" if c.review.brand else ""),
+            "Frame": f"{c.frame.name or c.frame.index}  t={c.frame.t:.2f}s",
+            "Retrieval": f"{c.score:.3f}  margin {c.margin:+.3f}",
+            "Method": c.method,
+            "Track": "–" if c.track_id is None else str(c.track_id),
+            "Verdict": v.state.value + (" (carried from its track)" if v.from_track else ""),
+            "Confidence": "–" if v.confidence is None else f"{v.confidence:.2f}",
+            "Rationale": v.rationale or (v.raw[:200] if v.raw else "–"),
+            "Decision": c.review.state.value + (f" by {c.review.reviewer}" if c.review.reviewer else ""),
+        }
+        for name, text in values.items():
+            self.fields[name].setText(text)
+        if frame is not None:
+            x1, y1, x2, y2 = c.final_bbox.clipped(frame.shape[1], frame.shape[0]).as_int_xyxy()
+            if x2 > x1 and y2 > y1:
+                self._set_image(self.crop, QPixmap.fromImage(to_qimage(frame[y1:y2, x1:x2])))
+        if reference is not None and reference.exists():
+            self._set_image(self.reference, QPixmap(str(reference)))
+        else:
+            self.reference.setText("no reference" if c.method != "manual" else "drawn by hand")
+
+    @staticmethod
+    def _set_image(label: QLabel, pixmap: QPixmap) -> None:
+        label.setPixmap(pixmap.scaled(THUMB, THUMB, Qt.AspectRatioMode.KeepAspectRatio,
+                                      Qt.TransformationMode.SmoothTransformation))

@@ -1,0 +1,77 @@
+"""A strip under the scrubber: one lane per brand, a tick per candidate, coloured by review state."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QPainter, QPen
+from PySide6.QtWidgets import QWidget
+
+from logotag_gui.core.records import Candidate, ReviewState
+from logotag_gui.qt.models import STATE_COLOURS
+
+LANE_H = 14
+LABEL_W = 90
+
+
+class Timeline(QWidget):
+    frameClicked = Signal(int)
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self._frame_count = 1
+        self._current = 0
+        # brand -> frame index -> worst state (pending beats rejected beats accepted: shows what needs work)
+        self._lanes: dict[str, dict[int, ReviewState]] = {}
+        self.setMinimumHeight(LANE_H * 2 + 8)
+        self.setMouseTracking(True)
+        self.setToolTip("Candidates per brand over the clip; click to jump")
+
+    def set_clip(self, frame_count: int) -> None:
+        self._frame_count = max(1, frame_count)
+        self.update()
+
+    def set_candidates(self, candidates: list[Candidate]) -> None:
+        lanes: dict[str, dict[int, ReviewState]] = {}
+        rank = {ReviewState.ACCEPTED: 0, ReviewState.REJECTED: 1, ReviewState.PENDING: 2}
+        for c in candidates:
+            lane = lanes.setdefault(c.final_brand, {})
+            old = lane.get(c.frame.index)
+            if old is None or rank[c.review.state] > rank[old]:
+                lane[c.frame.index] = c.review.state
+        self._lanes = dict(sorted(lanes.items()))
+        self.setMinimumHeight(LANE_H * max(2, len(self._lanes)) + 8)
+        self.update()
+
+    def set_current(self, index: int) -> None:
+        self._current = index
+        self.update()
+
+    def _x(self, index: int) -> float:
+        width = max(1, self.width() - LABEL_W - 4)
+        return LABEL_W + index / max(1, self._frame_count - 1) * width
+
+    def paintEvent(self, event) -> None:
+        p = QPainter(self)
+        p.fillRect(self.rect(), QColor(40, 40, 46))
+        font = QFont()
+        font.setPointSize(8)
+        p.setFont(font)
+        tick = max(2.0, (self.width() - LABEL_W) / max(1, self._frame_count) * 2)
+        for lane, (brand, frames) in enumerate(self._lanes.items()):
+            y = 4 + lane * LANE_H
+            p.setPen(QColor(210, 210, 215))
+            p.drawText(QRectF(4, y, LABEL_W - 8, LANE_H), Qt.AlignmentFlag.AlignVCenter, brand)
+            for index, state in frames.items():
+                p.fillRect(QRectF(self._x(index) - tick / 2, y + 2, tick, LANE_H - 4), STATE_COLOURS[state])
+        p.setPen(QPen(QColor(255, 255, 255), 1.5))
+        x = self._x(self._current)
+        p.drawLine(int(x), 0, int(x), self.height())
+        p.end()
+
+    def mousePressEvent(self, event) -> None:
+        x = event.position().x()
+        if x < LABEL_W:
+            return
+        width = max(1, self.width() - LABEL_W - 4)
+        index = round((x - LABEL_W) / width * max(1, self._frame_count - 1))
+        self.frameClicked.emit(int(min(max(index, 0), self._frame_count - 1)))

@@ -1,0 +1,181 @@
+"""Long work off the GUI thread: QObject workers moved to QThreads, talking through signals.
+
+Never QThread.terminate(): the pipeline checks a cancel flag between batches and returns cleanly.
+Each worker opens its own Repository (no Session crosses threads).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+
+import numpy as np
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtGui import QImage
+
+from logotag_gui.core.backends import ModelCache
+from logotag_gui.core.config import RunConfig
+from logotag_gui.core.errors import LogoTagError
+from logotag_gui.core.pipeline import run_pipeline
+from logotag_gui.core.records import Progress
+from logotag_gui.core.store import open_repository
+from logotag_gui.core.video import Source, open_source
+
+log = logging.getLogger(__name__)
+
+
+class PipelineWorker(QObject):
+    """Runs the pipeline for a queue of clips; keeps models loaded between runs."""
+
+    progress = Signal(object)  # Progress
+    batchStored = Signal(str, object)  # clip path, list[Candidate]
+    clipFinished = Signal(str, object)  # clip path, RunResult
+    clipFailed = Signal(str, str)  # clip path, message
+    allFinished = Signal()
+
+    def __init__(self, db_url: str) -> None:
+        super().__init__()
+        self._db_url = db_url
+        self._cancel = threading.Event()
+        self._models = ModelCache()
+
+    def cancel(self) -> None:
+        """Thread-safe: called from the GUI thread; the run stops after the batch in hand."""
+        self._cancel.set()
+
+    @Slot(object)
+    def run(self, configs: list[RunConfig]) -> None:
+        self._cancel.clear()
+        try:
+            repo = open_repository(self._db_url)
+        except LogoTagError as exc:
+            for config in configs:
+                self.clipFailed.emit(config.input, str(exc))
+            self.allFinished.emit()
+            return
+        try:
+            for config in configs:
+                if self._cancel.is_set():
+                    break
+                self._run_one(repo, config)
+        finally:
+            repo.close()
+            self.allFinished.emit()
+
+    def _run_one(self, repo, config: RunConfig) -> None:
+        try:
+            result = run_pipeline(
+                config, repo=repo, models=self._models, cancel=self._cancel.is_set,
+                on_progress=lambda p: self.progress.emit(_with_clip(p, config.input)),
+                on_batch=lambda stored: self.batchStored.emit(config.input, stored),
+            )
+            self.clipFinished.emit(config.input, result)
+        except LogoTagError as exc:
+            self.clipFailed.emit(config.input, str(exc))
+        except Exception as exc:  # a bug: keep the app alive, say where the details are
+            log.exception("pipeline failed on %s", config.input)
+            self.clipFailed.emit(config.input, f"unexpected error: {exc.__class__.__name__}: {exc}")
+
+
+def _with_clip(p: Progress, clip: str) -> Progress:
+    from pathlib import Path
+
+    return Progress(p.stage, p.done, p.total, p.eta_s, f"{Path(clip).name}: {p.message}" if p.message else Path(clip).name)
+
+
+def to_qimage(image: np.ndarray) -> QImage:
+    """A QImage that owns a copy of the RGB array (the array may be freed by the decoder)."""
+    h, w = image.shape[:2]
+    return QImage(np.ascontiguousarray(image).data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+
+
+class FrameLoader(QObject):
+    """Decodes frames for the viewer: latest request wins, small LRU cache, read-ahead.
+
+    The GUI calls `want(index)` (thread-safe) as often as it likes while scrubbing; only the newest
+    request is decoded, so the view never lags behind a stack of stale frames.
+    """
+
+    frameReady = Signal(str, int, object, object)  # clip path, index, QImage, numpy RGB (for crops)
+    failed = Signal(str)
+    _wake = Signal()
+
+    def __init__(self, cache_size: int = 48, read_ahead: int = 4) -> None:
+        super().__init__()
+        self._lock = threading.Lock()
+        self._wanted: int | None = None
+        self._ahead: list[int] = []
+        self._source: Source | None = None
+        self._path: str | None = None
+        self._cache: OrderedDict[int, tuple[QImage, np.ndarray]] = OrderedDict()
+        self._cache_size = cache_size
+        self._read_ahead = read_ahead
+        self._wake.connect(self._work)
+
+    def want(self, index: int, ahead: list[int] | None = None) -> None:
+        with self._lock:
+            self._wanted = index
+            self._ahead = list(ahead or [])[: self._read_ahead]
+        self._wake.emit()  # queued to the loader's thread
+
+    @Slot(str)
+    def open(self, path: str) -> None:
+        # Requests made before this ran (the first frame of the new clip) stay wanted.
+        if self._source is not None:
+            self._source.close()
+        self._cache.clear()
+        self._source, self._path = None, path
+        try:
+            self._source = open_source(path)
+        except LogoTagError as exc:
+            self.failed.emit(str(exc))
+
+    @Slot()
+    def close(self) -> None:
+        if self._source is not None:
+            self._source.close()
+            self._source = None
+
+    def _decode(self, index: int) -> tuple[QImage, np.ndarray] | None:
+        if index in self._cache:
+            self._cache.move_to_end(index)
+            return self._cache[index]
+        if self._source is None:
+            return None
+        try:
+            frame = self._source.frame(index)
+        except IndexError:
+            return None
+        except LogoTagError as exc:
+            self.failed.emit(str(exc))
+            return None
+        item = (to_qimage(frame.image), frame.image)
+        self._cache[index] = item
+        if len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+        return item
+
+    @Slot()
+    def _work(self) -> None:
+        with self._lock:
+            index, self._wanted = self._wanted, None
+            ahead = self._ahead
+        if index is None:
+            return
+        item = self._decode(index)
+        if item is not None:
+            self.frameReady.emit(self._path or "", index, item[0], item[1])
+        for nxt in ahead:
+            with self._lock:
+                if self._wanted is not None:  # a newer request: serve it first
+                    return
+            self._decode(nxt)
+
+
+def start_in_thread(worker: QObject, name: str) -> QThread:
+    thread = QThread()
+    thread.setObjectName(name)
+    worker.moveToThread(thread)
+    thread.start()
+    return thread

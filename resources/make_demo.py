@@ -1,0 +1,24 @@
+"""Generate the demo clip and logo dictionary in resources/demo (drawn from code, no third-party material).
+
+    python resources/make_demo.py
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from logotag_gui.core import synth
+
+
+def main() -> None:
+    out = Path(__file__).resolve().parent / "demo"
+    out.mkdir(exist_ok=True)
+    marks = synth.write_logo_folder(out / "logos")
+    truth = synth.write_clip(out / "demo_clip.mp4", marks, synth.DEMO_PLACEMENTS, n_frames=120, fps=20,
+                             size=(1280, 720), crf=23)
+    synth.write_truth(out / "demo_truth.json", truth, fps=20)
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
