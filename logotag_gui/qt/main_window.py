@@ -67,6 +67,7 @@ class MainWindow(QMainWindow):
         self._worker: PipelineWorker | None = None
         self._worker_thread: QThread | None = None
         self.running = False
+        self._closing = False
 
         self.clip_view = ClipView()
         self.setCentralWidget(self.clip_view)
@@ -491,6 +492,8 @@ class MainWindow(QMainWindow):
         ShortcutsDialog(SHORTCUT_SHEET, self).exec()
 
     def _update_enabled(self) -> None:
+        if self._closing:
+            return
         has_project, has_clip = self.repo is not None, self.video is not None
         for name, action in self.actions_by_name.items():
             needs = getattr(action, "needs", "")
@@ -498,6 +501,7 @@ class MainWindow(QMainWindow):
                               or (needs == "idle" and has_project and not self.running))
 
     def closeEvent(self, event) -> None:
+        self._closing = True
         self.clip_view.shutdown()
         self.close_project()
         super().closeEvent(event)

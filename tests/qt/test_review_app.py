@@ -1,0 +1,154 @@
+"""The review app driven like a user: keys, clicks, and checks on the database and the export."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from PySide6.QtCore import Qt
+
+from logotag_gui.core.config import RunConfig
+from logotag_gui.core.records import BBox, ReviewState
+from logotag_gui.core.store import open_repository
+
+pytestmark = pytest.mark.gui
+
+
+def _open_and_run(window, qtbot, tmp_path, clip, logos, **config):
+    assert window.open_project(str(tmp_path / "p.sqlite"))
+    assert window.set_logos(str(logos))
+    window.add_clips([str(clip)])
+    assert window.video is not None
+    run = RunConfig(input=str(clip), logos=str(logos), embedder="keypoints", verifier="none", **config)
+    with qtbot.waitSignal(window._worker.allFinished, timeout=120_000):
+        window.run_clips([window.video.id], run)
+    qtbot.waitUntil(lambda: not window.running and bool(window.ordered), timeout=10_000)
+
+
+def _press(window, qtbot, key, modifier=Qt.KeyboardModifier.NoModifier):
+    qtbot.keyClick(window.clip_view.view, key, modifier)
+
+
+def test_run_review_undo_relabel_draw_and_export(window, qtbot, tmp_path, demo_clip, logos_dir):
+    clip, _ = demo_clip
+    _open_and_run(window, qtbot, tmp_path, clip, logos_dir)
+    stored = open_repository(tmp_path / "p.sqlite")
+    total = len(window.ordered)
+    assert total == stored.count_candidates() > 5
+    assert window.table_model.filtered_count() == total
+
+    _press(window, qtbot, Qt.Key.Key_J)  # first candidate
+    first = window.current_candidate()
+    assert first is not None and window.clip_view.current == first.frame.index
+    qtbot.waitUntil(lambda: window.clip_view.shown == first.frame.index)
+    assert first.id in window.clip_view.view.boxes()  # the box is on the frame shown
+
+    _press(window, qtbot, Qt.Key.Key_A)  # accept, moves on to the next unreviewed
+    assert stored.candidate(first.id).review.state is ReviewState.ACCEPTED
+    assert stored.candidate(first.id).review.reviewer == "tester"
+    second = window.current_candidate()
+    assert second.id != first.id
+    _press(window, qtbot, Qt.Key.Key_R)
+    assert stored.candidate(second.id).review.state is ReviewState.REJECTED
+
+    _press(window, qtbot, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # undo the reject
+    assert stored.candidate(second.id).review.state is ReviewState.PENDING
+    _press(window, qtbot, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert stored.candidate(second.id).review.state is ReviewState.REJECTED  # redo
+    assert [h["kind"] for h in stored.history(second.id)] == ["reject", "clear", "reject"]
+
+    window.select_candidate(first.id)
+    window.relabel("Aquila")
+    assert stored.candidate(first.id).final_brand == "Aquila"
+
+    # Tighten a box as a drag of its corner would.
+    window.clip_view.view.boxEdited.emit(first.id, BBox(10, 10, 50, 40))
+    assert stored.candidate(first.id).final_bbox == BBox(10, 10, 50, 40)
+
+    # Draw a missed box on the current frame.
+    before = stored.count_candidates()
+    window.add_box(BBox(300, 200, 60, 30), "Fennel")
+    assert stored.count_candidates() == before + 1
+    manual = [c for c in stored.candidates() if c.method == "manual"]
+    assert manual[0].review.state is ReviewState.ACCEPTED and manual[0].frame.index == window.clip_view.current
+    window.review.stack.undo()  # undo removes a drawn box
+    assert stored.count_candidates() == before
+
+    out = tmp_path / "reviewed.jsonl"
+    assert window.export_to(str(out), reviewed_only=True) == 2
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert {r["decision"] for r in records} == {"accepted", "rejected"}
+    assert any(r["brand"] == "Aquila" and r["bbox"] == [10, 10, 50, 40] for r in records)
+
+
+def test_accept_whole_track_with_t(window, qtbot, tmp_path, demo_clip, logos_dir):
+    _open_and_run(window, qtbot, tmp_path, demo_clip[0], logos_dir)
+    _press(window, qtbot, Qt.Key.Key_J)
+    c = window.current_candidate()
+    members = [m for m in window.ordered if m.track_id == c.track_id]
+    assert len(members) > 2
+    _press(window, qtbot, Qt.Key.Key_T)
+    stored = open_repository(tmp_path / "p.sqlite")
+    assert all(stored.candidate(m.id).review.state is ReviewState.ACCEPTED for m in members)
+    window.review.stack.undo()
+    assert all(stored.candidate(m.id).review.state is ReviewState.PENDING for m in members)
+
+
+def test_table_selection_jumps_and_filters(window, qtbot, tmp_path, demo_clip, logos_dir):
+    _open_and_run(window, qtbot, tmp_path, demo_clip[0], logos_dir)
+    model = window.table_model
+    target = model.candidate_at(3)
+    window.table.selectRow(3)
+    assert window.clip_view.selected_id == target.id and window.clip_view.current == target.frame.index
+    window.filter_bar.brand.setCurrentText("Aquila")
+    assert model.filtered_count() == sum(c.final_brand == "Aquila" for c in window.ordered) > 0
+    assert all(model.candidate_at(r).final_brand == "Aquila" for r in range(model.rowCount()))
+
+
+def test_cancel_keeps_what_was_done(window, qtbot, tmp_path, demo_clip, logos_dir):
+    clip, _ = demo_clip
+    assert window.open_project(str(tmp_path / "p.sqlite")) and window.set_logos(str(logos_dir))
+    window.add_clips([str(clip)])
+    run = RunConfig(input=str(clip), logos=str(logos_dir), embedder="keypoints", verifier="none", batch_frames=1,
+                    fps=10)
+    with qtbot.waitSignal(window._worker.batchStored, timeout=60_000):
+        window.run_clips([window.video.id], run)
+    with qtbot.waitSignal(window._worker.allFinished, timeout=60_000):
+        window.cancel_run()
+    stored = open_repository(tmp_path / "p.sqlite")
+    run_row = stored.runs()[-1]
+    assert run_row["status"] == "cancelled" and 0 < run_row["frames_done"] < run_row["frames_total"]
+    assert stored.count_candidates() == len(window.ordered)
+
+
+def test_corrupt_video_and_bad_logo_folder_show_messages(window, qtbot, tmp_path):
+    assert window.open_project(str(tmp_path / "p.sqlite"))
+    bad = tmp_path / "corrupt.mp4"
+    bad.write_bytes(b"\x00\x01" * 500)
+    window.add_clips([str(bad)])
+    box = window.findChild(type(window), "") or None
+    dialogs = [w for w in window.findChildren(object) if getattr(w, "objectName", lambda: "")() == "errorDialog"]
+    assert dialogs and "corrupt.mp4" in dialogs[-1].text()
+    assert window.repo.videos() == []
+    empty = tmp_path / "nologos"
+    empty.mkdir()
+    assert window.set_logos(str(empty)) is False
+    dialogs = [w for w in window.findChildren(object) if getattr(w, "objectName", lambda: "")() == "errorDialog"]
+    assert "no reference images" in dialogs[-1].text()
+    del box
+
+
+def test_reopening_a_project_restores_decisions(qtbot, tmp_path, demo_clip, logos_dir, window):
+    _open_and_run(window, qtbot, tmp_path, demo_clip[0], logos_dir)
+    _press(window, qtbot, Qt.Key.Key_J)
+    _press(window, qtbot, Qt.Key.Key_A)
+    accepted = window.ordered[0].id
+    window.close()  # as if the app were quit
+    from logotag_gui.qt.main_window import MainWindow
+
+    again = MainWindow(reviewer="tester")
+    qtbot.addWidget(again)
+    assert again.open_project(str(tmp_path / "p.sqlite"))
+    assert next(c for c in again.ordered if c.id == accepted).review.state is ReviewState.ACCEPTED
+    assert str(tmp_path / "p.sqlite") in again.recent_projects()
+    again.close()
