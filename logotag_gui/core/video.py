@@ -170,7 +170,7 @@ class VideoSource:
             raise IndexError(f"frame {index} is outside '{self.path.name}' (0..{self.info.frame_count - 1})")
         # Stepping forward a little: keep decoding rather than seek back to a keyframe.
         ahead = index - self._last_index
-        if not (0 < ahead <= max(2 * self._rate, 12)) or self._pending is not None and self._pending.index > index:
+        if not (0 < ahead <= max(2 * self._rate, 12)) or (self._pending is not None and self._pending.index > index):
             self._seek(index)
         best: Frame | None = None
         while True:

@@ -109,7 +109,7 @@ class ClipView(QWidget):
         self.slider.setValue(max(0, i))
         self.slider.blockSignals(False)
         self.timeline.set_current(index)
-        ahead = [index + 1, index + 2] + self.sampled[i + 1:i + 3]
+        ahead = [index + 1, index + 2, *self.sampled[i + 1:i + 3]]
         self.loader.want(index, ahead)
         self._update_label()
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from PIL import Image
 from PySide6.QtCore import QSettings, Qt, QThread, Signal
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
@@ -495,7 +495,7 @@ class MainWindow(QMainWindow):
         if self._closing:
             return
         has_project, has_clip = self.repo is not None, self.video is not None
-        for name, action in self.actions_by_name.items():
+        for action in self.actions_by_name.values():
             needs = getattr(action, "needs", "")
             action.setEnabled(not needs or (needs == "project" and has_project) or (needs == "clip" and has_clip)
                               or (needs == "idle" and has_project and not self.running))

@@ -51,5 +51,5 @@ def test_empty_or_missing_folder(tmp_path):
 def test_bad_aliases_file(tmp_path):
     Image.new("RGB", (10, 10)).save(tmp_path / "ok.png")
     (tmp_path / "brands.json").write_text("{nope")
-    with pytest.raises(InputError, match="brands.json"):
+    with pytest.raises(InputError, match=r"brands\.json"):
         load_dictionary(tmp_path)

@@ -98,7 +98,7 @@ def test_bad_inputs_fail_before_any_run_is_recorded(tmp_path, logos_dir, demo_cl
     repo = open_repository(tmp_path / "p.sqlite")
     bad = tmp_path / "bad.mp4"
     bad.write_bytes(b"\x00" * 100)
-    with pytest.raises(InputError, match="bad.mp4"):
+    with pytest.raises(InputError, match=r"bad\.mp4"):
         run_pipeline(_config(bad, logos_dir), repo=repo)
     empty = tmp_path / "logos"
     empty.mkdir()

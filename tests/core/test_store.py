@@ -7,7 +7,15 @@ import pytest
 from sqlalchemy import text
 
 from logotag_gui.core.errors import StoreError
-from logotag_gui.core.records import BBox, Candidate, DecisionKind, FrameRef, ReviewState, Verdict, VerdictState
+from logotag_gui.core.records import (
+    BBox,
+    Candidate,
+    DecisionKind,
+    FrameRef,
+    ReviewState,
+    Verdict,
+    VerdictState,
+)
 from logotag_gui.core.store import migrations, open_repository, schema
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -55,5 +56,5 @@ def test_remote_code_models_need_opt_in_and_a_pinned_revision(tiny_vlm, tmp_path
 
 def test_missing_vlm_weights_are_named(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(ModelUnavailable, match="Qwen/Qwen2.5-VL-3B-Instruct"):
+    with pytest.raises(ModelUnavailable, match=re.escape("Qwen/Qwen2.5-VL-3B-Instruct")):
         VlmVerifier(model_id="Qwen/Qwen2.5-VL-3B-Instruct")
