@@ -48,14 +48,17 @@ class KeypointProposer:
     frame_max_side: int = 1280  # frames are matched at up to this size; boxes go back to source pixels
     ref_max_side: int = 400
     n_features: int = 4000
+    # Flat, saturated brand marks have little texture: a lower contrast threshold than SIFT's 0.04
+    # finds enough keypoints on them (measured on the demo clip: 26 -> 34 of 42 logos found).
+    contrast_threshold: float = 0.015
     name: str = "keypoints"
     model_id: str = "opencv-sift"
     revision: str | None = field(default_factory=lambda: cv2.__version__)
     _refs: list[_RefFeatures] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self._sift = cv2.SIFT_create(nfeatures=self.n_features)
-        self._ref_sift = cv2.SIFT_create(nfeatures=1500)
+        self._sift = cv2.SIFT_create(nfeatures=self.n_features, contrastThreshold=self.contrast_threshold)
+        self._ref_sift = cv2.SIFT_create(nfeatures=1500, contrastThreshold=self.contrast_threshold)
 
     @property
     def embedder_id(self) -> str:
