@@ -12,11 +12,11 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.common import frames_1280x720  # noqa: E402
-from logotag_gui.core import synth  # noqa: E402
-from logotag_gui.core.embedders.keypoints import KeypointProposer  # noqa: E402
-from logotag_gui.core.logos import load_dictionary  # noqa: E402
-from logotag_gui.core.records import Frame, FrameRef  # noqa: E402
+from bench.common import frames_1280x720
+from logotag_gui.core import synth
+from logotag_gui.core.embedders.keypoints import KeypointProposer
+from logotag_gui.core.logos import load_dictionary
+from logotag_gui.core.records import Frame, FrameRef
 
 
 def main() -> None:
