@@ -135,6 +135,24 @@ def cmd_videos(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from logotag_gui.core.exposure import ExposureRules
+    from logotag_gui.core.report import build_report, write_csv, write_html
+    from logotag_gui.core.store import open_repository
+
+    repo = open_repository(args.db, create=False)
+    rules = ExposureRules(source=args.source, gap_tolerance_s=args.gap, min_size_share=args.min_size,
+                          min_duration_s=args.min_duration)
+    report = build_report(repo, rules=rules, video_id=_video_id(repo, args.video))
+    out = args.out or f"exposure.{args.format}"
+    (write_html if args.format == "html" else write_csv)(report, out)
+    for s in report.totals.values():
+        print(f"{s.brand:<24} {s.seconds:8.1f} s  {s.exposures:4d} exposures  solus {s.solus_seconds:6.1f} s  "
+              f"mean size {s.mean_size_share:6.2%}")
+    print(f"wrote {out} ({'reviewed detections' if args.source == 'accepted' else 'model verdicts, not reviewed'})")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="logotag", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -163,6 +181,18 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--video", default=None, help="one clip (id, path or file name); default all")
     exp.add_argument("--reviewed-only", action="store_true", help="only records a reviewer decided")
     exp.set_defaults(func=cmd_export)
+
+    rep = sub.add_parser("report", help="exposure report per brand, clip and project (CSV or one-page HTML)")
+    rep.add_argument("--db", required=True)
+    rep.add_argument("--format", choices=["csv", "html"], default="csv")
+    rep.add_argument("--out", help="default exposure.csv / exposure.html")
+    rep.add_argument("--video", default=None, help="one clip (id, path or file name); default all")
+    rep.add_argument("--source", choices=["accepted", "model"], default="accepted",
+                     help="reviewed detections, or model 'yes' verdicts before review (labelled as such)")
+    rep.add_argument("--gap", type=float, default=1.0, help="gap tolerance joining an exposure, seconds")
+    rep.add_argument("--min-size", type=float, default=0.0, help="legibility: minimum box area / frame area")
+    rep.add_argument("--min-duration", type=float, default=0.0, help="legibility: minimum exposure, seconds")
+    rep.set_defaults(func=cmd_report)
 
     videos = sub.add_parser("videos", help="list the project's clips and their review progress")
     videos.add_argument("--db", required=True)

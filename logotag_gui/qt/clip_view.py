@@ -87,6 +87,20 @@ class ClipView(QWidget):
         self.timeline.set_candidates(candidates)
         self._redraw_boxes()
 
+    def update_candidate(self, c: Candidate) -> None:
+        """One candidate changed (or was added): touch only its frame."""
+        here = [x for x in self._by_frame.get(c.frame.index, []) if x.id != c.id]
+        self._by_frame[c.frame.index] = [*here, c]
+        self.timeline.set_frame(c.frame.index, self._by_frame[c.frame.index])
+        if c.frame.index == self.shown:
+            self._redraw_boxes()
+
+    def remove_candidate(self, c: Candidate) -> None:
+        self._by_frame[c.frame.index] = [x for x in self._by_frame.get(c.frame.index, []) if x.id != c.id]
+        self.timeline.set_frame(c.frame.index, self._by_frame[c.frame.index])
+        if c.frame.index == self.shown:
+            self._redraw_boxes()
+
     def candidates_here(self) -> list[Candidate]:
         return list(self._by_frame.get(self.shown if self.shown is not None else -1, []))
 

@@ -68,6 +68,8 @@ class MainWindow(QMainWindow):
         self._worker_thread: QThread | None = None
         self.running = False
         self._closing = False
+        self._videos: dict[int, VideoSummary] = {}
+        self._position_cache: dict[int, int] | None = None
 
         self.clip_view = ClipView()
         self.setCentralWidget(self.clip_view)
@@ -219,7 +221,8 @@ class MainWindow(QMainWindow):
         current = self.video.id if self.video else None
         self.clips.blockSignals(True)
         self.clips.clear()
-        for v in self.repo.videos():
+        self._videos = {v.id: v for v in self.repo.videos()}
+        for v in self._videos.values():
             state = "running" if v.last_run_status == "running" and self.running else (v.last_run_status or "not run")
             item = QListWidgetItem(f"{Path(v.path).name}\n  {v.decided}/{v.candidates} reviewed · {state}")
             item.setData(Qt.ItemDataRole.UserRole, v.id)
@@ -248,11 +251,12 @@ class MainWindow(QMainWindow):
         self.show_clip(int(item.data(Qt.ItemDataRole.UserRole)))
 
     def show_clip(self, video_id: int) -> None:
-        self.video = self.repo.video(video_id)
+        self.video = self._videos.get(video_id) or self.repo.video(video_id)
         runs = self.repo.runs(video_id)
         fps = float(runs[-1]["config"].get("fps", 2.0)) if runs else 2.0
-        candidates = self.repo.candidates(video_id=video_id)
-        self.ordered = review_order(candidates)
+        candidates = self.repo.candidates(video_id=video_id)  # already in review order
+        self.ordered = candidates
+        self._position_cache = None
         self.table_model.set_candidates(candidates)
         self.filter_bar.set_brands(sorted({c.final_brand for c in candidates} | set(self.repo.brands())))
         self.clip_view.selected_id = None
@@ -262,11 +266,12 @@ class MainWindow(QMainWindow):
         self._update_enabled()
 
     def current_candidate(self) -> Candidate | None:
-        cid = self.clip_view.selected_id
-        return next((c for c in self.ordered if c.id == cid), None)
+        pos = self._positions().get(self.clip_view.selected_id)
+        return self.ordered[pos] if pos is not None else None
 
     def select_candidate(self, candidate_id: int | None) -> None:
-        c = next((c for c in self.ordered if c.id == candidate_id), None)
+        pos = self._positions().get(candidate_id)
+        c = self.ordered[pos] if pos is not None else None
         self.clip_view.select(candidate_id)
         if c is not None and c.frame.index != self.clip_view.current:
             self.clip_view.go_to(c.frame.index)
@@ -297,22 +302,34 @@ class MainWindow(QMainWindow):
         self.select_candidate(c.id)
 
     def _candidate_changed(self, c: Candidate) -> None:
+        """One decision: update that candidate in place (never re-sort or redraw 100,000 rows)."""
         if self.video is None:
             return
-        known = {x.id for x in self.ordered}
-        self.ordered = review_order([c if x.id == c.id else x for x in self.ordered] +
-                                    ([c] if c.id not in known else []))
+        pos = self._positions().get(c.id)
+        if pos is None:  # a box drawn by hand: insert it in review order
+            self.ordered = review_order([*self.ordered, c])
+            self._position_cache = None
+        else:
+            self.ordered[pos] = c
         self.table_model.update_candidate(c)
-        self.clip_view.set_candidates(self.ordered)
+        self.clip_view.update_candidate(c)
         self._refresh_panel()
         self.refresh_clip_item()
 
+    def _positions(self) -> dict[int, int]:
+        if self._position_cache is None or len(self._position_cache) != len(self.ordered):
+            self._position_cache = {c.id: i for i, c in enumerate(self.ordered)}
+        return self._position_cache
+
     def _candidate_removed(self, candidate_id: int) -> None:
+        gone = next((c for c in self.ordered if c.id == candidate_id), None)
         self.ordered = [c for c in self.ordered if c.id != candidate_id]
+        self._position_cache = None
         self.table_model.remove_candidate(candidate_id)
         if self.clip_view.selected_id == candidate_id:
             self.clip_view.selected_id = None
-        self.clip_view.set_candidates(self.ordered)
+        if gone is not None:
+            self.clip_view.remove_candidate(gone)
         self._refresh_panel()
 
     def refresh_clip_item(self) -> None:
@@ -448,6 +465,7 @@ class MainWindow(QMainWindow):
     def _batch_stored(self, clip: str, stored: list[Candidate]) -> None:
         if self.video is not None and clip == self.video.path and stored:
             self.ordered = review_order(self.ordered + stored)
+            self._position_cache = None
             self.table_model.add_candidates(stored)
             self.clip_view.set_candidates(self.ordered)
             self.refresh_clip_item()

@@ -107,7 +107,10 @@ class CandidateTableModel(QAbstractTableModel):
         self.endResetModel()
 
     def _rebuild(self, keep_shown: bool = False) -> None:
-        rows = [i for i, c in enumerate(self._all) if self._filter.accepts(c)]
+        if self._filter == Filter():
+            rows = list(range(len(self._all)))
+        else:
+            rows = [i for i, c in enumerate(self._all) if self._filter.accepts(c)]
         column, order = self._sort
         key = _SORT_KEYS[column]
         rows.sort(key=lambda i: key(self._all[i]), reverse=order == Qt.SortOrder.DescendingOrder)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, delete, event, func, select, update
+from sqlalchemy import Connection, Engine, create_engine, delete, event, func, select, update
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -59,6 +59,7 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.execute("PRAGMA journal_mode=WAL")  # readers (the GUI) never block the writer (a run)
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA cache_size=-65536")  # 64 MB: a 100,000-candidate clip loads in one pass
     cur.close()
 
 
@@ -109,6 +110,15 @@ class Repository:
         if "readonly" in text or "read-only" in text:
             return StoreError(f"The database '{self.where}' is read-only; copy it somewhere writable.")
         return StoreError(f"Database error on '{self.where}': {text}")
+
+    @contextmanager
+    def _reading(self) -> Iterator[Connection]:
+        """A plain connection for bulk reads: no ORM identity map to fill for 100,000 rows."""
+        try:
+            with self.engine.connect() as conn:
+                yield conn
+        except OperationalError as exc:
+            raise self._translate(exc) from exc
 
     def close(self) -> None:
         self.engine.dispose()
@@ -295,9 +305,10 @@ class Repository:
             q = q.where(CandidateRow.track_id == track_id)
         if ids is not None:
             q = q.where(CandidateRow.id.in_(list(ids)))
-        q = q.order_by(CandidateRow.frame_index, CandidateRow.id)
-        with self._session() as s:
-            return [_to_candidate(r) for r in s.execute(q)]
+        # Review order (frame, left to right): the GUI uses the list as it comes.
+        q = q.order_by(CandidateRow.frame_index, CandidateRow.x, CandidateRow.id)
+        with self._reading() as conn:
+            return _rows_to_candidates(conn.execute(q))
 
     def candidate(self, candidate_id: int) -> Candidate:
         found = self.candidates(ids=[candidate_id])
@@ -315,8 +326,9 @@ class Repository:
             q = q.where(CandidateRow.review_state != "pending")
         q = q.order_by(CandidateRow.video_id, CandidateRow.frame_index, CandidateRow.id)
         with self._session() as s:
-            for row in s.execute(q.execution_options(yield_per=chunk)):
-                yield row.path, _to_candidate(row)
+            for chunk_rows in s.execute(q.execution_options(yield_per=chunk)).partitions():
+                for row, cand in zip(chunk_rows, _rows_to_candidates(chunk_rows), strict=True):
+                    yield row.path, cand
 
     def count_candidates(self, *, video_id: int | None = None) -> int:
         with self._session() as s:
@@ -430,15 +442,34 @@ def _candidate_select():
     ).outerjoin(VerdictRow, VerdictRow.candidate_id == CandidateRow.id)
 
 
-def _to_candidate(r) -> Candidate:
-    verdict = (Verdict(VerdictState(r.v_state), r.v_conf, r.v_rationale or "", r.v_raw or "", r.v_method,
-                       bool(r.v_track)) if r.v_state else Verdict(VerdictState.NOT_RUN))
-    review = Review(ReviewState(r.review_state), r.review_brand,
-                    BBox(r.rx, r.ry, r.rw, r.rh) if r.rx is not None else None, r.reviewer or "",
-                    _aware(r.decided_at), DecisionKind(r.review_kind) if r.review_kind else None)
-    return Candidate(FrameRef(r.frame_index, r.t_s, r.frame_width, r.frame_height, r.frame_name),
-                     BBox(r.x, r.y, r.w, r.h), r.brand, r.score, r.method, r.margin, r.reference, r.track_id,
-                     verdict, r.id, review)
+_VERDICT_STATES = {s.value: s for s in VerdictState}
+_REVIEW_STATES = {s.value: s for s in ReviewState}
+_KINDS = {k.value: k for k in DecisionKind}
+_NOT_RUN = Verdict(VerdictState.NOT_RUN)
+_PENDING = Review()
+
+
+def _rows_to_candidates(rows) -> list[Candidate]:
+    """Rows to records: positional unpacking, shared FrameRefs and shared default verdict/review
+    objects keep 100,000 rows to about half a second."""
+    frames: dict[tuple, FrameRef] = {}
+    out = []
+    append = out.append
+    for (cid, fi, t, name, fw, fh, x, y, w, h, brand, score, margin, method, ref, track, rstate, rkind, rbrand,
+         rx, ry, rw, rh, reviewer, decided_at, vstate, vconf, vrat, vraw, vmeth, vtrack, *_extra) in rows:
+        key = (fi, t, fw, fh, name)
+        frame = frames.get(key)
+        if frame is None:
+            frame = frames[key] = FrameRef(fi, t, fw, fh, name)
+        verdict = Verdict(_VERDICT_STATES[vstate], vconf, vrat or "", vraw or "", vmeth, bool(vtrack)) if vstate \
+            else _NOT_RUN
+        if rstate == "pending" and rbrand is None and rx is None:
+            review = _PENDING
+        else:
+            review = Review(_REVIEW_STATES[rstate], rbrand, BBox(rx, ry, rw, rh) if rx is not None else None,
+                            reviewer or "", _aware(decided_at), _KINDS[rkind] if rkind else None)
+        append(Candidate(frame, BBox(x, y, w, h), brand, score, method, margin, ref, track, verdict, cid, review))
+    return out
 
 
 def _aware(value: datetime | None) -> datetime | None:

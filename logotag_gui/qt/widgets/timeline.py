@@ -10,6 +10,8 @@ from logotag_gui.core.records import Candidate, ReviewState
 from logotag_gui.qt.models import STATE_COLOURS
 
 LANE_H = 14
+# What a tick shows when a frame has several boxes of a brand: the state that still needs work.
+RANK = {ReviewState.ACCEPTED: 0, ReviewState.REJECTED: 1, ReviewState.PENDING: 2}
 LABEL_W = 90
 
 
@@ -31,14 +33,22 @@ class Timeline(QWidget):
         self.update()
 
     def set_candidates(self, candidates: list[Candidate]) -> None:
-        lanes: dict[str, dict[int, ReviewState]] = {}
-        rank = {ReviewState.ACCEPTED: 0, ReviewState.REJECTED: 1, ReviewState.PENDING: 2}
+        self._lanes = {}
+        self._add(candidates)
+
+    def set_frame(self, index: int, candidates: list[Candidate]) -> None:
+        """Recompute one frame's ticks after a decision, relabel or new box there."""
+        for lane in self._lanes.values():
+            lane.pop(index, None)
+        self._add(candidates)
+
+    def _add(self, candidates: list[Candidate]) -> None:
         for c in candidates:
-            lane = lanes.setdefault(c.final_brand, {})
+            lane = self._lanes.setdefault(c.final_brand, {})
             old = lane.get(c.frame.index)
-            if old is None or rank[c.review.state] > rank[old]:
+            if old is None or RANK[c.review.state] > RANK[old]:
                 lane[c.frame.index] = c.review.state
-        self._lanes = dict(sorted(lanes.items()))
+        self._lanes = {b: lane for b, lane in sorted(self._lanes.items()) if lane}
         self.setMinimumHeight(LANE_H * max(2, len(self._lanes)) + 8)
         self.update()
 
