@@ -69,6 +69,7 @@ ACTIONS: list[tuple[str, str, str, str, str, Callable]] = [
     ("logos", "&File", "Set logo folder…", "Ctrl+L", "project", _set_logos),
     ("export_all", "&File", "Export all records…", "Ctrl+E", "project", lambda w: w.export_dialog(False)),
     ("export_reviewed", "&File", "Export reviewed records…", "Ctrl+Shift+E", "project", lambda w: w.export_dialog(True)),
+    ("report", "&File", "Exposure report (HTML/CSV)…", "Ctrl+Shift+P", "project", lambda w: w.report_dialog()),
     ("reviewer", "&File", "Reviewer name…", "", "", _reviewer),
     ("quit", "&File", "Quit", "Ctrl+Q", "", lambda w: w.close()),
     ("run_clip", "&Run", "Run this clip…", "Ctrl+R", "idle", lambda w: w.run_clips([w.video.id] if w.video else [])),

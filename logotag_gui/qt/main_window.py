@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 from logotag_gui.core.config import RunConfig
 from logotag_gui.core.errors import LogoTagError
 from logotag_gui.core.export import export
+from logotag_gui.core.exposure import sampling_interval
 from logotag_gui.core.logos import load_dictionary
 from logotag_gui.core.navigation import next_candidate, next_track, review_order
 from logotag_gui.core.records import BBox, Candidate, DecisionKind, FrameRef, Progress
@@ -43,6 +44,7 @@ from logotag_gui.qt.dialogs.messages import ShortcutsDialog, show_error
 from logotag_gui.qt.dialogs.run_dialog import RunDialog
 from logotag_gui.qt.models import CandidateTableModel
 from logotag_gui.qt.review import ReviewController
+from logotag_gui.qt.widgets.exposure_panel import ExposurePanel
 from logotag_gui.qt.widgets.review_panel import ReviewPanel
 from logotag_gui.qt.workers import PipelineWorker, start_in_thread
 
@@ -70,6 +72,7 @@ class MainWindow(QMainWindow):
         self._closing = False
         self._videos: dict[int, VideoSummary] = {}
         self._position_cache: dict[int, int] | None = None
+        self._interval = 0.5
 
         self.clip_view = ClipView()
         self.setCentralWidget(self.clip_view)
@@ -93,6 +96,10 @@ class MainWindow(QMainWindow):
 
         self.filter_bar = FilterBar(self.table_model)
         self.table_dock = self._dock("Candidates", self.filter_bar.wrap(self.table), Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.exposure = ExposurePanel()
+        self.exposure_dock = self._dock("Exposure", self.exposure, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.tabifyDockWidget(self.table_dock, self.exposure_dock)
+        self.table_dock.raise_()
 
         self.progress = QProgressBar()
         self.progress.setMaximumWidth(260)
@@ -254,6 +261,7 @@ class MainWindow(QMainWindow):
         self.video = self._videos.get(video_id) or self.repo.video(video_id)
         runs = self.repo.runs(video_id)
         fps = float(runs[-1]["config"].get("fps", 2.0)) if runs else 2.0
+        self._interval = sampling_interval(native_fps=self.video.fps, run_fps=fps, kind=self.video.kind)
         candidates = self.repo.candidates(video_id=video_id)  # already in review order
         self.ordered = candidates
         self._position_cache = None
@@ -262,6 +270,7 @@ class MainWindow(QMainWindow):
         self.clip_view.selected_id = None
         self.clip_view.open_clip(self.video, fps=fps)
         self.clip_view.set_candidates(candidates)
+        self.exposure.set_clip(candidates, interval_s=self._interval, duration_s=self.video.duration_s)
         self._refresh_panel()
         self._update_enabled()
 
@@ -313,6 +322,7 @@ class MainWindow(QMainWindow):
             self.ordered[pos] = c
         self.table_model.update_candidate(c)
         self.clip_view.update_candidate(c)
+        self.exposure.candidates_changed(self.ordered)
         self._refresh_panel()
         self.refresh_clip_item()
 
@@ -468,6 +478,7 @@ class MainWindow(QMainWindow):
             self._position_cache = None
             self.table_model.add_candidates(stored)
             self.clip_view.set_candidates(self.ordered)
+            self.exposure.candidates_changed(self.ordered)
             self.refresh_clip_item()
 
     def _clip_finished(self, clip: str, result) -> None:
@@ -503,6 +514,18 @@ class MainWindow(QMainWindow):
                 self.export_to(path, reviewed_only=reviewed_only)
             except (OSError, LogoTagError) as exc:
                 show_error(self, "Export failed", str(exc))
+
+    def report_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Exposure report", "exposure.html", "HTML (*.html);;CSV (*.csv)")
+        if path:
+            self.write_report(path)
+
+    def write_report(self, path: str) -> None:
+        from logotag_gui.core.report import build_report, write_csv, write_html
+
+        report = build_report(self.repo, rules=self.exposure.rules())
+        (write_csv if path.lower().endswith(".csv") else write_html)(report, path)
+        self.statusBar().showMessage(f"Exposure report written to {path}", 8000)
 
     def show_shortcuts(self) -> None:
         from logotag_gui.qt.actions import SHORTCUT_SHEET

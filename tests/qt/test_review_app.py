@@ -152,3 +152,17 @@ def test_reopening_a_project_restores_decisions(qtbot, tmp_path, demo_clip, logo
     assert next(c for c in again.ordered if c.id == accepted).review.state is ReviewState.ACCEPTED
     assert str(tmp_path / "p.sqlite") in again.recent_projects()
     again.close()
+
+
+def test_exposure_panel_follows_decisions_and_writes_the_report(window, qtbot, tmp_path, demo_clip, logos_dir):
+    _open_and_run(window, qtbot, tmp_path, demo_clip[0], logos_dir)
+    assert window.exposure.stats == {}  # nothing accepted yet
+    _press(window, qtbot, Qt.Key.Key_J)
+    c = window.current_candidate()
+    _press(window, qtbot, Qt.Key.Key_T)  # accept its whole track
+    qtbot.waitUntil(lambda: c.brand in window.exposure.stats, timeout=3000)
+    accepted_frames = {m.frame.index for m in window.ordered if m.track_id == c.track_id}
+    assert window.exposure.stats[c.brand].seconds == pytest.approx(0.5 * len(accepted_frames))
+    assert window.exposure.table.rowCount() == 1
+    window.write_report(str(tmp_path / "exposure.html"))
+    assert c.brand in (tmp_path / "exposure.html").read_text()
