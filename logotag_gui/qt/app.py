@@ -38,6 +38,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--demo", action="store_true", help="open the bundled demo and run the offline pipeline on it")
     p.add_argument("--reviewer", help="name stored with each decision (default: remembered, else your login)")
     p.add_argument("--no-auto-run", action="store_true", help="with --demo: do not start the run")
+    p.add_argument("--smoke-test", action="store_true",
+                   help="with --demo: run the demo, print a one-line result and quit (checks a bundle)")
     p.add_argument("-v", "--verbose", action="store_true")
     return p.parse_args(argv)
 
@@ -67,7 +69,31 @@ def main(argv: list[str] | None = None) -> int:
     _install_excepthook(window)
     window.show()
     start(window, args)
+    if args.smoke_test:
+        _quit_when_demo_done(app, window)
     return app.exec()
+
+
+def _quit_when_demo_done(app, window, timeout_s: float = 180.0) -> None:
+    """Exit 0 once the demo run finished with candidates and the first frame is on screen, else 1."""
+    import time
+
+    from PySide6.QtCore import QTimer
+
+    started = time.monotonic()
+    timer = QTimer(window)
+
+    def check() -> None:
+        done = not window.running and bool(window.ordered) and window.clip_view.shown is not None
+        if done or time.monotonic() - started > timeout_s:
+            timer.stop()
+            print(f"smoke test {'ok' if done else 'FAILED'}: {len(window.ordered)} candidates, "
+                  f"frame shown: {window.clip_view.shown is not None}", flush=True)
+            window.close()
+            app.exit(0 if done else 1)
+
+    timer.timeout.connect(check)
+    timer.start(250)
 
 
 def start(window, args: argparse.Namespace) -> None:

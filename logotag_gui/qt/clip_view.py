@@ -159,8 +159,8 @@ class ClipView(QWidget):
             return
         t = self.current / self.video.fps if self.video.kind == "video" else float(self.current)
         n = len(self._by_frame.get(self.current, []))
-        self.position.setText(f"frame {self.current}/{self.video.frame_count - 1}  {format_time(t)}  "
-                              f"{n} box{'es' if n != 1 else ''}")
+        state = f"{n} box{'es' if n != 1 else ''}" if self.shown == self.current else "decoding…"
+        self.position.setText(f"frame {self.current}/{self.video.frame_count - 1}  {format_time(t)}  {state}")
 
     # ---- playback ----------------------------------------------------------------------------
     def toggle_play(self) -> None:

@@ -117,10 +117,14 @@ class ReviewPanel(QWidget):
         }
         for name, text in values.items():
             self.fields[name].setText(text)
-        if frame is not None:
+        self.crop.clear()
+        if frame is None:
+            self.crop.setText("loading frame…")
+        else:
             x1, y1, x2, y2 = c.final_bbox.clipped(frame.shape[1], frame.shape[0]).as_int_xyxy()
             if x2 > x1 and y2 > y1:
                 self._set_image(self.crop, QPixmap.fromImage(to_qimage(frame[y1:y2, x1:x2])))
+        self.reference.clear()
         if reference is not None and reference.exists():
             self._set_image(self.reference, QPixmap(str(reference)))
         else:
