@@ -14,12 +14,13 @@ from logotag_gui.core.logsetup import setup_logging
 log = logging.getLogger("logotag")
 
 
-def _add_run_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--logos", required=True, help="logo folder: <brand>.png or <brand>/<any>.png")
-    p.add_argument("--db", default="logotag.sqlite", help="project database: a file path or a SQLAlchemy URL")
-    p.add_argument("--embedder", choices=["auto", "siglip2", "keypoints"], default="auto",
-                   help="stage 1 (auto: siglip2 when its weights are local, else keypoints)")
-    p.add_argument("--verifier", choices=["auto", "vlm", "ocr", "none"], default="auto",
+def _add_run_options(p: argparse.ArgumentParser, *, for_eval: bool = False) -> None:
+    p.add_argument("--logos", required=not for_eval, help="logo folder: <brand>.png or <brand>/<any>.png")
+    p.add_argument("--db", default=None if for_eval else "logotag.sqlite",
+                   help="project database: a file path or a SQLAlchemy URL")
+    p.add_argument("--embedder", choices=["auto", "siglip2", "keypoints", "ocr", "offline"], default="auto",
+                   help="stage 1 (auto: siglip2 when its weights are local, else offline = keypoints + OCR text)")
+    p.add_argument("--verifier", choices=["auto", "vlm", "ocr", "none"], default="none" if for_eval else "auto",
                    help="stage 2 (auto: the VLM when usable, else OCR)")
     p.add_argument("--fps", type=float, default=2.0, help="frames sampled per second (default 2)")
     p.add_argument("--start-frame", type=int, default=0)
@@ -153,6 +154,68 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    import dataclasses
+    import json as _json
+
+    from logotag_gui.core.store import open_repository
+
+    if args.from_reviews:
+        from logotag_gui.core.calibration import calibrate, format_calibration
+
+        repo = open_repository(args.db, create=False)
+        rows = calibrate(repo.candidates(video_id=_video_id(repo, args.video)), target_precision=args.target_precision)
+        print(_json.dumps([dataclasses.asdict(r) for r in rows], indent=1) if args.json
+              else format_calibration(rows, args.target_precision))
+        return 0
+    from logotag_gui.core.evaluate import evaluate, format_table, load_truth
+
+    if not args.truth:
+        raise LogoTagError("eval needs --truth (COCO json or a LogoTag video truth), or --from-reviews --db")
+    truth = load_truth(args.truth)
+    predictions, frames, interval = _eval_predictions(args, truth)
+    result = evaluate(truth, predictions, frames=frames, interval_s=interval)
+    print(_json.dumps(result.as_dict(), indent=1) if args.json else format_table(result))
+    return 0
+
+
+def _eval_predictions(args: argparse.Namespace, truth):
+    """Predictions from an export, or from running the pipeline on the truth's images or clip."""
+    import tempfile
+
+    from logotag_gui.core.evaluate import Box, predictions_from_records
+    from logotag_gui.core.export import read_jsonl
+    from logotag_gui.core.video import sample_indices
+
+    interval, frames = 0.0, None
+    if truth.kind == "video":
+        count = max(truth.boxes) + 1 if truth.boxes else 0
+        frames = sample_indices(frame_count=count, native_fps=truth.fps or args.fps, fps=args.fps)
+        interval = 1.0 / min(args.fps, truth.fps or args.fps)
+    if args.predictions:
+        return predictions_from_records(read_jsonl(args.predictions)), frames, interval
+    if not (args.input and args.logos):
+        raise LogoTagError("eval needs --predictions FILE.jsonl, or --input (images folder or clip) and --logos")
+    from logotag_gui.core.pipeline import run_pipeline
+    from logotag_gui.core.store import open_repository
+
+    with tempfile.TemporaryDirectory() as tmp:
+        repo = open_repository(args.db or f"{tmp}/eval.sqlite")
+        config = _config(args)
+        result = run_pipeline(config, repo=repo)
+        predictions: dict = {}
+        for c in repo.candidates(video_id=result.video_id):
+            if args.verified_only and c.verdict.state.value not in ("yes", "not_run"):
+                continue
+            key = c.frame.name if c.frame.name is not None else c.frame.index
+            predictions.setdefault(key, []).append(Box(c.brand, c.bbox, c.score))
+        print(f"ran {result.embedder} + {result.verifier} on {result.frames_done} frames: "
+              f"{sum(result.timings.get(k, 0) for k in ('propose_s', 'verify_s')) / max(1, result.frames_done):.2f} "
+              "s per frame", file=sys.stderr)
+        repo.close()
+    return predictions, frames, interval
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="logotag", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -193,6 +256,18 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--min-size", type=float, default=0.0, help="legibility: minimum box area / frame area")
     rep.add_argument("--min-duration", type=float, default=0.0, help="legibility: minimum exposure, seconds")
     rep.set_defaults(func=cmd_report)
+
+    ev = sub.add_parser("eval", help="score detections against ground truth, or calibrate from reviews")
+    ev.add_argument("--truth", help="COCO json (images) or LogoTag video truth json")
+    ev.add_argument("--predictions", help="an exported JSONL to score")
+    ev.add_argument("--input", help="or run the pipeline on this images folder or clip")
+    ev.add_argument("--verified-only", action="store_true", help="score only candidates the verifier did not reject")
+    ev.add_argument("--from-reviews", action="store_true", help="compare scores and verdicts with reviewer decisions")
+    ev.add_argument("--target-precision", type=float, default=0.9)
+    ev.add_argument("--video", default=None)
+    ev.add_argument("--json", action="store_true")
+    _add_run_options(ev, for_eval=True)
+    ev.set_defaults(func=cmd_eval)
 
     videos = sub.add_parser("videos", help="list the project's clips and their review progress")
     videos.add_argument("--db", required=True)

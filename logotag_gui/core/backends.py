@@ -32,8 +32,8 @@ def choose_backends(config: RunConfig) -> tuple[str, str, list[str]]:
         if model_available(config.siglip_model, config.siglip_revision):
             embedder = "siglip2"
         else:
-            embedder = "keypoints"
-            notices.append(f"Using the offline keypoints embedder: '{config.siglip_model}' is not in the local "
+            embedder = "offline"
+            notices.append(f"Using the offline detector (keypoints + OCR text): '{config.siglip_model}' is not in the local "
                            f"Hugging Face cache (fetch it with `hf download {config.siglip_model}`, then choose siglip2).")
     if verifier == "auto":
         remote_blocked = config.vlm_model in REMOTE_CODE_MODELS and not config.trust_remote_code
@@ -60,8 +60,7 @@ class ModelCache:
             options = {"model_id": config.siglip_model, "revision": config.siglip_revision, "device": config.device,
                        "allow_download": config.allow_download, "cache_root": cache_root}
         else:
-            key = (name,)
-            options = {}
+            key, options = (name,), {}
         proposer = self._items.get(key)
         if proposer is None:
             proposer = self._items[key] = make_proposer(name, **options)

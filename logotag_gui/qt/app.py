@@ -121,7 +121,7 @@ def start(window, args: argparse.Namespace) -> None:
     if new:
         window.add_clips(new)
     if args.demo and not args.no_auto_run and window.video is not None and not window.ordered:
-        config = RunConfig(input=window.video.path, logos=window.logos_dir, embedder="keypoints", verifier="ocr")
+        config = RunConfig(input=window.video.path, logos=window.logos_dir, embedder="offline", verifier="ocr")
         window.run_clips([window.video.id], config)
 
 

@@ -29,4 +29,12 @@ def make_proposer(name: str, **options: object) -> Proposer:
         from logotag_gui.core.embedders.keypoints import KeypointProposer
 
         return KeypointProposer(**options)  # type: ignore[arg-type]
-    raise ValueError(f"unknown embedder '{name}': choose siglip2 or keypoints")
+    if name == "ocr":
+        from logotag_gui.core.embedders.ocr_text import OcrTextProposer
+
+        return OcrTextProposer(**options)  # type: ignore[arg-type]
+    if name == "offline":
+        from logotag_gui.core.embedders.offline import OfflineProposer
+
+        return OfflineProposer(**options)  # type: ignore[arg-type]
+    raise ValueError(f"unknown embedder '{name}': choose siglip2, keypoints, ocr or offline")

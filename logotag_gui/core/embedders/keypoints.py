@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from logotag_gui.core.logos import LogoDictionary, Reference
+from logotag_gui.core.logos import LogoDictionary
 from logotag_gui.core.records import BBox, Candidate, Frame
 
 FLANN_KDTREE = 1
@@ -51,6 +51,9 @@ class KeypointProposer:
     # Flat, saturated brand marks have little texture: a lower contrast threshold than SIFT's 0.04
     # finds enough keypoints on them (measured on the demo clip: 26 -> 34 of 42 logos found).
     contrast_threshold: float = 0.015
+    # Add references synthesised from each one (tilted views, blur, inverted colours): helps a
+    # one-shot dictionary match logos seen at an angle, out of focus or in the other polarity.
+    synthesize: bool = False
     name: str = "keypoints"
     model_id: str = "opencv-sift"
     revision: str | None = field(default_factory=lambda: cv2.__version__)
@@ -64,25 +67,31 @@ class KeypointProposer:
     def embedder_id(self) -> str:
         return f"keypoints:sift:{self.revision}"
 
-    def _describe_reference(self, ref: Reference, root) -> _RefFeatures | None:
+    def _describe(self, brand: str, file: str, image: np.ndarray, corners: np.ndarray) -> _RefFeatures | None:
+        kps, desc = self._ref_sift.detectAndCompute(_gray(image), None)
+        if desc is None or len(kps) < 4:
+            return None
+        pts = np.float32([k.pt for k in kps])
+        return _RefFeatures(brand, file, pts, desc.astype(np.float32), corners.reshape(-1, 1, 2).astype(np.float32))
+
+    def _normalised(self, image: np.ndarray) -> np.ndarray:
         # Small logos carry few keypoints: upsample them so SIFT finds enough structure.
-        image = ref.image
         h, w = image.shape[:2]
         if max(h, w) < 200:
             f = 200 / max(h, w)
             image = cv2.resize(image, (int(w * f), int(h * f)), interpolation=cv2.INTER_CUBIC)
-        image, _ = _fit(image, self.ref_max_side)
-        kps, desc = self._ref_sift.detectAndCompute(_gray(image), None)
-        if desc is None or len(kps) < 4:
-            return None
-        h, w = image.shape[:2]
-        corners = np.float32([[0, 0], [w, 0], [w, h], [0, h]]).reshape(-1, 1, 2)
-        pts = np.float32([k.pt for k in kps])
-        return _RefFeatures(ref.brand, str(ref.path.relative_to(root)), pts, desc.astype(np.float32), corners)
+        return _fit(image, self.ref_max_side)[0]
 
     def prepare(self, dictionary: LogoDictionary) -> None:
-        described = (self._describe_reference(r, dictionary.root) for r in dictionary.references)
-        self._refs = [f for f in described if f is not None]
+        self._refs = []
+        for ref in dictionary.references:
+            image = self._normalised(ref.image)
+            file = str(ref.path.relative_to(dictionary.root))
+            views = synthesized_views(image) if self.synthesize else [(image, _outline(image))]
+            for view, corners in views:
+                described = self._describe(ref.brand, file, view, corners)
+                if described is not None:
+                    self._refs.append(described)
 
     def _frame_features(self, frame: Frame) -> tuple[np.ndarray, np.ndarray, float] | None:
         image, scale = _fit(frame.image, self.frame_max_side)
@@ -134,6 +143,26 @@ class KeypointProposer:
                                            reference=ref.file))
             remaining = [m for m, keep in zip(remaining, inl, strict=True) if not keep]
         return found
+
+
+def _outline(image: np.ndarray) -> np.ndarray:
+    h, w = image.shape[:2]
+    return np.float32([[0, 0], [w, 0], [w, h], [0, h]])
+
+
+def synthesized_views(image: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The reference plus views synthesised from it, each with the logo's outline in its own pixels."""
+    h, w = image.shape[:2]
+    outline = _outline(image)
+    views = [(image, outline), (255 - image, outline), (cv2.GaussianBlur(image, (0, 0), 2.0), outline)]
+    for tilt in (0.25, -0.25):  # the far side of the mark appears shorter: a turn of about 30 degrees
+        d = abs(tilt) * h / 2
+        target = (np.float32([[0, d], [w, 0], [w, h], [0, h - d]]) if tilt > 0
+                  else np.float32([[0, 0], [w, d], [w, h - d], [0, h]]))
+        warp = cv2.getPerspectiveTransform(outline, target)
+        border = tuple(int(v) for v in np.median(image.reshape(-1, 3), axis=0))
+        views.append((cv2.warpPerspective(image, warp, (w, h), borderValue=border), target))
+    return views
 
 
 def _plausible_box(quad: np.ndarray) -> tuple[float, float, float, float] | None:

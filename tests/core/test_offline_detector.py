@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from logotag_gui.core import synth
+from logotag_gui.core.embedders.keypoints import KeypointProposer, synthesized_views
+from logotag_gui.core.embedders.ocr_text import OcrTextProposer
+from logotag_gui.core.embedders.offline import OfflineProposer, fuse
+from logotag_gui.core.logos import load_dictionary
+from logotag_gui.core.records import BBox, Candidate, Frame, FrameRef
+
+
+def _frame_with_text(text: str, at=(300, 200)) -> Frame:
+    bg = synth.background(800, 450, 3)
+    img = Image.fromarray(bg)
+    ImageDraw.Draw(img).text(at, text, font=ImageFont.load_default(size=40), fill=(255, 255, 255))
+    return Frame(FrameRef(0, 0.0, 800, 450), np.asarray(img))
+
+
+def test_ocr_proposes_a_tight_box_where_the_brand_name_is_written(logos_dir):
+    proposer = OcrTextProposer()
+    proposer.prepare(load_dictionary(logos_dir))
+    found = proposer.propose(_frame_with_text("AQUILA"))  # an alias (upper case) from brands.json
+    assert [c.brand for c in found] == ["Aquila"]
+    box = found[0].bbox
+    assert 280 <= box.x <= 310 and 190 <= box.y <= 215 and box.w < 250 and box.h < 70
+    assert proposer.propose(_frame_with_text("nothing here")) == []
+
+
+def test_fusion_reinforces_agreeing_sources():
+    ref = FrameRef(0, 0, 100, 100)
+    kp = [Candidate(ref, BBox(0, 0, 60, 30), "a", 0.5, "keypoints"), Candidate(ref, BBox(70, 70, 20, 20), "b", 0.4, "keypoints")]
+    text = [Candidate(ref, BBox(25, 5, 30, 20), "a", 0.8, "ocr"), Candidate(ref, BBox(0, 80, 10, 10), "c", 0.9, "ocr")]
+    fused = fuse(kp, text)
+    a = next(c for c in fused if c.brand == "a")
+    assert a.method == "keypoints+ocr" and a.bbox == kp[0].bbox and a.score == 1 - 0.5 * 0.2
+    assert {(c.brand, c.method) for c in fused} == {("a", "keypoints+ocr"), ("b", "keypoints"), ("c", "ocr")}
+
+
+def test_synthesized_views_keep_the_outline_and_help_tilted_logos(logos_dir):
+    mark = np.asarray(Image.open(logos_dir / "Norvik.png").convert("RGB"))
+    views = synthesized_views(mark)
+    assert len(views) == 5 and all(v.shape == mark.shape for v, _ in views)
+    dictionary = load_dictionary(logos_dir)
+    plain, rich = KeypointProposer(), KeypointProposer(synthesize=True)
+    plain.prepare(dictionary)
+    rich.prepare(dictionary)
+    assert len(rich._refs) > 3 * len(plain._refs) // 2
+
+
+def test_offline_proposer_finds_the_demo_logos(demo_clip, logos_dir):
+    from logotag_gui.core.video import open_source
+
+    clip, truth = demo_clip
+    proposer = OfflineProposer()
+    proposer.prepare(load_dictionary(logos_dir))
+    source = open_source(clip)
+    frame = source.frame(40)
+    found = proposer.propose(frame)
+    for brand, box in truth[40]:
+        assert any(c.brand == brand and c.bbox.iou(box) >= 0.5 for c in found), brand
