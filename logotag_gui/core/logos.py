@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -53,6 +52,11 @@ class LogoDictionary:
     def names_for(self, brand: str) -> list[str]:
         """The brand's name plus its aliases: what OCR may read for it."""
         return [brand, *self.aliases.get(brand, [])]
+
+    def files_by_brand(self) -> dict[str, tuple[str, str]]:
+        """Each reference file (relative path) -> (brand, sha256): what the store records."""
+        brands = {str(r.path.relative_to(self.root)): r.brand for r in self.references}
+        return {rel: (brands[rel], sha) for rel, sha in self.file_hashes.items()}
 
     def references_for(self, brand: str) -> list[Reference]:
         return [r for r in self.references if r.brand == brand]
@@ -208,7 +212,3 @@ def index_folder(cache_root: Path, dictionary: LogoDictionary, embedder_id: str)
     """Where an index for this logo folder and embedder lives (a cache dir: the logo folder may be read-only)."""
     key = hashlib.sha1(f"{dictionary.root.resolve()}|{embedder_id}".encode()).hexdigest()[:16]
     return cache_root / "indexes" / key
-
-
-def stack_rows(rows: Sequence[np.ndarray]) -> np.ndarray:
-    return np.vstack(rows) if rows else np.zeros((0, 0), np.float32)

@@ -16,7 +16,7 @@ from pathlib import Path
 from logotag_gui.core.backends import ModelCache, choose_backends, describe
 from logotag_gui.core.config import RunConfig
 from logotag_gui.core.errors import Cancelled
-from logotag_gui.core.logos import LogoDictionary, load_dictionary
+from logotag_gui.core.logos import load_dictionary
 from logotag_gui.core.records import Candidate, Frame, Progress, Verdict, VerdictState
 from logotag_gui.core.store import Repository
 from logotag_gui.core.tracks import TrackLinker, cross_brand_margin, filter_candidates, nms
@@ -123,8 +123,7 @@ def run_pipeline(config: RunConfig, *, repo: Repository, models: ModelCache | No
     source = open_source(config.input)
     try:
         dictionary = load_dictionary(config.logos)
-        repo.sync_brands(dictionary.aliases, {rel: (_brand_of(dictionary, rel), sha)
-                                              for rel, sha in dictionary.file_hashes.items()})
+        repo.sync_brands(dictionary.aliases, dictionary.files_by_brand())
         info = source.info
         video_id = repo.add_video(path=str(Path(config.input).expanduser().resolve()), kind=info.kind, fps=info.fps,
                                   frame_count=info.frame_count, duration_s=info.duration_s, width=info.width,
@@ -229,10 +228,3 @@ def _process(source, config: RunConfig, todo: list[int], *, repo: Repository, ru
             on_batch(stored)
         report(Progress("frames", result.frames_done, result.frames_total, eta(done_here),
                         f"frame {batch[-1].index}, {result.candidates} candidates"))
-
-
-def _brand_of(dictionary: LogoDictionary, rel: str) -> str:
-    for ref in dictionary.references:
-        if str(ref.path.relative_to(dictionary.root)) == rel:
-            return ref.brand
-    raise KeyError(rel)

@@ -200,9 +200,7 @@ class MainWindow(QMainWindow):
             show_error(self, "Cannot use this logo folder", str(exc))
             return False
         self.repo.set_setting("logos_dir", str(Path(folder).resolve()))
-        self.repo.sync_brands(dictionary.aliases, {
-            rel: (next(r.brand for r in dictionary.references if str(r.path.relative_to(dictionary.root)) == rel), sha)
-            for rel, sha in dictionary.file_hashes.items()})
+        self.repo.sync_brands(dictionary.aliases, dictionary.files_by_brand())
         self.refresh_dictionary()
         self._update_enabled()
         return True
