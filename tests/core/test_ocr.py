@@ -17,7 +17,7 @@ def _text_image(text: str) -> np.ndarray:
 
 @pytest.mark.parametrize("read,name,expected", [
     ("NORVIK", "Norvik", 1.0), ("Norvik Sports", "norvik", 1.0), ("Norv1k", "Norvik", 0.83), ("Aquila", "Norvik", 0.17),
-    ("", "Norvik", 0.0), ("N", "Norvik", 0.0),
+    ("", "Norvik", 0.0), ("N", "Norvik", 0.0), ("Shipping", "HP", 0.0), ("HP Inc.", "HP", 1.0), ("mini", "Mini", 1.0),
 ])
 def test_name_similarity(read, name, expected):
     assert name_similarity(read, name) == pytest.approx(expected, abs=0.01)

@@ -46,7 +46,7 @@ class KeypointProposer:
     ratio: float = 0.75
     max_instances: int = 3
     frame_max_side: int = 1280  # frames are matched at up to this size; boxes go back to source pixels
-    ref_max_side: int = 400
+    ref_max_side: int = 800
     n_features: int = 4000
     # Flat, saturated brand marks have little texture: a lower contrast threshold than SIFT's 0.04
     # finds enough keypoints on them (measured on the demo clip: 26 -> 34 of 42 logos found).
@@ -95,6 +95,12 @@ class KeypointProposer:
 
     def _frame_features(self, frame: Frame) -> tuple[np.ndarray, np.ndarray, float] | None:
         image, scale = _fit(frame.image, self.frame_max_side)
+        h, w = image.shape[:2]
+        if max(h, w) < self.frame_max_side // 2:
+            # Photos and small frames: logos of 40 px carry a handful of keypoints; at twice the
+            # size SIFT finds enough of them to fit a homography.
+            image = cv2.resize(image, (w * 2, h * 2), interpolation=cv2.INTER_CUBIC)
+            scale *= 2
         kps, desc = self._sift.detectAndCompute(_gray(image), None)
         if desc is None or len(kps) < 4:
             return None

@@ -24,6 +24,9 @@ class OcrTextProposer:
     model_id: str = "rapidocr-onnxruntime"
     revision: str | None = None
     _names: dict[str, list[str]] = field(default_factory=dict)
+    # brand -> where the whole mark lies around its written name, in units of the name's box
+    # (left, top, right, bottom), read from the references: turns a word box into a logo box.
+    _margins: dict[str, tuple[float, float, float, float]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         from importlib.metadata import version
@@ -36,6 +39,26 @@ class OcrTextProposer:
 
     def prepare(self, dictionary: LogoDictionary) -> None:
         self._names = {brand: dictionary.names_for(brand) for brand in dictionary.brands}
+        self._margins = {}
+        for ref in dictionary.references:
+            if ref.brand not in self._margins:
+                margins = self._text_margins(ref.image, self._names[ref.brand])
+                if margins is not None:
+                    self._margins[ref.brand] = margins
+
+    def _text_margins(self, image: np.ndarray, names: list[str]) -> tuple[float, float, float, float] | None:
+        h, w = image.shape[:2]
+        f = max(1.0, 400 / max(h, w))  # small references: read them larger
+        if f > 1.0:
+            image = cv2.resize(image, (int(w * f), int(h * f)), interpolation=cv2.INTER_CUBIC)
+        for line in TextReader.read(np.ascontiguousarray(image)):
+            if max(name_similarity(line.text, n) for n in names) >= self.min_similarity and line.box.w > 0 < line.box.h:
+                b = line.box
+                H, W = image.shape[:2]
+                margins = (b.x / b.w, b.y / b.h, (W - b.x2) / b.w, (H - b.y2) / b.h)
+                # A name that is a small part of a big emblem says little about the emblem's extent.
+                return tuple(min(max(m, 0.0), 3.0) for m in margins)  # type: ignore[return-value]
+        return None
 
     def propose(self, frame: Frame) -> list[Candidate]:
         image = frame.image
@@ -53,6 +76,8 @@ class OcrTextProposer:
             if best_brand is None or best < self.min_similarity:
                 continue
             b = line.box
+            left, top, right, bottom = self._margins.get(best_brand, (0.0, 0.0, 0.0, 0.0))
+            b = BBox(b.x - left * b.w, b.y - top * b.h, b.w * (1 + left + right), b.h * (1 + top + bottom))
             box = BBox(b.x / scale, b.y / scale, b.w / scale, b.h / scale).clipped(frame.ref.width, frame.ref.height)
             out.append(Candidate(frame.ref, box, best_brand, round(best * line.score, 4), self.name,
                                  reference=f"text:{line.text}"))

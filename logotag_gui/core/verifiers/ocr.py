@@ -29,6 +29,10 @@ def name_similarity(read: str, name: str) -> float:
     read_n, name_n = normalise(read), normalise(name)
     if not read_n or not name_n:
         return 0.0
+    if len(name_n) <= 4:
+        # Short names ("HP", "Mini") hide inside ordinary words: only a whole word counts.
+        words = {normalise(w) for w in re.split(r"[^0-9A-Za-z]+", read)}
+        return 1.0 if name_n in words or read_n == name_n else 0.0
     if name_n in read_n:
         return 1.0
     if len(read_n) < 0.6 * len(name_n):
