@@ -81,6 +81,7 @@ ACTIONS: list[tuple[str, str, str, str, str, Callable]] = [
     ("reject_track", "Re&view", "Reject whole track", "Shift+T", "clip", lambda w: w.decide_track(DecisionKind.REJECT)),
     ("relabel", "Re&view", "Relabel…", "L", "clip", lambda w: w.relabel()),
     ("draw", "Re&view", "Draw a missed box", "B", "clip", lambda w: w.start_drawing()),
+    ("calibration", "Re&view", "Calibration from reviews…", "", "project", lambda w: w.show_calibration()),
     ("undo", "Re&view", "Undo", "Ctrl+Z", "project", lambda w: w.review and w.review.stack.undo()),
     ("redo", "Re&view", "Redo", "Ctrl+Shift+Z", "project", lambda w: w.review and w.review.stack.redo()),
     ("next", "&Navigate", "Next candidate", "J", "clip", lambda w: w.navigate(step=1)),

@@ -525,6 +525,15 @@ class MainWindow(QMainWindow):
         (write_csv if path.lower().endswith(".csv") else write_html)(report, path)
         self.statusBar().showMessage(f"Exposure report written to {path}", 8000)
 
+    def show_calibration(self) -> None:
+        """Scores and verdicts against this project's reviews, with suggested thresholds."""
+        from logotag_gui.core.calibration import calibrate, format_calibration
+        from logotag_gui.qt.dialogs.messages import TextDialog
+
+        rows = calibrate(self.repo.candidates())
+        text = format_calibration(rows, 0.9) if rows else "No reviewed candidates yet: accept or reject some first."
+        TextDialog("Calibration from reviews", text, self).exec()
+
     def show_shortcuts(self) -> None:
         from logotag_gui.qt.actions import SHORTCUT_SHEET
 

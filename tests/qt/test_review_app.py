@@ -166,3 +166,17 @@ def test_exposure_panel_follows_decisions_and_writes_the_report(window, qtbot, t
     assert window.exposure.table.rowCount() == 1
     window.write_report(str(tmp_path / "exposure.html"))
     assert c.brand in (tmp_path / "exposure.html").read_text()
+
+
+def test_calibration_dialog_reports_reviewed_brands(window, qtbot, tmp_path, demo_clip, logos_dir, monkeypatch):
+    from logotag_gui.qt.dialogs import messages
+
+    shown = []
+    monkeypatch.setattr(messages.TextDialog, "exec", lambda self: shown.append(self.findChild(
+        messages.QPlainTextEdit).toPlainText()))
+    _open_and_run(window, qtbot, tmp_path, demo_clip[0], logos_dir)
+    _press(window, qtbot, Qt.Key.Key_J)
+    _press(window, qtbot, Qt.Key.Key_A)
+    _press(window, qtbot, Qt.Key.Key_R)
+    window.show_calibration()
+    assert "suggested thresholds" in shown[0] and window.ordered[0].brand in shown[0]
