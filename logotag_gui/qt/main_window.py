@@ -46,7 +46,7 @@ from logotag_gui.qt.models import CandidateTableModel
 from logotag_gui.qt.review import ReviewController
 from logotag_gui.qt.widgets.exposure_panel import ExposurePanel
 from logotag_gui.qt.widgets.review_panel import ReviewPanel
-from logotag_gui.qt.workers import PipelineWorker, start_in_thread
+from logotag_gui.qt.workers import PipelineWorker, run_in_background, start_in_thread
 
 log = logging.getLogger(__name__)
 MAX_RECENT = 8
@@ -499,31 +499,42 @@ class MainWindow(QMainWindow):
         self._update_enabled()
 
     # ---- export ------------------------------------------------------------------------------------
-    def export_to(self, path: str, *, reviewed_only: bool, this_clip_only: bool = False) -> int:
+    def export_to(self, path: str, *, reviewed_only: bool, this_clip_only: bool = False):
+        """Export in the background (a large project takes seconds); returns the task's signals."""
         video_id = self.video.id if this_clip_only and self.video else None
-        n = export(self.repo, path, video_id=video_id, reviewed_only=reviewed_only)
-        self.statusBar().showMessage(f"Exported {n} records to {path}", 8000)
-        return n
+
+        def work(repo: Repository) -> int:
+            return export(repo, path, video_id=video_id, reviewed_only=reviewed_only)
+
+        return run_in_background(
+            work, db_url=self.db_url, parent=self,
+            on_done=lambda n: self.statusBar().showMessage(f"Exported {n} records to {path}", 8000),
+            on_error=lambda m: show_error(self, "Export failed", m))
 
     def export_dialog(self, reviewed_only: bool) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Export records", "logotag.jsonl", "JSON Lines (*.jsonl);;CSV (*.csv)")
         if path:
-            try:
-                self.export_to(path, reviewed_only=reviewed_only)
-            except (OSError, LogoTagError) as exc:
-                show_error(self, "Export failed", str(exc))
+            self.export_to(path, reviewed_only=reviewed_only)
 
     def report_dialog(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Exposure report", "exposure.html", "HTML (*.html);;CSV (*.csv)")
         if path:
             self.write_report(path)
 
-    def write_report(self, path: str) -> None:
+    def write_report(self, path: str):
+        """Build and write the exposure report in the background; returns the task's signals."""
         from logotag_gui.core.report import build_report, write_csv, write_html
 
-        report = build_report(self.repo, rules=self.exposure.rules())
-        (write_csv if path.lower().endswith(".csv") else write_html)(report, path)
-        self.statusBar().showMessage(f"Exposure report written to {path}", 8000)
+        rules = self.exposure.rules()
+
+        def work(repo: Repository) -> str:
+            (write_csv if path.lower().endswith(".csv") else write_html)(build_report(repo, rules=rules), path)
+            return path
+
+        return run_in_background(
+            work, db_url=self.db_url, parent=self,
+            on_done=lambda p: self.statusBar().showMessage(f"Exposure report written to {p}", 8000),
+            on_error=lambda m: show_error(self, "Report failed", m))
 
     def show_calibration(self) -> None:
         """Scores and verdicts against this project's reviews, with suggested thresholds."""

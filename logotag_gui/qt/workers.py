@@ -11,7 +11,7 @@ import threading
 from collections import OrderedDict
 
 import numpy as np
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, QRunnable, QThread, QThreadPool, Signal, Slot
 from PySide6.QtGui import QImage
 
 from logotag_gui.core.backends import ModelCache
@@ -179,3 +179,39 @@ def start_in_thread(worker: QObject, name: str) -> QThread:
     worker.moveToThread(thread)
     thread.start()
     return thread
+
+
+class _TaskSignals(QObject):
+    done = Signal(object)
+    failed = Signal(str)
+
+
+class _Task(QRunnable):
+    def __init__(self, fn, db_url: str, signals: _TaskSignals) -> None:
+        super().__init__()
+        self.fn, self.db_url, self.signals = fn, db_url, signals
+
+    def run(self) -> None:
+        try:
+            repo = open_repository(self.db_url)  # this thread's own connection
+            try:
+                result = self.fn(repo)
+            finally:
+                repo.close()
+        except (LogoTagError, OSError, ValueError) as exc:
+            self.signals.failed.emit(str(exc))
+            return
+        except Exception as exc:  # a bug: keep the app alive, the log has the details
+            log.exception("background task failed")
+            self.signals.failed.emit(f"unexpected error: {exc.__class__.__name__}: {exc}")
+            return
+        self.signals.done.emit(result)
+
+
+def run_in_background(fn, *, db_url: str, on_done, on_error, parent: QObject) -> _TaskSignals:
+    """Run `fn(repository)` on the global thread pool (exports, reports); results come back as signals."""
+    signals = _TaskSignals(parent)
+    signals.done.connect(on_done)
+    signals.failed.connect(on_error)
+    QThreadPool.globalInstance().start(_Task(fn, db_url, signals))
+    return signals

@@ -75,7 +75,9 @@ def test_run_review_undo_relabel_draw_and_export(window, qtbot, tmp_path, demo_c
     assert stored.count_candidates() == before
 
     out = tmp_path / "reviewed.jsonl"
-    assert window.export_to(str(out), reviewed_only=True) == 2
+    with qtbot.waitSignal(window.export_to(str(out), reviewed_only=True).done, timeout=30_000) as done:
+        pass
+    assert done.args == [2]
     records = [json.loads(line) for line in out.read_text().splitlines()]
     assert {r["decision"] for r in records} == {"accepted", "rejected"}
     assert any(r["brand"] == "Aquila" and r["bbox"] == [10, 10, 50, 40] for r in records)
@@ -164,7 +166,8 @@ def test_exposure_panel_follows_decisions_and_writes_the_report(window, qtbot, t
     accepted_frames = {m.frame.index for m in window.ordered if m.track_id == c.track_id}
     assert window.exposure.stats[c.brand].seconds == pytest.approx(0.5 * len(accepted_frames))
     assert window.exposure.table.rowCount() == 1
-    window.write_report(str(tmp_path / "exposure.html"))
+    with qtbot.waitSignal(window.write_report(str(tmp_path / "exposure.html")).done, timeout=30_000):
+        pass
     assert c.brand in (tmp_path / "exposure.html").read_text()
 
 
