@@ -128,7 +128,6 @@ def test_corrupt_video_and_bad_logo_folder_show_messages(window, qtbot, tmp_path
     bad = tmp_path / "corrupt.mp4"
     bad.write_bytes(b"\x00\x01" * 500)
     window.add_clips([str(bad)])
-    box = window.findChild(type(window), "") or None
     dialogs = [w for w in window.findChildren(object) if getattr(w, "objectName", lambda: "")() == "errorDialog"]
     assert dialogs and "corrupt.mp4" in dialogs[-1].text()
     assert window.repo.videos() == []
@@ -137,7 +136,6 @@ def test_corrupt_video_and_bad_logo_folder_show_messages(window, qtbot, tmp_path
     assert window.set_logos(str(empty)) is False
     dialogs = [w for w in window.findChildren(object) if getattr(w, "objectName", lambda: "")() == "errorDialog"]
     assert "no reference images" in dialogs[-1].text()
-    del box
 
 
 def test_reopening_a_project_restores_decisions(qtbot, tmp_path, demo_clip, logos_dir, window):
