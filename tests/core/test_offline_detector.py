@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
@@ -76,3 +78,36 @@ def test_ocr_box_grows_from_the_word_to_the_whole_mark(logos_dir, demo_clip):
     found = {c.brand: c.bbox for c in proposer.propose(frame)}
     for brand, box in truth[40]:
         assert found[brand].iou(box) >= 0.5, brand
+
+
+def test_a_second_reference_per_brand_finds_what_the_first_misses(tmp_path):
+    """A strongly tilted logo defeats one frontal reference; a second reference of the brand finds it."""
+    import cv2
+
+    mark = synth.make_logo("Norvik", *synth.DEMO_BRANDS["Norvik"])
+    flat = np.asarray(Image.alpha_composite(Image.new("RGBA", mark.size, (245, 245, 245, 255)), mark).convert("RGB"))
+    h, w = flat.shape[:2]
+    src = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
+    dst = np.float32([[0, 0.42 * h], [0.55 * w, 0], [0.55 * w, h], [0, 0.58 * h]])  # turned about 70 degrees
+    warp = cv2.getPerspectiveTransform(src, dst)
+    tilted = cv2.warpPerspective(flat, warp, (int(0.55 * w), h), borderValue=(245, 245, 245))
+    frame_img = synth.background(800, 450, 5)
+    frame_img[100:100 + tilted.shape[0], 200:200 + tilted.shape[1]] = tilted
+    frame = Frame(FrameRef(0, 0.0, 800, 450), frame_img)
+    truth = BBox(200, 100, tilted.shape[1], tilted.shape[0])
+
+    one = tmp_path / "one"
+    (one / "Norvik").mkdir(parents=True)
+    Image.fromarray(flat).save(one / "Norvik" / "front.png")
+    two = tmp_path / "two"
+    shutil.copytree(one, two)
+    side = cv2.warpPerspective(flat, warp, (int(0.55 * w), h), borderValue=(245, 245, 245))
+    Image.fromarray(cv2.resize(side, None, fx=1.3, fy=1.3)).save(two / "Norvik" / "side.png")
+
+    def found(folder):
+        proposer = KeypointProposer()
+        proposer.prepare(load_dictionary(folder))
+        return any(c.brand == "Norvik" and c.bbox.iou(truth) >= 0.5 for c in proposer.propose(frame))
+
+    assert not found(one)
+    assert found(two)
