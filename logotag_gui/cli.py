@@ -30,6 +30,8 @@ def _add_run_options(p: argparse.ArgumentParser, *, for_eval: bool = False) -> N
     p.add_argument("--top-k", type=int, default=3)
     p.add_argument("--siglip-model", default=DEFAULT_SIGLIP, help="hub id or local folder")
     p.add_argument("--siglip-revision", default=None)
+    p.add_argument("--siglip-native", action="store_true",
+                   help="never upsample small windows past their pixels (fewer patches: faster on a CPU)")
     p.add_argument("--vlm-model", default=DEFAULT_VLM, help="hub id or local folder")
     p.add_argument("--vlm-revision", default=None, help="pinned commit (required with --trust-remote-code)")
     p.add_argument("--trust-remote-code", action="store_true",
@@ -45,7 +47,8 @@ def _config(args: argparse.Namespace) -> RunConfig:
         input=args.input, logos=args.logos, embedder=args.embedder, verifier=args.verifier, fps=args.fps,
         start_frame=args.start_frame, end_frame=args.end_frame, threshold=args.threshold,
         min_margin=args.min_margin, top_k=args.top_k, siglip_model=args.siglip_model,
-        siglip_revision=args.siglip_revision, vlm_model=args.vlm_model, vlm_revision=args.vlm_revision,
+        siglip_revision=args.siglip_revision, siglip_native=args.siglip_native, vlm_model=args.vlm_model,
+        vlm_revision=args.vlm_revision,
         trust_remote_code=args.trust_remote_code, vlm_threshold=args.vlm_threshold,
         track_verify=not args.no_track_verify, device=args.device, allow_download=args.allow_download,
     )

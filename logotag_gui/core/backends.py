@@ -64,6 +64,8 @@ class ModelCache:
         proposer = self._items.get(key)
         if proposer is None:
             proposer = self._items[key] = make_proposer(name, **options)
+        if name == "siglip2":
+            proposer.native_resolution = config.siglip_native  # per run, like the thresholds
         # Thresholds are per run, not per load.
         if hasattr(proposer, "threshold"):
             proposer.threshold = threshold

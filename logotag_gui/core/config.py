@@ -30,6 +30,7 @@ class RunConfig:
     track_verify_k: int = 3
     siglip_model: str = DEFAULT_SIGLIP
     siglip_revision: str | None = None
+    siglip_native: bool = False  # never upsample small windows (faster; off: the processor's behaviour)
     vlm_model: str = DEFAULT_VLM
     vlm_revision: str | None = None
     trust_remote_code: bool = False

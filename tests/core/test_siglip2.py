@@ -50,7 +50,7 @@ def test_tensor_path_gives_the_processor_features(tiny_siglip):
     processor = AutoImageProcessor.from_pretrained(tiny_siglip)
     image = np.random.default_rng(1).integers(0, 255, (128, 128, 3), dtype=np.uint8)
     assert naflex_size(128, 128, 16, processor.max_num_patches) == (128, 128)
-    ours = proposer._patchify(frame_tensor(image)[None])
+    ours = proposer._patchify(frame_tensor(image)[None], pad_to=processor.max_num_patches)
     theirs = processor(images=[Image.fromarray(image)], return_tensors="pt")
     assert torch.allclose(ours["pixel_values"], theirs["pixel_values"], atol=1e-5)
     assert torch.equal(ours["pixel_attention_mask"], theirs["pixel_attention_mask"])
@@ -93,3 +93,24 @@ def test_missing_weights_name_the_model_and_the_way_out(monkeypatch):
         Siglip2Proposer(model_id="google/siglip2-base-patch16-naflex")
     text = str(info.value)
     assert "google/siglip2-base-patch16-naflex" in text and "hf download" in text and "keypoints" in text
+
+
+def test_unpadded_batches_give_the_padded_features(tiny_siglip):
+    """A batch of one shape needs no padding: the masked padding never changed the features."""
+    proposer = Siglip2Proposer(model_id=str(tiny_siglip), device="cpu")
+    crops = torch.rand(3, 3, 48, 96)  # 3 x 6 = 18 patches of a 64-patch budget
+    plain = proposer._features(crops)
+    inputs = proposer._patchify(crops, pad_to=64)
+    out = proposer._model.get_image_features(**inputs)
+    assert torch.allclose(torch.from_numpy(plain), out.pooler_output.float(), atol=1e-5)
+
+
+def test_native_resolution_never_upsamples_small_windows(tiny_siglip, monkeypatch):
+    seen = []
+    proposer = Siglip2Proposer(model_id=str(tiny_siglip), device="cpu", native_resolution=True)
+    monkeypatch.setattr(proposer, "_features", lambda batch: seen.append(tuple(batch.shape[-2:])) or
+                        np.zeros((len(batch), 32), np.float32))
+    image = np.zeros((360, 640, 3), np.uint8)
+    proposer.embed_windows(image, np.array([[0, 0, 48, 48], [0, 0, 200, 200]]))
+    assert (48, 48) in seen  # kept at its own 3 x 3 patches
+    assert all(h * w <= 64 * 16 * 16 for h, w in seen)  # the big one still fits the budget

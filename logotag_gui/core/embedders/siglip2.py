@@ -60,6 +60,9 @@ class Siglip2Proposer:
     windows: WindowSpec = WindowSpec()
     allow_download: bool = False
     cache_root: str | None = None
+    # Never upsample a window past its own pixels (a 192 px window: 144 patches, not 256). Faster on
+    # small windows; the processor always fills its patch budget, so this is off by default.
+    native_resolution: bool = False
     name: str = "siglip2"
 
     def __post_init__(self) -> None:
@@ -77,15 +80,20 @@ class Siglip2Proposer:
         self._index: LogoIndex | None = None
 
     # ---- features -------------------------------------------------------------------------
-    def _patchify(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
-        """(N, 3, h, w) in [0, 1], h and w multiples of the patch size → the model's NaFlex inputs."""
+    def _patchify(self, images: torch.Tensor, *, pad_to: int | None = None) -> dict[str, torch.Tensor]:
+        """(N, 3, h, w) in [0, 1], h and w multiples of the patch size → the model's NaFlex inputs.
+
+        All images of a batch share one shape, so no padding is needed (`pad_to` reproduces the
+        processor's padding to its patch budget, for comparison).
+        """
         n, c, h, w = images.shape
         p = self._patch
         x = (images - self._mean) / self._std
         x = x.reshape(n, c, h // p, p, w // p, p).permute(0, 2, 4, 3, 5, 1).reshape(n, (h // p) * (w // p), -1)
         real = x.shape[1]
-        pixel_values = torch.nn.functional.pad(x, (0, 0, 0, self._max_patches - real))
-        mask = torch.zeros((n, self._max_patches), dtype=torch.int32, device=x.device)
+        length = max(real, pad_to or real)
+        pixel_values = torch.nn.functional.pad(x, (0, 0, 0, length - real))
+        mask = torch.zeros((n, length), dtype=torch.int32, device=x.device)
         mask[:, :real] = 1
         shapes = torch.tensor([[h // p, w // p]] * n, dtype=torch.long, device=x.device)
         return {"pixel_values": pixel_values.to(self._dtype), "pixel_attention_mask": mask, "spatial_shapes": shapes}
@@ -102,7 +110,10 @@ class Siglip2Proposer:
         frame = frame_tensor(image, self.device)
         out: np.ndarray | None = None
         for (w, h), rows in group_by_shape(boxes).items():
-            target = naflex_size(h, w, self._patch, self._max_patches)
+            budget = self._max_patches
+            if self.native_resolution:
+                budget = min(budget, max(1, (h // self._patch) * (w // self._patch)))
+            target = naflex_size(h, w, self._patch, budget)
             for start in range(0, len(rows), self.batch_size):
                 part = rows[start:start + self.batch_size]
                 feats = self._features(crop_resize(frame, boxes[part], target))
