@@ -193,6 +193,7 @@ class Progress:
     total: int
     eta_s: float | None = None
     message: str = ""
+    clip: str = ""  # which input, when several run in a queue
 
     @property
     def fraction(self) -> float:

@@ -73,6 +73,7 @@ class MainWindow(QMainWindow):
         self._videos: dict[int, VideoSummary] = {}
         self._position_cache: dict[int, int] | None = None
         self._interval = 0.5
+        self._run_states: dict[str, str] = {}  # clip path -> queued / running, while runs are under way
 
         self.clip_view = ClipView()
         self.setCentralWidget(self.clip_view)
@@ -223,13 +224,15 @@ class MainWindow(QMainWindow):
             self.clips.setCurrentRow(0)
 
     def refresh_clips(self) -> None:
+        if self.repo is None:
+            return
         current = self.video.id if self.video else None
         self.clips.blockSignals(True)
         self.clips.clear()
         self._videos = {v.id: v for v in self.repo.videos()}
         for v in self._videos.values():
-            state = "running" if v.last_run_status == "running" and self.running else (v.last_run_status or "not run")
-            item = QListWidgetItem(f"{Path(v.path).name}\n  {v.decided}/{v.candidates} reviewed · {state}")
+            state = self._run_states.get(v.path) or v.last_run_status or "not run"
+            item = QListWidgetItem(_clip_label(v.path, v.decided, v.candidates, state))
             item.setData(Qt.ItemDataRole.UserRole, v.id)
             item.setToolTip(v.path)
             self.clips.addItem(item)
@@ -344,7 +347,8 @@ class MainWindow(QMainWindow):
         item = self.clips.currentItem()
         if item is not None and self.video is not None:
             decided = sum(c.review.decided for c in self.ordered)
-            item.setText(f"{Path(self.video.path).name}\n  {decided}/{len(self.ordered)} reviewed")
+            state = self._run_states.get(self.video.path) or self.video.last_run_status or "not run"
+            item.setText(_clip_label(self.video.path, decided, len(self.ordered), state))
 
     # ---- decisions ---------------------------------------------------------------------------------
     def _target(self) -> Candidate | None:
@@ -449,6 +453,8 @@ class MainWindow(QMainWindow):
         if len(videos) > 1:  # a frame range only makes sense for one clip
             configs = [c.with_(start_frame=0, end_frame=None) for c in configs]
         self.running = True
+        self._run_states = {v.path: "queued" for v in videos}
+        self.refresh_clips()
         self.progress.show()
         self.progress.setRange(0, 0)
         self.cancel_btn.show()
@@ -461,6 +467,9 @@ class MainWindow(QMainWindow):
             self.progress_label.setText("cancelling after this batch…")
 
     def _run_progress(self, p: Progress) -> None:
+        if p.clip and self._run_states.get(p.clip) == "queued":
+            self._run_states[p.clip] = "running"
+            self.refresh_clips()
         if p.stage == "notice":
             self.statusBar().showMessage(p.message, 15000)
             return
@@ -480,15 +489,18 @@ class MainWindow(QMainWindow):
             self.refresh_clip_item()
 
     def _clip_finished(self, clip: str, result) -> None:
+        self._run_states.pop(clip, None)
         self.statusBar().showMessage(f"{Path(clip).name}: {result.status}, {result.candidates} new candidates "
                                      f"({result.embedder} + {result.verifier})", 8000)
 
     def _clip_failed(self, clip: str, message: str) -> None:
+        self._run_states.pop(clip, None)
         show_error(self, f"Run failed on {Path(clip).name}", message + "\n\nFinished batches are kept; run again "
                                                                        "to resume.")
 
     def _runs_finished(self) -> None:
         self.running = False
+        self._run_states = {}
         self.progress.hide()
         self.cancel_btn.hide()
         self.progress_label.setText("")
@@ -564,3 +576,7 @@ class MainWindow(QMainWindow):
         self.clip_view.shutdown()
         self.close_project()
         super().closeEvent(event)
+
+
+def _clip_label(path: str, decided: int, total: int, state: str) -> str:
+    return f"{Path(path).name}\n  {decided}/{total} reviewed · {state}"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
+from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QObject, QRunnable, QThread, QThreadPool, Signal, Slot
@@ -79,9 +80,8 @@ class PipelineWorker(QObject):
 
 
 def _with_clip(p: Progress, clip: str) -> Progress:
-    from pathlib import Path
-
-    return Progress(p.stage, p.done, p.total, p.eta_s, f"{Path(clip).name}: {p.message}" if p.message else Path(clip).name)
+    name = Path(clip).name
+    return Progress(p.stage, p.done, p.total, p.eta_s, f"{name}: {p.message}" if p.message else name, clip)
 
 
 def to_qimage(image: np.ndarray) -> QImage:

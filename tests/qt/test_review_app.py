@@ -115,6 +115,7 @@ def test_cancel_keeps_what_was_done(window, qtbot, tmp_path, demo_clip, logos_di
                     fps=10)
     with qtbot.waitSignal(window._worker.batchStored, timeout=60_000):
         window.run_clips([window.video.id], run)
+    assert "running" in window.clips.item(0).text()  # the clip list shows the run
     with qtbot.waitSignal(window._worker.allFinished, timeout=60_000):
         window.cancel_run()
     stored = open_repository(tmp_path / "p.sqlite")
