@@ -6,7 +6,6 @@ frame; plus 2:1 wide windows because long word marks fit no square.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -77,6 +76,3 @@ def group_by_shape(boxes: np.ndarray) -> dict[tuple[int, int], np.ndarray]:
         groups.setdefault((int(w), int(h)), []).append(i)
     return {k: np.asarray(v) for k, v in groups.items()}
 
-
-def batches(n: int, size: int) -> Sequence[slice]:
-    return [slice(i, min(i + size, n)) for i in range(0, n, size)]

@@ -58,9 +58,6 @@ class LogoDictionary:
         brands = {str(r.path.relative_to(self.root)): r.brand for r in self.references}
         return {rel: (brands[rel], sha) for rel, sha in self.file_hashes.items()}
 
-    def references_for(self, brand: str) -> list[Reference]:
-        return [r for r in self.references if r.brand == brand]
-
 
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
@@ -145,10 +142,6 @@ class LogoIndex:
     index: faiss.Index
     entries: list[dict[str, str]]  # per row: brand, file, variant
     manifest: dict[str, object]
-
-    @property
-    def brands(self) -> list[str]:
-        return [e["brand"] for e in self.entries]
 
     def search(self, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)

@@ -129,10 +129,6 @@ class Verdict:
     # True when this verdict was made on other frames of the same track and carried here.
     from_track: bool = False
 
-    @property
-    def is_yes(self) -> bool:
-        return self.state is VerdictState.YES
-
 
 NOT_VERIFIED = Verdict(VerdictState.NOT_RUN)
 
@@ -194,7 +190,3 @@ class Progress:
     eta_s: float | None = None
     message: str = ""
     clip: str = ""  # which input, when several run in a queue
-
-    @property
-    def fraction(self) -> float:
-        return self.done / self.total if self.total else 0.0

@@ -68,7 +68,6 @@ class TrackLinker:
         frame_index = candidates[0].frame.index
         self._open = [t for t in self._open if frame_index - t.last.frame.index <= self.max_gap_frames]
         taken: set[int] = set()
-        out = []
         # Best candidates claim their track first.
         order = sorted(range(len(candidates)), key=lambda i: -candidates[i].score)
         assigned: dict[int, Candidate] = {}
@@ -89,8 +88,7 @@ class TrackLinker:
             linked = cand.with_(track_id=best.id)
             best.last = linked
             assigned[i] = linked
-        out = [assigned[i] for i in range(len(candidates))]
-        return out
+        return [assigned[i] for i in range(len(candidates))]
 
 
 def _motion_tolerant_iou(a: Candidate, b: Candidate) -> float:

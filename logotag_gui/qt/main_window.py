@@ -548,14 +548,19 @@ class MainWindow(QMainWindow):
             on_done=lambda p: self.statusBar().showMessage(f"Exposure report written to {p}", 8000),
             on_error=lambda m: show_error(self, "Report failed", m))
 
-    def show_calibration(self) -> None:
-        """Scores and verdicts against this project's reviews, with suggested thresholds."""
+    def show_calibration(self):
+        """Scores and verdicts against this project's reviews (loaded off the GUI thread)."""
         from logotag_gui.core.calibration import calibrate, format_calibration
         from logotag_gui.qt.dialogs.messages import TextDialog
 
-        rows = calibrate(self.repo.candidates())
-        text = format_calibration(rows, 0.9) if rows else "No reviewed candidates yet: accept or reject some first."
-        TextDialog("Calibration from reviews", text, self).exec()
+        def work(repo: Repository) -> str:
+            rows = calibrate(repo.candidates())
+            return format_calibration(rows, 0.9) if rows else "No reviewed candidates yet: accept or reject some first."
+
+        return run_in_background(
+            work, db_url=self.db_url, parent=self,
+            on_done=lambda text: TextDialog("Calibration from reviews", text, self).exec(),
+            on_error=lambda m: show_error(self, "Calibration failed", m))
 
     def show_shortcuts(self) -> None:
         from logotag_gui.qt.actions import SHORTCUT_SHEET

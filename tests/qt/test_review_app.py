@@ -180,5 +180,6 @@ def test_calibration_dialog_reports_reviewed_brands(window, qtbot, tmp_path, dem
     _press(window, qtbot, Qt.Key.Key_J)
     _press(window, qtbot, Qt.Key.Key_A)
     _press(window, qtbot, Qt.Key.Key_R)
-    window.show_calibration()
+    with qtbot.waitSignal(window.show_calibration().done, timeout=30_000):
+        pass
     assert "suggested thresholds" in shown[0] and window.ordered[0].brand in shown[0]

@@ -207,7 +207,6 @@ class Repository:
             return out
 
     def add_reference(self, *, brand: str, path: str, sha256: str, origin: str = "review") -> None:
-        self.sync_brands({}, {})
         with self._session() as s:
             row = s.scalar(select(schema.Brand).where(schema.Brand.name == brand))
             if row is None:
@@ -256,14 +255,14 @@ class Repository:
     def run_info(self, run_id: int) -> dict:
         with self._session() as s:
             run = s.get(Run, run_id)
-            return {c.name: getattr(run, c.name) for c in Run.__table__.columns}
+            return _as_dict(run)
 
     def runs(self, video_id: int | None = None) -> list[dict]:
         with self._session() as s:
             q = select(Run).order_by(Run.id)
             if video_id is not None:
                 q = q.where(Run.video_id == video_id)
-            return [{c.name: getattr(r, c.name) for c in Run.__table__.columns} for r in s.scalars(q)]
+            return [_as_dict(r) for r in s.scalars(q)]
 
     def add_batch(self, *, run_id: int, video_id: int, candidates: Sequence[Candidate], last_frame_index: int,
                   frames_done: int) -> list[Candidate]:
@@ -282,11 +281,6 @@ class Repository:
     def last_linked(self, *, run_id: int, since_frame: int) -> list[Candidate]:
         """Candidates of a run from `since_frame` on: seeds the track linker when a run resumes."""
         return self.candidates(run_id=run_id, frame_from=since_frame)
-
-    def set_verdicts(self, verdicts: dict[int, Verdict]) -> None:
-        with self._session() as s:
-            s.execute(delete(VerdictRow).where(VerdictRow.candidate_id.in_(list(verdicts))))
-            s.add_all(_verdict_row(cid, v) for cid, v in verdicts.items())
 
     # ---- candidates ------------------------------------------------------------------------
     def candidates(self, *, video_id: int | None = None, run_id: int | None = None,
@@ -403,7 +397,7 @@ class Repository:
     def history(self, candidate_id: int) -> list[dict]:
         with self._session() as s:
             rows = s.scalars(select(DecisionRow).where(DecisionRow.candidate_id == candidate_id).order_by(DecisionRow.id))
-            return [{c.name: getattr(r, c.name) for c in DecisionRow.__table__.columns} for r in rows]
+            return [_as_dict(r) for r in rows]
 
     def count_decisions(self) -> int:
         with self._session() as s:
@@ -411,6 +405,10 @@ class Repository:
 
 
 # ---- row <-> record ----------------------------------------------------------------------------
+def _as_dict(row) -> dict:
+    return {c.name: getattr(row, c.name) for c in row.__table__.columns}
+
+
 def config_key(config: dict) -> str:
     """Hash of the settings that change results (not the frame range: a resume may extend it)."""
     keep = {k: v for k, v in config.items() if k not in {"start_frame", "end_frame", "device", "batch_frames"}}
