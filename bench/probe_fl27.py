@@ -1,10 +1,12 @@
 """Probe the offline detector on real photos: FlickrLogos-27 dev images (research use, read in place).
 
-For each brand, the first photo's logo box is cropped as the one-shot reference and that photo is
-left out of the measurement; every other photo is scored (recall, relaxed recall, precision, false
+For each brand, one logo box is cropped as the one-shot reference and its photo is left out of the
+measurement: the first photo's box (`--references first`, as it comes) or the brand's largest box
+(`--references largest`, the clean example an analyst would pick). Every other photo is scored (recall, relaxed recall, precision, false
 positives per image) for each offline backend.
 
     python bench/probe_fl27.py [--data ../shared/data/fl27_dev] [--backends keypoints ocr offline]
+                               [--references first|largest]
 """
 
 from __future__ import annotations
@@ -26,10 +28,24 @@ from logotag_gui.core.records import BBox
 from logotag_gui.core.store import open_repository
 
 
+def pick_references(images: dict, anns: dict, names: dict, how: str) -> dict[str, tuple[int, list[float]]]:
+    """brand -> (image id, box) of its one-shot reference; no photo gives two brands' references."""
+    picked: dict[str, tuple[int, list[float]]] = {}
+    boxes = [(image_id, a) for image_id in images for a in anns.get(image_id, [])]
+    if how == "largest":
+        boxes.sort(key=lambda item: -item[1]["bbox"][2] * item[1]["bbox"][3])
+    for image_id, a in boxes:
+        brand = names[a["category_id"]]
+        if brand not in picked and all(image_id != used for used, _ in picked.values()):
+            picked[brand] = (image_id, a["bbox"])
+    return picked
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "fl27_dev"))
     p.add_argument("--backends", nargs="+", default=["keypoints", "ocr", "offline"])
+    p.add_argument("--references", choices=["first", "largest"], default="first")
     p.add_argument("--limit", type=int, default=0, help="score at most this many photos (0: all)")
     args = p.parse_args()
     data = Path(args.data)
@@ -45,15 +61,10 @@ def main() -> None:
         logos.mkdir()
         photos.mkdir()
         used_for_reference = set()
-        for image_id, im in images.items():  # the first photo of each brand gives its reference
-            for a in anns.get(image_id, []):
-                brand = names[a["category_id"]]
-                if (logos / f"{brand}.png").exists() or image_id in used_for_reference:
-                    continue
-                x, y, w, h = a["bbox"]
-                with Image.open(data / "images" / im["file_name"]) as src:
-                    src.convert("RGB").crop((x, y, x + w, y + h)).save(logos / f"{brand}.png")
-                used_for_reference.add(image_id)
+        for brand, (image_id, (x, y, w, h)) in pick_references(images, anns, names, args.references).items():
+            with Image.open(data / "images" / images[image_id]["file_name"]) as src:
+                src.convert("RGB").crop((x, y, x + w, y + h)).save(logos / f"{brand}.png")
+            used_for_reference.add(image_id)
         truth: dict = {}
         for image_id, im in images.items():
             if image_id in used_for_reference:
@@ -62,7 +73,7 @@ def main() -> None:
             truth[im["file_name"]] = [Box(names[a["category_id"]], BBox(*a["bbox"])) for a in anns.get(image_id, [])]
             if args.limit and len(truth) >= args.limit:
                 break
-        print(f"{len(list(logos.iterdir()))} one-shot references cropped from photos left out; "
+        print(f"{len(list(logos.iterdir()))} one-shot references ({args.references} box per brand) cropped from photos left out; "
               f"{len(truth)} photos scored")
         for backend in args.backends:
             repo = open_repository(tmp / f"{backend}.sqlite")

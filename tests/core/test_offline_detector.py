@@ -3,11 +3,12 @@ from __future__ import annotations
 import shutil
 
 import numpy as np
+import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from logotag_gui.core import synth
 from logotag_gui.core.embedders.keypoints import KeypointProposer, synthesized_views
-from logotag_gui.core.embedders.ocr_text import OcrTextProposer
+from logotag_gui.core.embedders.ocr_text import OcrTextProposer, is_mention
 from logotag_gui.core.embedders.offline import OfflineProposer, fuse
 from logotag_gui.core.logos import load_dictionary
 from logotag_gui.core.records import BBox, Candidate, Frame, FrameRef
@@ -111,3 +112,91 @@ def test_a_second_reference_per_brand_finds_what_the_first_misses(tmp_path):
 
     assert not found(one)
     assert found(two)
+
+
+@pytest.mark.parametrize("text", ["www.redbullusa.com", "puma.com", "APC1424@YAHOO.COM", "https://intel.example",
+                                  "Yahoo Mail, which remains the most popular webmail app"])
+def test_addresses_and_sentences_that_name_a_brand_are_not_its_mark(text):
+    names = ["Yahoo", "Puma", "RedBull", "Intel"]
+    assert is_mention(text, names)
+
+
+@pytest.mark.parametrize("text", ["Coca-Cola", "intel inside", "FedEx Express", "YAHOO!"])
+def test_a_name_with_a_short_tagline_is_a_mark(text):
+    assert not is_mention(text, ["Coca-Cola", "Intel", "FedEx", "Yahoo"])
+
+
+def _norvik_frame(width: int, at=(400, 300)) -> tuple[Frame, BBox]:
+    import cv2
+
+    mark = synth.make_logo("Norvik", *synth.DEMO_BRANDS["Norvik"])
+    flat = np.asarray(Image.alpha_composite(Image.new("RGBA", mark.size, (245, 245, 245, 255)), mark).convert("RGB"))
+    f = width / flat.shape[1]
+    small = cv2.resize(flat, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
+    image = synth.background(1280, 720, 5).copy()
+    x, y = at
+    image[y:y + small.shape[0], x:x + small.shape[1]] = small
+    return Frame(FrameRef(0, 0.0, 1280, 720), image), BBox(x, y, small.shape[1], small.shape[0])
+
+
+def test_matching_near_the_written_name_finds_the_whole_mark(logos_dir):
+    frame, truth = _norvik_frame(100)
+    dictionary = load_dictionary(logos_dir)
+    keypoints, ocr = KeypointProposer(synthesize=True), OcrTextProposer()
+    keypoints.prepare(dictionary)
+    ocr.prepare(dictionary)
+    feats = keypoints.frame_features(frame)
+    [hit] = ocr.read_names(frame)
+    assert hit.brand == "Norvik" and hit.box.iou(truth) < 0.5  # the word alone is not the logo
+    local = keypoints.match_near(frame, feats, "Norvik", hit.box)
+    assert local is not None and local.bbox.iou(truth) >= 0.7
+    assert keypoints.match_near(frame, feats, "Norvik", BBox(1000, 600, 80, 20)) is None  # nothing there
+    assert keypoints.match_near(frame, feats, "Aquila", hit.box) is None  # another brand's name
+
+
+def test_offline_boxes_cover_the_mark_not_just_its_name(logos_dir):
+    frame, truth = _norvik_frame(100)
+    proposer = OfflineProposer()
+    proposer.prepare(load_dictionary(logos_dir))
+    found = [c for c in proposer.propose(frame) if c.brand == "Norvik" and "ocr" in c.method]
+    assert found and found[0].method == "keypoints+ocr" and found[0].bbox.iou(truth) >= 0.7
+
+
+def _word(text: str, size: int = 60, color=(200, 20, 20)) -> np.ndarray:
+    img = Image.new("RGB", (40 + size * len(text) * 2 // 3, size + 40), (250, 250, 250))
+    ImageDraw.Draw(img).text((20, 15), text, font=ImageFont.load_default(size=size), fill=color)
+    return np.asarray(img)
+
+
+def test_a_reference_cropped_tight_around_its_name_is_still_read():
+    from logotag_gui.core.verifiers.ocr import TextReader
+
+    loose = _word("Kestrel")
+    ys, xs = np.where(loose.min(axis=2) < 200)
+    tight = loose[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
+    assert TextReader.read(tight) == []  # the text detector misses words touching the border
+    margins = OcrTextProposer()._text_margins(tight, ["Kestrel"])
+    assert margins is not None and max(margins) < 0.1  # the name is the whole mark
+
+
+def test_a_symbol_brands_written_name_is_only_a_hint(tmp_path):
+    """A reference with no name in it (a bare symbol) defines the mark: the name alone is not proposed."""
+    import cv2
+
+    logos = tmp_path / "logos"
+    logos.mkdir()
+    symbol = np.full((240, 240, 3), 250, np.uint8)
+    cv2.circle(symbol, (120, 120), 100, (200, 20, 20), -1)
+    cv2.circle(symbol, (150, 95), 35, (250, 250, 250), -1)
+    Image.fromarray(symbol).save(logos / "Kestrel.png")
+    Image.fromarray(_word("Osprey", color=(20, 60, 200))).save(logos / "Osprey.png")
+    dictionary = load_dictionary(logos)
+    frame = _frame_with_text("Kestrel")
+    ocr = OcrTextProposer()
+    ocr.prepare(dictionary)
+    assert not ocr.names_its_mark("Kestrel") and ocr.names_its_mark("Osprey")
+    assert [c.brand for c in ocr.propose(frame)] == ["Kestrel"]  # the OCR backend alone reports the name
+    offline = OfflineProposer()
+    offline.prepare(dictionary)
+    assert [c for c in offline.propose(frame) if c.brand == "Kestrel"] == []
+    assert [c.brand for c in offline.propose(_frame_with_text("Osprey"))] == ["Osprey"]

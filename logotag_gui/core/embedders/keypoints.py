@@ -28,6 +28,13 @@ class _RefFeatures:
     corners: np.ndarray  # (4, 1, 2) outline of the reference
 
 
+@dataclass(slots=True)
+class FrameFeatures:
+    points: np.ndarray  # (N, 2) float32, in matching pixels (source pixels x scale)
+    descriptors: np.ndarray  # (N, 128) float32
+    scale: float
+
+
 def _gray(image: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if image.ndim == 3 else image
 
@@ -93,7 +100,8 @@ class KeypointProposer:
                 if described is not None:
                     self._refs.append(described)
 
-    def _frame_features(self, frame: Frame) -> tuple[np.ndarray, np.ndarray, float] | None:
+    def frame_features(self, frame: Frame) -> FrameFeatures | None:
+        """SIFT keypoints of one frame, computed once and shared by every reference (and by OCR refinement)."""
         image, scale = _fit(frame.image, self.frame_max_side)
         h, w = image.shape[:2]
         if max(h, w) < self.frame_max_side // 2:
@@ -104,32 +112,67 @@ class KeypointProposer:
         kps, desc = self._sift.detectAndCompute(_gray(image), None)
         if desc is None or len(kps) < 4:
             return None
-        return np.float32([k.pt for k in kps]), desc.astype(np.float32), scale
+        return FrameFeatures(np.float32([k.pt for k in kps]), desc.astype(np.float32), scale)
 
-    def propose(self, frame: Frame) -> list[Candidate]:
-        feats = self._frame_features(frame)
+    def propose(self, frame: Frame, features: FrameFeatures | None = None) -> list[Candidate]:
+        feats = features if features is not None else self.frame_features(frame)
         if feats is None or not self._refs:
             return []
-        pts, desc, scale = feats
         # FLANN's trees and RANSAC draw random numbers: seed per frame so results repeat exactly,
         # whatever order frames come in (a resumed run must match an uninterrupted one).
         cv2.setRNGSeed(frame.index)
         matcher = cv2.FlannBasedMatcher({"algorithm": FLANN_KDTREE, "trees": 4}, {"checks": 48})
-        matcher.add([desc])
+        matcher.add([feats.descriptors])
         matcher.train()
         out: list[Candidate] = []
         for ref in self._refs:
             pairs = matcher.knnMatch(ref.descriptors, k=2)
             good = [(m.queryIdx, m.trainIdx) for m, *rest in pairs if rest and m.distance < self.ratio * rest[0].distance]
-            out += self._instances(frame, ref, good, pts, scale)
+            out += self._instances(frame, ref, good, feats.points, feats.scale)
         return out
 
+    def match_near(self, frame: Frame, feats: FrameFeatures | None, brand: str, anchor: BBox,
+                   min_inliers: int = 5, must_cover: bool = True) -> Candidate | None:
+        """The brand's mark around `anchor` (a box in source pixels, such as its written name), or None.
+
+        Only the frame keypoints near the anchor take part, so the ratio test competes with far
+        fewer descriptors and a lower inlier floor is safe: the anchor already says where to look.
+        With `must_cover`, the found outline must cover most of the anchor (a mark that holds its name):
+        a loose fit from few inliers that drifts off the name is refused. Without it (a symbol beside
+        its name) the outline must lie mostly inside the searched window.
+        """
+        if feats is None:
+            return None
+        k = max(anchor.w, 3 * anchor.h)  # the mark may extend well beyond a short, flat word
+        window = BBox(anchor.x - k, anchor.y - k, anchor.w + 2 * k, anchor.h + 2 * k)
+        x1, y1 = (anchor.x - k) * feats.scale, (anchor.y - k) * feats.scale
+        x2, y2 = (anchor.x2 + k) * feats.scale, (anchor.y2 + k) * feats.scale
+        pts = feats.points
+        near = np.flatnonzero((pts[:, 0] >= x1) & (pts[:, 0] <= x2) & (pts[:, 1] >= y1) & (pts[:, 1] <= y2))
+        if len(near) < min_inliers:
+            return None
+        cv2.setRNGSeed(frame.index)
+        matcher = cv2.BFMatcher(cv2.NORM_L2)
+        best: Candidate | None = None
+        for ref in (r for r in self._refs if r.brand == brand):
+            pairs = matcher.knnMatch(ref.descriptors, feats.descriptors[near], k=2)
+            good = [(m.queryIdx, int(near[m.trainIdx])) for m, *rest in pairs
+                    if rest and m.distance < self.ratio * rest[0].distance]
+            for cand in self._instances(frame, ref, good, pts, feats.scale, min_inliers=min_inliers, max_instances=1):
+                b = cand.bbox
+                placed = (b.intersection(anchor) >= 0.7 * anchor.area if must_cover
+                          else b.intersection(window) >= 0.7 * b.area)
+                if placed and b.area <= 25 * anchor.area and (best is None or cand.score > best.score):
+                    best = cand
+        return best
+
     def _instances(self, frame: Frame, ref: _RefFeatures, good: list[tuple[int, int]], pts: np.ndarray,
-                   scale: float) -> list[Candidate]:
+                   scale: float, *, min_inliers: int | None = None, max_instances: int | None = None) -> list[Candidate]:
+        min_inliers = min_inliers or self.min_inliers
         found = []
         remaining = good
-        for _ in range(self.max_instances):
-            if len(remaining) < self.min_inliers:
+        for _ in range(max_instances or self.max_instances):
+            if len(remaining) < min_inliers:
                 break
             src = ref.keypoints[[q for q, _ in remaining]].reshape(-1, 1, 2)
             dst = pts[[t for _, t in remaining]].reshape(-1, 1, 2)
@@ -138,7 +181,7 @@ class KeypointProposer:
                 break
             inl = mask.ravel().astype(bool)
             n_in = int(inl.sum())
-            if n_in < self.min_inliers:
+            if n_in < min_inliers:
                 break
             box = _plausible_box(cv2.perspectiveTransform(ref.corners, hom).reshape(-1, 2))
             if box is not None:
