@@ -145,10 +145,9 @@ class KeypointProposer:
             return None
         k = max(anchor.w, 3 * anchor.h)  # the mark may extend well beyond a short, flat word
         window = BBox(anchor.x - k, anchor.y - k, anchor.w + 2 * k, anchor.h + 2 * k)
-        x1, y1 = (anchor.x - k) * feats.scale, (anchor.y - k) * feats.scale
-        x2, y2 = (anchor.x2 + k) * feats.scale, (anchor.y2 + k) * feats.scale
-        pts = feats.points
-        near = np.flatnonzero((pts[:, 0] >= x1) & (pts[:, 0] <= x2) & (pts[:, 1] >= y1) & (pts[:, 1] <= y2))
+        pts = feats.points / feats.scale  # source pixels, like the window
+        near = np.flatnonzero((pts[:, 0] >= window.x) & (pts[:, 0] <= window.x2)
+                              & (pts[:, 1] >= window.y) & (pts[:, 1] <= window.y2))
         if len(near) < min_inliers:
             return None
         cv2.setRNGSeed(frame.index)
@@ -158,7 +157,8 @@ class KeypointProposer:
             pairs = matcher.knnMatch(ref.descriptors, feats.descriptors[near], k=2)
             good = [(m.queryIdx, int(near[m.trainIdx])) for m, *rest in pairs
                     if rest and m.distance < self.ratio * rest[0].distance]
-            for cand in self._instances(frame, ref, good, pts, feats.scale, min_inliers=min_inliers, max_instances=1):
+            for cand in self._instances(frame, ref, good, feats.points, feats.scale, min_inliers=min_inliers,
+                                        max_instances=1):
                 b = cand.bbox
                 placed = (b.intersection(anchor) >= 0.7 * anchor.area if must_cover
                           else b.intersection(window) >= 0.7 * b.area)
