@@ -8,6 +8,7 @@ name sits in it.
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from dataclasses import dataclass, field
 
@@ -17,6 +18,8 @@ import numpy as np
 from logotag_gui.core.logos import LogoDictionary
 from logotag_gui.core.records import BBox, Candidate, Frame
 from logotag_gui.core.verifiers.ocr import TextReader, name_similarity, normalise
+
+log = logging.getLogger(__name__)
 
 MIN_LEGIBLE_SIDE = 64  # references smaller than this may hide a name OCR cannot read
 
@@ -54,11 +57,15 @@ class OcrTextProposer:
         legible = set()
         for ref in dictionary.references:
             if ref.brand not in self._margins:
-                legible.update([ref.brand] if max(ref.image.shape[:2]) >= MIN_LEGIBLE_SIDE else [])
+                if max(ref.image.shape[:2]) >= MIN_LEGIBLE_SIDE:
+                    legible.add(ref.brand)
                 margins = self._text_margins(ref.image, self._names[ref.brand])
                 if margins is not None:
                     self._margins[ref.brand] = margins
         self._symbol_only = legible - set(self._margins)
+        if self._symbol_only:
+            log.info("No name read in the references of %s: their written names only guide the keypoint search",
+                     ", ".join(sorted(self._symbol_only)))
 
     def names_its_mark(self, brand: str) -> bool:
         """False where the brand's references show a symbol without the name (or nothing could be read)."""
