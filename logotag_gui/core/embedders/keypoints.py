@@ -168,10 +168,11 @@ class KeypointProposer:
 
     def _instances(self, frame: Frame, ref: _RefFeatures, good: list[tuple[int, int]], pts: np.ndarray,
                    scale: float, *, min_inliers: int | None = None, max_instances: int | None = None) -> list[Candidate]:
-        min_inliers = min_inliers or self.min_inliers
+        min_inliers = self.min_inliers if min_inliers is None else min_inliers
+        max_instances = self.max_instances if max_instances is None else max_instances
         found = []
         remaining = good
-        for _ in range(max_instances or self.max_instances):
+        for _ in range(max_instances):
             if len(remaining) < min_inliers:
                 break
             src = ref.keypoints[[q for q, _ in remaining]].reshape(-1, 1, 2)

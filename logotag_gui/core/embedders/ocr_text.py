@@ -8,6 +8,7 @@ name sits in it.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
 import re
 from dataclasses import dataclass, field
@@ -94,9 +95,9 @@ class OcrTextProposer:
         # script (Sprite) is read only once turned upright. Each view maps its pixels back to the crop.
         pad = int(0.15 * max(image.shape[:2]))
         padded = cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
-        to_padded = np.float32([[1, 0, 0], [0, 1, 0]])
-        views = [(image, np.float32([[1, 0, -pad], [0, 1, -pad]])), (padded, to_padded)]
-        views += [_rotated(padded, angle) for angle in (20, -20)]
+        views = itertools.chain([(image, np.float32([[1, 0, -pad], [0, 1, -pad]])),
+                                 (padded, np.float32([[1, 0, 0], [0, 1, 0]]))],
+                                (_rotated(padded, angle) for angle in (20, -20)))  # turned only if needed
         for i, (view, to_view) in enumerate(views):
             lines = TextReader.read(np.ascontiguousarray(view))
             back = cv2.invertAffineTransform(to_view)
