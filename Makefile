@@ -31,6 +31,7 @@ lint:
 bench:
 	$(BIN)/python bench/bench_siglip2.py
 	$(BIN)/python bench/bench_keypoints.py
+	$(BIN)/python bench/bench_keypoints.py --backend shape
 	$(BIN)/python bench/bench_gui.py
 
 clean:

@@ -1,6 +1,6 @@
-"""Frames per second of the offline keypoints stage at 1280x720, and of keypoints + OCR verification.
+"""Frames per second of an offline stage-1 backend at 1280x720 (keypoints by default).
 
-    python bench/bench_keypoints.py [--frames 20] [--extra-brands 24]
+    python bench/bench_keypoints.py [--frames 20] [--extra-brands 24] [--backend keypoints|shape|ocr|offline]
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.common import frames_1280x720
 from logotag_gui.core import synth
-from logotag_gui.core.embedders.keypoints import KeypointProposer
+from logotag_gui.core.embedders import make_proposer
 from logotag_gui.core.logos import load_dictionary
 from logotag_gui.core.records import Frame, FrameRef
 
@@ -23,6 +23,7 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--frames", type=int, default=20)
     p.add_argument("--extra-brands", type=int, default=24, help="distractor brands, for a 27-brand dictionary")
+    p.add_argument("--backend", default="keypoints", choices=["keypoints", "shape", "ocr", "offline"])
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         brands = dict(synth.DEMO_BRANDS)
@@ -31,7 +32,7 @@ def main() -> None:
             brands[f"Brand{i:02d}"] = ((37 * i) % 200, (91 * i) % 200, (53 * i) % 200), (240, 240, 240), shapes[i % 3]
         synth.write_logo_folder(Path(tmp), brands)
         dictionary = load_dictionary(tmp)
-        proposer = KeypointProposer()
+        proposer = make_proposer(args.backend)
         t0 = time.perf_counter()
         proposer.prepare(dictionary)
         prep = time.perf_counter() - t0
@@ -40,7 +41,7 @@ def main() -> None:
         t0 = time.perf_counter()
         found = sum(len(proposer.propose(f)) for f in frames)
         dt = time.perf_counter() - t0
-    print(f"keypoints: {len(dictionary.brands)} brands ({len(dictionary.references)} reference images), "
+    print(f"{args.backend}: {len(dictionary.brands)} brands ({len(dictionary.references)} reference images), "
           f"index {prep:.2f} s; {args.frames} frames 1280x720 in {dt:.2f} s = {args.frames / dt:.2f} frames/s "
           f"({dt / args.frames * 1000:.0f} ms/frame), {found} raw candidates")
 

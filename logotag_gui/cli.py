@@ -18,8 +18,8 @@ def _add_run_options(p: argparse.ArgumentParser, *, for_eval: bool = False) -> N
     p.add_argument("--logos", required=not for_eval, help="logo folder: <brand>.png or <brand>/<any>.png")
     p.add_argument("--db", default=None if for_eval else "logotag.sqlite",
                    help="project database: a file path or a SQLAlchemy URL")
-    p.add_argument("--embedder", choices=["auto", "siglip2", "keypoints", "ocr", "offline"], default="auto",
-                   help="stage 1 (auto: siglip2 when its weights are local, else offline = keypoints + OCR text)")
+    p.add_argument("--embedder", choices=["auto", "siglip2", "keypoints", "ocr", "shape", "offline"], default="auto",
+                   help="stage 1 (auto: siglip2 when its weights are local, else offline = keypoints + OCR text + shape)")
     p.add_argument("--verifier", choices=["auto", "vlm", "ocr", "none"], default="none" if for_eval else "auto",
                    help="stage 2 (auto: the VLM when usable, else OCR)")
     p.add_argument("--fps", type=float, default=2.0, help="frames sampled per second (default 2)")

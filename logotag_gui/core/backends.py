@@ -33,7 +33,7 @@ def choose_backends(config: RunConfig) -> tuple[str, str, list[str]]:
             embedder = "siglip2"
         else:
             embedder = "offline"
-            notices.append(f"Using the offline detector (keypoints + OCR text): '{config.siglip_model}' is not in the local "
+            notices.append(f"Using the offline detector (keypoints, OCR text and the bundled shape matcher): '{config.siglip_model}' is not in the local "
                            f"Hugging Face cache (fetch it with `hf download {config.siglip_model}`, then choose siglip2).")
     if verifier == "auto":
         remote_blocked = config.vlm_model in REMOTE_CODE_MODELS and not config.trust_remote_code

@@ -8,15 +8,15 @@ from dataclasses import dataclass
 DEFAULT_SIGLIP = "google/siglip2-base-patch16-naflex"
 DEFAULT_VLM = "lmms-lab/LLaVA-OneVision-1.5-8B-Instruct"
 # Retrieval-score thresholds per proposer: cosine for siglip2 (seed default), inlier share for
-# keypoints (0.25 = 10 RANSAC inliers).
-DEFAULT_THRESHOLDS = {"siglip2": 0.7, "keypoints": 0.25, "ocr": 0.5, "offline": 0.25}
+# keypoints (0.25 = 10 RANSAC inliers), mean cell cosine for the shape matcher.
+DEFAULT_THRESHOLDS = {"siglip2": 0.7, "keypoints": 0.25, "ocr": 0.5, "shape": 0.6, "offline": 0.25}
 
 
 @dataclass(frozen=True, slots=True)
 class RunConfig:
     input: str
     logos: str
-    embedder: str = "auto"  # auto | siglip2 | keypoints | ocr | offline (keypoints + OCR text, fused)
+    embedder: str = "auto"  # auto | siglip2 | keypoints | ocr | shape | offline (keypoints + OCR text + shape, fused)
     verifier: str = "auto"  # auto | vlm | ocr | none
     fps: float = 2.0
     start_frame: int = 0

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from logotag_gui.core.logos import LogoDictionary
-from logotag_gui.core.records import Candidate, Frame
+if TYPE_CHECKING:  # kept light: the shape matcher's trainer imports this package where faiss is absent
+    from logotag_gui.core.logos import LogoDictionary
+    from logotag_gui.core.records import Candidate, Frame
 
 
 class Proposer(Protocol):
@@ -37,4 +38,8 @@ def make_proposer(name: str, **options: object) -> Proposer:
         from logotag_gui.core.embedders.offline import OfflineProposer
 
         return OfflineProposer(**options)  # type: ignore[arg-type]
-    raise ValueError(f"unknown embedder '{name}': choose siglip2, keypoints, ocr or offline")
+    if name == "shape":
+        from logotag_gui.core.embedders.shape import ShapeProposer
+
+        return ShapeProposer(**options)  # type: ignore[arg-type]
+    raise ValueError(f"unknown embedder '{name}': choose siglip2, keypoints, ocr, shape or offline")

@@ -23,7 +23,7 @@ class RunDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("Run the pipeline" + (f" on {clips} clips" if clips > 1 else ""))
         self._base = base
-        self.embedder = self._combo(["auto", "siglip2", "offline", "keypoints", "ocr"], base.embedder)
+        self.embedder = self._combo(["auto", "siglip2", "offline", "keypoints", "ocr", "shape"], base.embedder)
         self.verifier = self._combo(["auto", "vlm", "ocr", "none"], base.verifier)
         self.siglip_model = QLineEdit(base.siglip_model)
         self.vlm_model = QLineEdit(base.vlm_model)

@@ -1,0 +1,92 @@
+"""The shape matcher's network and its matching arithmetic; torch, numpy and OpenCV only (the trainer runs it too)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from logotag_gui.core.errors import ModelUnavailable
+from logotag_gui.core.records import BBox
+
+STRIDE = 8
+TEMPLATE = 48  # reference canvas side in pixels: 6 x 6 feature cells
+WEIGHTS = Path(__file__).resolve().parents[2] / "weights" / "shape_matcher.safetensors"
+
+
+def _block(cin: int, cout: int, stride: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.GroupNorm(8, cout), nn.ReLU(inplace=True))
+
+
+class ShapeNet(nn.Module):
+    """RGB image -> unit-length feature per 8x8 cell (receptive field 59 px).
+
+    Group norm, not batch norm: references (48 px) and frames go through separately, and the
+    statistics must not depend on which batch an image came in.
+    """
+
+    def __init__(self, width: int = 32, dim: int = 64) -> None:
+        super().__init__()
+        w = width
+        self.body = nn.Sequential(_block(3, w, 2), _block(w, w, 1), _block(w, 2 * w, 2), _block(2 * w, 2 * w, 1),
+                                  _block(2 * w, 4 * w, 2), _block(4 * w, 4 * w, 1), _block(4 * w, 4 * w, 1),
+                                  nn.Conv2d(4 * w, dim, 1))
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """images: (B, 3, H, W) float in [0, 1]."""
+        return F.normalize(self.body(images - 0.5), dim=1)
+
+
+def to_tensor(image: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float().div_(255.0)
+
+
+def template_canvas(image: np.ndarray, side: int = TEMPLATE) -> tuple[np.ndarray, np.ndarray, BBox]:
+    """Fit a reference into a side x side canvas (aspect kept, centred).
+
+    Returns the canvas, the mask of feature cells the logo covers at least half of, and the
+    logo's box inside the canvas (what a match's box is made from).
+    """
+    h, w = image.shape[:2]
+    f = side / max(h, w)
+    nw, nh = max(1, round(w * f)), max(1, round(h * f))
+    canvas = np.zeros((side, side, 3), np.uint8)
+    canvas[:] = np.median(image.reshape(-1, 3), axis=0).astype(np.uint8)
+    x0, y0 = (side - nw) // 2, (side - nh) // 2
+    canvas[y0:y0 + nh, x0:x0 + nw] = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA if f < 1 else cv2.INTER_LINEAR)
+    cells = side // STRIDE
+    cover = np.zeros((side, side), np.float32)
+    cover[y0:y0 + nh, x0:x0 + nw] = 1
+    share = cover.reshape(cells, STRIDE, cells, STRIDE).mean(axis=(1, 3))
+    mask = share >= min(0.5, share.max())  # a sliver of a logo keeps the cells it covers most
+    return canvas, mask, BBox(float(x0), float(y0), float(nw), float(nh))
+
+
+def correlate(search: torch.Tensor, kernels: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+    """Mean cosine similarity of each masked template at each offset.
+
+    search: (B, C, H, W) unit features; kernels: (K, C, h, w) unit features; masks: (K, h, w) 0/1.
+    Returns (B, K, H - h + 1, W - w + 1) in [-1, 1].
+    """
+    weight = kernels * masks[:, None]
+    return F.conv2d(search, weight) / masks.sum(dim=(1, 2)).clamp(min=1)[None, :, None, None]
+
+
+def load_shape_net(path: Path = WEIGHTS) -> ShapeNet:
+    if not path.exists():
+        raise ModelUnavailable(f"the shape matcher's weights are missing ({path}); reinstall LogoTag, or train them "
+                               "with `python bench/train_shape_matcher.py`")
+    from safetensors.torch import load_file
+
+    state = load_file(str(path))
+    width = state["body.0.0.weight"].shape[0]
+    dim = state["body.7.weight"].shape[0]
+    net = ShapeNet(width, dim)
+    net.load_state_dict({k: v.float() for k, v in state.items()})
+    return net.eval()
+
+
