@@ -1,4 +1,4 @@
-"""Train the shape matcher that the offline detector ships (logotag_gui/weights/shape_matcher.safetensors).
+"""Train the shape matcher that the offline detector uses (a model folder: config.json + model.safetensors).
 
 Training pairs are generated, never downloaded: a mark from the npm package `simple-icons` (CC0)
 is drawn in a random style (flat, on a badge, gradient, beside a word) once as the reference, cut
@@ -13,8 +13,8 @@ are positives, everything else (its scene's background, the other scenes) negati
 
     pip install resvg-py scikit-image scikit-learn
     python bench/train_shape_matcher.py icons            # rasterise the marks -> bench/.cache/icons.npz
-    python bench/train_shape_matcher.py train --minutes 30 --out bench/out/shape
-    cp bench/out/shape/shape_matcher.safetensors logotag_gui/weights/
+    python bench/train_shape_matcher.py train --minutes 30   # -> the folder LogoTag loads it from
+                                                             #    (--out elsewhere, then LOGOTAG_SHAPE_MODEL)
 """
 
 from __future__ import annotations
@@ -34,7 +34,16 @@ from PIL import Image, ImageDraw, ImageFont
 from torch.nn import functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from logotag_gui.core.embedders.shape_net import STRIDE, TEMPLATE, ShapeNet, correlate, template_canvas
+from logotag_gui.core.embedders.shape_net import (
+    STRIDE,
+    TEMPLATE,
+    ShapeNet,
+    correlate,
+    default_model_dir,
+    load_shape_net,
+    save_shape_net,
+    template_canvas,
+)
 
 CACHE = Path(__file__).resolve().parent / ".cache"
 ICONS = CACHE / "icons.npz"
@@ -300,23 +309,11 @@ def batch_loss(net: ShapeNet, scale: torch.Tensor, bias: torch.Tensor, batch, de
     return loss, stats
 
 
-def save(net: ShapeNet, path: Path) -> None:
-    from safetensors.torch import save_file
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.detach().cpu().half().contiguous() for k, v in net.state_dict().items()
-               if not k.endswith("num_batches_tracked")}, str(path))
-
-
 def train(args: argparse.Namespace) -> None:
     torch.manual_seed(args.seed)
     device = torch.device(args.device)
-    net = ShapeNet(args.width, args.dim)
-    if args.init:  # go on from saved weights (the trained network is saved without its score scale)
-        from safetensors.torch import load_file
-
-        net.load_state_dict({k: v.float() for k, v in load_file(args.init).items()})
-    net = net.to(device)
+    # --init: go on from a model folder (its score scale and bias start afresh: they are not saved)
+    net = (load_shape_net(Path(args.init)).train() if args.init else ShapeNet(args.width, args.dim)).to(device)
     scale = torch.nn.Parameter(torch.tensor(10.0, device=device))
     bias = torch.nn.Parameter(torch.tensor(-6.0, device=device))
     opt = torch.optim.AdamW([{"params": net.parameters(), "base": args.lr},
@@ -344,10 +341,10 @@ def train(args: argparse.Namespace) -> None:
             print(f"step {step} {time.time() - start:.0f}s " + " ".join(f"{k} {v:.3f}" for k, v in running.items())
                   + f" scale {scale.item():.1f} bias {bias.item():.1f}", flush=True)
         if time.time() - last_save > 60:
-            save(net, out / "shape_matcher.safetensors")
+            save_shape_net(net, out)
             last_save = time.time()
-    save(net, out / "shape_matcher.safetensors")
-    print(f"saved after {step} steps ({args.batch * step} pairs) -> {out / 'shape_matcher.safetensors'}")
+    save_shape_net(net, out)
+    print(f"saved after {step} steps ({args.batch * step} pairs) -> {out}")
 
 
 def main() -> None:
@@ -355,7 +352,7 @@ def main() -> None:
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("icons")
     t = sub.add_parser("train")
-    t.add_argument("--out", default="bench/out/shape")
+    t.add_argument("--out", default=str(default_model_dir()), help="model folder (default: where LogoTag loads it from)")
     t.add_argument("--minutes", type=float, default=30)
     t.add_argument("--batch", type=int, default=32)
     t.add_argument("--workers", type=int, default=2)
@@ -363,7 +360,7 @@ def main() -> None:
     t.add_argument("--width", type=int, default=32)
     t.add_argument("--dim", type=int, default=64)
     t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--init", help="start from these weights (.safetensors)")
+    t.add_argument("--init", help="start from this model folder")
     t.add_argument("--log-every", type=int, default=20)
     t.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = p.parse_args()

@@ -61,3 +61,14 @@ def save_tiny_llava(folder: Path) -> Path:
                    vision_feature_select_strategy="default", chat_template=CHAT_TEMPLATE,
                    num_additional_image_tokens=1).save_pretrained(folder)
     return folder
+
+
+def save_tiny_shape_matcher(folder: Path, *, seed: int = 0) -> Path:
+    """A random-weight shape matcher (width 8, 16-dim features) in the model-folder format users install."""
+    import torch
+
+    from logotag_gui.core.embedders.shape_net import ShapeNet, save_shape_net
+
+    torch.manual_seed(seed)
+    save_shape_net(ShapeNet(width=8, dim=16), folder)
+    return folder

@@ -73,6 +73,19 @@ class BBox:
         iy = max(0.0, min(self.y2, other.y2) - max(self.y, other.y))
         return ix * iy
 
+    def around_name(self) -> BBox:
+        """Where the mark that holds or sits beside this written name may be: grown by max(w, 3h) each way
+        (the mark may extend well beyond a short, flat word)."""
+        k = max(self.w, 3 * self.h)
+        return BBox(self.x - k, self.y - k, self.w + 2 * k, self.h + 2 * k)
+
+    def overlaps(self, other: BBox, *, iou: float = 0.3, inside: float = 0.7) -> bool:
+        """The same object twice: enough IoU, or the smaller box mostly inside the other (a word inside its mark)."""
+        if self.iou(other) >= iou:
+            return True
+        smaller = min(self.area, other.area)
+        return smaller > 0 and self.intersection(other) / smaller >= inside
+
     def iou(self, other: BBox) -> float:
         inter = self.intersection(other)
         union = self.area + other.area - inter

@@ -7,12 +7,26 @@ from PIL import Image, ImageDraw, ImageFont
 
 from logotag_gui.core import synth
 from logotag_gui.core.embedders import make_proposer
+from logotag_gui.core.embedders import shape as shape_module
 from logotag_gui.core.embedders.offline import OfflineProposer
 from logotag_gui.core.embedders.shape import ShapeProposer
-from logotag_gui.core.embedders.shape_net import STRIDE, TEMPLATE, correlate, template_canvas
+from logotag_gui.core.embedders.shape_net import (
+    CONFIG_FILE,
+    STRIDE,
+    TEMPLATE,
+    ShapeNet,
+    correlate,
+    template_canvas,
+    to_tensor,
+)
 from logotag_gui.core.errors import ModelUnavailable
 from logotag_gui.core.logos import load_dictionary
 from logotag_gui.core.records import BBox, Frame, FrameRef
+from tests.conftest import TRAINED_SHAPE_MODEL
+from tests.tiny_models import save_tiny_shape_matcher
+
+needs_trained = pytest.mark.skipif(TRAINED_SHAPE_MODEL is None, reason="no trained shape matcher installed here "
+                                   "(README: the shape matcher); these tests measure what a trained one finds")
 
 
 def test_template_keeps_the_aspect_and_masks_the_cells_the_logo_covers():
@@ -54,9 +68,10 @@ def _scene_with(mark: Image.Image) -> tuple[Frame, Frame]:
     return Frame(FrameRef(0, 0.0, 640, 360), np.asarray(scene.convert("RGB"))), Frame(FrameRef(1, 0.1, 640, 360), empty)
 
 
+@needs_trained
 def test_shape_proposer_finds_a_bare_emblem_and_nothing_on_an_empty_scene(tmp_path):
     with_mark, empty = _scene_with(_bare_emblem(tmp_path))
-    proposer = ShapeProposer()
+    proposer = ShapeProposer(model=TRAINED_SHAPE_MODEL)
     proposer.prepare(load_dictionary(tmp_path / "logos"))
     found = proposer.propose(with_mark)
     assert found and found[0].brand == "Norvik" and found[0].method == "shape"
@@ -64,10 +79,12 @@ def test_shape_proposer_finds_a_bare_emblem_and_nothing_on_an_empty_scene(tmp_pa
     assert proposer.propose(empty) == []
 
 
+@needs_trained
 def test_offline_detector_finds_the_emblem_that_keypoints_and_ocr_miss(tmp_path):
     with_mark, _ = _scene_with(_bare_emblem(tmp_path))
     dictionary = load_dictionary(tmp_path / "logos")
-    fused, without_shapes = OfflineProposer(), OfflineProposer(shape=None)
+    fused = OfflineProposer(shape=ShapeProposer(model=TRAINED_SHAPE_MODEL, threshold=0.65))
+    without_shapes = OfflineProposer()  # as installed without a shape matcher
     fused.prepare(dictionary)
     without_shapes.prepare(dictionary)
     assert without_shapes.propose(with_mark) == []
@@ -76,18 +93,79 @@ def test_offline_detector_finds_the_emblem_that_keypoints_and_ocr_miss(tmp_path)
     assert found[0].bbox.iou(BBox(400, 150, 56, 56)) >= 0.5
 
 
-def test_missing_weights_name_the_fix(tmp_path):
-    with pytest.raises(ModelUnavailable, match="train_shape_matcher"):
-        ShapeProposer(weights=tmp_path / "absent.safetensors")
+def test_a_model_folder_loads_through_the_users_path_and_bad_ones_say_why(tmp_path, monkeypatch):
+    folder = save_tiny_shape_matcher(tmp_path / "tiny")
+    monkeypatch.setenv("LOGOTAG_SHAPE_MODEL", str(folder))
+    proposer = make_proposer("shape")  # what --embedder shape does
+    assert proposer.model == folder and proposer.embedder_id.startswith("shape:")
+    torch.manual_seed(0)  # the same random network, held in memory at the precision it is saved in
+    built = ShapeNet(width=8, dim=16).half().float().eval()
+    image = to_tensor(synth.background(96, 64, 1))[None]
+    with torch.inference_mode():
+        features = proposer.net(image)
+        assert features.shape == (1, 16, 8, 12) and torch.allclose(features, built(image), atol=1e-5)
+    with pytest.raises(ModelUnavailable, match=r"train_shape_matcher\.py train --out"):
+        ShapeProposer(model=tmp_path / "absent")
+    (folder / CONFIG_FILE).write_text('{"architecture": "something-else"}')
+    with pytest.raises(ModelUnavailable, match="not a logotag-shape-matcher model"):
+        ShapeProposer(model=folder)
 
 
-def test_shape_is_a_named_backend():
-    assert make_proposer("shape").embedder_id.startswith("shape:")
+def _fake_scores(monkeypatch, peak_at: tuple[int, int] | None, level: int = 0):
+    """Replace the network's score maps: 0 everywhere, 0.9 at (v, u) on the given pyramid level only
+    (peak_at None: 0.9 everywhere, a shape that stands out nowhere)."""
+    calls = []
+
+    def scores(search, kernels, masks):
+        out = torch.zeros(1, kernels.shape[0], search.shape[2] - 5, search.shape[3] - 5)
+        if peak_at is None:
+            out += 0.9
+        elif len(calls) == level:
+            out[0, :, peak_at[0], peak_at[1]] = 0.9
+        calls.append(search.shape)
+        return out
+
+    monkeypatch.setattr(shape_module, "correlate", scores)
+    return calls
 
 
+def test_a_peak_becomes_a_box_shaped_like_the_reference_in_source_pixels(tmp_path, monkeypatch):
+    (tmp_path / "logos").mkdir()
+    Image.new("RGB", (200, 100), (200, 30, 40)).save(tmp_path / "logos" / "Wide.png")
+    proposer = ShapeProposer(model=save_tiny_shape_matcher(tmp_path / "tiny"), smallest=24)
+    proposer.prepare(load_dictionary(tmp_path / "logos"))
+    frame = Frame(FrameRef(0, 0.0, 640, 360), synth.background(640, 360, 2))
+    calls = _fake_scores(monkeypatch, (10, 20))
+    found = proposer.propose(frame)
+    # the first level is 2x (48 px template / 24 px smallest mark); the 2:1 reference fills 48 x 24 px of the canvas
+    assert calls[0][2:] == (90, 160)
+    assert [(c.brand, c.method, c.score) for c in found] == [("Wide", "shape", 0.9)]
+    assert found[0].bbox == BBox((20 * STRIDE + 0) / 2, (10 * STRIDE + 12) / 2, 24, 12)
+    _fake_scores(monkeypatch, None)
+    assert proposer.propose(frame) == []  # high everywhere: nothing stands out
+
+
+def test_find_near_searches_the_window_around_the_name_only(tmp_path, monkeypatch):
+    (tmp_path / "logos").mkdir()
+    Image.new("RGB", (100, 100), (200, 30, 40)).save(tmp_path / "logos" / "Disc.png")
+    proposer = ShapeProposer(model=save_tiny_shape_matcher(tmp_path / "tiny"))
+    proposer.prepare(load_dictionary(tmp_path / "logos"))
+    frame = Frame(FrameRef(0, 0.0, 640, 360), synth.background(640, 360, 2))
+    name = BBox(300, 200, 60, 12)  # the window: grown by max(60, 36) each way -> x 240..420, y 140..272
+    calls = _fake_scores(monkeypatch, (1, 2))
+    near = proposer.find_near(frame, "Disc", name, min_score=0.5)
+    top = TEMPLATE / 12  # the first level brings a mark of the name's height to 48 px
+    assert calls[0][2:] == (round(132 * top) // STRIDE, round(180 * top) // STRIDE)
+    assert near is not None and near.bbox == BBox(240 + 2 * STRIDE / top, 140 + 1 * STRIDE / top, 48 / top, 48 / top)
+    _fake_scores(monkeypatch, (1, 2))
+    assert proposer.find_near(frame, "Disc", name, min_score=0.95) is None
+    assert proposer.find_near(frame, "Unknown", name) is None
+
+
+@needs_trained
 def test_find_near_boxes_the_symbol_beside_its_name_and_nothing_elsewhere(tmp_path):
     with_mark, _ = _scene_with(_bare_emblem(tmp_path))
-    proposer = ShapeProposer()
+    proposer = ShapeProposer(model=TRAINED_SHAPE_MODEL)
     proposer.prepare(load_dictionary(tmp_path / "logos"))
     name = BBox(462, 170, 70, 16)  # where the name would be written, right of the emblem
     near = proposer.find_near(with_mark, "Norvik", name, min_score=0.45)
@@ -96,15 +174,26 @@ def test_find_near_boxes_the_symbol_beside_its_name_and_nothing_elsewhere(tmp_pa
     assert proposer.find_near(with_mark, "Unknown", name) is None
 
 
+@needs_trained
 def test_offline_detector_looks_for_a_symbol_beside_its_read_name(tmp_path):
     """Norvik's reference is its bare emblem, so its written name only says where to look."""
     with_mark, _ = _scene_with(_bare_emblem(tmp_path))
     scene = Image.fromarray(with_mark.image)
     ImageDraw.Draw(scene).text((462, 165), "NORVIK", font=ImageFont.load_default(size=24), fill=(255, 255, 255))
     frame = Frame(with_mark.ref, np.asarray(scene))
-    proposer = OfflineProposer(shape=ShapeProposer(threshold=0.99))  # no peak passes on its own
+    proposer = OfflineProposer(shape=ShapeProposer(model=TRAINED_SHAPE_MODEL, threshold=0.99))  # no peak alone
     proposer.prepare(load_dictionary(tmp_path / "logos"))
     assert not proposer.ocr.names_its_mark("Norvik")
     found = proposer.propose(frame)
     assert [(c.brand, c.method) for c in found] == [("Norvik", "shape+ocr")]
     assert found[0].bbox.iou(BBox(400, 150, 56, 56)) >= 0.5
+
+
+def test_a_run_says_when_the_offline_detector_has_no_shape_matcher(tmp_path, monkeypatch):
+    from logotag_gui.core.backends import choose_backends
+    from logotag_gui.core.config import RunConfig
+
+    config = RunConfig(input="", logos="", embedder="offline", verifier="ocr")
+    assert any("without its shape matcher" in n for n in choose_backends(config)[2])
+    monkeypatch.setenv("LOGOTAG_SHAPE_MODEL", str(save_tiny_shape_matcher(tmp_path / "tiny")))
+    assert not any("shape matcher" in n for n in choose_backends(config)[2])

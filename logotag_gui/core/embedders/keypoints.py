@@ -143,8 +143,7 @@ class KeypointProposer:
         """
         if feats is None:
             return None
-        k = max(anchor.w, 3 * anchor.h)  # the mark may extend well beyond a short, flat word
-        window = BBox(anchor.x - k, anchor.y - k, anchor.w + 2 * k, anchor.h + 2 * k)
+        window = anchor.around_name()
         pts = feats.points / feats.scale  # source pixels, like the window
         near = np.flatnonzero((pts[:, 0] >= window.x) & (pts[:, 0] <= window.x2)
                               & (pts[:, 1] >= window.y) & (pts[:, 1] <= window.y2))

@@ -22,16 +22,9 @@ from logotag_gui.core.embedders.ocr_text import OcrTextProposer
 from logotag_gui.core.embedders.shape import ShapeProposer
 from logotag_gui.core.errors import ModelUnavailable
 from logotag_gui.core.logos import LogoDictionary
-from logotag_gui.core.records import BBox, Candidate, Frame
+from logotag_gui.core.records import Candidate, Frame
 
 log = logging.getLogger(__name__)
-
-
-def _overlaps(a: BBox, b: BBox) -> bool:
-    if a.iou(b) >= 0.3:
-        return True
-    smaller = min(a.area, b.area)
-    return smaller > 0 and a.intersection(b) / smaller >= 0.7  # one mostly inside the other
 
 
 def fuse(primary: list[Candidate], secondary: list[Candidate], *, yield_to_other_brands: bool = False) -> list[Candidate]:
@@ -43,7 +36,7 @@ def fuse(primary: list[Candidate], secondary: list[Candidate], *, yield_to_other
     out, used = [], set()
     for first in primary:
         match = next((i for i, t in enumerate(secondary) if i not in used and t.brand == first.brand
-                      and _overlaps(first.bbox, t.bbox)), None)
+                      and first.bbox.overlaps(t.bbox)), None)
         if match is None:
             out.append(first)
             continue
@@ -55,7 +48,7 @@ def fuse(primary: list[Candidate], secondary: list[Candidate], *, yield_to_other
         out.append(first.with_(score=round(score, 4), method=f"{first.method}+{secondary[match].method}"))
     rest = [t for i, t in enumerate(secondary) if i not in used]
     if yield_to_other_brands:
-        rest = [t for t in rest if not any(_overlaps(t.bbox, p.bbox) for p in primary)]
+        rest = [t for t in rest if not any(t.bbox.overlaps(p.bbox) for p in primary)]
     return out + rest
 
 
@@ -98,7 +91,7 @@ class OfflineProposer:
         text = []
         for hit in self.ocr.read_names(frame):
             cand = self.ocr.candidate(frame, hit)
-            if any(k.brand == cand.brand and _overlaps(k.bbox, cand.bbox) for k in keypoint):
+            if any(k.brand == cand.brand and k.bbox.overlaps(cand.bbox) for k in keypoint):
                 text.append(cand)
                 continue
             # The written name says where the mark is: look for the reference's keypoints around it,

@@ -8,8 +8,8 @@ similarity. Peaks above the threshold become boxes shaped like the reference.
 
 The network is trained by `bench/train_shape_matcher.py` on generated pairs only: CC0
 simple-icons marks (none of FlickrLogos-27's brands, none of the generated benchmark's) composited
-onto the photographs bundled with scikit-image. The weights (`logotag_gui/weights/`) are therefore
-ours to ship.
+onto the photographs bundled with scikit-image. It is loaded from a model folder (config.json +
+model.safetensors; `shape_net.default_model_dir()`), never from the repository.
 """
 
 from __future__ import annotations
@@ -27,8 +27,9 @@ from torch.nn import functional as F
 from logotag_gui.core.embedders.shape_net import (
     STRIDE,
     TEMPLATE,
-    WEIGHTS,
+    WEIGHTS_FILE,
     correlate,
+    default_model_dir,
     load_shape_net,
     template_canvas,
     to_tensor,
@@ -56,7 +57,7 @@ class ShapeProposer:
     largest_share: float = 0.9  # largest logo side, as a share of the frame's shorter side
     max_level_side: int = 1280  # the largest pyramid level: HD frames are searched for marks from 48 px, 500 px photos from 20 px
     per_brand: int = 3
-    weights: Path = WEIGHTS
+    model: Path | None = None  # a model folder; None: shape_net.default_model_dir()
     name: str = "shape"
     model_id: str = "logotag-shape-matcher"
     revision: str | None = None
@@ -65,8 +66,9 @@ class ShapeProposer:
     _masks: torch.Tensor | None = None
 
     def __post_init__(self) -> None:
-        self.net = load_shape_net(self.weights)
-        self.revision = sha1(self.weights.read_bytes()).hexdigest()[:12]
+        self.model = Path(self.model) if self.model is not None else default_model_dir()
+        self.net = load_shape_net(self.model)
+        self.revision = sha1((self.model / WEIGHTS_FILE).read_bytes()).hexdigest()[:12]
 
     @property
     def embedder_id(self) -> str:
@@ -128,16 +130,14 @@ class ShapeProposer:
     def find_near(self, frame: Frame, brand: str, anchor: BBox, *, min_score: float = 0.4) -> Candidate | None:
         """The brand's best match around its read name: a symbol-only brand's mark sits beside its name.
 
-        Searches the window `KeypointProposer.match_near` uses (the name grown by max(w, 3h) each way)
+        Searches the window `KeypointProposer.match_near` uses (`BBox.around_name`)
         at scales a quarter octave apart, for marks from the name's height up to 25 times its area;
         the region is small, so the finer pyramid is cheap, and it sizes the box better.
         """
         picked = [i for i, t in enumerate(self._templates) if t.brand == brand]
         if self._kernels is None or not picked:
             return None
-        grow = max(anchor.w, 3 * anchor.h)
-        x1, y1, x2, y2 = BBox(anchor.x - grow, anchor.y - grow, anchor.w + 2 * grow, anchor.h + 2 * grow).clipped(
-            frame.ref.width, frame.ref.height).as_int_xyxy()
+        x1, y1, x2, y2 = anchor.around_name().clipped(frame.ref.width, frame.ref.height).as_int_xyxy()
         region = frame.image[y1:y2, x1:x2]
         if min(region.shape[:2]) < 8:
             return None
@@ -172,13 +172,8 @@ def _best(found: list[Candidate], per_brand: int) -> list[Candidate]:
     """Greedy NMS over every scale and reference: overlapping peaks (any brand) keep the strongest."""
     kept: list[Candidate] = []
     for cand in sorted(found, key=lambda c: -c.score):
-        if any(cand.bbox.iou(k.bbox) > 0.3 or _inside(cand.bbox, k.bbox) for k in kept):
+        if any(cand.bbox.overlaps(k.bbox) for k in kept):
             continue
         if sum(k.brand == cand.brand for k in kept) < per_brand:
             kept.append(cand)
     return kept
-
-
-def _inside(a: BBox, b: BBox) -> bool:
-    smaller = min(a.area, b.area)
-    return smaller > 0 and a.intersection(b) / smaller >= 0.7

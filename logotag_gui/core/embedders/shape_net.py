@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
 
 import cv2
@@ -15,7 +17,9 @@ from logotag_gui.core.records import BBox
 
 STRIDE = 8
 TEMPLATE = 48  # reference canvas side in pixels: 6 x 6 feature cells
-WEIGHTS = Path(__file__).resolve().parents[2] / "weights" / "shape_matcher.safetensors"
+ARCHITECTURE = "logotag-shape-matcher"
+CONFIG_FILE, WEIGHTS_FILE = "config.json", "model.safetensors"
+MODEL_ENV = "LOGOTAG_SHAPE_MODEL"
 
 
 def _block(cin: int, cout: int, stride: int) -> nn.Sequential:
@@ -31,6 +35,7 @@ class ShapeNet(nn.Module):
 
     def __init__(self, width: int = 32, dim: int = 64) -> None:
         super().__init__()
+        self.width, self.dim = width, dim
         w = width
         self.body = nn.Sequential(_block(3, w, 2), _block(w, w, 1), _block(w, 2 * w, 2), _block(2 * w, 2 * w, 1),
                                   _block(2 * w, 4 * w, 2), _block(4 * w, 4 * w, 1), _block(4 * w, 4 * w, 1),
@@ -76,17 +81,43 @@ def correlate(search: torch.Tensor, kernels: torch.Tensor, masks: torch.Tensor) 
     return F.conv2d(search, weight) / masks.sum(dim=(1, 2)).clamp(min=1)[None, :, None, None]
 
 
-def load_shape_net(path: Path = WEIGHTS) -> ShapeNet:
-    if not path.exists():
-        raise ModelUnavailable(f"the shape matcher's weights are missing ({path}); reinstall LogoTag, or train them "
-                               "with `python bench/train_shape_matcher.py`")
+def default_model_dir() -> Path:
+    """Where the shape matcher's model folder lives: $LOGOTAG_SHAPE_MODEL, else the user's data folder."""
+    if os.environ.get(MODEL_ENV):
+        return Path(os.environ[MODEL_ENV])
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("logotag")) / "models" / "shape-matcher"
+
+
+def shape_model_installed(folder: Path | None = None) -> bool:
+    folder = folder or default_model_dir()
+    return (folder / CONFIG_FILE).exists() and (folder / WEIGHTS_FILE).exists()
+
+
+def save_shape_net(net: ShapeNet, folder: Path) -> None:
+    """A model folder like a hub checkout: config.json (the architecture) + model.safetensors (fp16)."""
+    from safetensors.torch import save_file
+
+    folder.mkdir(parents=True, exist_ok=True)
+    config = {"architecture": ARCHITECTURE, "width": net.width, "dim": net.dim, "stride": STRIDE, "template": TEMPLATE}
+    (folder / CONFIG_FILE).write_text(json.dumps(config, indent=1))
+    save_file({k: v.detach().cpu().half().contiguous() for k, v in net.state_dict().items()}, str(folder / WEIGHTS_FILE))
+
+
+def load_shape_net(folder: Path) -> ShapeNet:
+    """Build the network from the folder's config and load its weights; a clear message when either is missing."""
+    config_path, weights = folder / CONFIG_FILE, folder / WEIGHTS_FILE
+    if not shape_model_installed(folder):
+        raise ModelUnavailable(
+            f"the shape matcher is not installed ({folder} has no {CONFIG_FILE} and {WEIGHTS_FILE}); train it with "
+            f"`python bench/train_shape_matcher.py train --out {folder}` (README: the shape matcher), or set "
+            f"{MODEL_ENV} to a folder holding one")
+    config = json.loads(config_path.read_text())
+    if config.get("architecture") != ARCHITECTURE or (config.get("stride"), config.get("template")) != (STRIDE, TEMPLATE):
+        raise ModelUnavailable(f"{config_path} is not a {ARCHITECTURE} model of this LogoTag version; train it again")
     from safetensors.torch import load_file
 
-    state = load_file(str(path))
-    width = state["body.0.0.weight"].shape[0]
-    dim = state["body.7.weight"].shape[0]
-    net = ShapeNet(width, dim)
-    net.load_state_dict({k: v.float() for k, v in state.items()})
+    net = ShapeNet(config["width"], config["dim"])
+    net.load_state_dict({k: v.float() for k, v in load_file(str(weights)).items()})
     return net.eval()
-
-
