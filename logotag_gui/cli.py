@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 import sys
 from pathlib import Path
 
-from logotag_gui.core.config import DEFAULT_SIGLIP, DEFAULT_VLM, RunConfig
+from logotag_gui.core.config import DEFAULT_FPS, DEFAULT_SIGLIP, DEFAULT_VLM, RunConfig
 from logotag_gui.core.errors import LogoTagError
 from logotag_gui.core.logsetup import setup_logging
+from logotag_gui.core.safe_io import redact_secrets, redact_url
 
 log = logging.getLogger("logotag")
 
@@ -22,7 +24,7 @@ def _add_run_options(p: argparse.ArgumentParser, *, for_eval: bool = False) -> N
                    help="stage 1 (auto: siglip2 when its weights are local, else offline = keypoints + OCR text + shape)")
     p.add_argument("--verifier", choices=["auto", "vlm", "ocr", "none"], default="none" if for_eval else "auto",
                    help="stage 2 (auto: the VLM when usable, else OCR)")
-    p.add_argument("--fps", type=float, default=2.0, help="frames sampled per second (default 2)")
+    p.add_argument("--fps", type=float, default=DEFAULT_FPS, help=f"frames sampled per second (default {DEFAULT_FPS:g})")
     p.add_argument("--start-frame", type=int, default=0)
     p.add_argument("--end-frame", type=int, default=None)
     p.add_argument("--threshold", type=float, default=None, help="retrieval score threshold (default per embedder)")
@@ -86,7 +88,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             bar.close()
     resumed = f" (resumed after frame {result.resumed_from})" if result.resumed_from is not None else ""
     print(f"run {result.run_id}{resumed}: {result.frames_done}/{result.frames_total} frames, "
-          f"{result.candidates} candidates, {result.embedder} + {result.verifier}, stored in {args.db}")
+          f"{result.candidates} candidates, {result.embedder} + {result.verifier}, stored in {redact_url(args.db)}")
     if args.out:
         n = export(repo, args.out, video_id=result.video_id)
         print(f"exported {n} records to {args.out}")
@@ -130,6 +132,77 @@ def _video_id(repo, video: str | None) -> int | None:
     raise LogoTagError(f"No clip '{video}' in the project; `logotag videos --db ...` lists them.")
 
 
+def cmd_simulate(args: argparse.Namespace) -> int:
+    """The oracle reviewer on a copy of the project (the project itself is left as it is)."""
+    import json as _json
+    import tempfile
+
+    from logotag_gui.core.evaluate import load_truth
+    from logotag_gui.core.review.learning import Learner
+    from logotag_gui.core.review.project import Project
+    from logotag_gui.core.review.simulate import simulate_review
+    from logotag_gui.core.video import open_source
+
+    truth = load_truth(args.truth)
+    if truth.kind != "video":
+        raise LogoTagError(f"'{args.truth}' is a truth of images; simulate-review needs a clip's per-frame truth.")
+    with tempfile.TemporaryDirectory() as tmp:
+        target = args.db if args.in_place else _copy_project(args.db, Path(tmp) / "simulated.sqlite")
+        project = Project.open(target, create=False, durable=False)
+        try:
+            videos = project.videos()
+            video_id = _video_id(project.repo, args.video)
+            if video_id is None:
+                if len(videos) != 1:
+                    raise LogoTagError(f"The project holds {len(videos)} clips: name one with --video "
+                                       "(`logotag videos --db ...` lists them).")
+                video_id = videos[0].id
+            session = project.session(video_id, reviewer="oracle")
+            source = None
+            if not (args.no_propagate and args.no_learn):  # following and learning read the clip's pixels
+                try:
+                    source = open_source(session.video.path)
+                except LogoTagError as exc:
+                    raise LogoTagError(f"{exc} Following and learning need the clip; or pass --no-propagate "
+                                       "--no-learn.") from exc
+            try:
+                learner = None if source is None or args.no_learn else Learner(
+                    project.repo, source, video=session.video, sampled=session.sampled,
+                    dictionary=project.dictionary(), reviewer="oracle")
+                result = simulate_review(session, truth, source=source, learner=learner,
+                                         propagate=not args.no_propagate)
+            finally:
+                if source is not None:
+                    source.close()
+        finally:
+            project.close()
+    if args.json:
+        print(_json.dumps(result.as_dict(), indent=1))
+    else:
+        print(result.format())
+        if not args.in_place:
+            print(f"(simulated on a copy; {redact_url(args.db)} is unchanged)")
+    return 0
+
+
+def _copy_project(db: str, copy: Path) -> str:
+    """A consistent copy of a SQLite project (the backup API: safe while the app has it open)."""
+    import sqlite3
+
+    from logotag_gui.core.store.repository import database_url
+
+    url = database_url(db)
+    if not url.startswith("sqlite:///"):
+        raise LogoTagError("simulate-review works on a copy of a SQLite project; for a database server, pass "
+                           "--in-place on a project made for the simulation (its decisions are written there).")
+    source_path = Path(url[len("sqlite:///"):])
+    if not source_path.exists():
+        raise LogoTagError(f"Project '{db}' does not exist; check the path.")
+    with sqlite3.connect(source_path) as src, sqlite3.connect(copy) as dst:
+        src.backup(dst)
+    return str(copy)
+
+
 def cmd_videos(args: argparse.Namespace) -> int:
     from logotag_gui.core.store import open_repository
 
@@ -141,7 +214,7 @@ def cmd_videos(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from logotag_gui.core.exposure import ExposureRules
-    from logotag_gui.core.report import build_report, write_csv, write_html
+    from logotag_gui.core.report import build_report, empty_note, write_csv, write_html
     from logotag_gui.core.store import open_repository
 
     repo = open_repository(args.db, create=False)
@@ -154,6 +227,9 @@ def cmd_report(args: argparse.Namespace) -> int:
         print(f"{s.brand:<24} {s.seconds:8.1f} s  {s.exposures:4d} exposures  solus {s.solus_seconds:6.1f} s  "
               f"mean size {s.mean_size_share:6.2%}")
     print(f"wrote {out} ({'reviewed detections' if args.source == 'accepted' else 'model verdicts, not reviewed'})")
+    note = empty_note(report)
+    if note:  # the (empty) report is still written: it is true, and a script waiting for the file gets it
+        print(f"note: {note}", file=sys.stderr)
     return 0
 
 
@@ -208,7 +284,7 @@ def _eval_predictions(args: argparse.Namespace, truth):
         result = run_pipeline(config, repo=repo)
         predictions: dict = {}
         for c in repo.candidates(video_id=result.video_id):
-            if args.verified_only and c.verdict.state.value not in ("yes", "not_run"):
+            if args.verified_only and c.verdict.state.value == "no":  # "unsure" is not a rejection
                 continue
             key = c.frame.name if c.frame.name is not None else c.frame.index
             predictions.setdefault(key, []).append(Box(c.brand, c.bbox, c.score))
@@ -272,25 +348,59 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_options(ev, for_eval=True)
     ev.set_defaults(func=cmd_eval)
 
+    sim = sub.add_parser("simulate-review", help="an oracle reviewer against the truth: actions needed and the "
+                                                 "exposure error left, on a copy of the project")
+    sim.add_argument("--db", required=True, help="the project (after a run of the clip)")
+    sim.add_argument("--truth", required=True, help="the clip's per-frame truth (LogoTag's, or {fps, boxes})")
+    sim.add_argument("--video", default=None, help="which clip (id, path or file name); needed when several")
+    sim.add_argument("--json", action="store_true")
+    sim.add_argument("--no-propagate", action="store_true", help="a drawn box is not followed through the clip")
+    sim.add_argument("--no-learn", action="store_true", help="decisions teach nothing while the review goes on")
+    sim.add_argument("--in-place", action="store_true", help="write the oracle's decisions into the project itself")
+    sim.set_defaults(func=cmd_simulate)
+
     videos = sub.add_parser("videos", help="list the project's clips and their review progress")
     videos.add_argument("--db", required=True)
     videos.set_defaults(func=cmd_videos)
     return parser
 
 
+def _fail(message: str, code: int) -> int:
+    """The one line a failed command prints: no password of a database URL, no line breaks."""
+    one_line = re.sub(r"\s*\n\s*", " ", redact_secrets(message).strip())
+    print(f"logotag: {one_line}", file=sys.stderr)
+    return code
+
+
 def main(argv: list[str] | None = None) -> int:
+    import warnings
+
+    from PIL import Image
+
     args = build_parser().parse_args(argv)
     log_file = setup_logging(verbose=args.verbose)
     try:
-        return args.func(args)
+        with warnings.catch_warnings():
+            # An image between 1x and 2x Pillow's pixel limit only warns; LogoTag refuses it like a bigger one.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            return args.func(args)
     except LogoTagError as exc:
         log.debug("command failed", exc_info=True)
-        print(f"logotag: {exc}", file=sys.stderr)
-        return 2
+        return _fail(str(exc), 2)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        log.debug("image over the pixel limit", exc_info=True)
+        return _fail(f"an image is larger than Pillow's limit of {Image.MAX_IMAGE_PIXELS} pixels (a guard against "
+                     f"decompression bombs): {exc} Scale it down or remove it.", 2)
+    except OSError as exc:
+        if exc.filename is None:  # not about a file the user named: a bug, as below
+            log.exception("unexpected error")
+            return _fail(f"unexpected error: {exc.__class__.__name__}: {exc} (details in {log_file})", 1)
+        log.debug("file system error", exc_info=True)
+        return _fail(f"cannot use '{exc.filename}': {exc.strerror or exc}. Check that it exists and that your "
+                     "user may read it (or write it, for an output).", 2)
     except Exception as exc:  # a bug: one line here, the traceback in the log
         log.exception("unexpected error")
-        print(f"logotag: unexpected error: {exc.__class__.__name__}: {exc} (details in {log_file})", file=sys.stderr)
-        return 1
+        return _fail(f"unexpected error: {exc.__class__.__name__}: {exc} (details in {log_file})", 1)
 
 
 if __name__ == "__main__":

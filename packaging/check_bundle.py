@@ -18,6 +18,13 @@ def main() -> int:
     if not exe.exists():
         print(f"no bundle at {exe}; build it with packaging/build_bundle.sh")
         return 2
+    # The shape matcher LogoTag ships must travel with the bundle (packaging/logotag.spec puts it there).
+    shipped = Path(__file__).resolve().parents[1] / "logotag_gui" / "resources" / "models" / "shape-matcher"
+    bundled = list(exe.parent.glob("**/logotag_gui/resources/models/shape-matcher/model.safetensors"))
+    if (shipped / "model.safetensors").exists() and not bundled:
+        print(f"the bundle lacks the shape matcher ({shipped} is not in {exe.parent})")
+        return 1
+    print(f"shape matcher in the bundle: {bundled[0].relative_to(exe.parent) if bundled else 'none (none in the source tree)'}")
     with tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "HF_HUB_OFFLINE": "1", "LOGOTAG_LOG_DIR": tmp}
         t0 = time.monotonic()

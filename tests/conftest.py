@@ -9,12 +9,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never download anything
 
 from logotag_gui.core import synth
-from logotag_gui.core.embedders.shape_net import default_model_dir, shape_model_installed
 from tests.tiny_models import save_tiny_llava, save_tiny_siglip2
-
-# A trained shape matcher installed on this machine (never in the repository, so never in CI): the
-# few tests that measure what a trained one finds use it, and skip without it.
-TRAINED_SHAPE_MODEL = default_model_dir() if shape_model_installed() else None
 
 
 @pytest.fixture(autouse=True)
@@ -23,8 +18,9 @@ def _isolated_dirs(tmp_path_factory, monkeypatch):
     base = tmp_path_factory.getbasetemp()
     monkeypatch.setenv("XDG_CACHE_HOME", str(base / "cache"))
     monkeypatch.setenv("LOGOTAG_LOG_DIR", str(base / "logs"))
-    # The offline detector runs as on a fresh install, without a shape matcher, unless a test gives one.
-    monkeypatch.setenv("LOGOTAG_SHAPE_MODEL", str(base / "no-shape-model"))
+    # The offline detector runs without the shape matcher (quicker) unless a test asks for it:
+    # tests/core/test_shape_matcher.py measures the shipped one.
+    monkeypatch.setenv("LOGOTAG_SHAPE_MODEL", "none")
 
 
 @pytest.fixture(scope="session")

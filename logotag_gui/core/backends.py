@@ -35,11 +35,11 @@ def choose_backends(config: RunConfig) -> tuple[str, str, list[str]]:
             embedder = "offline"
             notices.append(f"Using the offline detector (keypoints, OCR text and the shape matcher): '{config.siglip_model}' is not in the local "
                            f"Hugging Face cache (fetch it with `hf download {config.siglip_model}`, then choose siglip2).")
-    from logotag_gui.core.embedders.shape_net import default_model_dir, shape_model_installed
+    from logotag_gui.core.embedders.shape_net import missing_model_message, shape_model_installed
 
     if embedder == "offline" and not shape_model_installed():
         notices.append(f"The offline detector runs without its shape matcher, so it rarely finds bare symbols: "
-                       f"{default_model_dir()} holds no trained model (README: the shape matcher).")
+                       f"{missing_model_message()}.")
     if verifier == "auto":
         remote_blocked = config.vlm_model in REMOTE_CODE_MODELS and not config.trust_remote_code
         if not remote_blocked and model_available(config.vlm_model, config.vlm_revision):

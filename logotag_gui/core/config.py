@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 DEFAULT_SIGLIP = "google/siglip2-base-patch16-naflex"
 DEFAULT_VLM = "lmms-lab/LLaVA-OneVision-1.5-8B-Instruct"
+DEFAULT_FPS = 2.0  # frames sampled per second: the seed's default, and the grid a clip is reviewed on
 # Retrieval-score thresholds per proposer: cosine for siglip2 (seed default), inlier share for
 # keypoints (0.25 = 10 RANSAC inliers), mean cell cosine for the shape matcher.
 DEFAULT_THRESHOLDS = {"siglip2": 0.7, "keypoints": 0.25, "ocr": 0.5, "shape": 0.6, "offline": 0.25}
@@ -18,7 +19,7 @@ class RunConfig:
     logos: str
     embedder: str = "auto"  # auto | siglip2 | keypoints | ocr | shape | offline (keypoints + OCR text + shape, fused)
     verifier: str = "auto"  # auto | vlm | ocr | none
-    fps: float = 2.0
+    fps: float = DEFAULT_FPS
     start_frame: int = 0
     end_frame: int | None = None
     threshold: float | None = None  # None: the embedder's default
@@ -39,6 +40,9 @@ class RunConfig:
     device: str = "auto"
     batch_frames: int = 4
     allow_download: bool = False
+    # Follow every confident detection through the clip where the detector missed it (video only).
+    propagate: bool = True
+    propagate_min_score: float = 0.5  # without a "yes" verdict, a detection must score this to be followed
 
     def resolved_threshold(self, embedder: str) -> float:
         return self.threshold if self.threshold is not None else DEFAULT_THRESHOLDS.get(embedder, 0.5)

@@ -21,3 +21,7 @@ class StoreError(LogoTagError):
 
 class Cancelled(LogoTagError):
     """The user cancelled long work; what was done is kept."""
+
+
+class OutputError(LogoTagError):
+    """An output file (export, report, index cache) that cannot be written: no permission, no space."""

@@ -6,12 +6,13 @@
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Iterator
 from pathlib import Path
 
+from logotag_gui.core.errors import InputError
 from logotag_gui.core.records import Candidate
+from logotag_gui.core.safe_io import SafeDictWriter, atomic_write
 from logotag_gui.core.store import Repository
 
 FIELDS = [
@@ -53,31 +54,49 @@ def records(repo: Repository, *, video_id: int | None = None, reviewed_only: boo
 
 def export(repo: Repository, path: str | Path, *, fmt: str | None = None, video_id: int | None = None,
            reviewed_only: bool = False) -> int:
-    """Write records to `path` (format from `fmt` or the suffix); returns how many were written."""
+    """Write records to `path` (format from `fmt` or the suffix); returns how many were written.
+
+    The file is written atomically (a killed export leaves the previous file whole) and CSV cells
+    that a spreadsheet would run as formulas are neutralised (see `safe_io.SafeDictWriter`).
+    """
     path = Path(path)
     fmt = (fmt or path.suffix.lstrip(".") or "jsonl").lower()
     if fmt not in ("jsonl", "csv"):
-        raise ValueError(f"unknown export format '{fmt}': use jsonl or csv")
-    tmp = path.with_name(path.name + ".part")  # never leave a half-written export under the real name
+        raise InputError(f"Unknown export format '{fmt}' for '{path}': use a .jsonl or .csv file name.")
     count = 0
-    with tmp.open("w", encoding="utf-8", newline="") as fh:
+    with atomic_write(path, "w", encoding="utf-8", newline="") as fh:
         rows = records(repo, video_id=video_id, reviewed_only=reviewed_only)
         if fmt == "jsonl":
             for rec in rows:
                 fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
                 count += 1
         else:
-            writer = csv.DictWriter(fh, fieldnames=FIELDS)
+            writer = SafeDictWriter(fh, fieldnames=FIELDS)
             writer.writeheader()
             for rec in rows:
                 writer.writerow({k: json.dumps(v) if isinstance(v, list) else v for k, v in rec.items()})
                 count += 1
-    tmp.replace(path)
     return count
 
 
 def read_jsonl(path: str | Path) -> Iterator[dict[str, object]]:
-    with Path(path).open(encoding="utf-8") as fh:
-        for line in fh:
-            if line.strip():
-                yield json.loads(line)
+    """The records of a JSONL file; a line that is not a JSON object is an InputError naming its number."""
+    path = Path(path)
+    try:
+        with path.open(encoding="utf-8-sig") as fh:
+            for number, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise InputError(f"'{path}' line {number} is not JSON ({exc.msg}); expected one exported "
+                                     "record per line (`logotag export --out FILE.jsonl`).") from exc
+                if not isinstance(record, dict):
+                    raise InputError(f"'{path}' line {number} is a JSON {type(record).__name__}, not a record "
+                                     "object; expected one exported record per line.")
+                yield record
+    except UnicodeDecodeError as exc:
+        raise InputError(f"'{path}' is not UTF-8 text ({exc.reason}); expected an exported JSONL file.") from exc
+    except OSError as exc:
+        raise InputError(f"Cannot read '{path}': {exc.strerror or exc}.") from exc

@@ -1,8 +1,14 @@
 """The logo dictionary: reference images per brand, and the FAISS index built from them.
 
 Layout of a logo folder: `<brand>.<ext>` (one reference) or `<brand>/<any>.<ext>` (several).
-An optional `brands.json` gives aliases: `{"coca-cola": {"aliases": ["coke", "Coca Cola"]}}`;
-OCR uses them to match text.
+An optional `brands.json` (UTF-8, a BOM is allowed) gives aliases:
+`{"coca-cola": {"aliases": ["coke", "Coca Cola"]}}` or the short form `{"coca-cola": ["coke"]}`;
+OCR uses them to match text. A single string where a list belongs (`"aliases": "NORVIK"`) is taken
+as one alias, with a warning in the log, never as one alias per letter; any other shape is refused
+with a message naming the brand.
+
+A folder or image that cannot be read (permissions, not UTF-8, an image over Pillow's
+decompression-bomb limit) is an `InputError` naming the file and the fix, never a traceback.
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +25,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from logotag_gui.core.errors import InputError
+from logotag_gui.core.safe_io import atomic_write, atomic_write_text
 from logotag_gui.core.video import IMAGE_SUFFIXES, natural_key
 
 log = logging.getLogger(__name__)
@@ -78,17 +86,50 @@ def composite_variants(image: Image.Image) -> list[tuple[str, np.ndarray]]:
     return [("opaque", np.asarray(image.convert("RGB")))]
 
 
+def _list_dir(folder: Path, root: Path) -> list[Path]:
+    try:
+        return sorted(folder.iterdir(), key=lambda p: natural_key(p.name))
+    except PermissionError as exc:
+        raise InputError(
+            f"Logo folder '{folder}' cannot be read: permission denied. Give your user read access to it "
+            f"(for example `chmod -R u+rX '{root}'`) or copy the logos to a folder you own."
+        ) from exc
+    except OSError as exc:
+        raise InputError(f"Logo folder '{folder}' cannot be read: {exc.strerror or exc}.") from exc
+
+
 def _brand_files(root: Path) -> list[tuple[str, Path]]:
     found: list[tuple[str, Path]] = []
-    for entry in sorted(root.iterdir(), key=lambda p: natural_key(p.name)):
+    for entry in _list_dir(root, root):
         if entry.name.startswith(".") or entry.name == ALIASES_FILE:
             continue
         if entry.is_dir():
-            found += [(entry.name, f) for f in sorted(entry.iterdir(), key=lambda p: natural_key(p.name))
-                      if f.is_file() and not f.name.startswith(".")]
+            found += [(entry.name, f) for f in _list_dir(entry, root) if f.is_file() and not f.name.startswith(".")]
         elif entry.is_file():
             found.append((entry.stem, entry))
     return found
+
+
+def _read_reference(path: Path) -> list[tuple[str, np.ndarray]]:
+    """The image's variants, or OSError / ValueError with a short reason (shown with the file's name)."""
+    with warnings.catch_warnings():
+        # Between 1x and 2x Pillow's pixel limit Pillow only warns; a logo that large is refused too.
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            with Image.open(path) as im:
+                im.load()
+                return composite_variants(im)
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+            raise ValueError(
+                f"larger than Pillow's limit of {Image.MAX_IMAGE_PIXELS} pixels, a decompression-bomb guard; "
+                "scale it down, a reference needs a few hundred pixels a side"
+            ) from exc
+        except UnidentifiedImageError as exc:
+            raise ValueError("UnidentifiedImageError: unreadable image") from exc
+        except PermissionError as exc:
+            raise ValueError("permission denied: give your user read access") from exc
+        except OSError as exc:
+            raise ValueError(f"{exc.__class__.__name__}: unreadable image") from exc
 
 
 def load_dictionary(root: str | Path) -> LogoDictionary:
@@ -104,13 +145,11 @@ def load_dictionary(root: str | Path) -> LogoDictionary:
             bad.append(f"{path.relative_to(root)} (not an image type: {path.suffix or 'no extension'})")
             continue
         try:
-            with Image.open(path) as im:
-                im.load()
-                variants = composite_variants(im)
-        except (UnidentifiedImageError, OSError) as exc:
-            bad.append(f"{path.relative_to(root)} ({exc.__class__.__name__}: unreadable image)")
+            variants = _read_reference(path)
+            hashes[str(path.relative_to(root))] = _sha256(path)
+        except (ValueError, OSError) as exc:
+            bad.append(f"{path.relative_to(root)} ({exc})")
             continue
-        hashes[str(path.relative_to(root))] = _sha256(path)
         references += [Reference(brand, path, name, arr) for name, arr in variants]
     if bad:
         raise InputError(
@@ -124,15 +163,46 @@ def load_dictionary(root: str | Path) -> LogoDictionary:
     return LogoDictionary(root, references, _load_aliases(root), hashes)
 
 
+ALIASES_SHAPE = '{"brand": {"aliases": ["name", ...]}} or {"brand": ["name", ...]}'
+
+
+def _alias_list(path: Path, brand: str, value: object) -> list[str]:
+    if isinstance(value, dict):
+        value = value.get("aliases", [])
+    if value is None:
+        return []
+    if isinstance(value, str):
+        # One name where a list belongs: one alias (never one alias per letter), and a warning.
+        log.warning("'%s': the aliases of '%s' are a single string %r; taken as one alias. "
+                    "Write a list: [%s].", path, brand, value, json.dumps(value))
+        return [value] if value.strip() else []
+    if isinstance(value, list) and all(isinstance(a, (str, int, float)) and not isinstance(a, bool) for a in value):
+        return [str(a) for a in value if str(a).strip()]
+    raise InputError(f"'{path}': the aliases of '{brand}' are {json.dumps(value)[:80]}, not a list of names. "
+                     f"Expected {ALIASES_SHAPE}.")
+
+
 def _load_aliases(root: Path) -> dict[str, list[str]]:
     path = root / ALIASES_FILE
     if not path.exists():
         return {}
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        return {str(b): [str(a) for a in (v.get("aliases", []) if isinstance(v, dict) else v)] for b, v in data.items()}
-    except (json.JSONDecodeError, AttributeError, TypeError) as exc:
-        raise InputError(f"'{path}' is not valid: {exc}. Expected {{\"brand\": {{\"aliases\": [\"...\"]}}}}.") from exc
+        text = path.read_text(encoding="utf-8-sig")  # a BOM (Windows Notepad) is fine
+    except UnicodeDecodeError as exc:
+        raise InputError(f"'{path}' is not UTF-8 text (byte {exc.start} cannot be decoded); "
+                         "save it as UTF-8 in your editor.") from exc
+    except PermissionError as exc:
+        raise InputError(f"'{path}' cannot be read: permission denied; give your user read access to it.") from exc
+    except OSError as exc:
+        raise InputError(f"'{path}' cannot be read: {exc.strerror or exc}.") from exc
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"'{path}' is not valid JSON: {exc}. Expected {ALIASES_SHAPE}.") from exc
+    if not isinstance(data, dict):
+        raise InputError(f"'{path}' holds a JSON {type(data).__name__}, not an object of brands. "
+                         f"Expected {ALIASES_SHAPE}.")
+    return {str(brand): _alias_list(path, str(brand), value) for brand, value in data.items()}
 
 
 @dataclass(slots=True)
@@ -172,11 +242,18 @@ def build_index(dictionary: LogoDictionary, vectors: np.ndarray, manifest: dict[
 
 
 def save_index(logo_index: LogoIndex, folder: Path) -> None:
+    """Index first, manifest last, each written atomically; the manifest holds the index's hash.
+
+    A crash between the two leaves an index whose hash the manifest does not record (or an old,
+    stale manifest): either way the next load rebuilds instead of using a mismatched pair.
+    """
     folder.mkdir(parents=True, exist_ok=True)
-    faiss.write_index(logo_index.index, str(folder / "index.faiss"))
-    (folder / "manifest.json").write_text(
-        json.dumps({**logo_index.manifest, "entries": logo_index.entries}, indent=1), encoding="utf-8"
-    )
+    data = faiss.serialize_index(logo_index.index).tobytes()
+    with atomic_write(folder / "index.faiss", "wb") as fh:
+        fh.write(data)
+    manifest = {**logo_index.manifest, "entries": logo_index.entries,
+                "index_sha256": hashlib.sha256(data).hexdigest()}
+    atomic_write_text(folder / "manifest.json", json.dumps(manifest, indent=1))
 
 
 def load_index_if_fresh(folder: Path, expected: dict[str, object]) -> LogoIndex | None:
@@ -187,15 +264,24 @@ def load_index_if_fresh(folder: Path, expected: dict[str, object]) -> LogoIndex 
     try:
         saved = json.loads(manifest_path.read_text(encoding="utf-8"))
         entries = saved.pop("entries")
-    except (json.JSONDecodeError, KeyError) as exc:
+        index_sha = saved.pop("index_sha256", None)
+        data = index_path.read_bytes()
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, AttributeError, TypeError, OSError) as exc:
         log.warning("index manifest %s is unreadable (%s); rebuilding", manifest_path, exc)
         return None
     if saved != expected:
         changed = sorted(k for k in expected if saved.get(k) != expected[k])
         log.info("index at %s is stale (%s differ); rebuilding", folder, ", ".join(changed))
         return None
-    index = faiss.read_index(str(index_path))
-    if index.ntotal != len(entries) or index.d != expected["dim"]:
+    if index_sha is not None and hashlib.sha256(data).hexdigest() != index_sha:
+        log.warning("index at %s does not match its manifest's hash (an interrupted save?); rebuilding", folder)
+        return None
+    try:
+        index = faiss.deserialize_index(np.frombuffer(data, dtype=np.uint8))
+    except RuntimeError as exc:
+        log.warning("index at %s is unreadable (%s); rebuilding", folder, exc)
+        return None
+    if not isinstance(entries, list) or index.ntotal != len(entries) or index.d != expected["dim"]:
         log.warning("index at %s does not match its manifest; rebuilding", folder)
         return None
     return LogoIndex(index, entries, saved)

@@ -184,6 +184,9 @@ class Candidate:
     verdict: Verdict = NOT_VERIFIED
     id: int | None = None  # database id once stored
     review: Review = PENDING
+    # What review taught before anyone decided it: "like_rejected" (it looks more like a box a
+    # reviewer rejected than like its brand's references).
+    hint: str | None = None
 
     @property
     def final_brand(self) -> str:

@@ -6,7 +6,6 @@ The HTML embeds its chart and thumbnails (PNG/JPEG as data URIs) so it can be se
 from __future__ import annotations
 
 import base64
-import csv
 import html
 import io
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageFont
 
 from logotag_gui.core.exposure import BrandExposure, ExposureRules, clip_exposure, combine, sampling_interval
+from logotag_gui.core.safe_io import SafeDictWriter, atomic_write, atomic_write_text
 from logotag_gui.core.store import Repository
 from logotag_gui.core.store.repository import VideoSummary
 
@@ -47,12 +47,31 @@ def build_report(repo: Repository, *, rules: ExposureRules | None = None, video_
     for video in repo.videos():
         if video_id is not None and video.id != video_id:
             continue
-        runs = repo.runs(video.id)
-        run_fps = float(runs[-1]["config"].get("fps", 2.0)) if runs else None
-        interval = sampling_interval(native_fps=video.fps, run_fps=run_fps, kind=video.kind)
+        interval = sampling_interval(native_fps=video.fps, run_fps=repo.clip_fps(video.id), kind=video.kind)
         brands = clip_exposure(repo.candidates(video_id=video.id), interval_s=interval, rules=rules)
         clips.append(ClipReport(video, interval, brands))
     return ProjectReport(rules, clips, combine([c.brands for c in clips]))
+
+
+def empty_note(report: ProjectReport) -> str | None:
+    """Why the report holds no exposure at all, and what to do; None when it holds some."""
+    if report.totals:
+        return None
+    if not report.clips:
+        return "The project holds no clips (or not the one asked for); add a clip and run it first."
+    candidates = sum(c.video.candidates for c in report.clips)
+    decided = sum(c.video.decided for c in report.clips)
+    if candidates == 0:
+        return "The project holds no detections yet; run the pipeline on its clips first."
+    if report.rules.source == "model":
+        return ("No detection has a model 'yes' verdict (a run without a verifier leaves verdicts unset); "
+                "run with a verifier, or review the clips and report the accepted detections.")
+    if decided == 0:
+        return (f"No detection has been reviewed yet ({candidates} waiting), so this report of reviewed "
+                "detections is empty: review the clips first, or report the model's unreviewed verdicts "
+                "instead (`--source model`).")
+    return (f"None of the {decided} reviewed detections was accepted, so this report is empty; review more, or "
+            "report the model's unreviewed verdicts instead (`--source model`).")
 
 
 def _row(scope: str, clip: str, s: BrandExposure, source: str) -> dict[str, object]:
@@ -65,8 +84,9 @@ def _row(scope: str, clip: str, s: BrandExposure, source: str) -> dict[str, obje
 
 
 def write_csv(report: ProjectReport, path: str | Path) -> None:
-    with Path(path).open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=CSV_FIELDS)
+    """Atomically, through the one formula-neutralising CSV writer the export uses too."""
+    with atomic_write(path, "w", encoding="utf-8", newline="") as fh:
+        writer = SafeDictWriter(fh, fieldnames=CSV_FIELDS)
         writer.writeheader()
         for clip in report.clips:
             for s in clip.brands.values():
@@ -113,8 +133,8 @@ def thumbnail_jpeg(clip: ClipReport, s: BrandExposure, *, max_side: int = 220) -
             frame = source.frame(s.best.frame.index)
         finally:
             source.close()
-    except (LogoTagError, IndexError, OSError):
-        return None
+    except (LogoTagError, IndexError, OSError, Image.DecompressionBombError, Image.DecompressionBombWarning):
+        return None  # a thumbnail is optional: a moved, unreadable or oversized source leaves it out
     crop = Image.fromarray(frame.crop(s.best.final_bbox.expanded(1.2)))
     crop.thumbnail((max_side, max_side))
     buf = io.BytesIO()
@@ -152,6 +172,9 @@ def write_html(report: ProjectReport, path: str | Path, *, title: str = "Brand e
              f"Legibility: boxes of at least {r.min_size_share:.2%} of the frame, exposures of at least "
              f"{r.min_duration_s:g} s; gaps up to {r.gap_tolerance_s:g} s join an exposure.</p>",
              "<h2>Project totals</h2>", _table(list(report.totals.values()))]
+    note = empty_note(report)
+    if note:
+        parts.insert(2, f"<p class='note'><strong>{html.escape(note)}</strong></p>")
     for clip in report.clips:
         thumbs = {b: thumbnail_jpeg(clip, s) for b, s in clip.brands.items()}
         parts += [f"<h2>{html.escape(Path(clip.video.path).name)}</h2>",
@@ -162,6 +185,6 @@ def write_html(report: ProjectReport, path: str | Path, *, title: str = "Brand e
     style = ("body{font-family:sans-serif;max-width:980px;margin:2em auto;color:#222}"
              "table{border-collapse:collapse;width:100%;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;"
              "text-align:right}td:first-child,th:first-child{text-align:left}.meta{color:#666}"
-             ".chart{max-width:100%}")
-    Path(path).write_text(f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-                          f"<style>{style}</style></head><body>{''.join(parts)}</body></html>", encoding="utf-8")
+             ".chart{max-width:100%}.note{color:#a40;font-size:1.1em}")
+    atomic_write_text(path, f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+                            f"<style>{style}</style></head><body>{''.join(parts)}</body></html>")

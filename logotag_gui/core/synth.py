@@ -89,6 +89,7 @@ class Placement:
     width_frac: float  # logo width as a fraction of the frame width
     first: int = 0  # first frame it is visible
     last: int | None = None  # last frame it is visible (None: to the end)
+    end_width_frac: float | None = None  # the width at its last frame: a zoom (None: the same width)
 
 
 def render_frame(bg: np.ndarray, marks: dict[str, Image.Image], placements: list[Placement], index: int,
@@ -102,7 +103,7 @@ def render_frame(bg: np.ndarray, marks: dict[str, Image.Image], placements: list
             continue
         a = (index - p.first) / max(1, last - p.first)
         mark = marks[p.brand]
-        lw = int(p.width_frac * w)
+        lw = int((p.width_frac + a * ((p.end_width_frac or p.width_frac) - p.width_frac)) * w)
         lh = int(mark.height * lw / mark.width)
         x = int((p.start[0] + a * (p.end[0] - p.start[0])) * w)
         y = int((p.start[1] + a * (p.end[1] - p.start[1])) * h)
@@ -137,6 +138,41 @@ def write_clip(path: Path, marks: dict[str, Image.Image], placements: list[Place
             truth[i] = boxes
             for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
                 container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    finally:
+        container.close()
+    return truth
+
+
+@dataclass(frozen=True, slots=True)
+class Shot:
+    """A stretch of a clip between two cuts: its own background, its own logos."""
+
+    frames: int
+    placements: tuple[Placement, ...]
+    seed: int = 7
+
+
+def write_shots(path: Path, marks: dict[str, Image.Image], shots: list[Shot], *, fps: int = 10,
+                size: tuple[int, int] = (640, 360)) -> dict[int, list[tuple[str, BBox]]]:
+    """Encode shots one after another (hard cuts between them); returns the truth per frame index."""
+    w, h = size
+    truth: dict[int, list[tuple[str, BBox]]] = {}
+    container = av.open(str(path), "w")
+    try:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+        stream.options = {"crf": "20", "preset": "veryfast"}
+        index = 0
+        for shot in shots:
+            bg = background(w, h, shot.seed)
+            for i in range(shot.frames):
+                image, boxes = render_frame(bg, marks, list(shot.placements), i, shot.frames)
+                truth[index] = boxes
+                index += 1
+                for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+                    container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)
     finally:

@@ -6,7 +6,8 @@ recomputed at any time (e.g. after a reviewer edits a box) without losing anythi
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import itertools
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from logotag_gui.core.records import Candidate
@@ -47,19 +48,19 @@ class TrackLinker:
     """Links candidates across sampled frames: same brand, overlapping boxes, within `max_gap` frames.
 
     Stateful so that batches can be linked one after another (and after a resume, seeded with the
-    last frames stored).
+    last frames stored). New ids come from `new_id`: the pipeline hands out ids that are unique in
+    the clip (the store reserves them), so that tracks of different runs and of review never share one.
     """
 
     max_gap_frames: int
     min_iou: float = 0.2
-    next_id: int = 1
+    new_id: Callable[[], int] = field(default_factory=lambda: itertools.count(1).__next__)
     _open: list[_Track] = field(default_factory=list)
 
     def seed(self, previous: Iterable[Candidate]) -> None:
         for cand in previous:
             if cand.track_id is not None:
                 self._open.append(_Track(cand.track_id, cand.brand, cand))
-                self.next_id = max(self.next_id, cand.track_id + 1)
 
     def link_frame(self, candidates: Sequence[Candidate]) -> list[Candidate]:
         """Assign track ids to one frame's candidates (all on the same frame)."""
@@ -81,8 +82,7 @@ class TrackLinker:
                 if overlap >= best_iou:
                     best, best_iou = track, overlap
             if best is None:
-                best = _Track(self.next_id, cand.brand, cand)
-                self.next_id += 1
+                best = _Track(self.new_id(), cand.brand, cand)
                 self._open.append(best)
             taken.add(best.id)
             linked = cand.with_(track_id=best.id)
@@ -94,15 +94,3 @@ class TrackLinker:
 def _motion_tolerant_iou(a: Candidate, b: Candidate) -> float:
     """IoU, but a logo that moved a little between sampled frames still links: grow boxes first."""
     return a.bbox.expanded(1.5).iou(b.bbox.expanded(1.5))
-
-
-def relink(candidates: Sequence[Candidate], *, max_gap_frames: int, min_iou: float = 0.2) -> list[Candidate]:
-    """Recompute track ids over a whole clip (candidates in any order)."""
-    linker = TrackLinker(max_gap_frames=max_gap_frames, min_iou=min_iou)
-    by_frame: dict[int, list[Candidate]] = {}
-    for cand in candidates:
-        by_frame.setdefault(cand.frame.index, []).append(cand)
-    out = []
-    for index in sorted(by_frame):
-        out += linker.link_frame(by_frame[index])
-    return out

@@ -55,8 +55,19 @@ def _reviewer(w: MainWindow) -> None:
     if ok and name.strip():
         w.reviewer = name.strip()
         w.settings.setValue("reviewer", w.reviewer)
-        if w.review is not None:
-            w.review.reviewer = w.reviewer
+        if w.session is not None:
+            w.session.reviewer = w.reviewer
+
+
+def _draw(w: MainWindow) -> None:
+    if w.video is not None:
+        w.clip_view.view.set_draw_mode(True)
+        w.statusBar().showMessage("Drag a box around the missed logo (Esc cancels); it is then followed through the "
+                                  "clip", 6000)
+
+
+def _toggle(w: MainWindow, attribute: str, on: bool) -> None:
+    setattr(w.review, attribute, on)
 
 
 # name, menu, text, shortcut, needs (project | clip | idle | ""), handler
@@ -72,26 +83,29 @@ ACTIONS: list[tuple[str, str, str, str, str, Callable]] = [
     ("report", "&File", "Exposure report (HTML/CSV)…", "Ctrl+Shift+P", "project", lambda w: w.report_dialog()),
     ("reviewer", "&File", "Reviewer name…", "", "", _reviewer),
     ("quit", "&File", "Quit", "Ctrl+Q", "", lambda w: w.close()),
-    ("run_clip", "&Run", "Run this clip…", "Ctrl+R", "idle", lambda w: w.run_clips([w.video.id] if w.video else [])),
-    ("run_all", "&Run", "Run all clips…", "Ctrl+Shift+R", "idle", lambda w: w.run_clips(None)),
-    ("cancel", "&Run", "Cancel run", "Ctrl+.", "project", lambda w: w.cancel_run()),
-    ("accept", "Re&view", "Accept", "A", "clip", lambda w: w.decide(DecisionKind.ACCEPT)),
-    ("reject", "Re&view", "Reject", "R", "clip", lambda w: w.decide(DecisionKind.REJECT)),
-    ("accept_track", "Re&view", "Accept whole track", "T", "clip", lambda w: w.decide_track(DecisionKind.ACCEPT)),
-    ("reject_track", "Re&view", "Reject whole track", "Shift+T", "clip", lambda w: w.decide_track(DecisionKind.REJECT)),
-    ("relabel", "Re&view", "Relabel…", "L", "clip", lambda w: w.relabel()),
-    ("draw", "Re&view", "Draw a missed box", "B", "clip", lambda w: w.start_drawing()),
+    ("run_clip", "&Run", "Run this clip…", "Ctrl+R", "idle", lambda w: w.runs.run_clips([w.video.id] if w.video else [])),
+    ("run_all", "&Run", "Run all clips…", "Ctrl+Shift+R", "idle", lambda w: w.runs.run_clips(None)),
+    ("cancel", "&Run", "Cancel run", "Ctrl+.", "project", lambda w: w.runs.cancel()),
+    ("accept", "Re&view", "Accept", "A", "clip", lambda w: w.review.decide(DecisionKind.ACCEPT)),
+    ("reject", "Re&view", "Reject", "R", "clip", lambda w: w.review.decide(DecisionKind.REJECT)),
+    ("accept_track", "Re&view", "Accept whole track", "T", "clip", lambda w: w.review.decide_track(DecisionKind.ACCEPT)),
+    ("reject_track", "Re&view", "Reject whole track", "Shift+T", "clip",
+     lambda w: w.review.decide_track(DecisionKind.REJECT)),
+    ("relabel", "Re&view", "Relabel…", "L", "clip", lambda w: w.review.relabel()),
+    ("draw", "Re&view", "Draw a missed box", "B", "clip", _draw),
+    ("follow", "Re&view", "Follow this box through the clip", "E", "clip", lambda w: w.review.follow()),
+    ("find_more", "Re&view", "Find more like this", "M", "clip", lambda w: w.review.find_more()),
     ("calibration", "Re&view", "Calibration from reviews…", "", "project", lambda w: w.show_calibration()),
-    ("undo", "Re&view", "Undo", "Ctrl+Z", "project", lambda w: w.review and w.review.stack.undo()),
-    ("redo", "Re&view", "Redo", "Ctrl+Shift+Z", "project", lambda w: w.review and w.review.stack.redo()),
-    ("next", "&Navigate", "Next candidate", "J", "clip", lambda w: w.navigate(step=1)),
-    ("prev", "&Navigate", "Previous candidate", "K", "clip", lambda w: w.navigate(step=-1)),
+    ("undo", "Re&view", "Undo", "Ctrl+Z", "project", lambda w: w.review.undo()),
+    ("redo", "Re&view", "Redo", "Ctrl+Shift+Z", "project", lambda w: w.review.redo()),
+    ("next", "&Navigate", "Next candidate", "J", "clip", lambda w: w.review.navigate(step=1)),
+    ("prev", "&Navigate", "Previous candidate", "K", "clip", lambda w: w.review.navigate(step=-1)),
     ("next_unreviewed", "&Navigate", "Next unreviewed candidate", "N", "clip",
-     lambda w: w.navigate(step=1, unreviewed=True)),
+     lambda w: w.review.navigate(step=1, unreviewed=True)),
     ("prev_unreviewed", "&Navigate", "Previous unreviewed candidate", "Shift+N", "clip",
-     lambda w: w.navigate(step=-1, unreviewed=True)),
-    ("next_track", "&Navigate", "Next track", "]", "clip", lambda w: w.navigate(step=1, track=True)),
-    ("prev_track", "&Navigate", "Previous track", "[", "clip", lambda w: w.navigate(step=-1, track=True)),
+     lambda w: w.review.navigate(step=-1, unreviewed=True)),
+    ("next_track", "&Navigate", "Next track", "]", "clip", lambda w: w.review.navigate(step=1, track=True)),
+    ("prev_track", "&Navigate", "Previous track", "[", "clip", lambda w: w.review.navigate(step=-1, track=True)),
     ("play", "&Navigate", "Play / pause", "Space", "clip", lambda w: w.clip_view.toggle_play()),
     ("step_fwd", "&Navigate", "Next frame", "Right", "clip", lambda w: w.clip_view.step(1)),
     ("step_back", "&Navigate", "Previous frame", "Left", "clip", lambda w: w.clip_view.step(-1)),
@@ -102,11 +116,14 @@ ACTIONS: list[tuple[str, str, str, str, str, Callable]] = [
     ("fit", "&View", "Fit frame", "F", "clip", lambda w: w.clip_view.view.fit()),
     ("zoom_in", "&View", "Zoom in", "+", "clip", lambda w: w.clip_view.view.zoom(1.25)),
     ("zoom_out", "&View", "Zoom out", "-", "clip", lambda w: w.clip_view.view.zoom(0.8)),
-    ("escape", "&View", "Cancel drawing", "Esc", "clip", lambda w: w.clip_view.view.set_draw_mode(False)),
+    ("escape", "&View", "Cancel drawing or following", "Esc", "clip", lambda w: w.cancel_busy()),
     ("shortcuts", "&Help", "Keyboard shortcuts", "F1", "", lambda w: w.show_shortcuts()),
 ]
-TOOLBAR = ["open", "add_clips", "logos", "run_clip", "cancel", "accept", "reject", "accept_track", "draw", "undo",
-           "redo", "export_reviewed"]
+# Review options, on by default: (name, text, controller attribute)
+TOGGLES = [("follow_drawn", "Follow drawn boxes through the clip", "follow_drawn"),
+           ("learn", "Learn from decisions while reviewing", "learn")]
+TOOLBAR = ["open", "add_clips", "logos", "run_clip", "cancel", "accept", "reject", "accept_track", "draw", "follow",
+           "undo", "redo", "export_reviewed"]
 SHORTCUT_SHEET = [(QKeySequence(s).toString(QKeySequence.SequenceFormat.NativeText), text.rstrip("…"))
                   for _, _, text, s, _, _ in ACTIONS if s]
 
@@ -127,6 +144,15 @@ def build_actions(w: MainWindow) -> dict[str, QAction]:
         menus[menu].addAction(action)
         w.addAction(action)  # shortcuts work wherever focus is in the window
         actions[name] = action
+    menus["Re&view"].addSeparator()
+    for name, text, attribute in TOGGLES:
+        toggle = QAction(text, w)
+        toggle.setObjectName(name)
+        toggle.setCheckable(True)
+        toggle.setChecked(getattr(w.review, attribute))
+        toggle.toggled.connect(lambda on, a=attribute: _toggle(w, a, on))
+        menus["Re&view"].addAction(toggle)
+        actions[name] = toggle
     recent = menus["&File"].addMenu("Open recent")
     recent.aboutToShow.connect(lambda: _fill_recent(w, recent))
     toolbar = w.addToolBar("Main")

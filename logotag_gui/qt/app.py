@@ -84,10 +84,11 @@ def _quit_when_demo_done(app, window, timeout_s: float = 180.0) -> None:
     timer = QTimer(window)
 
     def check() -> None:
-        done = not window.running and bool(window.ordered) and window.clip_view.shown is not None
+        done = (not window.runs.running and window.session is not None and len(window.session) > 0
+                and window.clip_view.shown is not None)
         if done or time.monotonic() - started > timeout_s:
             timer.stop()
-            print(f"smoke test {'ok' if done else 'FAILED'}: {len(window.ordered)} candidates, "
+            print(f"smoke test {'ok' if done else 'FAILED'}: {len(window.session or [])} candidates, "
                   f"frame shown: {window.clip_view.shown is not None}", flush=True)
             window.close()
             app.exit(0 if done else 1)
@@ -102,7 +103,12 @@ def start(window, args: argparse.Namespace) -> None:
 
     if args.demo:
         clip, logos = demo_paths()
-        project = args.project or str(Path(user_data_dir("logotag", appauthor=False)) / "demo.logotag.sqlite")
+        if args.smoke_test:  # a check starts from nothing: never a demo project an earlier start left behind
+            import tempfile
+
+            project = str(Path(tempfile.mkdtemp(prefix="logotag-smoke-")) / "demo.logotag.sqlite")
+        else:
+            project = args.project or str(Path(user_data_dir("logotag", appauthor=False)) / "demo.logotag.sqlite")
         Path(project).parent.mkdir(parents=True, exist_ok=True)
         args.video, args.logos = [str(clip)], str(logos)
     elif args.project:
@@ -116,13 +122,13 @@ def start(window, args: argparse.Namespace) -> None:
         return
     if args.logos and not window.set_logos(args.logos):
         return
-    known = {v.path for v in window.repo.videos()}
+    known = {v.path for v in window.project.videos()}
     new = [v for v in args.video if str(Path(v).resolve()) not in known]
     if new:
         window.add_clips(new)
-    if args.demo and not args.no_auto_run and window.video is not None and not window.ordered:
+    if args.demo and not args.no_auto_run and window.video is not None and not len(window.session or []):
         config = RunConfig(input=window.video.path, logos=window.logos_dir, embedder="offline", verifier="ocr")
-        window.run_clips([window.video.id], config)
+        window.runs.run_clips([window.video.id], config)
 
 
 if __name__ == "__main__":

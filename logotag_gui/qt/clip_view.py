@@ -1,7 +1,8 @@
 """The centre of the window: frame view, scrubber over sampled frames, timeline and transport.
 
 Frames are decoded by a FrameLoader on its own thread; boxes are drawn when the frame they belong
-to arrives, so a box is always shown on exactly the frame it was made for.
+to arrives, so a box is always shown on exactly the frame it was made for. The boxes are read from
+the review session, never copied.
 """
 
 from __future__ import annotations
@@ -13,8 +14,7 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSlider, QToolButton, QVBoxLayout, QWidget
 
 from logotag_gui.core.records import Candidate
-from logotag_gui.core.store.repository import VideoSummary
-from logotag_gui.core.video import sample_indices
+from logotag_gui.core.review import ReviewSession, VideoSummary
 from logotag_gui.qt.models import format_time
 from logotag_gui.qt.widgets.frame_view import FrameView
 from logotag_gui.qt.widgets.timeline import Timeline
@@ -56,57 +56,67 @@ class ClipView(QWidget):
         self.loader.failed.connect(self.loaderFailed)
         self.timeline.frameClicked.connect(self.go_to)
 
+        self.session: ReviewSession | None = None
         self.video: VideoSummary | None = None
         self.sampled: list[int] = []
         self.current = 0
         self.shown: int | None = None
         self.frame_array: np.ndarray | None = None
-        self._by_frame: dict[int, list[Candidate]] = {}
         self.selected_id: int | None = None
         self._play = QTimer(self)
         self._play.timeout.connect(self._tick)
 
     # ---- clip ----------------------------------------------------------------------------------
-    def open_clip(self, video: VideoSummary, *, fps: float) -> None:
+    def open_clip(self, session: ReviewSession) -> None:
+        """Show the session's clip on its review grid, staying on `current` when it is the same clip."""
         self.stop()
-        self.video = video
-        self.sampled = sample_indices(frame_count=video.frame_count, native_fps=video.fps, fps=fps) or [0]
-        self._openClip.emit(video.path)
+        same = self.video is not None and self.video.id == session.video.id
+        self.session, self.video = session, session.video
+        self.sampled = session.sampled or [0]
         self.slider.blockSignals(True)
         self.slider.setRange(0, len(self.sampled) - 1)
-        self.slider.setValue(0)
         self.slider.blockSignals(False)
-        self.timeline.set_clip(video.frame_count)
+        self.timeline.set_clip(self.video.frame_count)
+        self.timeline.set_candidates(session.candidates)
+        if not same:
+            self._openClip.emit(self.video.path)
+            self.shown = None
+            self.go_to(0)
+        else:
+            self._redraw_boxes()
+            self._update_label()
+
+    def close_clip(self) -> None:
+        self.stop()
+        self.session = self.video = None
         self.shown = None
-        self.go_to(0)
+        self.view.set_candidates([])
 
-    def set_candidates(self, candidates: list[Candidate]) -> None:
-        self._by_frame = {}
-        for c in candidates:
-            self._by_frame.setdefault(c.frame.index, []).append(c)
-        self.timeline.set_candidates(candidates)
-        self._redraw_boxes()
-
-    def update_candidate(self, c: Candidate) -> None:
-        """One candidate changed (or was added): touch only its frame."""
-        here = [x for x in self._by_frame.get(c.frame.index, []) if x.id != c.id]
-        self._by_frame[c.frame.index] = [*here, c]
-        self.timeline.set_frame(c.frame.index, self._by_frame[c.frame.index])
-        if c.frame.index == self.shown:
+    def candidates_changed(self, candidates: list[Candidate]) -> None:
+        """Some candidates changed, appeared or went: touch only their frames."""
+        if self.session is None:
+            return
+        frames = {c.frame.index for c in candidates}
+        for index in frames:
+            self.timeline.set_frame(index, self.session.at_frame(index))
+        if self.shown in frames:
             self._redraw_boxes()
+        self._update_label()
 
-    def remove_candidate(self, c: Candidate) -> None:
-        self._by_frame[c.frame.index] = [x for x in self._by_frame.get(c.frame.index, []) if x.id != c.id]
-        self.timeline.set_frame(c.frame.index, self._by_frame[c.frame.index])
-        if c.frame.index == self.shown:
+    def candidates_removed(self, _ids: list[int]) -> None:
+        if self.session is not None:
+            self.timeline.set_candidates(self.session.candidates)
             self._redraw_boxes()
+            self._update_label()
 
     def candidates_here(self) -> list[Candidate]:
-        return list(self._by_frame.get(self.shown if self.shown is not None else -1, []))
+        if self.session is None or self.shown is None:
+            return []
+        return self.session.at_frame(self.shown)
 
     def _redraw_boxes(self) -> None:
         if self.shown is not None:
-            self.view.set_candidates(self._by_frame.get(self.shown, []), self.selected_id)
+            self.view.set_candidates(self.candidates_here(), self.selected_id)
 
     def select(self, candidate_id: int | None) -> None:
         self.selected_id = candidate_id
@@ -158,7 +168,7 @@ class ClipView(QWidget):
         if self.video is None:
             return
         t = self.current / self.video.fps if self.video.kind == "video" else float(self.current)
-        n = len(self._by_frame.get(self.current, []))
+        n = len(self.session.at_frame(self.current)) if self.session is not None else 0
         state = f"{n} box{'es' if n != 1 else ''}" if self.shown == self.current else "decoding…"
         self.position.setText(f"frame {self.current}/{self.video.frame_count - 1}  {format_time(t)}  {state}")
 

@@ -52,7 +52,7 @@ class FilterBar(QWidget):
         self.model.set_filter(Filter(pick(self.brand), pick(self.state), pick(self.verdict), self.min_score.value()))
 
     def _count(self) -> None:
-        self.count.setText(f"{self.model.filtered_count()} of {len(self.model.candidates())} candidates")
+        self.count.setText(f"{self.model.filtered_count()} of {self.model.total_count()} candidates")
 
     def wrap(self, table) -> QWidget:
         box = QWidget()

@@ -1,4 +1,4 @@
-"""Table model over candidates: sorting and filtering in Python lists, rows exposed lazily.
+"""Table model over the review session's candidates: sorting and filtering in Python lists, rows exposed lazily.
 
 QSortFilterProxyModel would call data() once per comparison (millions of Python calls for 100,000
 rows); here a sort is one `list.sort` with a key and a filter one list comprehension, and the view
@@ -14,6 +14,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
 from PySide6.QtGui import QColor
 
 from logotag_gui.core.records import Candidate, ReviewState
+from logotag_gui.core.review import ReviewSession
 
 COLUMNS = ["Frame", "Time", "Brand", "Score", "Verdict", "Conf.", "Decision", "Track"]
 STATE_COLOURS = {ReviewState.PENDING: QColor(240, 190, 40), ReviewState.ACCEPTED: QColor(60, 180, 90),
@@ -50,55 +51,41 @@ def format_time(t: float) -> str:
 
 
 class CandidateTableModel(QAbstractTableModel):
+    """A view of the review session's candidates: it keeps only the ids in display order (filter and
+    sort); every cell is read from the session, so a decision shows the moment the session has it."""
+
     CHUNK = 500
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
-        self._all: list[Candidate] = []
-        self._pos: dict[int, int] = {}  # candidate id -> index in _all
-        self._rows: list[int] = []  # indices into _all after filter and sort
+        self.session: ReviewSession | None = None
+        self._rows: list[int] = []  # candidate ids after filter and sort
+        self._row_of: dict[int, int] = {}
         self._shown = 0
         self._filter = Filter()
         self._sort = (0, Qt.SortOrder.AscendingOrder)
 
-    # ---- data in -----------------------------------------------------------------------------
-    def set_candidates(self, candidates: Sequence[Candidate]) -> None:
+    # ---- following the session -------------------------------------------------------------------
+    def set_session(self, session: ReviewSession | None) -> None:
         self.beginResetModel()
-        self._all = list(candidates)
-        self._pos = {c.id: i for i, c in enumerate(self._all)}
+        self.session = session
         self._rebuild()
         self.endResetModel()
 
-    def add_candidates(self, candidates: Sequence[Candidate]) -> None:
-        """Rows stored by a running pipeline: appended without resetting the view."""
+    def candidates_added(self, _candidates: Sequence[Candidate] = ()) -> None:
+        """Rows stored by a run or by review: re-filtered and re-sorted, the rows already shown kept."""
+        self.beginResetModel()
+        self._rebuild(keep_shown=True)
+        self.endResetModel()
+
+    candidates_removed = candidates_added
+
+    def candidates_changed(self, candidates: Sequence[Candidate]) -> None:
+        # A changed row stays where it is until the next filter or sort: rows must not jump under the reviewer.
         for c in candidates:
-            self._pos[c.id] = len(self._all)
-            self._all.append(c)
-        self.beginResetModel()
-        self._rebuild(keep_shown=True)
-        self.endResetModel()
-
-    def update_candidate(self, candidate: Candidate) -> None:
-        i = self._pos.get(candidate.id)
-        if i is None:
-            self.add_candidates([candidate])
-            return
-        self._all[i] = candidate
-        try:
-            row = self._rows.index(i)
-        except ValueError:
-            return
-        if row < self._shown:
-            self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
-
-    def remove_candidate(self, candidate_id: int) -> None:
-        if candidate_id not in self._pos:
-            return
-        self.beginResetModel()
-        self._all = [c for c in self._all if c.id != candidate_id]
-        self._pos = {c.id: i for i, c in enumerate(self._all)}
-        self._rebuild(keep_shown=True)
-        self.endResetModel()
+            row = self._row_of.get(c.id)
+            if row is not None and row < self._shown:
+                self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
 
     def set_filter(self, flt: Filter) -> None:
         self.beginResetModel()
@@ -107,15 +94,14 @@ class CandidateTableModel(QAbstractTableModel):
         self.endResetModel()
 
     def _rebuild(self, keep_shown: bool = False) -> None:
-        if self._filter == Filter():
-            rows = list(range(len(self._all)))
-        else:
-            rows = [i for i, c in enumerate(self._all) if self._filter.accepts(c)]
+        cands = self.session.candidates if self.session is not None else []
+        if self._filter != Filter():
+            cands = [c for c in cands if self._filter.accepts(c)]
         column, order = self._sort
-        key = _SORT_KEYS[column]
-        rows.sort(key=lambda i: key(self._all[i]), reverse=order == Qt.SortOrder.DescendingOrder)
-        self._rows = rows
-        self._shown = min(len(rows), max(self._shown if keep_shown else 0, self.CHUNK))
+        cands = sorted(cands, key=_SORT_KEYS[column], reverse=order == Qt.SortOrder.DescendingOrder)
+        self._rows = [c.id for c in cands]
+        self._row_of = {cid: row for row, cid in enumerate(self._rows)}
+        self._shown = min(len(self._rows), max(self._shown if keep_shown else 0, self.CHUNK))
 
     # ---- Qt model API ----------------------------------------------------------------------
     def rowCount(self, parent=QModelIndex()) -> int:
@@ -141,15 +127,21 @@ class CandidateTableModel(QAbstractTableModel):
         self._rebuild(keep_shown=True)
         self.layoutChanged.emit()
 
+    @property
+    def sorted_by_review_order(self) -> bool:
+        return self._sort == (0, Qt.SortOrder.AscendingOrder) and self._filter == Filter()
+
     def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
             return COLUMNS[section]
         return None
 
     def data(self, index: QModelIndex, role=Qt.ItemDataRole.DisplayRole):
-        if not index.isValid() or index.row() >= self._shown:
+        if not index.isValid() or index.row() >= self._shown or self.session is None:
             return None
-        c = self._all[self._rows[index.row()]]
+        c = self.session.get(self._rows[index.row()])
+        if c is None:
+            return None
         col = index.column()
         if role == Qt.ItemDataRole.DisplayRole:
             return self._display(c, col)
@@ -174,21 +166,19 @@ class CandidateTableModel(QAbstractTableModel):
         if col == 5:
             return "" if c.verdict.confidence is None else f"{c.verdict.confidence:.2f}"
         if col == 6:
-            return c.review.state.value
+            return c.review.state.value + (" (like a rejected box)" if c.hint and not c.review.decided else "")
         return "" if c.track_id is None else str(c.track_id)
 
     # ---- helpers for the window ---------------------------------------------------------------
     def candidate_at(self, row: int) -> Candidate | None:
-        return self._all[self._rows[row]] if 0 <= row < self._shown else None
+        if not 0 <= row < self._shown or self.session is None:
+            return None
+        return self.session.get(self._rows[row])
 
     def row_of(self, candidate_id: int) -> int | None:
         """The view row of a candidate, fetching more rows if it lies beyond those shown."""
-        i = self._pos.get(candidate_id)
-        if i is None:
-            return None
-        try:
-            row = self._rows.index(i)
-        except ValueError:
+        row = self._row_of.get(candidate_id)
+        if row is None:
             return None
         while row >= self._shown and self.canFetchMore():
             self.fetchMore()
@@ -197,5 +187,9 @@ class CandidateTableModel(QAbstractTableModel):
     def filtered_count(self) -> int:
         return len(self._rows)
 
-    def candidates(self) -> list[Candidate]:
-        return self._all
+    def total_count(self) -> int:
+        return len(self.session) if self.session is not None else 0
+
+    def ids(self) -> list[int]:
+        """The candidate ids in the table's order (its sort and filter)."""
+        return list(self._rows)

@@ -1,7 +1,7 @@
 """Long work off the GUI thread: QObject workers moved to QThreads, talking through signals.
 
 Never QThread.terminate(): the pipeline checks a cancel flag between batches and returns cleanly.
-Each worker opens its own Repository (no Session crosses threads).
+Each worker opens its own Project (no database session crosses threads).
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ from PySide6.QtGui import QImage
 
 from logotag_gui.core.backends import ModelCache
 from logotag_gui.core.config import RunConfig
-from logotag_gui.core.errors import LogoTagError
-from logotag_gui.core.pipeline import run_pipeline
-from logotag_gui.core.records import Progress
-from logotag_gui.core.store import open_repository
+from logotag_gui.core.errors import Cancelled, LogoTagError
+from logotag_gui.core.records import Candidate, Progress
+from logotag_gui.core.review import Project
+from logotag_gui.core.review.learning import Learner
 from logotag_gui.core.video import Source, open_source
 
 log = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ class PipelineWorker(QObject):
     def run(self, configs: list[RunConfig]) -> None:
         self._cancel.clear()
         try:
-            repo = open_repository(self._db_url)
+            project = Project.open(self._db_url, durable=False)  # batches can be redone: no fsync per commit
         except LogoTagError as exc:
             for config in configs:
                 self.clipFailed.emit(config.input, str(exc))
@@ -59,15 +59,15 @@ class PipelineWorker(QObject):
             for config in configs:
                 if self._cancel.is_set():
                     break
-                self._run_one(repo, config)
+                self._run_one(project, config)
         finally:
-            repo.close()
+            project.close()
             self.allFinished.emit()
 
-    def _run_one(self, repo, config: RunConfig) -> None:
+    def _run_one(self, project: Project, config: RunConfig) -> None:
         try:
-            result = run_pipeline(
-                config, repo=repo, models=self._models, cancel=self._cancel.is_set,
+            result = project.run(
+                config, models=self._models, cancel=self._cancel.is_set,
                 on_progress=lambda p: self.progress.emit(_with_clip(p, config.input)),
                 on_batch=lambda stored: self.batchStored.emit(config.input, stored),
             )
@@ -193,11 +193,11 @@ class _Task(QRunnable):
 
     def run(self) -> None:
         try:
-            repo = open_repository(self.db_url)  # this thread's own connection
+            project = Project.open(self.db_url, create=False, durable=False)  # this thread's own connection
             try:
-                result = self.fn(repo)
+                result = self.fn(project)
             finally:
-                repo.close()
+                project.close()
         except (LogoTagError, OSError, ValueError) as exc:
             self.signals.failed.emit(str(exc))
             return
@@ -209,9 +209,101 @@ class _Task(QRunnable):
 
 
 def run_in_background(fn, *, db_url: str, on_done, on_error, parent: QObject) -> _TaskSignals:
-    """Run `fn(repository)` on the global thread pool (exports, reports); results come back as signals."""
+    """Run `fn(project)` on the global thread pool (exports, reports); results come back as signals."""
     signals = _TaskSignals(parent)
     signals.done.connect(on_done)
     signals.failed.connect(on_error)
     QThreadPool.globalInstance().start(_Task(fn, db_url, signals))
     return signals
+
+
+class AssistWorker(QObject):
+    """What helps a review and reads pixels, off the GUI thread: following a box through the clip, and
+    learning from decisions (views kept, searches with them, look-alikes hinted).
+
+    It has its own project connection and decoder for the clip under review. Following only computes
+    (the session stores the proposal on the GUI thread, as one undoable step); learning stores what it
+    finds here and hands the stored candidates back.
+    """
+
+    followed = Signal(object, object)  # seed Candidate, FollowResult
+    followProgress = Signal(int, int)
+    lessons = Signal(object)  # Lessons
+    failed = Signal(str)
+
+    def __init__(self, db_url: str) -> None:
+        super().__init__()
+        self._db_url = db_url
+        self._project: Project | None = None
+        self._source: Source | None = None
+        self._learner: Learner | None = None
+        self.cancel_follow = threading.Event()
+
+    @Slot(object, object, object)
+    def open_clip(self, video, sampled: list[int], reviewer: str) -> None:
+        self.close()
+        try:
+            self._project = Project.open(self._db_url, create=False)
+            self._source = open_source(video.path)
+            self._learner = Learner(self._project.repo, self._source, video=video, sampled=sampled,
+                                    dictionary=self._dictionary(), reviewer=reviewer)
+        except LogoTagError as exc:
+            self.failed.emit(f"Following and learning are off for this clip: {exc}")
+            self.close()
+
+    def _dictionary(self):
+        try:
+            return self._project.dictionary()
+        except LogoTagError as exc:  # the look-alike test goes on with what review taught
+            log.warning("no logo dictionary for look-alike tests: %s", exc)
+            return None
+
+    @Slot(object, object)
+    def follow(self, seed: Candidate, sampled: list[int]) -> None:
+        if self._source is None:
+            return
+        from logotag_gui.core.follow import follow_box
+
+        self.cancel_follow.clear()
+        try:
+            result = follow_box(self._source, frame_index=seed.frame.index, bbox=seed.final_bbox, sampled=sampled,
+                                on_progress=lambda d, t: self.followProgress.emit(d, t),
+                                cancel=self.cancel_follow.is_set)
+        except LogoTagError as exc:
+            self.failed.emit(f"Could not follow the box: {exc}")
+            return
+        self.followed.emit(seed, result)
+
+    @Slot(object, object, bool)
+    def teach(self, decided: list[Candidate], clip: list[Candidate], search: bool) -> None:
+        if self._learner is None:
+            return
+        try:
+            self.lessons.emit(self._learner.teach(decided, clip, search=search))
+        except (LogoTagError, Cancelled) as exc:
+            self.failed.emit(f"Learning from the decision failed: {exc}")
+
+    @Slot(str, object)
+    def search(self, brand: str, clip: list[Candidate]) -> None:
+        if self._learner is None:
+            return
+        from logotag_gui.core.review.learning import Lessons
+
+        try:
+            self.lessons.emit(Lessons(video_id=self._learner.video.id, added=self._learner.search(brand, clip),
+                                      searched=[brand]))
+        except LogoTagError as exc:
+            self.failed.emit(f"Finding more {brand} failed: {exc}")
+
+    @Slot(object)
+    def forget(self, candidate_ids: list[int]) -> None:
+        if self._learner is not None:
+            self._learner.forget(candidate_ids)
+
+    @Slot()
+    def close(self) -> None:
+        if self._source is not None:
+            self._source.close()
+        if self._project is not None:
+            self._project.close()
+        self._project = self._source = self._learner = None

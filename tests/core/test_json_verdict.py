@@ -59,3 +59,16 @@ def test_valid_object_inside_any_prose_is_found(prefix, suffix, verdict, conf, c
 
 def test_balanced_objects_respect_strings():
     assert balanced_objects('a {"x": "}"} b {"y": 1}') == ['{"x": "}"}', '{"y": 1}']
+
+
+def test_a_hesitant_no_stays_no_but_is_not_a_final_track_verdict():
+    """The verdict keeps what the model said; a track carries it to its other crops only when it is confident."""
+    from logotag_gui.core.pipeline import combine_track_verdicts
+
+    hesitant = verdict_from_text('{"verdict": "no", "confidence": 0.3, "visual_cues": "blurry"}', threshold=0.5,
+                                 method="vlm")
+    assert hesitant.state is VerdictState.NO and hesitant.confidence == 0.3
+    assert combine_track_verdicts([hesitant]).state is VerdictState.UNSURE
+    firm = verdict_from_text('{"verdict": "no", "confidence": 0.8, "visual_cues": "other brand"}', threshold=0.5,
+                             method="vlm")
+    assert combine_track_verdicts([hesitant, firm]) is firm

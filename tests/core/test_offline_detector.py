@@ -169,7 +169,7 @@ def _word(text: str, size: int = 60, color=(200, 20, 20)) -> np.ndarray:
 
 
 def test_a_reference_cropped_tight_around_its_name_is_still_read():
-    from logotag_gui.core.verifiers.ocr import TextReader
+    from logotag_gui.core.text_reading import TextReader
 
     loose = _word("Kestrel")
     ys, xs = np.where(loose.min(axis=2) < 200)

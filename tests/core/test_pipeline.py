@@ -40,9 +40,9 @@ def test_offline_pipeline_finds_the_moving_logos_and_links_tracks(tmp_path, demo
     assert precision >= 0.8
     norvik_tracks = {c.track_id for c in cands if c.brand == "Norvik"}
     assert len(norvik_tracks) <= 2  # one logo on screen the whole clip: one track, not twelve
-    assert seen[-1].stage == "frames" and seen[-1].done == 12
+    assert [p for p in seen if p.stage == "frames"][-1].done == 12
     run = repo.run_info(result.run_id)
-    assert run["embedder"] == "keypoints" and run["status"] == "done" and run["timings"]["propose_s"] > 0
+    assert run.embedder == "keypoints" and run.status == "done" and run.timings["propose_s"] > 0
 
 
 class _Boom(Exception):
@@ -88,7 +88,7 @@ def test_cancel_keeps_finished_batches(tmp_path, demo_clip, logos_dir):
 
     result = run_pipeline(_config(clip, logos_dir, batch_frames=4), repo=repo, cancel=cancel_after_first_batch)
     assert result.status == "cancelled" and result.frames_done == 4
-    assert repo.run_info(result.run_id)["status"] == "cancelled"
+    assert repo.run_info(result.run_id).status == "cancelled"
     assert {c.frame.index for c in repo.candidates()} <= {0, 5, 10, 15}
     again = run_pipeline(_config(clip, logos_dir, batch_frames=4), repo=repo)
     assert again.resumed_from == 15 and again.frames_done == 12
@@ -119,7 +119,7 @@ def test_siglip2_and_vlm_run_end_to_end_with_tiny_models(tmp_path, demo_clip, lo
     assert all(c.method == "siglip2" for c in cands)
     assert {c.verdict.state for c in cands} <= {VerdictState.UNPARSABLE}  # random weights: kept as such
     run = repo.run_info(result.run_id)
-    assert run["embedder_model"] == str(tiny_siglip.resolve()) and run["verifier"] == "vlm"
+    assert run.embedder_model == str(tiny_siglip.resolve()) and run.verifier == "vlm"
     # Models stay loaded between runs.
     loaded = dict(models._items)
     run_pipeline(config.with_(fps=1), repo=repo, models=models, cache_root=str(tmp_path / "cache"))

@@ -6,27 +6,33 @@ import torch
 from PIL import Image, ImageDraw, ImageFont
 
 from logotag_gui.core import synth
-from logotag_gui.core.embedders import make_proposer
+from logotag_gui.core.embedders import make_proposer, shape_net
 from logotag_gui.core.embedders import shape as shape_module
 from logotag_gui.core.embedders.offline import OfflineProposer
 from logotag_gui.core.embedders.shape import ShapeProposer
 from logotag_gui.core.embedders.shape_net import (
     CONFIG_FILE,
+    PACKAGED_MODEL,
     STRIDE,
     TEMPLATE,
+    WEIGHTS_FILE,
     ShapeNet,
     correlate,
+    find_shape_model,
+    shape_model_installed,
     template_canvas,
     to_tensor,
 )
 from logotag_gui.core.errors import ModelUnavailable
 from logotag_gui.core.logos import load_dictionary
 from logotag_gui.core.records import BBox, Frame, FrameRef
-from tests.conftest import TRAINED_SHAPE_MODEL
 from tests.tiny_models import save_tiny_shape_matcher
 
-needs_trained = pytest.mark.skipif(TRAINED_SHAPE_MODEL is None, reason="no trained shape matcher installed here "
-                                   "(README: the shape matcher); these tests measure what a trained one finds")
+# The model LogoTag ships (package data), else one installed on this machine ($LOGOTAG_SHAPE_MODEL or the
+# user's folder, as found before the tests' own settings apply): these tests measure what a trained one finds.
+TRAINED = PACKAGED_MODEL if shape_model_installed(PACKAGED_MODEL) else find_shape_model()
+needs_trained = pytest.mark.skipif(TRAINED is None, reason="no trained shape matcher here: neither the shipped "
+                                   "one (logotag_gui/resources/models/shape-matcher) nor a user's")
 
 
 def test_template_keeps_the_aspect_and_masks_the_cells_the_logo_covers():
@@ -71,7 +77,7 @@ def _scene_with(mark: Image.Image) -> tuple[Frame, Frame]:
 @needs_trained
 def test_shape_proposer_finds_a_bare_emblem_and_nothing_on_an_empty_scene(tmp_path):
     with_mark, empty = _scene_with(_bare_emblem(tmp_path))
-    proposer = ShapeProposer(model=TRAINED_SHAPE_MODEL)
+    proposer = ShapeProposer(model=TRAINED)
     proposer.prepare(load_dictionary(tmp_path / "logos"))
     found = proposer.propose(with_mark)
     assert found and found[0].brand == "Norvik" and found[0].method == "shape"
@@ -83,8 +89,8 @@ def test_shape_proposer_finds_a_bare_emblem_and_nothing_on_an_empty_scene(tmp_pa
 def test_offline_detector_finds_the_emblem_that_keypoints_and_ocr_miss(tmp_path):
     with_mark, _ = _scene_with(_bare_emblem(tmp_path))
     dictionary = load_dictionary(tmp_path / "logos")
-    fused = OfflineProposer(shape=ShapeProposer(model=TRAINED_SHAPE_MODEL, threshold=0.65))
-    without_shapes = OfflineProposer()  # as installed without a shape matcher
+    fused = OfflineProposer(shape=ShapeProposer(model=TRAINED, threshold=0.65))
+    without_shapes = OfflineProposer(shape=None)  # keypoints and OCR alone
     fused.prepare(dictionary)
     without_shapes.prepare(dictionary)
     assert without_shapes.propose(with_mark) == []
@@ -104,7 +110,7 @@ def test_a_model_folder_loads_through_the_users_path_and_bad_ones_say_why(tmp_pa
     with torch.inference_mode():
         features = proposer.net(image)
         assert features.shape == (1, 16, 8, 12) and torch.allclose(features, built(image), atol=1e-5)
-    with pytest.raises(ModelUnavailable, match=r"train_shape_matcher\.py train --out"):
+    with pytest.raises(ModelUnavailable, match=r"absent has no config\.json and model\.safetensors"):
         ShapeProposer(model=tmp_path / "absent")
     (folder / CONFIG_FILE).write_text('{"architecture": "something-else"}')
     with pytest.raises(ModelUnavailable, match="not a logotag-shape-matcher model"):
@@ -165,7 +171,7 @@ def test_find_near_searches_the_window_around_the_name_only(tmp_path, monkeypatc
 @needs_trained
 def test_find_near_boxes_the_symbol_beside_its_name_and_nothing_elsewhere(tmp_path):
     with_mark, _ = _scene_with(_bare_emblem(tmp_path))
-    proposer = ShapeProposer(model=TRAINED_SHAPE_MODEL)
+    proposer = ShapeProposer(model=TRAINED)
     proposer.prepare(load_dictionary(tmp_path / "logos"))
     name = BBox(462, 170, 70, 16)  # where the name would be written, right of the emblem
     near = proposer.find_near(with_mark, "Norvik", name, min_score=0.45)
@@ -181,7 +187,7 @@ def test_offline_detector_looks_for_a_symbol_beside_its_read_name(tmp_path):
     scene = Image.fromarray(with_mark.image)
     ImageDraw.Draw(scene).text((462, 165), "NORVIK", font=ImageFont.load_default(size=24), fill=(255, 255, 255))
     frame = Frame(with_mark.ref, np.asarray(scene))
-    proposer = OfflineProposer(shape=ShapeProposer(model=TRAINED_SHAPE_MODEL, threshold=0.99))  # no peak alone
+    proposer = OfflineProposer(shape=ShapeProposer(model=TRAINED, threshold=0.99))  # no peak alone
     proposer.prepare(load_dictionary(tmp_path / "logos"))
     assert not proposer.ocr.names_its_mark("Norvik")
     found = proposer.propose(frame)
@@ -189,10 +195,61 @@ def test_offline_detector_looks_for_a_symbol_beside_its_read_name(tmp_path):
     assert found[0].bbox.iou(BBox(400, 150, 56, 56)) >= 0.5
 
 
+def _no_model_anywhere(tmp_path, monkeypatch) -> None:
+    """No shipped model, an empty user folder and an empty $LOGOTAG_SHAPE_MODEL folder."""
+    monkeypatch.setattr(shape_net, "PACKAGED_MODEL", tmp_path / "package" / "shape-matcher")
+    monkeypatch.setattr(shape_net, "user_model_dir", lambda: tmp_path / "user" / "shape-matcher")
+    monkeypatch.setenv("LOGOTAG_SHAPE_MODEL", str(tmp_path / "env-empty"))
+
+
+def test_the_shipped_model_is_found_where_no_user_model_is(tmp_path, monkeypatch):
+    """A wheel, an editable install and the desktop bundle all hold the model in the package folder."""
+    _no_model_anywhere(tmp_path, monkeypatch)
+    with pytest.raises(ModelUnavailable, match="not installed") as missing:
+        ShapeProposer()
+    assert "Reinstall LogoTag" in str(missing.value)  # a pip install has no bench/: not the only fix offered
+    shipped = save_tiny_shape_matcher(tmp_path / "package" / "shape-matcher", seed=0)
+    assert find_shape_model() == shipped and shape_model_installed()
+    proposer = make_proposer("shape")  # what --embedder shape does
+    assert proposer.model == shipped
+    shipped_id = proposer.embedder_id
+    # A model the user trained takes precedence: the user's folder, then $LOGOTAG_SHAPE_MODEL.
+    users = save_tiny_shape_matcher(tmp_path / "user" / "shape-matcher", seed=1)
+    assert find_shape_model() == users and ShapeProposer().embedder_id != shipped_id
+    chosen = save_tiny_shape_matcher(tmp_path / "env-model", seed=2)
+    monkeypatch.setenv("LOGOTAG_SHAPE_MODEL", str(chosen))
+    assert find_shape_model() == chosen and ShapeProposer().model == chosen
+    monkeypatch.setenv("LOGOTAG_SHAPE_MODEL", "none")  # run without one
+    assert find_shape_model() is None and not shape_model_installed()
+    with pytest.raises(ModelUnavailable, match="switched off"):
+        ShapeProposer()
+
+
+def test_the_package_data_covers_the_model_folder():
+    tomllib = pytest.importorskip("tomllib")
+    from fnmatch import fnmatch
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    patterns = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["logotag_gui"]
+    relative = PACKAGED_MODEL.relative_to(root / "logotag_gui")
+    for name in (CONFIG_FILE, WEIGHTS_FILE, "MODEL_CARD.md"):
+        assert any(fnmatch(str(relative / name), pattern) for pattern in patterns), name
+    assert (PACKAGED_MODEL / "MODEL_CARD.md").exists()
+    assert "resources/models/shape-matcher" in (root / "packaging" / "logotag.spec").read_text()
+
+
+@pytest.mark.skipif(not shape_model_installed(PACKAGED_MODEL), reason="the trained model is not in the package folder")
+def test_the_shipped_model_is_a_shape_matcher_of_this_version():
+    net = shape_net.load_shape_net(PACKAGED_MODEL)
+    assert sum(p.numel() for p in net.parameters()) == 443_424  # 0.9 MB in fp16
+
+
 def test_a_run_says_when_the_offline_detector_has_no_shape_matcher(tmp_path, monkeypatch):
     from logotag_gui.core.backends import choose_backends
     from logotag_gui.core.config import RunConfig
 
+    _no_model_anywhere(tmp_path, monkeypatch)
     config = RunConfig(input="", logos="", embedder="offline", verifier="ocr")
     assert any("without its shape matcher" in n for n in choose_backends(config)[2])
     monkeypatch.setenv("LOGOTAG_SHAPE_MODEL", str(save_tiny_shape_matcher(tmp_path / "tiny")))

@@ -39,7 +39,7 @@ def test_round_trip_and_verdicts(db_url):
     assert [c.id for c in back] == [c.id for c in stored]
     assert back[1].frame == FrameRef(12, 0.48, 640, 360, None)
     assert back[1].verdict.state is VerdictState.YES and back[1].verdict.raw == "{...}"
-    assert repo.run_info(run)["last_frame_index"] == 24
+    assert repo.run_info(run).last_frame_index == 24
 
 
 def test_decisions_keep_history_and_the_latest_wins(db_url):
@@ -59,17 +59,95 @@ def test_decisions_keep_history_and_the_latest_wins(db_url):
     assert len(repo.history(cid)) == 5
 
 
-def test_track_decision_and_manual_boxes(db_url):
+def test_track_decision_is_one_transaction_and_undo_restores_it(db_url):
+    repo = open_repository(db_url)
+    _, _, stored = _seed(repo)
+    before = {c.id: c.review for c in stored}
+    changed = repo.decide_many([c.id for c in stored], DecisionKind.ACCEPT, reviewer="ann")
+    assert [c.review.state for c in changed] == [ReviewState.ACCEPTED] * 3
+    assert repo.count_decisions() == 3
+    restored = repo.restore(before, reviewer="ann")
+    assert all(c.review.state is ReviewState.PENDING for c in restored)
+    with pytest.raises(StoreError, match="no longer exists"):  # all or none
+        repo.decide_many([stored[0].id, 999_999], DecisionKind.REJECT, reviewer="ann")
+    assert repo.candidate(stored[0].id).review.state is ReviewState.PENDING
+
+
+def test_review_made_candidates_survive_a_new_run_and_only_they_can_be_deleted(db_url):
     repo = open_repository(db_url)
     vid, _, stored = _seed(repo)
-    repo.decide(stored[0].id, DecisionKind.REJECT, reviewer="ann")
-    changed = repo.decide_track(video_id=vid, track_id=1, kind=DecisionKind.ACCEPT, reviewer="ann")
-    assert sorted(changed) == sorted(c.id for c in stored[1:])  # the decided one is left alone
+    track = repo.reserve_track_ids(vid)
     added = repo.add_manual_box(video_id=vid, frame=FrameRef(30, 1.2, 640, 360), bbox=BBox(5, 5, 40, 40),
-                                brand="acme", reviewer="ann")
-    assert added.method == "manual" and added.review.state is ReviewState.ACCEPTED
-    repo.delete_manual_box(added.id)
-    assert repo.count_candidates(video_id=vid) == 3
+                                brand="acme", reviewer="ann", track_id=track)
+    followed = repo.add_candidates(video_id=vid, candidates=[
+        Candidate(FrameRef(42, 1.68, 640, 360), BBox(7, 5, 40, 40), "acme", 0.7, "tracked", track_id=track)])
+    assert added.method == "manual" and added.review.state is ReviewState.ACCEPTED and added.track_id == track
+    assert followed[0].review.state is ReviewState.PENDING and followed[0].track_id == track
+    repo.start_run(video_id=vid, config={"fps": 4}, embedder=("keypoints", "", ""), verifier=("none", "", ""),
+                   frames_total=1)
+    assert sorted(c.id for c in repo.candidates(video_id=vid)) == [added.id, followed[0].id]
+    repo.delete_candidates([added.id, followed[0].id, stored[0].id])  # the model's candidate is not review's
+    assert repo.count_candidates(video_id=vid) == 0
+
+
+def test_track_ids_are_unique_per_clip_across_runs_and_review(db_url):
+    repo = open_repository(db_url)
+    vid, _, _ = _seed(repo)
+    first = repo.reserve_track_ids(vid, 10)
+    second = repo.reserve_track_ids(vid, 1)
+    assert second == first + 10
+
+
+def test_what_review_teaches_is_kept_with_its_candidate(db_url):
+    repo = open_repository(db_url)
+    vid, _, stored = _seed(repo)
+    ref = repo.add_review_reference(brand="acme", polarity="positive", candidate_id=stored[0].id, video_id=vid,
+                                    frame_index=0, bbox=BBox(1, 2, 3, 4), image_png=b"png", reviewer="ann")
+    repo.add_review_reference(brand="acme", polarity="negative", candidate_id=stored[1].id, video_id=vid,
+                              frame_index=12, bbox=BBox(1, 2, 3, 4), image_png=b"png2", reviewer="ann")
+    got = repo.review_references(brand="acme", polarity="positive")
+    assert [(r.id, r.image_png, r.bbox) for r in got] == [(ref, b"png", BBox(1, 2, 3, 4))]
+    assert repo.delete_review_references(candidate_ids=[stored[0].id]) == 1
+    assert [r.polarity for r in repo.review_references()] == ["negative"]
+    repo.set_hint([stored[2].id], "like_rejected")
+    assert repo.candidate(stored[2].id).hint == "like_rejected"
+
+
+def test_a_second_process_cannot_run_a_clip_that_is_being_run(db_url):
+    from logotag_gui.core.store.repository import RunBusy
+
+    repo = open_repository(db_url)
+    vid, _, _ = _seed(repo)
+    owner = repo.acquire_run_lock(vid)
+    other = open_repository(db_url)
+    with pytest.raises(RunBusy, match="being run by another LogoTag process"):
+        other.acquire_run_lock(vid)
+    assert repo.renew_run_lock(vid, owner)
+    repo.release_run_lock(vid, owner)
+    taken = other.acquire_run_lock(vid)
+    assert not repo.renew_run_lock(vid, owner)  # the old owner knows it lost the clip
+    other.release_run_lock(vid, taken)
+    other.close()
+
+
+def test_a_dead_holder_gives_the_clip_up_and_its_run_shows_interrupted(db_url):
+    import subprocess
+    import sys
+
+    repo = open_repository(db_url)
+    vid, run, _ = _seed(repo)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    import socket
+
+    from logotag_gui.core.store import schema as sc
+
+    with repo.engine.begin() as conn:  # as a killed process leaves it: fresh heartbeat, no process
+        conn.execute(sc.Video.__table__.update().values(
+            run_owner=f"{socket.gethostname()}:{dead.stdout.strip()}:x", run_heartbeat=sc.utcnow()))
+    assert repo.video(vid).last_run_status == "interrupted"
+    owner = repo.acquire_run_lock(vid)
+    assert repo.run_info(run).status == "interrupted"
+    repo.release_run_lock(vid, owner)
 
 
 def test_new_run_replaces_pending_candidates_but_keeps_decided_ones(db_url):
@@ -157,7 +235,7 @@ def test_foreign_and_locked_databases_get_clear_messages(tmp_path):
     from logotag_gui.core.store.repository import Repository, _sqlite_pragmas
 
     engine = create_engine(f"sqlite:///{path}", connect_args={"timeout": 0.2})
-    event.listen(engine, "connect", _sqlite_pragmas)
+    event.listen(engine, "connect", _sqlite_pragmas(False))
     impatient = Repository(engine, where=str(path))
     with pytest.raises(StoreError, match="locked by another program"):
         impatient.add_video(path="/b.mp4", kind="video", fps=25, frame_count=1, duration_s=1, width=1, height=1)
@@ -168,3 +246,42 @@ def test_foreign_and_locked_databases_get_clear_messages(tmp_path):
 def test_bad_url_is_explained():
     with pytest.raises(StoreError, match="Cannot use database URL"):
         open_repository("nosuchdriver://x/y")
+
+
+def test_another_programs_database_is_left_byte_for_byte(tmp_path):
+    other = tmp_path / "other.sqlite"
+    with sqlite3.connect(other) as conn:
+        conn.execute("create table invoices (id integer)")
+        conn.execute("insert into invoices values (1)")
+    before = other.read_bytes()
+    with pytest.raises(StoreError, match="some other program"):
+        open_repository(other)
+    assert other.read_bytes() == before
+    assert not (tmp_path / "other.sqlite-wal").exists()
+
+
+def test_a_password_in_a_database_url_never_reaches_a_message():
+    with pytest.raises(StoreError) as err:
+        open_repository("postgresql+psycopg://ann:s3cret-pw@127.0.0.1:1/projects")
+    assert "s3cret-pw" not in str(err.value) and "ann:***@127.0.0.1" in str(err.value)
+
+
+def _as_v1(conn) -> None:
+    """Turn a fresh database back into schema v1 (what LogoTag 0.1 wrote)."""
+    for table, column in (("videos", "next_track_id"), ("videos", "run_owner"), ("videos", "run_heartbeat"),
+                          ("runs", "notes"), ("candidates", "hint")):
+        conn.execute(text(f"ALTER TABLE {table} DROP COLUMN {column}"))
+    conn.execute(text("DROP TABLE review_references"))
+    conn.execute(text("UPDATE logotag_meta SET value = '1' WHERE key = 'schema_version'"))
+
+
+def test_a_version_1_project_is_migrated_with_its_track_ids(db_url):
+    repo = open_repository(db_url)
+    vid, run, stored = _seed(repo, track=7)
+    with repo.engine.begin() as conn:
+        _as_v1(conn)
+    repo.close()
+    again = open_repository(db_url)
+    assert [c.id for c in again.candidates(video_id=vid)] == [c.id for c in stored]
+    assert again.reserve_track_ids(vid) == 8  # after the highest track id stored
+    assert again.run_info(run).notes == () and again.review_references() == []

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from logotag_gui.core.records import BBox, Candidate, FrameRef
-from logotag_gui.core.tracks import TrackLinker, cross_brand_margin, nms, relink
+from logotag_gui.core.tracks import TrackLinker, cross_brand_margin, nms
 
 
 def cand(frame, x, brand="a", score=0.8, y=0, size=50):
@@ -28,10 +28,10 @@ def test_tracks_link_moving_logos_and_split_on_gaps_and_brands():
     assert ids[3][0] != ids[0][0]
 
 
-def test_two_copies_on_one_frame_keep_separate_tracks_and_relink_is_stable():
-    frames = [[cand(i, 0 + i, score=0.9), cand(i, 400 - i, score=0.8)] for i in range(0, 20, 5)]
-    linked = relink([c for f in frames for c in f], max_gap_frames=10)
+def test_two_copies_on_one_frame_keep_separate_tracks_with_ids_from_the_allocator():
+    handed = iter([41, 57])
+    linker = TrackLinker(max_gap_frames=10, new_id=lambda: next(handed))
+    linked = [c for i in range(0, 20, 5) for c in linker.link_frame([cand(i, i, score=0.9), cand(i, 400 - i, score=0.8)])]
     left = {c.track_id for c in linked if c.bbox.x < 200}
     right = {c.track_id for c in linked if c.bbox.x >= 200}
-    assert len(left) == 1 and len(right) == 1 and left != right
-    assert relink(linked, max_gap_frames=10) == linked
+    assert left == {41} and right == {57}

@@ -26,7 +26,7 @@ def test_demo_opens_the_bundled_clip_and_logos(window, tmp_path):
     assert clip.exists() and (logos / "brands.json").exists()
     start(window, parse_args([str(tmp_path / "demo.sqlite"), "--demo", "--no-auto-run"]))
     assert window.video.path == str(clip.resolve()) and window.logos_dir == str(logos.resolve())
-    assert not window.running
+    assert not window.runs.running
 
 
 def test_a_project_that_is_not_a_logotag_database_is_refused(window, tmp_path):
@@ -36,6 +36,6 @@ def test_a_project_that_is_not_a_logotag_database_is_refused(window, tmp_path):
     with sqlite3.connect(other) as conn:
         conn.execute("create table notes (x)")
     start(window, parse_args([str(other)]))
-    assert window.repo is None
+    assert window.project is None
     dialogs = [w for w in window.findChildren(object) if getattr(w, "objectName", lambda: "")() == "errorDialog"]
     assert "some other program" in dialogs[-1].text()

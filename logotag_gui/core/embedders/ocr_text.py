@@ -7,8 +7,6 @@ name sits in it.
 
 from __future__ import annotations
 
-import hashlib
-import itertools
 import logging
 import re
 from dataclasses import dataclass, field
@@ -18,7 +16,7 @@ import numpy as np
 
 from logotag_gui.core.logos import LogoDictionary
 from logotag_gui.core.records import BBox, Candidate, Frame
-from logotag_gui.core.verifiers.ocr import TextReader, name_similarity, normalise
+from logotag_gui.core.text_reading import TextReader, name_in_reference, name_similarity, normalise
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +39,6 @@ class OcrTextProposer:
     _symbol_only: set[str] = field(default_factory=set)
     # Reading a reference takes up to four OCR passes (about a second): the app keeps this proposer
     # loaded between runs, so each reference is read once per session.
-    _names_read: dict[tuple, BBox | None] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         from importlib.metadata import version
@@ -73,46 +70,13 @@ class OcrTextProposer:
         return brand not in self._symbol_only
 
     def _text_margins(self, image: np.ndarray, names: list[str]) -> tuple[float, float, float, float] | None:
-        key = (hashlib.sha1(np.ascontiguousarray(image).tobytes()).hexdigest(), image.shape, tuple(names))
-        if key not in self._names_read:
-            self._names_read[key] = self._name_in_reference(image, names)
-        box = self._names_read[key]
+        box = name_in_reference(image, names, min_similarity=self.min_similarity)  # read once per process
         if box is None:
             return None
         H, W = image.shape[:2]
         margins = (box.x / box.w, box.y / box.h, (W - box.x2) / box.w, (H - box.y2) / box.h)
         # A name that is a small part of a big emblem says little about the emblem's extent.
         return tuple(min(max(m, 0.0), 3.0) for m in margins)  # type: ignore[return-value]
-
-    def _name_in_reference(self, image: np.ndarray, names: list[str]) -> BBox | None:
-        """Where the reference shows the brand's name, in its own pixels, or None."""
-        h, w = image.shape[:2]
-        f = max(1.0, 400 / max(h, w))  # small references: read them larger
-        if f > 1.0:
-            image = cv2.resize(image, (int(w * f), int(h * f)), interpolation=cv2.INTER_CUBIC)
-        # The text detector misses words that touch the image border, and references are often
-        # cropped tight: read the crop with a border too (FedEx, Google, Coca-Cola need it). Slanted
-        # script (Sprite) is read only once turned upright. Each view maps its pixels back to the crop.
-        pad = int(0.15 * max(image.shape[:2]))
-        padded = cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
-        views = itertools.chain([(image, np.float32([[1, 0, -pad], [0, 1, -pad]])),
-                                 (padded, np.float32([[1, 0, 0], [0, 1, 0]]))],
-                                (_rotated(padded, angle) for angle in (20, -20)))  # turned only if needed
-        for i, (view, to_view) in enumerate(views):
-            lines = TextReader.read(np.ascontiguousarray(view))
-            back = cv2.invertAffineTransform(to_view)
-            scored = [(max(name_similarity(line.text, n) for n in names), line.box) for line in lines]
-            best = max(((sim, b) for sim, b in scored if sim >= self.min_similarity and b.w > 0 < b.h),
-                       key=lambda item: item[0], default=None)
-            if best is not None:
-                b = best[1]
-                corners = np.float32([[b.x, b.y], [b.x2, b.y], [b.x2, b.y2], [b.x, b.y2]]).reshape(-1, 1, 2)
-                pts = cv2.transform(corners, back).reshape(-1, 2) - pad
-                (x1, y1), (x2, y2) = pts.min(axis=0) / f, pts.max(axis=0) / f
-                return BBox(float(x1), float(y1), float(x2 - x1), float(y2 - y1))
-            if i == 1 and not lines:  # no text at all, upright: a symbol, not worth turning
-                return None
-        return None
 
     def read_names(self, frame: Frame) -> list[NameHit]:
         """Text lines in the frame that name a brand, with their word boxes in source pixels."""
@@ -153,17 +117,6 @@ class NameHit:
     text: str
     score: float  # name similarity x OCR confidence
     box: BBox  # the text line, in source pixels
-
-
-def _rotated(image: np.ndarray, degrees: float) -> tuple[np.ndarray, np.ndarray]:
-    """The image turned about its centre on a canvas that holds all of it, and the 2x3 map into it."""
-    h, w = image.shape[:2]
-    m = cv2.getRotationMatrix2D((w / 2, h / 2), degrees, 1.0)
-    cos, sin = abs(m[0, 0]), abs(m[0, 1])
-    W, H = int(h * sin + w * cos), int(h * cos + w * sin)
-    m[0, 2] += W / 2 - w / 2
-    m[1, 2] += H / 2 - h / 2
-    return cv2.warpAffine(image, m, (W, H), borderMode=cv2.BORDER_REPLICATE), m.astype(np.float32)
 
 
 _ADDRESS = re.compile(r"www\.|https?:|\.(com|net|org)\b|@", re.IGNORECASE)

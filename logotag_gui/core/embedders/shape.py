@@ -7,14 +7,18 @@ the cells the logo covers, slide over the frame's map, and the score is their me
 similarity. Peaks above the threshold become boxes shaped like the reference.
 
 The network is trained by `bench/train_shape_matcher.py` on generated pairs only: CC0
-simple-icons marks (none of FlickrLogos-27's brands, none of the generated benchmark's) composited
-onto the photographs bundled with scikit-image. It is loaded from a model folder (config.json +
-model.safetensors; `shape_net.default_model_dir()`), never from the repository.
+simple-icons marks (none of FlickrLogos-27's brands, none of the generated benchmark's), MIT
+generic icons and wordmarks in freely licensed fonts, composited onto freely licensed photographs
+and generated textures. LogoTag ships the trained model folder (config.json + model.safetensors)
+as package data, with its model card; a model the user trains ($LOGOTAG_SHAPE_MODEL or the user's
+data folder) takes precedence (`shape_net.find_shape_model()`).
 """
 
 from __future__ import annotations
 
+import logging
 import math
+import os
 from dataclasses import dataclass, field
 from hashlib import sha1
 from pathlib import Path
@@ -25,17 +29,24 @@ import torch
 from torch.nn import functional as F
 
 from logotag_gui.core.embedders.shape_net import (
+    MODEL_ENV,
     STRIDE,
+    SWITCHED_OFF,
     TEMPLATE,
     WEIGHTS_FILE,
     correlate,
-    default_model_dir,
+    find_shape_model,
     load_shape_net,
+    missing_model_message,
+    shape_model_installed,
     template_canvas,
     to_tensor,
 )
+from logotag_gui.core.errors import ModelUnavailable
 from logotag_gui.core.logos import LogoDictionary
 from logotag_gui.core.records import BBox, Candidate, Frame
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
@@ -57,7 +68,7 @@ class ShapeProposer:
     largest_share: float = 0.9  # largest logo side, as a share of the frame's shorter side
     max_level_side: int = 1280  # the largest pyramid level: HD frames are searched for marks from 48 px, 500 px photos from 20 px
     per_brand: int = 3
-    model: Path | None = None  # a model folder; None: shape_net.default_model_dir()
+    model: Path | None = None  # a model folder; None: shape_net.find_shape_model() (the user's, else the shipped one)
     name: str = "shape"
     model_id: str = "logotag-shape-matcher"
     revision: str | None = None
@@ -66,7 +77,14 @@ class ShapeProposer:
     _masks: torch.Tensor | None = None
 
     def __post_init__(self) -> None:
-        self.model = Path(self.model) if self.model is not None else default_model_dir()
+        if self.model is None:
+            env = os.environ.get(MODEL_ENV, "").strip()
+            if env and env.lower() not in SWITCHED_OFF and not shape_model_installed(Path(env)):
+                log.warning("%s=%s holds no shape matcher model: using the next one found", MODEL_ENV, env)
+            self.model = find_shape_model()
+            if self.model is None:
+                raise ModelUnavailable(missing_model_message())
+        self.model = Path(self.model)
         self.net = load_shape_net(self.model)
         self.revision = sha1((self.model / WEIGHTS_FILE).read_bytes()).hexdigest()[:12]
 

@@ -81,41 +81,90 @@ def correlate(search: torch.Tensor, kernels: torch.Tensor, masks: torch.Tensor) 
     return F.conv2d(search, weight) / masks.sum(dim=(1, 2)).clamp(min=1)[None, :, None, None]
 
 
-def default_model_dir() -> Path:
-    """Where the shape matcher's model folder lives: $LOGOTAG_SHAPE_MODEL, else the user's data folder."""
-    if os.environ.get(MODEL_ENV):
-        return Path(os.environ[MODEL_ENV])
+# The model LogoTag ships (package data: wheel, editable install and desktop bundle alike).
+PACKAGED_MODEL = Path(__file__).resolve().parents[2] / "resources" / "models" / "shape-matcher"
+SWITCHED_OFF = {"none", "off"}  # LOGOTAG_SHAPE_MODEL=none: run without a shape matcher
+
+
+def user_model_dir() -> Path:
+    """Where a model the user trains goes: the user's data folder (~/.local/share/logotag/... on Linux)."""
     from platformdirs import user_data_dir
 
     return Path(user_data_dir("logotag")) / "models" / "shape-matcher"
 
 
+def default_model_dir() -> Path:
+    """Where a model the user trains goes: $LOGOTAG_SHAPE_MODEL, else the user's data folder.
+
+    It takes precedence over the model LogoTag ships; `find_shape_model()` says which one is used.
+    """
+    env = os.environ.get(MODEL_ENV, "").strip()
+    if env and env.lower() not in SWITCHED_OFF:
+        return Path(env)
+    return user_model_dir()
+
+
+def _holds_model(folder: Path) -> bool:
+    return (folder / CONFIG_FILE).is_file() and (folder / WEIGHTS_FILE).is_file()
+
+
+def find_shape_model() -> Path | None:
+    """The model folder LogoTag uses: $LOGOTAG_SHAPE_MODEL, else the user's folder, else the shipped model,
+    whichever first holds one; None when none does or LOGOTAG_SHAPE_MODEL is `none`."""
+    env = os.environ.get(MODEL_ENV, "").strip()
+    if env.lower() in SWITCHED_OFF:
+        return None
+    candidates = [Path(env)] if env else []
+    candidates += [user_model_dir(), PACKAGED_MODEL]
+    return next((folder for folder in candidates if _holds_model(folder)), None)
+
+
 def shape_model_installed(folder: Path | None = None) -> bool:
-    folder = folder or default_model_dir()
-    return (folder / CONFIG_FILE).exists() and (folder / WEIGHTS_FILE).exists()
+    """Whether `folder` (None: any of the places LogoTag looks in) holds a model."""
+    return _holds_model(folder) if folder is not None else find_shape_model() is not None
+
+
+def missing_model_message(folder: Path | None = None) -> str:
+    """What to do when no model is found (a pip install has no bench/: the trainer is not the only fix)."""
+    if folder is not None:
+        return (f"the shape matcher's model folder {folder} has no {CONFIG_FILE} and {WEIGHTS_FILE}; point at a "
+                f"folder holding both, or leave the model unset to use the one LogoTag ships")
+    if os.environ.get(MODEL_ENV, "").strip().lower() in SWITCHED_OFF:
+        return f"the shape matcher is switched off ({MODEL_ENV}={os.environ[MODEL_ENV].strip()})"
+    env = os.environ.get(MODEL_ENV, "").strip()
+    looked = ([env] if env else []) + [str(user_model_dir()), str(PACKAGED_MODEL)]
+    return (f"the shape matcher is not installed: no {CONFIG_FILE} + {WEIGHTS_FILE} in {', '.join(looked)}. "
+            f"Reinstall LogoTag (its package ships the model), or put a model folder in {user_model_dir()} or set "
+            f"{MODEL_ENV} to one (a source checkout trains one with `python bench/train_shape_matcher.py`, "
+            f"README: the shape matcher)")
 
 
 def save_shape_net(net: ShapeNet, folder: Path) -> None:
-    """A model folder like a hub checkout: config.json (the architecture) + model.safetensors (fp16)."""
+    """A model folder like a hub checkout: config.json (the architecture) + model.safetensors (fp16).
+
+    Each file is written beside its place and then moved there, so that a run stopped mid-save leaves
+    the previous checkpoint whole.
+    """
     from safetensors.torch import save_file
 
     folder.mkdir(parents=True, exist_ok=True)
     config = {"architecture": ARCHITECTURE, "width": net.width, "dim": net.dim, "stride": STRIDE, "template": TEMPLATE}
-    (folder / CONFIG_FILE).write_text(json.dumps(config, indent=1))
-    save_file({k: v.detach().cpu().half().contiguous() for k, v in net.state_dict().items()}, str(folder / WEIGHTS_FILE))
+    weights_tmp, config_tmp = folder / f".{WEIGHTS_FILE}.tmp", folder / f".{CONFIG_FILE}.tmp"
+    save_file({k: v.detach().cpu().half().contiguous() for k, v in net.state_dict().items()}, str(weights_tmp))
+    config_tmp.write_text(json.dumps(config, indent=1))
+    os.replace(weights_tmp, folder / WEIGHTS_FILE)
+    os.replace(config_tmp, folder / CONFIG_FILE)
 
 
 def load_shape_net(folder: Path) -> ShapeNet:
     """Build the network from the folder's config and load its weights; a clear message when either is missing."""
     config_path, weights = folder / CONFIG_FILE, folder / WEIGHTS_FILE
-    if not shape_model_installed(folder):
-        raise ModelUnavailable(
-            f"the shape matcher is not installed ({folder} has no {CONFIG_FILE} and {WEIGHTS_FILE}); train it with "
-            f"`python bench/train_shape_matcher.py train --out {folder}` (README: the shape matcher), or set "
-            f"{MODEL_ENV} to a folder holding one")
+    if not _holds_model(folder):
+        raise ModelUnavailable(missing_model_message(folder))
     config = json.loads(config_path.read_text())
     if config.get("architecture") != ARCHITECTURE or (config.get("stride"), config.get("template")) != (STRIDE, TEMPLATE):
-        raise ModelUnavailable(f"{config_path} is not a {ARCHITECTURE} model of this LogoTag version; train it again")
+        raise ModelUnavailable(f"{config_path} is not a {ARCHITECTURE} model of this LogoTag version; train it again, "
+                               f"or remove it to use the model LogoTag ships")
     from safetensors.torch import load_file
 
     net = ShapeNet(config["width"], config["dim"])

@@ -7,12 +7,35 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy import Connection, inspect, select
+from sqlalchemy import Column, Connection, func, inspect, select, text, update
 
 from logotag_gui.core.errors import StoreError
 from logotag_gui.core.store import schema
 
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {}
+
+def _add_column(conn: Connection, column: Column) -> None:
+    """ALTER TABLE ... ADD COLUMN from the model's own column (type and default as the dialect spells them)."""
+    quote = conn.dialect.identifier_preparer.quote
+    ddl = f"ALTER TABLE {quote(column.table.name)} ADD COLUMN {quote(column.name)} {column.type.compile(conn.dialect)}"
+    if column.server_default is not None:
+        ddl += f" DEFAULT {column.server_default.arg}"
+    conn.execute(text(ddl))
+
+
+def _v1_to_v2(conn: Connection) -> None:
+    """Track ids per clip, the run lock, run notes, look-alike hints, references learned from review."""
+    videos, runs, candidates = schema.Video.__table__, schema.Run.__table__, schema.CandidateRow.__table__
+    for column in (videos.c.next_track_id, videos.c.run_owner, videos.c.run_heartbeat, runs.c.notes,
+                   candidates.c.hint):
+        _add_column(conn, column)
+    schema.ReviewReference.__table__.create(conn)
+    highest = select(func.coalesce(func.max(candidates.c.track_id), 0) + 1).where(
+        candidates.c.video_id == videos.c.id).scalar_subquery()
+    conn.execute(update(videos).values(next_track_id=highest))
+    conn.execute(update(runs).values(notes=[]))
+
+
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1_to_v2}
 
 
 def stored_version(conn: Connection) -> int | None:

@@ -9,16 +9,20 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
+import socket
+import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, create_engine, delete, event, func, select, update
-from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
+from sqlalchemy import Connection, Engine, create_engine, delete, event, func, or_, select, update
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from logotag_gui.core.config import DEFAULT_FPS
 from logotag_gui.core.errors import StoreError
 from logotag_gui.core.records import (
     BBox,
@@ -30,9 +34,10 @@ from logotag_gui.core.records import (
     Verdict,
     VerdictState,
 )
+from logotag_gui.core.safe_io import redact_secrets, redact_url
 from logotag_gui.core.store import schema
 from logotag_gui.core.store.migrations import ensure_schema
-from logotag_gui.core.store.schema import CandidateRow, DecisionRow, Run, VerdictRow, Video
+from logotag_gui.core.store.schema import CandidateRow, DecisionRow, ReviewReference, Run, VerdictRow, Video
 
 log = logging.getLogger(__name__)
 
@@ -54,13 +59,95 @@ def database_url(target: str | Path) -> str:
     return f"sqlite:///{Path(text).expanduser().resolve()}"
 
 
-def _sqlite_pragmas(dbapi_conn, _record) -> None:
-    cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")  # readers (the GUI) never block the writer (a run)
-    cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA synchronous=NORMAL")
-    cur.execute("PRAGMA cache_size=-65536")  # 64 MB: a 100,000-candidate clip loads in one pass
-    cur.close()
+def _sqlite_pragmas(durable: bool):
+    """Per-connection settings. WAL is set once the file is known to be a LogoTag project (open_repository):
+    it is a property of the file, and another program's database must be left byte for byte as it was."""
+
+    def apply(dbapi_conn, _record) -> None:
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA foreign_keys=ON")
+        # NORMAL survives a killed process; FULL (one fsync per commit) also survives a power cut,
+        # which reviewer decisions must (bench/bench_store.py measures what it costs).
+        cur.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+        cur.execute("PRAGMA cache_size=-65536")  # 64 MB: a 100,000-candidate clip loads in one pass
+        cur.close()
+
+    return apply
+
+
+@dataclass(frozen=True, slots=True)
+class LearnedReference:
+    """A crop that review taught: a view of `brand` (positive) or a look-alike of it (negative)."""
+
+    id: int
+    brand: str
+    polarity: str
+    candidate_id: int | None
+    video_id: int
+    frame_index: int
+    bbox: BBox
+    image_png: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    """One pipeline run of a clip, as stored."""
+
+    id: int
+    video_id: int
+    status: str
+    config: dict
+    embedder: str
+    embedder_model: str
+    verifier: str
+    verifier_model: str
+    frames_total: int
+    frames_done: int
+    last_frame_index: int
+    timings: dict
+    notes: tuple[str, ...]
+    error: str
+    started_at: datetime | None
+    finished_at: datetime | None
+
+    @property
+    def fps(self) -> float | None:
+        value = self.config.get("fps")
+        return float(value) if value else None
+
+
+def _run_record(r: Run) -> RunRecord:
+    return RunRecord(r.id, r.video_id, r.status, dict(r.config or {}), r.embedder, r.embedder_model, r.verifier,
+                     r.verifier_model, r.frames_total, r.frames_done, r.last_frame_index, dict(r.timings or {}),
+                     tuple(r.notes or ()), r.error or "", _aware(r.started_at), _aware(r.finished_at))
+
+
+class RunBusy(StoreError):
+    """Another live process is running the pipeline on this clip."""
+
+
+# A run's process says it is alive this often; after STALE_AFTER without a word its lock may be taken.
+HEARTBEAT_S = 10.0
+STALE_AFTER = timedelta(seconds=60)
+
+
+def _process_owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _owner_dead(owner: str) -> bool:
+    """True when the owner is a process of this machine that no longer exists (killed, crashed)."""
+    host, _, rest = owner.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +188,7 @@ class Repository:
             session.close()
 
     def _translate(self, exc: DBAPIError) -> StoreError:
-        text = str(exc.orig) if exc.orig else str(exc)
+        text = redact_secrets(str(exc.orig) if exc.orig else str(exc))
         if "locked" in text or "busy" in text:
             return StoreError(
                 f"The database '{self.where}' is locked by another program (another LogoTag window or a run?). "
@@ -138,9 +225,21 @@ class Repository:
                 row.value = value
 
     # ---- videos ----------------------------------------------------------------------------
+    def _insert_once(self, work):
+        """Run `work(session)`, which inserts rows only where they are missing; when another process
+        inserted the same unique row meanwhile, the second try finds it there."""
+        for attempt in (1, 2):
+            try:
+                with self._session() as s:
+                    return work(s)
+            except IntegrityError:
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
     def add_video(self, *, path: str, kind: str, fps: float, frame_count: int, duration_s: float,
                   width: int, height: int) -> int:
-        with self._session() as s:
+        def work(s: Session) -> int:
             row = s.scalar(select(Video).where(Video.path == path))
             if row is None:
                 row = Video(path=path, kind=kind, fps=fps, frame_count=frame_count, duration_s=duration_s,
@@ -148,6 +247,8 @@ class Repository:
                 s.add(row)
                 s.flush()
             return row.id
+
+        return self._insert_once(work)
 
     def videos(self) -> list[VideoSummary]:
         with self._session() as s:
@@ -158,9 +259,20 @@ class Repository:
             last_status = {}
             for vid, status in s.execute(select(Run.video_id, Run.status).order_by(Run.id)).all():
                 last_status[vid] = status
-            return [VideoSummary(v.id, v.path, v.kind, v.fps, v.frame_count, v.duration_s, v.width, v.height,
-                                 counts.get(v.id, 0), decided.get(v.id, 0), last_status.get(v.id))
-                    for v in s.scalars(select(Video).order_by(Video.id))]
+            out = []
+            for v in s.scalars(select(Video).order_by(Video.id)):
+                status = last_status.get(v.id)
+                if status == "running" and not self._lock_live(v):
+                    status = "interrupted"  # its process died without a word
+                out.append(VideoSummary(v.id, v.path, v.kind, v.fps, v.frame_count, v.duration_s, v.width, v.height,
+                                        counts.get(v.id, 0), decided.get(v.id, 0), status))
+            return out
+
+    @staticmethod
+    def _lock_live(v: Video) -> bool:
+        if v.run_owner is None or v.run_heartbeat is None:
+            return False
+        return _aware(v.run_heartbeat) >= _now() - STALE_AFTER and not _owner_dead(v.run_owner)
 
     def video(self, video_id: int) -> VideoSummary:
         for v in self.videos():
@@ -171,22 +283,25 @@ class Repository:
     # ---- brands ----------------------------------------------------------------------------
     def sync_brands(self, aliases: dict[str, list[str]], files: dict[str, tuple[str, str]]) -> None:
         """Record the dictionary's brands and reference files (files: relpath -> (brand, sha256))."""
-        with self._session() as s:
-            existing = {b.name: b for b in s.scalars(select(schema.Brand))}
-            for rel, (brand, sha) in files.items():
-                row = existing.get(brand)
-                if row is None:
-                    row = existing[brand] = schema.Brand(name=brand, aliases=aliases.get(brand, []))
-                    s.add(row)
-                    s.flush()
-                else:
-                    row.aliases = aliases.get(brand, row.aliases)
-                ref = s.scalar(select(schema.ReferenceRow).where(
-                    schema.ReferenceRow.brand_id == row.id, schema.ReferenceRow.path == rel))
-                if ref is None:
-                    s.add(schema.ReferenceRow(brand_id=row.id, path=rel, sha256=sha))
-                else:
-                    ref.sha256 = sha
+        self._insert_once(lambda s: self._sync_brands(s, aliases, files))
+
+    @staticmethod
+    def _sync_brands(s: Session, aliases: dict[str, list[str]], files: dict[str, tuple[str, str]]) -> None:
+        existing = {b.name: b for b in s.scalars(select(schema.Brand))}
+        for rel, (brand, sha) in files.items():
+            row = existing.get(brand)
+            if row is None:
+                row = existing[brand] = schema.Brand(name=brand, aliases=aliases.get(brand, []))
+                s.add(row)
+                s.flush()
+            else:
+                row.aliases = aliases.get(brand, row.aliases)
+            ref = s.scalar(select(schema.ReferenceRow).where(
+                schema.ReferenceRow.brand_id == row.id, schema.ReferenceRow.path == rel))
+            if ref is None:
+                s.add(schema.ReferenceRow(brand_id=row.id, path=rel, sha256=sha))
+            else:
+                ref.sha256 = sha
 
     def brands(self) -> list[str]:
         with self._session() as s:
@@ -218,55 +333,130 @@ class Repository:
     # ---- runs ------------------------------------------------------------------------------
     def start_run(self, *, video_id: int, config: dict, embedder: tuple[str, str, str],
                   verifier: tuple[str, str, str], frames_total: int, replace_pending: bool = True) -> int:
-        """A new run; pending candidates of earlier runs on this video are replaced by its results."""
+        """A new run; pending candidates of earlier runs on this video are replaced by its results.
+
+        Earlier unfinished runs whose pending results go are marked "superseded": resuming one would
+        skip frames whose candidates no longer exist.
+        """
         key = config_key(config)
         with self._session() as s:
             if replace_pending:
+                # Only what runs made: boxes review made (drawn, followed, found again) have no run.
                 s.execute(delete(CandidateRow).where(
                     CandidateRow.video_id == video_id, CandidateRow.review_state == "pending",
-                    CandidateRow.method != "manual"))
+                    CandidateRow.run_id.is_not(None)))
+                s.execute(update(Run.__table__).where(Run.video_id == video_id, Run.status != "done")
+                          .values(status="superseded"))
             run = Run(video_id=video_id, config=config, config_key=key, embedder=embedder[0],
                       embedder_model=embedder[1], embedder_revision=embedder[2] or "", verifier=verifier[0],
-                      verifier_model=verifier[1], verifier_revision=verifier[2] or "", frames_total=frames_total)
+                      verifier_model=verifier[1], verifier_revision=verifier[2] or "", frames_total=frames_total,
+                      notes=[])
             s.add(run)
             s.flush()
             return run.id
 
     def resumable_run(self, *, video_id: int, config: dict) -> dict | None:
-        """The latest unfinished run of this video with the same settings, to carry on from."""
+        """The latest run of this video with the same settings if it can be carried on (not done, not superseded)."""
         with self._session() as s:
             run = s.scalar(select(Run).where(Run.video_id == video_id, Run.config_key == config_key(config))
                            .order_by(Run.id.desc()).limit(1))
-            if run is None or run.status == "done":
+            if run is None or run.status in ("done", "superseded"):
+                return None
+            latest = s.scalar(select(func.max(Run.id)).where(Run.video_id == video_id))
+            if latest != run.id:  # a later run with other settings has replaced its results since
                 return None
             return {"id": run.id, "last_frame_index": run.last_frame_index, "frames_done": run.frames_done,
                     "status": run.status}
 
-    def mark_run(self, run_id: int, *, status: str, error: str = "", timings: dict | None = None) -> None:
+    def mark_run(self, run_id: int, *, status: str, error: str = "", timings: dict | None = None,
+                 notes: Sequence[str] | None = None) -> None:
         with self._session() as s:
             run = s.get(Run, run_id)
             run.status = status
-            run.error = error
+            run.error = redact_secrets(error)
             if timings is not None:
                 run.timings = timings
+            if notes is not None:
+                run.notes = list(notes)
             if status != "running":
                 run.finished_at = datetime.now(timezone.utc)
 
-    def run_info(self, run_id: int) -> dict:
+    # ---- the run lock: one pipeline per clip, whatever process it runs in -----------------------------
+    def acquire_run_lock(self, video_id: int) -> str:
+        """Take the clip's run lock (a crashed holder's lock is taken over); returns the owner token.
+
+        An atomic conditional UPDATE, so two processes can never both win, on SQLite as on PostgreSQL.
+        """
+        owner, now = _process_owner(), _now()
+        videos = Video.__table__
+        with self._session() as s:
+            got = s.execute(update(videos).where(
+                videos.c.id == video_id,
+                or_(videos.c.run_owner.is_(None), videos.c.run_heartbeat < now - STALE_AFTER),
+            ).values(run_owner=owner, run_heartbeat=now)).rowcount
+            if not got:
+                row = s.get(Video, video_id)
+                held = row.run_owner if row is not None else None
+                if held is not None and _owner_dead(held):
+                    got = s.execute(update(videos).where(videos.c.id == video_id, videos.c.run_owner == held)
+                                    .values(run_owner=owner, run_heartbeat=now)).rowcount
+                if not got:
+                    host, _, rest = (held or "?:?").partition(":")
+                    seen = (now - _aware(row.run_heartbeat)).total_seconds() if row and row.run_heartbeat else 0
+                    raise RunBusy(
+                        f"Clip '{Path(row.path).name if row else video_id}' is being run by another LogoTag process "
+                        f"(pid {rest.partition(':')[0]} on {host}, last heard from {seen:.0f} s ago). Wait for it to "
+                        "finish or cancel it there; a process that died gives the clip up after "
+                        f"{int(STALE_AFTER.total_seconds())} s.")
+            # We hold the clip: a run still marked "running" belonged to a process that died.
+            s.execute(update(Run.__table__).where(Run.video_id == video_id, Run.status == "running")
+                      .values(status="interrupted"))
+        return owner
+
+    def renew_run_lock(self, video_id: int, owner: str) -> bool:
+        """Say this process is alive; False when the lock was lost (taken over after a long stall)."""
+        videos = Video.__table__
+        with self._session() as s:
+            return bool(s.execute(update(videos).where(videos.c.id == video_id, videos.c.run_owner == owner)
+                                  .values(run_heartbeat=_now())).rowcount)
+
+    def release_run_lock(self, video_id: int, owner: str) -> None:
+        videos = Video.__table__
+        with self._session() as s:
+            s.execute(update(videos).where(videos.c.id == video_id, videos.c.run_owner == owner)
+                      .values(run_owner=None, run_heartbeat=None))
+
+    def reserve_track_ids(self, video_id: int, count: int = 1) -> int:
+        """The first of `count` new track ids for this clip (unique across runs, reviews and processes)."""
+        videos = Video.__table__
+        with self._session() as s:
+            after = s.execute(update(videos).where(videos.c.id == video_id)
+                              .values(next_track_id=videos.c.next_track_id + count)
+                              .returning(videos.c.next_track_id)).scalar_one()
+        return int(after) - count
+
+    def run_info(self, run_id: int) -> RunRecord:
         with self._session() as s:
             run = s.get(Run, run_id)
-            return _as_dict(run)
+            if run is None:
+                raise StoreError(f"No run {run_id} in '{self.where}'.")
+            return _run_record(run)
 
-    def runs(self, video_id: int | None = None) -> list[dict]:
+    def runs(self, video_id: int | None = None) -> list[RunRecord]:
         with self._session() as s:
             q = select(Run).order_by(Run.id)
             if video_id is not None:
                 q = q.where(Run.video_id == video_id)
-            return [_as_dict(r) for r in s.scalars(q)]
+            return [_run_record(r) for r in s.scalars(q)]
 
-    def add_batch(self, *, run_id: int, video_id: int, candidates: Sequence[Candidate], last_frame_index: int,
-                  frames_done: int) -> list[Candidate]:
-        """Store one batch of frames' candidates and the run's progress in one transaction."""
+    def clip_fps(self, video_id: int) -> float:
+        """The sampling rate a clip is reviewed at: its latest run's, else a new run's default."""
+        runs = self.runs(video_id)
+        return runs[-1].fps if runs and runs[-1].fps else DEFAULT_FPS
+
+    def add_batch(self, *, run_id: int, video_id: int, candidates: Sequence[Candidate], last_frame_index: int | None,
+                  frames_done: int | None) -> list[Candidate]:
+        """Store one batch of frames' candidates and the run's progress (None: unchanged) in one transaction."""
         with self._session() as s:
             rows = [_candidate_row(c, run_id=run_id, video_id=video_id) for c in candidates]
             s.add_all(rows)
@@ -274,8 +464,9 @@ class Repository:
             for row, cand in zip(rows, candidates, strict=True):
                 if cand.verdict.state is not VerdictState.NOT_RUN:
                     s.add(_verdict_row(row.id, cand.verdict))
-            s.execute(update(Run).where(Run.id == run_id).values(
-                last_frame_index=last_frame_index, frames_done=frames_done))
+            if last_frame_index is not None:
+                s.execute(update(Run).where(Run.id == run_id).values(
+                    last_frame_index=last_frame_index, frames_done=frames_done))
             return [c.with_(id=r.id) for r, c in zip(rows, candidates, strict=True)]
 
     def last_linked(self, *, run_id: int, since_frame: int) -> list[Candidate]:
@@ -339,13 +530,35 @@ class Repository:
         `brand`/`bbox` are the corrected values after this decision (None keeps the model's).
         `state` overrides the state the kind implies (undo writes an earlier state back).
         """
+        return self.decide_many([candidate_id], kind, reviewer=reviewer, brand=brand, bbox=bbox, state=state)[0]
+
+    def decide_many(self, candidate_ids: Sequence[int], kind: DecisionKind, *, reviewer: str,
+                    brand: str | None = None, bbox: BBox | None = None,
+                    state: ReviewState | None = None) -> list[Candidate]:
+        """The same decision for several candidates (a whole track) in one transaction: all or none."""
         with self._session() as s:
-            # Lock the row so that two reviewers' decisions are applied in the order of their ids.
-            row = s.get(CandidateRow, candidate_id, with_for_update=True)
-            if row is None:
-                raise StoreError(f"Candidate {candidate_id} no longer exists in '{self.where}'.")
-            self._apply(s, row, kind, reviewer=reviewer, brand=brand, bbox=bbox, state=state)
-        return self.candidate(candidate_id)
+            for cid in candidate_ids:
+                # Lock the row so that two reviewers' decisions are applied in the order of their ids.
+                row = s.get(CandidateRow, cid, with_for_update=True)
+                if row is None:
+                    raise StoreError(f"Candidate {cid} no longer exists in '{self.where}'.")
+                self._apply(s, row, kind, reviewer=reviewer, brand=brand, bbox=bbox, state=state)
+        return self._in_order(candidate_ids)
+
+    def restore(self, reviews: dict[int, Review], *, reviewer: str) -> list[Candidate]:
+        """Write earlier reviews back (undo), one transaction for all of them; history is kept."""
+        with self._session() as s:
+            for cid, before in reviews.items():
+                row = s.get(CandidateRow, cid, with_for_update=True)
+                if row is None:
+                    raise StoreError(f"Candidate {cid} no longer exists in '{self.where}'.")
+                self._apply(s, row, before.kind or DecisionKind.CLEAR, reviewer=reviewer, brand=before.brand,
+                            bbox=before.bbox, state=before.state)
+        return self._in_order(list(reviews))
+
+    def _in_order(self, ids: Sequence[int]) -> list[Candidate]:
+        found = {c.id: c for c in self.candidates(ids=ids)}
+        return [found[i] for i in ids if i in found]
 
     def _apply(self, s: Session, row: CandidateRow, kind: DecisionKind, *, reviewer: str, brand: str | None,
                bbox: BBox | None, state: ReviewState | None) -> None:
@@ -366,21 +579,10 @@ class Repository:
         if state is ReviewState.PENDING:
             row.reviewer, row.decided_at, row.review_kind = None, None, None
 
-    def decide_track(self, *, video_id: int, track_id: int, kind: DecisionKind, reviewer: str,
-                     only_pending: bool = True) -> list[int]:
-        """One decision for every candidate of a track (by default, those not decided yet)."""
-        with self._session() as s:
-            q = select(CandidateRow).where(CandidateRow.video_id == video_id, CandidateRow.track_id == track_id)
-            if only_pending:
-                q = q.where(CandidateRow.review_state == "pending")
-            rows = list(s.scalars(q.with_for_update()))
-            for row in rows:
-                self._apply(s, row, kind, reviewer=reviewer, brand=None, bbox=None, state=None)
-            return [r.id for r in rows]
-
-    def add_manual_box(self, *, video_id: int, frame: FrameRef, bbox: BBox, brand: str, reviewer: str) -> Candidate:
+    def add_manual_box(self, *, video_id: int, frame: FrameRef, bbox: BBox, brand: str, reviewer: str,
+                       track_id: int | None = None) -> Candidate:
         """A box the model missed, drawn by the reviewer: stored as an accepted manual candidate."""
-        cand = Candidate(frame, bbox, brand, 1.0, "manual")
+        cand = Candidate(frame, bbox, brand, 1.0, "manual", track_id=track_id)
         with self._session() as s:
             row = _candidate_row(cand, run_id=None, video_id=video_id)
             s.add(row)
@@ -389,10 +591,37 @@ class Repository:
             new_id = row.id
         return self.candidate(new_id)
 
-    def delete_manual_box(self, candidate_id: int) -> None:
-        """Undo of an added box. Only manual boxes can be deleted; model candidates keep their history."""
+    def add_candidates(self, *, video_id: int, candidates: Sequence[Candidate]) -> list[Candidate]:
+        """Candidates that review produced (a box followed through the clip, one found with what review
+        taught): pending, with no run, so that a new run of the clip keeps them."""
         with self._session() as s:
-            s.execute(delete(CandidateRow).where(CandidateRow.id == candidate_id, CandidateRow.method == "manual"))
+            rows = [_candidate_row(c, run_id=None, video_id=video_id) for c in candidates]
+            s.add_all(rows)
+            s.flush()
+            for row, cand in zip(rows, candidates, strict=True):
+                if cand.verdict.state is not VerdictState.NOT_RUN:
+                    s.add(_verdict_row(row.id, cand.verdict))
+            ids = [r.id for r in rows]
+        return self._in_order(ids)
+
+    def delete_candidates(self, candidate_ids: Sequence[int]) -> None:
+        """Undo of what review added (a drawn box, a followed track). Model candidates are never deleted
+        here: they keep their history."""
+        with self._session() as s:
+            s.execute(delete(CandidateRow).where(CandidateRow.id.in_(list(candidate_ids)),
+                                                 CandidateRow.run_id.is_(None)))
+
+    def set_track(self, candidate_ids: Sequence[int], track_id: int | None) -> list[Candidate]:
+        with self._session() as s:
+            s.execute(update(CandidateRow.__table__).where(CandidateRow.id.in_(list(candidate_ids)))
+                      .values(track_id=track_id))
+        return self._in_order(candidate_ids)
+
+    def set_hint(self, candidate_ids: Sequence[int], hint: str | None) -> list[Candidate]:
+        with self._session() as s:
+            s.execute(update(CandidateRow.__table__).where(CandidateRow.id.in_(list(candidate_ids)))
+                      .values(hint=hint))
+        return self._in_order(candidate_ids)
 
     def history(self, candidate_id: int) -> list[dict]:
         with self._session() as s:
@@ -402,6 +631,38 @@ class Repository:
     def count_decisions(self) -> int:
         with self._session() as s:
             return int(s.scalar(select(func.count()).select_from(DecisionRow)))
+
+    # ---- what review teaches: views of brands (positive) and look-alikes (negative) ------------------
+    def add_review_reference(self, *, brand: str, polarity: str, candidate_id: int | None, video_id: int,
+                             frame_index: int, bbox: BBox, image_png: bytes, reviewer: str) -> int:
+        if polarity not in ("positive", "negative"):
+            raise ValueError(f"polarity is positive or negative, not {polarity!r}")
+        with self._session() as s:
+            row = ReviewReference(brand=brand, polarity=polarity, candidate_id=candidate_id, video_id=video_id,
+                                  frame_index=frame_index, x=bbox.x, y=bbox.y, w=bbox.w, h=bbox.h,
+                                  image=image_png, reviewer=reviewer)
+            s.add(row)
+            s.flush()
+            return row.id
+
+    def review_references(self, *, brand: str | None = None, polarity: str | None = None,
+                          candidate_id: int | None = None) -> list[LearnedReference]:
+        q = select(ReviewReference).order_by(ReviewReference.id)
+        if brand is not None:
+            q = q.where(ReviewReference.brand == brand)
+        if polarity is not None:
+            q = q.where(ReviewReference.polarity == polarity)
+        if candidate_id is not None:
+            q = q.where(ReviewReference.candidate_id == candidate_id)
+        with self._session() as s:
+            return [LearnedReference(r.id, r.brand, r.polarity, r.candidate_id, r.video_id, r.frame_index,
+                                     BBox(r.x, r.y, r.w, r.h), r.image) for r in s.scalars(q)]
+
+    def delete_review_references(self, *, candidate_ids: Sequence[int]) -> int:
+        """Forget what these candidates taught (their decision was undone)."""
+        with self._session() as s:
+            return s.execute(delete(ReviewReference).where(
+                ReviewReference.candidate_id.in_(list(candidate_ids)))).rowcount
 
 
 # ---- row <-> record ----------------------------------------------------------------------------
@@ -419,7 +680,7 @@ def _candidate_row(c: Candidate, *, run_id: int | None, video_id: int) -> Candid
     return CandidateRow(run_id=run_id, video_id=video_id, frame_index=c.frame.index, t=c.frame.t,
                         frame_name=c.frame.name, frame_width=c.frame.width, frame_height=c.frame.height,
                         x=c.bbox.x, y=c.bbox.y, w=c.bbox.w, h=c.bbox.h, brand=c.brand, score=c.score,
-                        margin=c.margin, method=c.method, reference=c.reference, track_id=c.track_id)
+                        margin=c.margin, method=c.method, reference=c.reference, track_id=c.track_id, hint=c.hint)
 
 
 def _verdict_row(candidate_id: int, v: Verdict) -> VerdictRow:
@@ -437,6 +698,7 @@ def _candidate_select():
         CandidateRow.reviewer, CandidateRow.decided_at, VerdictRow.state.label("v_state"),
         VerdictRow.confidence.label("v_conf"), VerdictRow.rationale.label("v_rationale"),
         VerdictRow.raw.label("v_raw"), VerdictRow.method.label("v_method"), VerdictRow.from_track.label("v_track"),
+        CandidateRow.hint,
     ).outerjoin(VerdictRow, VerdictRow.candidate_id == CandidateRow.id)
 
 
@@ -454,7 +716,7 @@ def _rows_to_candidates(rows) -> list[Candidate]:
     out = []
     append = out.append
     for (cid, fi, t, name, fw, fh, x, y, w, h, brand, score, margin, method, ref, track, rstate, rkind, rbrand,
-         rx, ry, rw, rh, reviewer, decided_at, vstate, vconf, vrat, vraw, vmeth, vtrack, *_extra) in rows:
+         rx, ry, rw, rh, reviewer, decided_at, vstate, vconf, vrat, vraw, vmeth, vtrack, hint, *_extra) in rows:
         key = (fi, t, fw, fh, name)
         frame = frames.get(key)
         if frame is None:
@@ -466,8 +728,13 @@ def _rows_to_candidates(rows) -> list[Candidate]:
         else:
             review = Review(_REVIEW_STATES[rstate], rbrand, BBox(rx, ry, rw, rh) if rx is not None else None,
                             reviewer or "", _aware(decided_at), _KINDS[rkind] if rkind else None)
-        append(Candidate(frame, BBox(x, y, w, h), brand, score, method, margin, ref, track, verdict, cid, review))
+        append(Candidate(frame, BBox(x, y, w, h), brand, score, method, margin, ref, track, verdict, cid, review,
+                         hint))
     return out
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
 
 
 def _aware(value: datetime | None) -> datetime | None:
@@ -477,30 +744,39 @@ def _aware(value: datetime | None) -> datetime | None:
     return value
 
 
-def open_repository(target: str | Path, *, create: bool = True) -> Repository:
-    """Open (and create or migrate) a project database from a file path or a SQLAlchemy URL."""
+def open_repository(target: str | Path, *, create: bool = True, durable: bool = False) -> Repository:
+    """Open (and create or migrate) a project database from a file path or a SQLAlchemy URL.
+
+    `durable`: every commit reaches the disk before it returns (SQLite synchronous=FULL), for the
+    reviewer's decisions; a pipeline's batches can be redone, and commit faster without it.
+    """
     url = database_url(target)
-    where = str(target)
+    where = redact_url(target)  # what messages and logs show: never a password
     if url.startswith("sqlite:///") and not create and not Path(url[len("sqlite:///"):]).exists():
         raise StoreError(f"Project '{where}' does not exist; check the path or create a new project.")
     try:
         kwargs = {"connect_args": {"timeout": 10}} if url.startswith("sqlite") else {"pool_pre_ping": True}
         engine = create_engine(url, **kwargs)
     except (ArgumentError, ImportError) as exc:
-        raise StoreError(f"Cannot use database URL '{where}': {exc}. Use a file path or e.g. "
+        raise StoreError(f"Cannot use database URL '{where}': {redact_secrets(str(exc))}. Use a file path or e.g. "
                          "postgresql+psycopg://user@host/db (pip install 'logotag[postgres]').") from exc
-    if url.startswith("sqlite"):
-        event.listen(engine, "connect", _sqlite_pragmas)
+    sqlite = url.startswith("sqlite")
+    if sqlite:
+        event.listen(engine, "connect", _sqlite_pragmas(durable))
     repo = Repository(engine, where=where)
     try:
         with engine.begin() as conn:
             ensure_schema(conn, where=where)
+        if sqlite:  # known to be ours now: readers (the GUI) never block the writer (a run)
+            with engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA journal_mode=WAL")
     except OperationalError as exc:
         engine.dispose()
         raise repo._translate(exc) from exc
     except DBAPIError as exc:
         engine.dispose()
-        raise StoreError(f"Cannot open database '{where}': {exc.orig}. Is it a LogoTag project?") from exc
+        raise StoreError(f"Cannot open database '{where}': {redact_secrets(str(exc.orig))}. "
+                         "Is it a LogoTag project?") from exc
     except StoreError:
         engine.dispose()
         raise

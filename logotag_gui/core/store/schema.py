@@ -7,10 +7,21 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 def utcnow() -> datetime:
@@ -38,6 +49,11 @@ class Video(Base):
     width: Mapped[int] = mapped_column(Integer)
     height: Mapped[int] = mapped_column(Integer)
     added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Track ids are unique within a clip across runs, reviews and propagation: handed out from here.
+    next_track_id: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    # The run lock: which process is running the pipeline on this clip, and when it last said so.
+    run_owner: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    run_heartbeat: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class Brand(Base):
@@ -72,12 +88,16 @@ class Run(Base):
     verifier: Mapped[str] = mapped_column(String(64))
     verifier_model: Mapped[str] = mapped_column(String(256), default="")
     verifier_revision: Mapped[str] = mapped_column(String(128), default="")
-    status: Mapped[str] = mapped_column(String(16), default="running")  # running|done|cancelled|failed
+    # running | done | cancelled | failed | interrupted (its process died) | superseded (a later run
+    # with other settings replaced its pending results: never resumed)
+    status: Mapped[str] = mapped_column(String(16), default="running")
     error: Mapped[str] = mapped_column(Text, default="")
     frames_total: Mapped[int] = mapped_column(Integer, default=0)
     frames_done: Mapped[int] = mapped_column(Integer, default=0)
     last_frame_index: Mapped[int] = mapped_column(Integer, default=-1)
     timings: Mapped[dict] = mapped_column(JSON, default=dict)
+    # What the user must know about the result: skipped unreadable images, frames that did not decode.
+    notes: Mapped[list] = mapped_column(JSON, default=list)
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
@@ -113,6 +133,9 @@ class CandidateRow(Base):
     rh: Mapped[float | None] = mapped_column(Float, nullable=True)
     reviewer: Mapped[str | None] = mapped_column(String(128), nullable=True)
     decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # What review taught about this candidate before anyone decided it: "like_rejected" (it looks
+    # more like a box a reviewer rejected than like its brand's references; sorted last).
+    hint: Mapped[str | None] = mapped_column(String(32), nullable=True)
     __table_args__ = (
         Index("ix_candidates_video_frame", "video_id", "frame_index"),
         Index("ix_candidates_video_track", "video_id", "track_id"),
@@ -147,3 +170,27 @@ class DecisionRow(Base):
     h: Mapped[float | None] = mapped_column(Float, nullable=True)
     reviewer: Mapped[str] = mapped_column(String(128))
     decided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ReviewReference(Base):
+    """A view of a brand learned from review: an accepted or drawn box (positive), a rejected one (negative).
+
+    The crop is kept in the database (PNG) so that a shared project carries what its reviewers taught;
+    it goes with its candidate (an undone drawing takes its evidence with it).
+    """
+
+    __tablename__ = "review_references"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    brand: Mapped[str] = mapped_column(String(256), index=True)
+    polarity: Mapped[str] = mapped_column(String(8))  # positive | negative
+    candidate_id: Mapped[int | None] = mapped_column(ForeignKey("candidates.id", ondelete="CASCADE"), nullable=True,
+                                                     index=True)
+    video_id: Mapped[int] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"))
+    frame_index: Mapped[int] = mapped_column(Integer)
+    x: Mapped[float] = mapped_column(Float)
+    y: Mapped[float] = mapped_column(Float)
+    w: Mapped[float] = mapped_column(Float)
+    h: Mapped[float] = mapped_column(Float)
+    image: Mapped[bytes] = mapped_column(LargeBinary)
+    reviewer: Mapped[str] = mapped_column(String(128), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

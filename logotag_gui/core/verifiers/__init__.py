@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from logotag_gui.core.records import NOT_VERIFIED, Candidate, Verdict
+
+if TYPE_CHECKING:
+    from logotag_gui.core.logos import LogoDictionary
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +27,17 @@ class Verifier(Protocol):
 
     def verify(self, items: Sequence[VerifyItem]) -> list[Verdict]:
         """One verdict per item, in order; never raises for one bad answer."""
+
+
+def prepare_verifier(verifier: Verifier, dictionary: LogoDictionary) -> None:
+    """Let a verifier that learns from the logo dictionary do so before a run (optional `prepare` method).
+
+    The OCR verifier learns every brand's names (to recognise another brand's name in a crop) and which
+    brands' references show a readable name: only there may clear other text count against a brand.
+    """
+    prepare = getattr(verifier, "prepare", None)
+    if callable(prepare):
+        prepare(dictionary)
 
 
 @dataclass(slots=True)

@@ -1,85 +1,63 @@
-"""OCR: read text with rapidocr (its models ship in the wheel) and match brand names and aliases.
+"""The OCR verifier: does the text in the box name the brand? (Reading and name matching: text_reading.py.)
 
-Used two ways: as a verifier (does the text in this box name the brand?) and as an offline
-proposal source (text anywhere in the frame that names a brand becomes a candidate).
+Not reading a brand's name is not evidence that its logo is absent: the mark may be a symbol, the
+crop too small or blurred, or OCR may slip one letter ("Fored" for "Ford"). So the verifier says
+"no" only on positive evidence: the crop clearly reads another brand's name, or clearly reads other
+text where the brand's references show that its mark holds its name. Everything else is "unsure",
+with a low confidence and a rationale that says which case it was.
+
+A name match (text_reading.match_name) at or above `min_similarity` (0.8) names the brand; a match
+within the allowed edits but below it ("Fored": one edit from the 4-letter "Ford", 0.75) is a near
+miss: "unsure", never "no";
+- the lines read in one crop are also matched as one text (a name split over two lines: "AK | amai");
+- clear text that is a piece of the name (a word of 3 letters inside it, or of 4+ letters within one
+  edit of a stretch of it: "netct" of "netcup", the rest occluded) is "unsure" too, never "no".
 """
 
 from __future__ import annotations
 
-import difflib
 import logging
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from logotag_gui.core.records import BBox, Verdict, VerdictState
+from logotag_gui.core.records import Verdict, VerdictState
+from logotag_gui.core.text_reading import (
+    UNREADABLE_SIDE,
+    NameMatch,
+    TextLine,
+    TextReader,
+    match_name,
+    name_in_reference,
+    normalise,
+    substring_distance,
+    words,
+)
 from logotag_gui.core.verifiers import VerifyItem
+
+if TYPE_CHECKING:
+    from logotag_gui.core.logos import LogoDictionary
 
 log = logging.getLogger(__name__)
 
 
-def normalise(text: str) -> str:
-    return re.sub(r"[^0-9a-z]", "", text.lower())
-
-
-def name_similarity(read: str, name: str) -> float:
-    """How well text read by OCR names `name`: 1.0 when the name appears in it, else fuzzy."""
-    read_n, name_n = normalise(read), normalise(name)
-    if not read_n or not name_n:
-        return 0.0
-    if len(name_n) <= 4:
-        # Short names ("HP", "Mini") hide inside ordinary words: only a whole word counts.
-        words = {normalise(w) for w in re.split(r"[^0-9A-Za-z]+", read)}
-        return 1.0 if name_n in words or read_n == name_n else 0.0
-    if name_n in read_n:
-        return 1.0
-    if len(read_n) < 0.6 * len(name_n):
-        return 0.0
-    # Compare against each same-length slice of the read text, so extra words do not dilute it.
-    width = len(name_n)
-    spans = [read_n[i:i + width] for i in range(max(1, len(read_n) - width + 1))]
-    return max(difflib.SequenceMatcher(None, s, name_n).ratio() for s in spans)
-
-
-@dataclass(frozen=True, slots=True)
-class TextLine:
-    text: str
-    score: float
-    box: BBox
-
-
-class TextReader:
-    """A shared rapidocr engine (loading its ONNX models takes a second)."""
-
-    _engine = None
-
-    @classmethod
-    def engine(cls):
-        if cls._engine is None:
-            from rapidocr_onnxruntime import RapidOCR
-
-            cls._engine = RapidOCR()
-        return cls._engine
-
-    @classmethod
-    def read(cls, image: np.ndarray) -> list[TextLine]:
-        result, _ = cls.engine()(np.ascontiguousarray(image[:, :, ::-1]))  # rapidocr expects BGR
-        lines = []
-        for quad, text, score in result or []:
-            pts = np.asarray(quad, dtype=np.float32)
-            x1, y1 = pts.min(axis=0)
-            x2, y2 = pts.max(axis=0)
-            lines.append(TextLine(str(text), float(score), BBox(float(x1), float(y1), float(x2 - x1), float(y2 - y1))))
-        return lines
-
-
 @dataclass(slots=True)
 class OcrVerifier:
+    """Does the text in the box name the brand? "yes", "no" only on positive evidence, else "unsure".
+
+    `prepare(dictionary)` tells it every brand's names (to recognise another brand's name) and which
+    brands' references show their name (`named_marks`); without it, clear non-brand text is "unsure".
+    """
+
     names: dict[str, list[str]] = field(default_factory=dict)  # brand -> aliases
     min_similarity: float = 0.8
     threshold: float = 0.5
+    clear_text: float = 0.8  # OCR score from which a line counts as clearly read
+    min_letters: int = 3  # clearly read text must hold this many letters to count against a brand
+    # Brands whose references show a readable name; None: not known (prepare() was not called).
+    named_marks: set[str] | None = None
     name: str = "ocr"
     model_id: str = "rapidocr-onnxruntime"
     revision: str | None = None
@@ -89,26 +67,118 @@ class OcrVerifier:
 
         self.revision = version("rapidocr-onnxruntime")
 
+    def prepare(self, dictionary: LogoDictionary) -> None:
+        """Learn every brand's names and which brands' marks show a name OCR can read (cached per reference)."""
+        self.names = {brand: dictionary.names_for(brand)[1:] for brand in dictionary.brands}
+        named = set()
+        for ref in dictionary.references:
+            if ref.brand not in named and name_in_reference(ref.image, dictionary.names_for(ref.brand),
+                                                            min_similarity=self.min_similarity) is not None:
+                named.add(ref.brand)
+        self.named_marks = named
+        symbols = sorted(set(self.names) - named)
+        if symbols:
+            log.info("OCR verifier: no name read in the references of %s; text that is not a brand's name "
+                     "says nothing about them",
+                     ", ".join(symbols))
+
     def verify(self, items: Sequence[VerifyItem]) -> list[Verdict]:
         return [self._verify_one(item) for item in items]
 
     def _verify_one(self, item: VerifyItem) -> Verdict:
         brand = item.candidate.brand
-        names = [brand, *self.names.get(brand, [])]
         lines = TextReader.read(_upscale_small(item.crop))
         text = " | ".join(line.text for line in lines)
-        best, best_name, best_score = 0.0, "", 0.0
+        read = f"read '{text}'"
+
+        def verdict(state: VerdictState, confidence: float | None, why: str) -> Verdict:
+            return Verdict(state, None if confidence is None else round(confidence, 3), why, text, self.name)
+
+        # 1. The brand's own name (or an alias).
+        own = [brand, *self.names.get(brand, [])]
+        best = _best_match(_readings(lines), own)
+        if best is not None and best[0].similarity >= self.min_similarity:
+            m, line = best
+            confidence = m.similarity * line.score
+            slip = f" ({_edits(m.edits)})" if m.edits else ""
+            if confidence >= self.threshold:
+                return verdict(VerdictState.YES, confidence, f"{read}, matches '{m.name}'{slip}")
+            return verdict(VerdictState.UNSURE, confidence,
+                           f"{read}, matches '{m.name}'{slip} but unclearly (OCR score {line.score:.2f})")
+        # 2. Another brand's name, read exactly and clearly.
         for line in lines:
-            for candidate_name in names:
-                sim = name_similarity(line.text, candidate_name)
-                if sim > best:
-                    best, best_name, best_score = sim, candidate_name, line.score
-        if best >= self.min_similarity:
-            confidence = round(best * best_score, 3)
-            state = VerdictState.YES if confidence >= self.threshold else VerdictState.UNSURE
-            return Verdict(state, confidence, f"read '{text}', matches '{best_name}'", text, self.name)
-        why = f"read '{text}', no brand name" if text else "no text found"
-        return Verdict(VerdictState.NO, round(1.0 - best, 3), why, text, self.name)
+            if line.score < self.clear_text:
+                continue
+            for other, aliases in self.names.items():
+                if other == brand:
+                    continue
+                hit = next((n for n in (other, *aliases) if match_name(line.text, n).exact), None)
+                if hit is not None:
+                    return verdict(VerdictState.NO, line.score, f"{read}: the name of another brand, '{other}'")
+        # 3. A near miss of the brand's own name: OCR slips a letter, the logo may well be there.
+        if best is not None:
+            m, line = best
+            return verdict(VerdictState.UNSURE, 0.5 * m.similarity * line.score,
+                           f"{read}, {_edits(m.edits)} from '{m.name}': a near miss, unsure")
+        # 4. Nothing read: a symbol, or too small or blurred. Says nothing either way.
+        h, w = item.crop.shape[:2]
+        symbol = self.named_marks is not None and brand not in self.named_marks
+        if not lines:
+            if min(h, w) < UNREADABLE_SIDE:
+                why = f"no text read: the crop ({w}x{h} px) is too small to read"
+            elif symbol:
+                why = f"no text read: the references of '{brand}' show no readable name (a symbol)"
+            else:
+                why = "no text read: the mark may be a symbol, or too small or blurred to read"
+            return verdict(VerdictState.UNSURE, 0.0, why)
+        # 5. Other text. Evidence against the brand only where it is clear and the brand's mark holds its name.
+        clear = [line for line in lines
+                 if line.score >= self.clear_text and sum(ch.isalpha() for ch in normalise(line.text)) >= self.min_letters]
+        if not clear:
+            top = max(line.score for line in lines)
+            why = (f"too few letters to tell (fewer than {self.min_letters})" if top >= self.clear_text
+                   else f"not clearly (OCR score {top:.2f})")
+            return verdict(VerdictState.UNSURE, 0.0, f"{read}, {why}; no brand name")
+        part = next((n for n in own for line in clear if _fragment_of(line.text, n)), None)
+        if part is not None:
+            return verdict(VerdictState.UNSURE, 0.0, f"{read}: a part of '{part}' or a misreading of it, unsure")
+        if self.named_marks is None:
+            return verdict(VerdictState.UNSURE, 0.0, f"{read}, no brand name; whether the mark of '{brand}' shows "
+                           "its name is not known (the verifier was not prepared with the logo dictionary)")
+        if symbol:
+            return verdict(VerdictState.UNSURE, 0.0, f"{read}, no brand name; the references of '{brand}' show no "
+                           "readable name (a symbol), so the text says nothing about it")
+        top = max(line.score for line in clear)
+        return verdict(VerdictState.NO, min(top, 0.9),
+                       f"{read} clearly, not the name its references show ('{brand}')")
+
+
+def _readings(lines: Sequence[TextLine]) -> list[TextLine]:
+    """The lines, and all of them as one (a name split over two lines: "AK | amai"), at the lowest line score."""
+    if len(lines) < 2:
+        return list(lines)
+    joined = TextLine(" ".join(line.text for line in lines), min(line.score for line in lines), lines[0].box)
+    return [*lines, joined]
+
+
+def _fragment_of(read: str, name: str) -> bool:
+    """A word of the text is a piece of the name: 3 letters exactly, 4 or more within one edit ("netct", "iltrap").
+
+    Part of a name (the rest occluded, cut off or unread) is no evidence that the mark is absent.
+    """
+    name_n = normalise(name)
+    return any(len(w) >= 3 and substring_distance(w, name_n) <= (0 if len(w) <= 3 else 1)
+               for w in {*words(read), normalise(read)})
+
+
+def _best_match(lines: Sequence[TextLine], names: Sequence[str]) -> tuple[NameMatch, TextLine] | None:
+    """The line and name that match best within the allowed edits (fewest edits, then OCR score), or None."""
+    found = [(m, line) for line in lines for m in (match_name(line.text, n) for n in names) if m.within]
+    return max(found, key=lambda f: (f[0].similarity, f[1].score), default=None)
+
+
+def _edits(n: int) -> str:
+    return "one edit" if n == 1 else f"{n} edits"
 
 
 def _upscale_small(image: np.ndarray, min_side: int = 64) -> np.ndarray:

@@ -29,6 +29,8 @@ class ReviewPanel(QWidget):
     acceptClicked = Signal()
     rejectClicked = Signal()
     acceptTrackClicked = Signal()
+    followClicked = Signal()
+    findMoreClicked = Signal()
     relabelChosen = Signal(str)
     addToDictionaryClicked = Signal()
 
@@ -44,7 +46,7 @@ class ReviewPanel(QWidget):
 
         self.fields = {name: QLabel("–") for name in
                        ("Brand", "Frame", "Retrieval", "Method", "Track", "Verdict", "Confidence", "Rationale",
-                        "Decision")}
+                        "Decision", "Hint")}
         form = QFormLayout()
         for name, label in self.fields.items():
             label.setWordWrap(True)
@@ -56,12 +58,22 @@ class ReviewPanel(QWidget):
         self.accept_btn = QPushButton("Accept (A)")
         self.reject_btn = QPushButton("Reject (R)")
         self.track_btn = QPushButton("Accept track (T)")
+        self.follow_btn = QPushButton("Follow through the clip (E)")
+        self.follow_btn.setToolTip("Follow this box forward and backward until the shot cuts or the mark leaves; "
+                                   "the boxes it finds join the track (T accepts them all)")
+        self.more_btn = QPushButton("Find more like this (M)")
+        self.more_btn.setToolTip("Search the clip with this box as a view of its brand")
         self.accept_btn.clicked.connect(self.acceptClicked)
         self.reject_btn.clicked.connect(self.rejectClicked)
         self.track_btn.clicked.connect(self.acceptTrackClicked)
+        self.follow_btn.clicked.connect(self.followClicked)
+        self.more_btn.clicked.connect(self.findMoreClicked)
         buttons = QHBoxLayout()
         for b in (self.accept_btn, self.reject_btn, self.track_btn):
             buttons.addWidget(b)
+        assist = QHBoxLayout()
+        for b in (self.follow_btn, self.more_btn):
+            assist.addWidget(b)
         self.relabel = QComboBox()
         self.relabel.setToolTip("Relabel to another brand (L)")
         self.relabel.activated.connect(lambda i: self.relabelChosen.emit(self.relabel.itemText(i)))
@@ -75,6 +87,7 @@ class ReviewPanel(QWidget):
         layout.addLayout(images)
         layout.addWidget(details)
         layout.addLayout(buttons)
+        layout.addLayout(assist)
         layout.addLayout(relabel_row)
         layout.addWidget(self.add_ref_btn)
         layout.addStretch(1)
@@ -90,12 +103,15 @@ class ReviewPanel(QWidget):
         return label
 
     def set_brands(self, brands: list[str]) -> None:
+        self.relabel.blockSignals(True)
         self.relabel.clear()
         self.relabel.addItems(brands)
+        self.relabel.blockSignals(False)
 
     def show_candidate(self, c: Candidate | None, frame: np.ndarray | None, reference: Path | None) -> None:
         enabled = c is not None
-        for w in (self.accept_btn, self.reject_btn, self.track_btn, self.relabel, self.add_ref_btn):
+        for w in (self.accept_btn, self.reject_btn, self.track_btn, self.follow_btn, self.more_btn, self.relabel,
+                  self.add_ref_btn):
             w.setEnabled(enabled)
         if c is None:
             for label in self.fields.values():
@@ -103,6 +119,10 @@ class ReviewPanel(QWidget):
             self.crop.clear()
             self.reference.clear()
             return
+        if self.relabel.findText(c.final_brand) >= 0:  # the box starts on its own brand: Enter changes nothing
+            self.relabel.blockSignals(True)
+            self.relabel.setCurrentText(c.final_brand)
+            self.relabel.blockSignals(False)
         v = c.verdict
         values = {
             "Brand": c.final_brand + (f" (model: {c.brand})" if c.review.brand else ""),
@@ -114,6 +134,7 @@ class ReviewPanel(QWidget):
             "Confidence": "–" if v.confidence is None else f"{v.confidence:.2f}",
             "Rationale": v.rationale or (v.raw[:200] if v.raw else "–"),
             "Decision": c.review.state.value + (f" by {c.review.reviewer}" if c.review.reviewer else ""),
+            "Hint": "looks like a box you rejected" if c.hint else "–",
         }
         for name, text in values.items():
             self.fields[name].setText(text)
@@ -128,7 +149,7 @@ class ReviewPanel(QWidget):
         if reference is not None and reference.exists():
             self._set_image(self.reference, QPixmap(str(reference)))
         else:
-            self.reference.setText("no reference" if c.method != "manual" else "drawn by hand")
+            self.reference.setText("drawn by hand" if c.method == "manual" else "no reference file")
 
     @staticmethod
     def _set_image(label: QLabel, pixmap: QPixmap) -> None:

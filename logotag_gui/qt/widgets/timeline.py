@@ -10,6 +10,7 @@ from logotag_gui.core.records import Candidate, ReviewState
 from logotag_gui.qt.models import STATE_COLOURS
 
 LANE_H = 14
+MAX_LANES = 6  # the strip keeps its height; more brands share it (the video area never shrinks during a run)
 # What a tick shows when a frame has several boxes of a brand: the state that still needs work.
 RANK = {ReviewState.ACCEPTED: 0, ReviewState.REJECTED: 1, ReviewState.PENDING: 2}
 LABEL_W = 90
@@ -24,7 +25,7 @@ class Timeline(QWidget):
         self._current = 0
         # brand -> frame index -> worst state (pending beats rejected beats accepted: shows what needs work)
         self._lanes: dict[str, dict[int, ReviewState]] = {}
-        self.setMinimumHeight(LANE_H * 2 + 8)
+        self.setFixedHeight(LANE_H * MAX_LANES + 8)
         self.setMouseTracking(True)
         self.setToolTip("Candidates per brand over the clip; click to jump")
 
@@ -49,7 +50,6 @@ class Timeline(QWidget):
             if old is None or RANK[c.review.state] > RANK[old]:
                 lane[c.frame.index] = c.review.state
         self._lanes = {b: lane for b, lane in sorted(self._lanes.items()) if lane}
-        self.setMinimumHeight(LANE_H * max(2, len(self._lanes)) + 8)
         self.update()
 
     def set_current(self, index: int) -> None:
@@ -67,12 +67,14 @@ class Timeline(QWidget):
         font.setPointSize(8)
         p.setFont(font)
         tick = max(2.0, (self.width() - LABEL_W) / max(1, self._frame_count) * 2)
+        lane_h = min(LANE_H, (self.height() - 8) / max(1, len(self._lanes)))
         for lane, (brand, frames) in enumerate(self._lanes.items()):
-            y = 4 + lane * LANE_H
+            y = 4 + lane * lane_h
             p.setPen(QColor(210, 210, 215))
-            p.drawText(QRectF(4, y, LABEL_W - 8, LANE_H), Qt.AlignmentFlag.AlignVCenter, brand)
+            if lane_h >= 9:
+                p.drawText(QRectF(4, y, LABEL_W - 8, lane_h), Qt.AlignmentFlag.AlignVCenter, brand)
             for index, state in frames.items():
-                p.fillRect(QRectF(self._x(index) - tick / 2, y + 2, tick, LANE_H - 4), STATE_COLOURS[state])
+                p.fillRect(QRectF(self._x(index) - tick / 2, y + 1, tick, max(1.0, lane_h - 2)), STATE_COLOURS[state])
         p.setPen(QPen(QColor(255, 255, 255), 1.5))
         x = self._x(self._current)
         p.drawLine(int(x), 0, int(x), self.height())

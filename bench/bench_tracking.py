@@ -1,0 +1,87 @@
+"""Follow truth boxes through a clip with each tracker: how far they get, how well they fit, how fast.
+
+For every appearance of a logo in the truth (a run of frames where one brand's box moves
+continuously), the box on its middle sampled frame seeds `follow_box`; the boxes it returns on the
+other sampled frames are scored against the truth: reach (share of the appearance's sampled frames
+covered at IoU >= 0.5), mean IoU there, overshoot (boxes on frames where the brand is not in view)
+and tracking speed (decoded frames per second, decode included). Trackers: LogoTag's flow tracker,
+OpenCV's MIL, and KCF/CSRT where opencv-contrib is installed.
+
+    python bench/bench_tracking.py --clip bench/out/pan/clip.mp4 --truth bench/out/pan/gt.json
+    python bench/bench_tracking.py --clip resources/demo/demo_clip.mp4 --truth resources/demo/demo_truth.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from logotag_gui.core.evaluate import load_truth
+from logotag_gui.core.follow import TRACKERS, FollowSettings, follow_box
+from logotag_gui.core.records import BBox
+from logotag_gui.core.truth import appearances
+from logotag_gui.core.video import open_source
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--clip", required=True)
+    p.add_argument("--truth", required=True)
+    p.add_argument("--fps", type=float, default=2.0, help="the sampling grid boxes are reported on")
+    p.add_argument("--trackers", nargs="+", default=list(TRACKERS))
+    args = p.parse_args()
+    truth = load_truth(args.truth)
+    source = open_source(args.clip)
+    sampled = source.sampled_indices(fps=args.fps)
+    grid = set(sampled)
+    runs = appearances(truth)
+    print(f"{len(runs)} appearances of {len({r.brand for r in runs})} brands; sampled every "
+          f"{source.info.fps / args.fps:.1f} frames")
+    print(f"{'tracker':<8} {'reach':>7} {'IoU':>6} {'overshoot':>9} {'frames/s':>9}  stops")
+    for name in args.trackers:
+        try:
+            TRACKERS[name](FollowSettings())
+        except ValueError as exc:
+            print(f"{name:<8} skipped: {exc}")
+            continue
+        reached = total = over = 0
+        ious: list[float] = []
+        frames = 0
+        seconds = 0.0
+        stops: dict[str, int] = {}
+        for run in runs:
+            on_grid = [f for f in run.frames if f in grid]
+            if len(on_grid) < 2:
+                continue
+            seed = on_grid[len(on_grid) // 2]
+            t0 = time.perf_counter()
+            result = follow_box(source, frame_index=seed, bbox=run.boxes[seed], sampled=sampled, tracker=name)
+            seconds += time.perf_counter() - t0
+            frames += result.frames_tracked
+            for why in result.stops.values():
+                key = why.split(" at ")[0].split(" (")[0]
+                stops[key] = stops.get(key, 0) + 1
+            got = {b.frame.index: b.bbox for b in result.boxes}
+            for f in on_grid:
+                if f == seed:
+                    continue
+                total += 1
+                if f in got:
+                    iou = got[f].iou(run.boxes[f])
+                    ious.append(iou)
+                    reached += iou >= 0.5
+            over += sum(1 for f in got if f not in run.boxes and not _brand_there(truth, f, run.brand, got[f]))
+        print(f"{name:<8} {reached / max(1, total):>7.1%} {sum(ious) / max(1, len(ious)):>6.3f} {over:>9d} "
+              f"{frames / max(seconds, 1e-9):>9.0f}  " + ", ".join(f"{k}: {v}" for k, v in sorted(stops.items())))
+    source.close()
+
+
+def _brand_there(truth, frame: int, brand: str, box: BBox) -> bool:
+    return any(b.brand == brand and b.bbox.iou(box) > 0 for b in truth.boxes.get(frame, []))
+
+
+if __name__ == "__main__":
+    main()

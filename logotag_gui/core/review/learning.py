@@ -1,0 +1,265 @@
+"""Learning from review while it goes on: every accepted or drawn box teaches a view of its brand, every
+rejected box a look-alike to avoid.
+
+- `learn` keeps the crops in the project's database ("from review"): positives for accepted, drawn,
+  tightened and relabelled boxes (a relabel is also a negative of the brand the model said), negatives
+  for rejected ones; a crop that looks like one already kept adds nothing.
+- `find_more` runs stage 1 with a brand's views from review (SIFT keypoints, as the keypoint backend
+  does, with the crops as references) on the sampled frames where the brand is not found yet, and
+  proposes what it finds as "learned" candidates, linked into tracks.
+- `mark_lookalikes` hints candidates that look more like a rejected box of their brand than like any
+  view of it ("like_rejected": sorted last, or rejected at once where the reviewer asked for that).
+
+It reads pixels (decoding frames), so the app runs it on a worker thread with its own repository and
+decoder; the simulator calls it in line.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from logotag_gui.core import appearance
+from logotag_gui.core.embedders.keypoints import FrameFeatures, KeypointProposer
+from logotag_gui.core.logos import LogoDictionary, Reference
+from logotag_gui.core.records import Candidate, DecisionKind, Frame, ReviewState
+from logotag_gui.core.review.session import LIKE_REJECTED
+from logotag_gui.core.store.repository import LearnedReference, Repository, VideoSummary
+from logotag_gui.core.tracks import TrackLinker, nms
+
+log = logging.getLogger(__name__)
+REVIEW_ROOT = Path("review")  # references learned from review are named review/<id>.png
+
+
+@dataclass(frozen=True, slots=True)
+class LearnSettings:
+    pass_every: int = 3  # a pass with what was taught after this many new views of a brand (or one drawn box)
+    max_views: int = 24  # per brand and polarity: the first, most varied ones
+    duplicate: float = 0.9  # a crop this like a kept one teaches nothing new
+    lookalike_margin: float = 0.05  # closer to a rejected box than to any view of the brand by this much
+    min_lookalike: float = 0.6  # and at least this like the rejected box
+    min_inliers: int = 8
+    feature_cache: int = 160  # frames whose keypoints are kept between passes
+
+
+@dataclass(slots=True)
+class _View:
+    ref: LearnedReference
+    descriptor: np.ndarray
+    image: np.ndarray
+
+
+def _png(crop: np.ndarray) -> bytes:
+    out = io.BytesIO()
+    Image.fromarray(crop).save(out, format="PNG")
+    return out.getvalue()
+
+
+def _decode(png: bytes) -> np.ndarray:
+    with Image.open(io.BytesIO(png)) as im:
+        return np.asarray(im.convert("RGB"))
+
+
+@dataclass
+class Learner:
+    repo: Repository
+    source: object  # a video or image-folder source: frame(index) -> Frame
+    video: VideoSummary
+    sampled: Sequence[int]
+    dictionary: LogoDictionary | None = None
+    reviewer: str = ""
+    settings: LearnSettings = field(default_factory=LearnSettings)
+    _views: dict[int, _View] = field(default_factory=dict)
+    _since_pass: dict[str, int] = field(default_factory=dict)
+    _features: OrderedDict = field(default_factory=OrderedDict)
+    _frames: OrderedDict = field(default_factory=OrderedDict)
+    _reference_descriptors: dict[str, list[np.ndarray]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._keypoints = KeypointProposer(min_inliers=self.settings.min_inliers, synthesize=False, max_instances=2)
+        for ref in self.repo.review_references():
+            self._views[ref.id] = self._view(ref)
+
+    # ---- pixels ----------------------------------------------------------------------------------------
+    def _frame(self, index: int) -> Frame:
+        if index not in self._frames:
+            self._frames[index] = self.source.frame(index)
+            if len(self._frames) > 8:
+                self._frames.popitem(last=False)
+        return self._frames[index]
+
+    def _crop(self, c: Candidate) -> np.ndarray:
+        return np.ascontiguousarray(self._frame(c.frame.index).crop(c.final_bbox))
+
+    def _view(self, ref: LearnedReference) -> _View:
+        image = _decode(ref.image_png)
+        return _View(ref, appearance.describe(image), image)
+
+    def views(self, brand: str, polarity: str) -> list[_View]:
+        return [v for v in self._views.values() if v.ref.brand == brand and v.ref.polarity == polarity]
+
+    # ---- learning --------------------------------------------------------------------------------------
+    def learn(self, decided: Sequence[Candidate]) -> list[str]:
+        """Keep what these decisions teach; returns the brands that are due a pass with it."""
+        due: list[str] = []
+        for c, brand, polarity in self._lessons(decided):
+            crop = self._crop(c)
+            if min(crop.shape[:2]) < 8:
+                continue
+            descriptor = appearance.describe(crop)
+            kept = self.views(brand, polarity)
+            if len(kept) >= self.settings.max_views or appearance.best(descriptor, [v.descriptor for v in kept]) \
+                    >= self.settings.duplicate:
+                continue
+            ref_id = self.repo.add_review_reference(
+                brand=brand, polarity=polarity, candidate_id=c.id, video_id=self.video.id, frame_index=c.frame.index,
+                bbox=c.final_bbox, image_png=_png(crop), reviewer=self.reviewer)
+            self._views[ref_id] = _View(LearnedReference(ref_id, brand, polarity, c.id, self.video.id, c.frame.index,
+                                                         c.final_bbox, b""), descriptor, crop)
+            if polarity == "positive":
+                # A drawn box is a miss of the detector's: look for that mark elsewhere at once.
+                self._since_pass[brand] = self._since_pass.get(brand, 0) + 1
+                if self._since_pass[brand] >= self.settings.pass_every or c.method == "manual":
+                    self._since_pass[brand] = 0
+                    if brand not in due:
+                        due.append(brand)
+        return due
+
+    @staticmethod
+    def _lessons(decided: Sequence[Candidate]):
+        """(candidate, brand, polarity) for each lesson; one view per track and decision is enough."""
+        seen: set[tuple] = set()
+        for c in sorted(decided, key=lambda c: -c.final_bbox.area):
+            lessons = []
+            if c.review.state is ReviewState.ACCEPTED:
+                lessons.append((c.final_brand, "positive"))
+                if c.review.kind is DecisionKind.RELABEL or (c.review.brand and c.review.brand != c.brand):
+                    lessons.append((c.brand, "negative"))
+            elif c.review.state is ReviewState.REJECTED:
+                lessons.append((c.final_brand, "negative"))
+            for brand, polarity in lessons:
+                key = (c.track_id, brand, polarity) if c.track_id is not None else (c.id, brand, polarity)
+                if key not in seen:
+                    seen.add(key)
+                    yield c, brand, polarity
+
+    def forget(self, candidate_ids: Sequence[int]) -> None:
+        """Their decisions were undone: what they taught goes too."""
+        self.repo.delete_review_references(candidate_ids=candidate_ids)
+        gone = set(candidate_ids)
+        self._views = {k: v for k, v in self._views.items() if v.ref.candidate_id not in gone}
+
+    # ---- finding more ----------------------------------------------------------------------------------
+    def find_more(self, brand: str, candidates: Sequence[Candidate], *, new_track_id: Callable[[], int],
+                  cancel: Callable[[], bool] | None = None) -> list[Candidate]:
+        """Stage 1 with the brand's views from review on the clip's sampled frames.
+
+        Returns new candidates (not stored): method "learned", linked into tracks, hinted where they look
+        like a rejected box. Spots that a candidate of the brand holds (whatever its state) are left alone.
+        """
+        views = self.views(brand, "positive")
+        if not views:
+            return []
+        self._keypoints.prepare(LogoDictionary(REVIEW_ROOT, [
+            Reference(brand, REVIEW_ROOT / f"{v.ref.id}.png", "opaque", v.image) for v in views], {}, {}))
+        held: dict[int, list[Candidate]] = {}
+        for c in candidates:
+            if c.final_brand == brand:
+                held.setdefault(c.frame.index, []).append(c)
+        found: list[Candidate] = []
+        linker = TrackLinker(max_gap_frames=max(1, int(2 * self.video.fps)), new_id=new_track_id)
+        for index in self.sampled:
+            if cancel is not None and cancel():
+                break
+            frame = self._frame(index)
+            hits = [h.with_(method="learned", reference=f"review:{Path(h.reference or '').stem}")
+                    for h in nms(self._keypoints.propose(frame, self._frame_features(frame)))
+                    if not any(c.final_bbox.overlaps(h.bbox) for c in held.get(index, []))]
+            found += linker.link_frame(hits)
+        return self.mark_lookalikes(found)
+
+    def _frame_features(self, frame: Frame) -> FrameFeatures | None:
+        if frame.index not in self._features:
+            self._features[frame.index] = self._keypoints.frame_features(frame)
+            if len(self._features) > self.settings.feature_cache:
+                self._features.popitem(last=False)
+        return self._features[frame.index]
+
+    # ---- look-alikes of rejected boxes ---------------------------------------------------------------------
+    def mark_lookalikes(self, candidates: Sequence[Candidate]) -> list[Candidate]:
+        """The same candidates, hinted "like_rejected" where they look more like a rejected box of their
+        brand than like any view of it (the dictionary's references and those from review)."""
+        out = []
+        for c in candidates:
+            negatives = [v.descriptor for v in self.views(c.final_brand, "negative")
+                         if v.ref.candidate_id != c.id]
+            if c.review.decided or not negatives:
+                out.append(c)
+                continue
+            d = appearance.describe(self._crop(c))
+            like_rejected = appearance.best(d, negatives)
+            like_brand = appearance.best(d, [v.descriptor for v in self.views(c.final_brand, "positive")]
+                                         + self._dictionary_views(c.final_brand))
+            lookalike = (like_rejected >= self.settings.min_lookalike
+                         and like_rejected > like_brand + self.settings.lookalike_margin)
+            out.append(c.with_(hint=LIKE_REJECTED if lookalike else None))
+        return out
+
+    def _dictionary_views(self, brand: str) -> list[np.ndarray]:
+        if self.dictionary is None:
+            return []
+        if brand not in self._reference_descriptors:
+            self._reference_descriptors[brand] = [appearance.describe(r.image) for r in self.dictionary.references
+                                                  if r.brand == brand]
+        return self._reference_descriptors[brand]
+
+    # ---- one step after decisions: what the app's worker and the simulator both run ------------------------
+    def teach(self, decided: Sequence[Candidate], clip: Sequence[Candidate], *, search: bool = True,
+              cancel: Callable[[], bool] | None = None) -> Lessons:
+        """Learn from `decided`; hint the clip's pending look-alikes of newly rejected boxes; where a brand
+        is due (or always, for "Find more like this"), search with its views. Writes what it finds."""
+        lessons = Lessons(video_id=self.video.id)
+        due = self.learn(decided)
+        rejected = {c.final_brand for c in decided if c.review.state is ReviewState.REJECTED}
+        rejected |= {c.brand for c in decided if c.review.state is ReviewState.ACCEPTED and c.final_brand != c.brand}
+        for brand in sorted(rejected):
+            lessons.hinted += self.recheck(brand, clip)
+        if search:
+            for brand in due:
+                lessons.added += self.search(brand, clip, cancel=cancel)
+                lessons.searched.append(brand)
+        return lessons
+
+    def search(self, brand: str, clip: Sequence[Candidate], *, cancel: Callable[[], bool] | None = None
+               ) -> list[Candidate]:
+        """Find more of `brand` with what review taught, and store it (pending, no run: a new run keeps it)."""
+        found = self.find_more(brand, clip, new_track_id=lambda: self.repo.reserve_track_ids(self.video.id),
+                               cancel=cancel)
+        return self.repo.add_candidates(video_id=self.video.id, candidates=found) if found else []
+
+    def recheck(self, brand: str, clip: Sequence[Candidate]) -> list[Candidate]:
+        """Hint the clip's pending candidates of `brand` that now look like a rejected box; returns those
+        whose hint changed, as stored."""
+        pending = [c for c in clip if c.final_brand == brand and not c.review.decided]
+        changed = [m for m, c in zip(self.mark_lookalikes(pending), pending, strict=True) if m.hint != c.hint]
+        out: list[Candidate] = []
+        for hint in (LIKE_REJECTED, None):
+            ids = [c.id for c in changed if c.hint == hint]
+            if ids:
+                out += self.repo.set_hint(ids, hint)
+        return out
+
+
+@dataclass(slots=True)
+class Lessons:
+    video_id: int = 0  # the clip they are about (the reviewer may have moved on)
+    added: list[Candidate] = field(default_factory=list)  # found with what review taught (stored)
+    hinted: list[Candidate] = field(default_factory=list)  # whose look-alike hint changed (stored)
+    searched: list[str] = field(default_factory=list)

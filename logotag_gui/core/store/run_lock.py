@@ -1,0 +1,57 @@
+"""Hold a clip's run lock while the pipeline runs on it, saying every few seconds that we are alive.
+
+The lock lives in the database (videos.run_owner / run_heartbeat), so it holds across processes and
+machines sharing a PostgreSQL project, and a crash cannot leave it held: a holder that stops
+renewing it is taken over after `STALE_AFTER`, at once when it was a process of this machine that
+no longer exists.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from logotag_gui.core.errors import StoreError
+from logotag_gui.core.store.repository import HEARTBEAT_S, Repository
+
+log = logging.getLogger(__name__)
+
+
+class RunLock:
+    def __init__(self, repo: Repository, video_id: int, *, heartbeat_s: float = HEARTBEAT_S) -> None:
+        self.repo, self.video_id, self.heartbeat_s = repo, video_id, heartbeat_s
+        self.owner: str | None = None
+        self.lost = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> RunLock:
+        self.owner = self.repo.acquire_run_lock(self.video_id)
+        self._thread = threading.Thread(target=self._beat, name=f"run-lock-{self.video_id}", daemon=True)
+        self._thread.start()
+        return self
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.heartbeat_s):
+            try:
+                if not self.repo.renew_run_lock(self.video_id, self.owner):
+                    self.lost.set()
+                    return
+            except StoreError as exc:  # a busy database: try again at the next beat
+                log.warning("could not renew the run lock: %s", exc)
+
+    def check(self) -> None:
+        """Between batches: stop if another process has taken the clip over (we stalled past the limit)."""
+        if self.lost.is_set():
+            raise StoreError("Another LogoTag process took this clip over while this run was stalled; "
+                             "this run stopped to avoid duplicate results. Run it again to carry on.")
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        if self.owner is not None and not self.lost.is_set():
+            try:
+                self.repo.release_run_lock(self.video_id, self.owner)
+            except StoreError as exc:  # it goes stale on its own
+                log.warning("could not release the run lock: %s", exc)

@@ -1,0 +1,124 @@
+"""Runs of the pipeline from the app: the queue, its progress and cancel, and what its batches add."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject, QThread, Signal
+
+from logotag_gui.core.config import RunConfig
+from logotag_gui.core.records import Candidate, Progress
+from logotag_gui.qt.dialogs.messages import show_error
+from logotag_gui.qt.dialogs.run_dialog import RunDialog
+from logotag_gui.qt.workers import PipelineWorker, start_in_thread
+
+if TYPE_CHECKING:
+    from logotag_gui.qt.main_window import MainWindow
+
+
+class RunController(QObject):
+    _runRequested = Signal(object)  # list[RunConfig], queued to the pipeline thread
+
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(window)
+        self.w = window
+        self.worker: PipelineWorker | None = None
+        self._thread: QThread | None = None
+        self.running = False
+        self._states: dict[str, str] = {}  # clip path -> queued / running, while runs are under way
+
+    def start(self, db_url: str) -> None:
+        self.worker = PipelineWorker(db_url)
+        self._thread = start_in_thread(self.worker, "pipeline")
+        self._runRequested.connect(self.worker.run)
+        self.worker.progress.connect(self._progress)
+        self.worker.batchStored.connect(self._batch_stored)
+        self.worker.clipFinished.connect(self._clip_finished)
+        self.worker.clipFailed.connect(self._clip_failed)
+        self.worker.allFinished.connect(self._all_finished)
+
+    def stop(self) -> QThread | None:
+        """Cancel and stop the pipeline thread; returns it when it did not finish in time (keep it alive)."""
+        if self.worker is not None:
+            self.worker.cancel()
+        thread, self._thread, self.worker = self._thread, None, None
+        self.running = False
+        if thread is None:
+            return None
+        thread.quit()
+        return None if thread.wait(60_000) else thread
+
+    def state_of(self, clip_path: str) -> str | None:
+        return self._states.get(clip_path)
+
+    def run_clips(self, video_ids: list[int] | None = None, config: RunConfig | None = None) -> None:
+        w = self.w
+        if w.project is None or self.running:
+            return
+        if not w.logos_dir:
+            show_error(w, "No logo folder", "Choose the logo dictionary first (File → Set logo folder).")
+            return
+        videos = [v for v in w.project.videos() if video_ids is None or v.id in video_ids]
+        if not videos:
+            return
+        if config is None:
+            dialog = RunDialog(RunConfig(input=videos[0].path, logos=w.logos_dir), frame_count=videos[0].frame_count,
+                               clips=len(videos), parent=w)
+            if dialog.exec() != RunDialog.DialogCode.Accepted:
+                return
+            config = dialog.config()
+        configs = [config.with_(input=v.path, logos=w.logos_dir) for v in videos]
+        if len(videos) > 1:  # a frame range only makes sense for one clip
+            configs = [c.with_(start_frame=0, end_frame=None) for c in configs]
+        self.running = True
+        self._states = {v.path: "queued" for v in videos}
+        w.refresh_clips()
+        w.show_busy("starting…", self.cancel)
+        w.update_enabled()
+        self._runRequested.emit(configs)
+
+    def cancel(self) -> None:
+        if self.worker is not None and self.running:
+            self.worker.cancel()
+            self.w.progress_label.setText("cancelling after this batch…")
+
+    def _progress(self, p: Progress) -> None:
+        w = self.w
+        if p.clip and self._states.get(p.clip) == "queued":
+            self._states[p.clip] = "running"
+            w.refresh_clips()
+        if p.stage == "notice":
+            w.statusBar().showMessage(p.message, 15000)
+            return
+        eta = f" · ETA {int(p.eta_s // 60)}:{int(p.eta_s % 60):02d}" if p.eta_s is not None else ""
+        w.show_busy(f"{p.stage} {p.done}/{p.total}{eta} · {p.message}", self.cancel, done=p.done, total=p.total)
+
+    def _batch_stored(self, clip: str, stored: list[Candidate]) -> None:
+        session = self.w.session
+        if session is not None and clip == session.video.path and stored:
+            session.ingest(stored)  # the candidates appear on the timeline while the run goes on
+
+    def _clip_finished(self, clip: str, result) -> None:
+        self._states.pop(clip, None)
+        session = self.w.session
+        if session is not None and clip == session.video.path:
+            # A new run replaces the pending candidates of earlier ones: read the clip again, staying put.
+            session.reload()
+        notes = f" — {'; '.join(result.notices)}" if result.notices else ""
+        self.w.statusBar().showMessage(f"{Path(clip).name}: {result.status}, {result.candidates} new candidates "
+                                       f"({result.embedder} + {result.verifier}){notes}", 10000)
+
+    def _clip_failed(self, clip: str, message: str) -> None:
+        self._states.pop(clip, None)
+        show_error(self.w, f"Run failed on {Path(clip).name}",
+                   message + "\n\nFinished batches are kept; run again to resume.")
+
+    def _all_finished(self) -> None:
+        w = self.w
+        self.running = False
+        self._states = {}
+        w.hide_busy()
+        w.refresh_clips()
+        w.refresh_dictionary()
+        w.update_enabled()

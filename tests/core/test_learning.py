@@ -1,0 +1,77 @@
+"""Learning from review: a drawn box finds the mark's other appearance; a rejected box marks its look-alikes."""
+
+from __future__ import annotations
+
+import pytest
+
+from logotag_gui.core import synth
+from logotag_gui.core.records import BBox, Candidate, FrameRef, ReviewState
+from logotag_gui.core.review import LIKE_REJECTED, Project
+from logotag_gui.core.review.learning import Learner
+from logotag_gui.core.video import open_source
+
+# Fennel in a first shot, then, after a cut, somewhere else in a second one.
+SHOTS = [synth.Shot(20, (synth.Placement("Fennel", (0.10, 0.20), (0.15, 0.22), 0.30),), seed=3),
+         synth.Shot(20, (synth.Placement("Fennel", (0.55, 0.55), (0.50, 0.50), 0.28),), seed=9)]
+
+
+@pytest.fixture(scope="module")
+def two_shots(tmp_path_factory):
+    marks = {"Fennel": synth.make_logo("Fennel", *synth.DEMO_BRANDS["Fennel"])}
+    path = tmp_path_factory.mktemp("shots") / "two_shots.mp4"
+    return path, synth.write_shots(path, marks, SHOTS)
+
+
+def _open(tmp_path, clip, logos_dir):
+    project = Project.open(tmp_path / "p.sqlite", durable=False)
+    project.set_logos(str(logos_dir))
+    assert project.add_clips([str(clip)]) == []
+    video = project.videos()[0]
+    session = project.session(video.id, reviewer="ann")
+    source = open_source(clip)
+    learner = Learner(project.repo, source, video=video, sampled=session.sampled, dictionary=project.dictionary(),
+                      reviewer="ann")
+    return project, session, source, learner
+
+
+def test_a_drawn_box_finds_the_marks_second_appearance_the_detector_missed(tmp_path, two_shots, logos_dir):
+    clip, truth = two_shots
+    project, session, source, learner = _open(tmp_path, clip, logos_dir)
+    assert session.candidates == []  # nothing was detected: the review starts from misses
+    drawn = session.add_box(5, truth[5][0][1], "Fennel")
+    lessons = learner.teach([drawn], session.candidates)
+    session.ingest(lessons.added)
+    assert lessons.searched == ["Fennel"]
+    views = project.repo.review_references(brand="Fennel")
+    assert [(v.polarity, v.candidate_id) for v in views] == [("positive", drawn.id)]
+    second = [c for c in lessons.added if c.frame.index >= 20]
+    assert second, "the second shot's Fennel must be found with the drawn view"
+    for c in second:
+        assert c.method == "learned" and c.review.state is ReviewState.PENDING
+        assert c.bbox.iou(truth[c.frame.index][0][1]) >= 0.5
+    assert len({c.track_id for c in second}) == 1  # one track: one T accepts it
+    assert not any(c.frame.index == 5 for c in lessons.added)  # the drawn spot is not proposed again
+    # Undoing the drawing takes what it taught with it.
+    session.undo()
+    learner.forget([drawn.id])
+    assert project.repo.review_references() == []
+    source.close()
+
+
+def test_a_rejected_box_marks_its_look_alikes_and_not_the_brand(tmp_path, two_shots, logos_dir):
+    clip, truth = two_shots
+    project, session, source, learner = _open(tmp_path, clip, logos_dir)
+    video = session.video
+    spot = BBox(400, 40, 120, 60)  # the same patch of the first shot's background, frame after frame
+    wrong = [Candidate(FrameRef(f, f / 10, 640, 360), spot, "Fennel", 0.4, "keypoints") for f in (0, 5, 10)]
+    right = Candidate(FrameRef(15, 1.5, 640, 360), truth[15][0][1], "Fennel", 0.9, "keypoints")
+    stored = project.repo.add_candidates(video_id=video.id, candidates=[*wrong, right])
+    session.reload()
+    rejected = session.reject(session.get(stored[0].id))
+    lessons = learner.teach([rejected], session.candidates)
+    session.update(lessons.hinted)
+    assert {c.id for c in lessons.hinted} == {stored[1].id, stored[2].id}
+    assert all(session.get(c.id).hint == LIKE_REJECTED for c in lessons.hinted)
+    assert session.get(stored[3].id).hint is None  # the real mark looks like the brand's reference
+    assert session.next(unreviewed=True, frame=0).id == stored[3].id  # look-alikes come last
+    source.close()
