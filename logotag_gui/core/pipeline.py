@@ -203,6 +203,8 @@ def run_pipeline(config: RunConfig, *, repo: Repository, models: ModelCache | No
     try:
         dictionary = load_dictionary(config.logos)
         repo.sync_brands(dictionary.aliases, dictionary.files_by_brand())
+        # The project's dictionary is the one its latest run used (the app shows references from it).
+        repo.set_setting("logos_dir", str(Path(config.logos).expanduser().resolve()))
         info = source.info
         video_id = repo.add_video(path=config.input, kind=info.kind, fps=info.fps, frame_count=info.frame_count,
                                   duration_s=info.duration_s, width=info.width, height=info.height)

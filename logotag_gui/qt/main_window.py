@@ -148,8 +148,8 @@ class MainWindow(QMainWindow):
         return True
 
     def close_project(self) -> None:
-        for thread in (self.runs.stop(), self.review.stop()):
-            if thread is not None:  # a run or a follow still busy: keep the thread, say so in the log
+        for thread in [self.runs.stop(), *self.review.stop()]:
+            if thread is not None:  # a run or a learning pass still busy: keep the thread, say so in the log
                 log.warning("a worker thread (%s) is still finishing; kept until it does", thread.objectName())
                 self._stragglers.append(thread)
         if self.project is not None:
@@ -259,7 +259,8 @@ class MainWindow(QMainWindow):
     def refresh_panel(self) -> None:
         c = self.current_candidate()
         frame = self.clip_view.frame_array if c is not None and self.clip_view.shown == c.frame.index else None
-        self.panel.show_candidate(c, frame, self._reference_for(c))
+        self.panel.show_candidate(c, frame, self._reference_for(c),
+                                  frame_on_screen=c is None or self.clip_view.current == c.frame.index)
 
     def _reference_for(self, c: Candidate | None) -> Path | None:
         """The file the candidate matched, else its brand's first reference file (OCR and drawn boxes)."""

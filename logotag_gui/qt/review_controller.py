@@ -11,14 +11,14 @@ import logging
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QThread, Signal
-from PySide6.QtWidgets import QInputDialog
+from PySide6.QtWidgets import QInputDialog, QMessageBox
 
 from logotag_gui.core.errors import LogoTagError
 from logotag_gui.core.records import BBox, Candidate, DecisionKind, ReviewState
 from logotag_gui.core.review import ReviewSession
 from logotag_gui.qt.dialogs.messages import show_error
 from logotag_gui.qt.session_bridge import SessionBridge
-from logotag_gui.qt.workers import AssistWorker, start_in_thread
+from logotag_gui.qt.workers import FollowWorker, LearnWorker, start_in_thread
 
 if TYPE_CHECKING:
     from logotag_gui.qt.main_window import MainWindow
@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 
 class ReviewController(QObject):
-    _openClip = Signal(object, object, object)  # video, sampled frames, reviewer -> the assist worker
+    _openClip = Signal(object, object, object)  # video, sampled frames, reviewer -> both workers
     _follow = Signal(object, object)  # seed, sampled frames
     _teach = Signal(object, object, bool)  # decided, the clip's candidates, search due brands
     _search = Signal(str, object)
@@ -38,37 +38,39 @@ class ReviewController(QObject):
         self.w = window
         self.session: ReviewSession | None = None
         self.bridge: SessionBridge | None = None
-        self.assist: AssistWorker | None = None
-        self._assist_thread: QThread | None = None
+        self.follower: FollowWorker | None = None
+        self.learner: LearnWorker | None = None
+        self._threads: list[QThread] = []
         self.following = False
         self.follow_drawn = True  # a drawn box is followed through the clip at once
         self.learn = True  # decisions teach views and look-alikes while the review goes on
 
     # ---- the project and the clip ------------------------------------------------------------------------
     def start(self, db_url: str) -> None:
-        self.assist = AssistWorker(db_url)
-        self._assist_thread = start_in_thread(self.assist, "assist")
-        self._openClip.connect(self.assist.open_clip)
-        self._follow.connect(self.assist.follow)
-        self._teach.connect(self.assist.teach)
-        self._search.connect(self.assist.search)
-        self._forget.connect(self.assist.forget)
-        self.assist.followed.connect(self._followed)
-        self.assist.followProgress.connect(self._follow_progress)
-        self.assist.lessons.connect(self._lessons)
-        self.assist.failed.connect(lambda m: self.w.statusBar().showMessage(m, 10000))
+        self.follower, self.learner = FollowWorker(db_url), LearnWorker(db_url)
+        self._threads = [start_in_thread(self.follower, "follow"), start_in_thread(self.learner, "learn")]
+        for worker in (self.follower, self.learner):
+            self._openClip.connect(worker.open_clip)
+            worker.failed.connect(lambda m: self.w.statusBar().showMessage(m, 10000))
+        self._follow.connect(self.follower.follow)
+        self._teach.connect(self.learner.teach)
+        self._search.connect(self.learner.search)
+        self._forget.connect(self.learner.forget)
+        self.follower.followed.connect(self._followed)
+        self.follower.progress.connect(self._follow_progress)
+        self.learner.lessons.connect(self._lessons)
 
-    def stop(self) -> QThread | None:
-        """Stop the assist thread; returns it when it did not finish (its owner must keep it alive)."""
+    def stop(self) -> list[QThread]:
+        """Stop the worker threads; returns those that did not finish (their owner must keep them alive)."""
         self.set_session(None)
-        thread, self._assist_thread = self._assist_thread, None
-        if self.assist is not None:
-            self.assist.cancel_follow.set()
-        self.assist = None
-        if thread is None:
-            return None
-        thread.quit()
-        return None if thread.wait(30_000) else thread
+        for worker in (self.follower, self.learner):
+            if worker is not None:
+                worker.cancel.set()
+        self.follower = self.learner = None
+        threads, self._threads = self._threads, []
+        for thread in threads:
+            thread.quit()
+        return [t for t in threads if not t.wait(30_000)]
 
     def set_session(self, session: ReviewSession | None) -> None:
         if self.bridge is not None:
@@ -94,7 +96,8 @@ class ReviewController(QObject):
         w.clip_view.open_clip(session)
         w.exposure.set_clip(session.candidates, interval_s=1 / session.fps if session.video.kind == "video" else 1.0,
                             duration_s=session.video.duration_s)
-        if self.assist is not None:
+        if self.learner is not None:
+            self.learner.cancel.set()  # a pass over the previous clip stops; open_clip clears it
             self._openClip.emit(session.video, session.sampled, session.reviewer)
 
     def _reset(self) -> None:
@@ -149,9 +152,27 @@ class ReviewController(QObject):
         if c is None:
             here = self.w.clip_view.candidates_here()
             c = here[0] if len(here) == 1 else None
+            if c is not None:  # the frame's only box: act on it, and show that it is the one
+                self.session.select(c.id)
         if c is None:
             self.w.statusBar().showMessage("Select a box first (J/K move through candidates)", 3000)
         return c
+
+    def _ask_brand(self, title: str, default: str | None) -> str | None:
+        """A brand from the project's list; a new name only when the reviewer confirms it (no typo brands)."""
+        brands = self.w.project.brands()
+        index = brands.index(default) if default in brands else 0
+        brand, ok = QInputDialog.getItem(self.w, title, "Brand:", brands, index, True)
+        self.w.activateWindow()  # the keys go back to the review, whatever the window manager does
+        self.w.clip_view.view.setFocus()
+        brand = brand.strip() if ok else ""
+        if not brand:
+            return None
+        known = {b.lower(): b for b in brands}
+        if brand.lower() in known:
+            return known[brand.lower()]
+        answer = QMessageBox.question(self.w, title, f"'{brand}' is not a brand of this project yet. Add it?")
+        return brand if answer == QMessageBox.StandardButton.Yes else None
 
     def _saving(self, fn, *args, **kwargs):
         """A write the reviewer made: a failure is said, never swallowed (nothing is pretended saved)."""
@@ -185,10 +206,8 @@ class ReviewController(QObject):
         if c is None:
             return
         if brand is None:
-            brands = self.w.project.brands()
-            default = brands.index(c.final_brand) if c.final_brand in brands else 0
-            brand, ok = QInputDialog.getItem(self.w, "Relabel", "Brand:", brands, default, True)
-            if not ok or not brand:
+            brand = self._ask_brand("Relabel", c.final_brand)
+            if brand is None:
                 return
         if brand != c.final_brand:
             done = self._saving(self.session.relabel, c, brand)
@@ -205,21 +224,18 @@ class ReviewController(QObject):
     def box_drawn(self, bbox: BBox) -> None:
         if self.session is None:
             return
-        brands = self.w.project.brands()
         current = self.session.current
-        default = self.session.last_brand or (current.final_brand if current else None)
-        index = brands.index(default) if default in brands else 0
-        brand, ok = QInputDialog.getItem(self.w, "New box", "Brand:", brands, index, True)
-        if ok and brand:
+        brand = self._ask_brand("New box", self.session.last_brand or (current.final_brand if current else None))
+        if brand is not None:
             self.add_box(bbox, brand)
 
     def add_box(self, bbox: BBox, brand: str) -> Candidate | None:
         drawn = self._saving(self.session.add_box, self.w.clip_view.current, bbox, brand)
         if drawn is None:
             return None
-        self._learn_from([drawn])
         if self.follow_drawn:
             self.follow(drawn)
+        self._learn_from([drawn])
         return drawn
 
     def undo(self) -> None:
@@ -241,7 +257,7 @@ class ReviewController(QObject):
     # ---- following and learning -----------------------------------------------------------------------
     def follow(self, c: Candidate | None = None) -> None:
         c = c or self._target()
-        if c is None or self.assist is None or self.session is None:
+        if c is None or self.follower is None or self.session is None:
             return
         if self.following:
             self.w.statusBar().showMessage("Already following a box (Esc cancels it)", 3000)
@@ -251,8 +267,8 @@ class ReviewController(QObject):
         self._follow.emit(c, self.session.sampled)
 
     def cancel_follow(self) -> None:
-        if self.assist is not None and self.following:
-            self.assist.cancel_follow.set()
+        if self.follower is not None and self.following:
+            self.follower.cancel.set()
 
     def _follow_progress(self, done: int, total: int) -> None:
         self.w.show_busy(f"Following… {done}/{total} frames", self.cancel_follow, done=done, total=total)
@@ -260,8 +276,8 @@ class ReviewController(QObject):
     def _followed(self, seed: Candidate, result) -> None:
         self.following = False
         self.w.hide_busy()
-        if self.session is None or self.session.get(seed.id) is None:
-            return  # the clip changed, or the drawing was undone, meanwhile
+        if result is None or self.session is None or self.session.get(seed.id) is None:
+            return  # it failed (said so), or the clip changed, or the drawing was undone, meanwhile
         added = self._saving(self.session.add_followed, self.session.get(seed.id), result) or []
         stops = "; ".join(f"{way}: {why}" for way, why in result.stops.items())
         if added:
@@ -272,7 +288,7 @@ class ReviewController(QObject):
 
     def find_more(self) -> None:
         c = self._target()
-        if c is None or self.assist is None:
+        if c is None or self.learner is None:
             return
         if not self.session.repo.review_references(brand=c.final_brand, polarity="positive"):
             self._learn_from([c], search=False)
@@ -280,7 +296,7 @@ class ReviewController(QObject):
         self._search.emit(c.final_brand, self.session.candidates)
 
     def _learn_from(self, decided: list[Candidate], *, search: bool = True) -> None:
-        if self.learn and decided and self.assist is not None and self.session is not None:
+        if self.learn and decided and self.learner is not None and self.session is not None:
             self._teach.emit(decided, self.session.candidates, search)
 
     def _lessons(self, lessons) -> None:

@@ -17,7 +17,7 @@ from PySide6.QtGui import QImage
 
 from logotag_gui.core.backends import ModelCache
 from logotag_gui.core.config import RunConfig
-from logotag_gui.core.errors import Cancelled, LogoTagError
+from logotag_gui.core.errors import LogoTagError
 from logotag_gui.core.records import Candidate, Progress
 from logotag_gui.core.review import Project
 from logotag_gui.core.review.learning import Learner
@@ -217,18 +217,9 @@ def run_in_background(fn, *, db_url: str, on_done, on_error, parent: QObject) ->
     return signals
 
 
-class AssistWorker(QObject):
-    """What helps a review and reads pixels, off the GUI thread: following a box through the clip, and
-    learning from decisions (views kept, searches with them, look-alikes hinted).
+class _ClipWorker(QObject):
+    """A worker with its own project connection and decoder for the clip under review."""
 
-    It has its own project connection and decoder for the clip under review. Following only computes
-    (the session stores the proposal on the GUI thread, as one undoable step); learning stores what it
-    finds here and hands the stored candidates back.
-    """
-
-    followed = Signal(object, object)  # seed Candidate, FollowResult
-    followProgress = Signal(int, int)
-    lessons = Signal(object)  # Lessons
     failed = Signal(str)
 
     def __init__(self, db_url: str) -> None:
@@ -236,20 +227,74 @@ class AssistWorker(QObject):
         self._db_url = db_url
         self._project: Project | None = None
         self._source: Source | None = None
-        self._learner: Learner | None = None
-        self.cancel_follow = threading.Event()
+        self.cancel = threading.Event()  # set from the GUI thread: stop the job in hand
 
     @Slot(object, object, object)
     def open_clip(self, video, sampled: list[int], reviewer: str) -> None:
         self.close()
+        self.cancel.clear()
         try:
             self._project = Project.open(self._db_url, create=False)
             self._source = open_source(video.path)
-            self._learner = Learner(self._project.repo, self._source, video=video, sampled=sampled,
-                                    dictionary=self._dictionary(), reviewer=reviewer)
+            self._opened(video, sampled, reviewer)
         except LogoTagError as exc:
             self.failed.emit(f"Following and learning are off for this clip: {exc}")
             self.close()
+
+    def _opened(self, video, sampled: list[int], reviewer: str) -> None:
+        pass
+
+    @Slot()
+    def close(self) -> None:
+        if self._source is not None:
+            self._source.close()
+        if self._project is not None:
+            self._project.close()
+        self._project = self._source = None
+
+
+class FollowWorker(_ClipWorker):
+    """Follows a box through the clip (compute only: the session stores the proposal, as one undoable step).
+    A thread of its own, so that a learning pass never keeps the reviewer waiting for a follow."""
+
+    followed = Signal(object, object)  # seed Candidate, FollowResult
+    progress = Signal(int, int)
+
+    @Slot(object, object)
+    def follow(self, seed: Candidate, sampled: list[int]) -> None:
+        if self._source is None:
+            self.failed.emit("The clip cannot be read: nothing to follow the box through.")
+            self.followed.emit(seed, None)
+            return
+        from logotag_gui.core.follow import follow_box
+
+        self.cancel.clear()
+        try:
+            result = follow_box(self._source, frame_index=seed.frame.index, bbox=seed.final_bbox, sampled=sampled,
+                                on_progress=lambda d, t: self.progress.emit(d, t), cancel=self.cancel.is_set)
+        except LogoTagError as exc:
+            self.failed.emit(f"Could not follow the box: {exc}")
+            result = None
+        self.followed.emit(seed, result)
+
+
+class LearnWorker(_ClipWorker):
+    """Learns from decisions in the background: keeps views and look-alikes, searches with them, and stores
+    what it finds (handed back as stored candidates for the session to show)."""
+
+    lessons = Signal(object)  # Lessons
+
+    def __init__(self, db_url: str) -> None:
+        super().__init__(db_url)
+        self._learner: Learner | None = None
+
+    def _opened(self, video, sampled: list[int], reviewer: str) -> None:
+        self._learner = Learner(self._project.repo, self._source, video=video, sampled=sampled,
+                                dictionary=self._dictionary(), reviewer=reviewer)
+
+    def close(self) -> None:
+        super().close()
+        self._learner = None
 
     def _dictionary(self):
         try:
@@ -258,29 +303,13 @@ class AssistWorker(QObject):
             log.warning("no logo dictionary for look-alike tests: %s", exc)
             return None
 
-    @Slot(object, object)
-    def follow(self, seed: Candidate, sampled: list[int]) -> None:
-        if self._source is None:
-            return
-        from logotag_gui.core.follow import follow_box
-
-        self.cancel_follow.clear()
-        try:
-            result = follow_box(self._source, frame_index=seed.frame.index, bbox=seed.final_bbox, sampled=sampled,
-                                on_progress=lambda d, t: self.followProgress.emit(d, t),
-                                cancel=self.cancel_follow.is_set)
-        except LogoTagError as exc:
-            self.failed.emit(f"Could not follow the box: {exc}")
-            return
-        self.followed.emit(seed, result)
-
     @Slot(object, object, bool)
     def teach(self, decided: list[Candidate], clip: list[Candidate], search: bool) -> None:
         if self._learner is None:
             return
         try:
-            self.lessons.emit(self._learner.teach(decided, clip, search=search))
-        except (LogoTagError, Cancelled) as exc:
+            self.lessons.emit(self._learner.teach(decided, clip, search=search, cancel=self.cancel.is_set))
+        except LogoTagError as exc:
             self.failed.emit(f"Learning from the decision failed: {exc}")
 
     @Slot(str, object)
@@ -290,8 +319,8 @@ class AssistWorker(QObject):
         from logotag_gui.core.review.learning import Lessons
 
         try:
-            self.lessons.emit(Lessons(video_id=self._learner.video.id, added=self._learner.search(brand, clip),
-                                      searched=[brand]))
+            self.lessons.emit(Lessons(video_id=self._learner.video.id, searched=[brand],
+                                      added=self._learner.search(brand, clip, cancel=self.cancel.is_set)))
         except LogoTagError as exc:
             self.failed.emit(f"Finding more {brand} failed: {exc}")
 
@@ -299,11 +328,3 @@ class AssistWorker(QObject):
     def forget(self, candidate_ids: list[int]) -> None:
         if self._learner is not None:
             self._learner.forget(candidate_ids)
-
-    @Slot()
-    def close(self) -> None:
-        if self._source is not None:
-            self._source.close()
-        if self._project is not None:
-            self._project.close()
-        self._project = self._source = self._learner = None

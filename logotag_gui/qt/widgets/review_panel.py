@@ -108,7 +108,8 @@ class ReviewPanel(QWidget):
         self.relabel.addItems(brands)
         self.relabel.blockSignals(False)
 
-    def show_candidate(self, c: Candidate | None, frame: np.ndarray | None, reference: Path | None) -> None:
+    def show_candidate(self, c: Candidate | None, frame: np.ndarray | None, reference: Path | None, *,
+                       frame_on_screen: bool = True) -> None:
         enabled = c is not None
         for w in (self.accept_btn, self.reject_btn, self.track_btn, self.follow_btn, self.more_btn, self.relabel,
                   self.add_ref_btn):
@@ -139,8 +140,9 @@ class ReviewPanel(QWidget):
         for name, text in values.items():
             self.fields[name].setText(text)
         self.crop.clear()
-        if frame is None:
-            self.crop.setText("loading frame…")
+        if frame is None:  # its frame is being decoded, or the reviewer has scrubbed away from it
+            self.crop.setText("loading frame…" if frame_on_screen else f"on frame {c.frame.name or c.frame.index}\n"
+                              "(J / K go back to it)")
         else:
             x1, y1, x2, y2 = c.final_bbox.clipped(frame.shape[1], frame.shape[0]).as_int_xyxy()
             if x2 > x1 and y2 > y1:
