@@ -90,6 +90,7 @@ class ModelCache:
             verifier = self._items[key] = make_verifier(name, **options)
         if name == "vlm":
             verifier.threshold = config.vlm_threshold
+            verifier.max_new_tokens = config.vlm_max_new_tokens
         elif name == "ocr":
             verifier.names = aliases
             verifier.threshold = config.ocr_threshold

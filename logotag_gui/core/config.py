@@ -36,6 +36,7 @@ class RunConfig:
     vlm_revision: str | None = None
     trust_remote_code: bool = False
     vlm_threshold: float = 0.5
+    vlm_max_new_tokens: int = 128  # the seed's deterministic decoding budget per answer
     ocr_threshold: float = 0.5
     device: str = "auto"
     batch_frames: int = 4

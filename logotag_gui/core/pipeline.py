@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from logotag_gui.core.backends import ModelCache, choose_backends, describe
 from logotag_gui.core.config import RunConfig
@@ -19,11 +20,13 @@ from logotag_gui.core.errors import Cancelled, InputError
 from logotag_gui.core.follow import extend_tracks
 from logotag_gui.core.logos import load_dictionary
 from logotag_gui.core.records import Candidate, Frame, Progress, Verdict, VerdictState
-from logotag_gui.core.store import Repository
-from logotag_gui.core.store.run_lock import RunLock
 from logotag_gui.core.tracks import TrackLinker, cross_brand_margin, filter_candidates, nms
 from logotag_gui.core.verifiers import Verifier, VerifyItem, prepare_verifier
 from logotag_gui.core.video import REENCODE_HINT, open_source
+
+if TYPE_CHECKING:  # the store sits above the pipeline: it is handed in, never imported
+    from logotag_gui.core.store import Repository
+    from logotag_gui.core.store.run_lock import RunLock
 
 log = logging.getLogger(__name__)
 ProgressFn = Callable[[Progress], None]
@@ -208,7 +211,7 @@ def run_pipeline(config: RunConfig, *, repo: Repository, models: ModelCache | No
         info = source.info
         video_id = repo.add_video(path=config.input, kind=info.kind, fps=info.fps, frame_count=info.frame_count,
                                   duration_s=info.duration_s, width=info.width, height=info.height)
-        with RunLock(repo, video_id) as lock:
+        with repo.run_lock(video_id) as lock:
             return _run_locked(config, source, dictionary, repo=repo, video_id=video_id, lock=lock, models=models,
                                report=report, on_batch=on_batch, is_cancelled=is_cancelled, cache_root=cache_root,
                                timings=timings)

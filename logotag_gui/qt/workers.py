@@ -22,6 +22,7 @@ from logotag_gui.core.records import Candidate, Progress
 from logotag_gui.core.review import Project
 from logotag_gui.core.review.learning import Learner
 from logotag_gui.core.video import Source, open_source
+from logotag_gui.qt.images import to_qimage
 
 log = logging.getLogger(__name__)
 
@@ -82,12 +83,6 @@ class PipelineWorker(QObject):
 def _with_clip(p: Progress, clip: str) -> Progress:
     name = Path(clip).name
     return Progress(p.stage, p.done, p.total, p.eta_s, f"{name}: {p.message}" if p.message else name, clip)
-
-
-def to_qimage(image: np.ndarray) -> QImage:
-    """A QImage that owns a copy of the RGB array (the array may be freed by the decoder)."""
-    h, w = image.shape[:2]
-    return QImage(np.ascontiguousarray(image).data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
 
 
 class FrameLoader(QObject):

@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QApplication
 
 from logotag_gui.core.records import BBox, Candidate, FrameRef
 from logotag_gui.qt.widgets.frame_view import FrameView
-from logotag_gui.qt.workers import to_qimage
+from logotag_gui.qt.images import to_qimage
 
 pytestmark = pytest.mark.gui
 

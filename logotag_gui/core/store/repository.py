@@ -413,6 +413,12 @@ class Repository:
                       .values(status="interrupted"))
         return owner
 
+    def run_lock(self, video_id: int):
+        """The clip's run lock as a context manager that keeps it alive (store/run_lock.py)."""
+        from logotag_gui.core.store.run_lock import RunLock
+
+        return RunLock(self, video_id)
+
     def renew_run_lock(self, video_id: int, owner: str) -> bool:
         """Say this process is alive; False when the lock was lost (taken over after a long stall)."""
         videos = Video.__table__

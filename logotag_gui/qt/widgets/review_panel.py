@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from logotag_gui.core.records import Candidate
-from logotag_gui.qt.workers import to_qimage
+from logotag_gui.qt.images import to_qimage
 
 THUMB = 180
 
