@@ -1,14 +1,21 @@
-# One command each: `make setup`, `make demo`, `make test`. Each target is a plain command you can
-# also type yourself (see README.md).
+# One command each: `make demo` shows the app, `make test` runs the tests; each sets up .venv first
+# when it is missing or older than pyproject.toml (`make setup` does only that). Each target is a
+# plain command you can also type yourself (see README.md).
 PY ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
+STAMP = $(VENV)/.logotag-setup
 # The CPU build of torch; on a CUDA machine set TORCH="torch==2.13.0" with your index, or any 2.4-2.14.
 TORCH ?= torch==2.13.0
+# Qt's X11 libraries the app's window needs (Debian/Ubuntu names); headless tests do without them.
+XCB_LIBS = libxcb-cursor.so.0 libxcb-icccm.so.4 libxcb-keysyms.so.1 libxkbcommon-x11.so.0
+XCB_PACKAGES = libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 libxcb-shape0 libxcb-randr0 libxcb-xinerama0 libxkbcommon-x11-0
 
 .PHONY: setup demo test lint bench clean
 
-setup:
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q "$(TORCH)"
@@ -17,21 +24,27 @@ setup:
 	# without its dependencies (they are listed in pyproject.toml, with the headless OpenCV).
 	$(BIN)/pip install -q --no-deps "rapidocr-onnxruntime==1.4.4"
 	$(BIN)/python -c "import cv2, rapidocr_onnxruntime, PySide6, torch; print('LogoTag is set up: torch', torch.__version__, '/ OpenCV', cv2.__version__)"
+	@missing=""; for lib in $(XCB_LIBS); do ldconfig -p 2>/dev/null | grep -q "$$lib" || missing="$$missing $$lib"; done; \
+	  if [ -n "$$missing" ]; then echo "note: the app's window needs Qt's X11 libraries (missing:$$missing):"; \
+	  echo "      sudo apt-get install $(XCB_PACKAGES)"; echo "      (the tests run without them)"; fi
+	@touch $(STAMP)
 
-demo:
+demo: $(STAMP)
 	$(BIN)/logotag-gui --demo
 
-test:
+test: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest
 
-lint:
+lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 
-bench:
+bench: $(STAMP)
 	$(BIN)/python bench/bench_siglip2.py
 	$(BIN)/python bench/bench_keypoints.py
 	$(BIN)/python bench/bench_keypoints.py --backend shape
+	$(BIN)/python bench/bench_tracking.py --clip resources/demo/demo_clip.mp4 --truth resources/demo/demo_truth.json
+	$(BIN)/python bench/bench_store.py
 	$(BIN)/python bench/bench_gui.py
 
 clean:

@@ -40,6 +40,10 @@ def _add_run_options(p: argparse.ArgumentParser, *, for_eval: bool = False) -> N
                    help="allow the VLM's repository code to run (LLaVA-OneVision-1.5 needs it)")
     p.add_argument("--vlm-threshold", type=float, default=0.5, help="accept a VLM 'yes' only at this confidence")
     p.add_argument("--no-track-verify", action="store_true", help="verify every candidate, not a track's best few")
+    p.add_argument("--no-propagate", action="store_true",
+                   help="do not follow confident detections through the clip where the detector missed them")
+    p.add_argument("--propagate-min-score", type=float, default=0.5,
+                   help="without a 'yes' verdict, the score a detection needs to be followed (default 0.5)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, mps")
     p.add_argument("--allow-download", action="store_true", help="download missing model weights from the hub")
 
@@ -53,6 +57,7 @@ def _config(args: argparse.Namespace) -> RunConfig:
         vlm_revision=args.vlm_revision,
         trust_remote_code=args.trust_remote_code, vlm_threshold=args.vlm_threshold,
         track_verify=not args.no_track_verify, device=args.device, allow_download=args.allow_download,
+        propagate=not args.no_propagate, propagate_min_score=args.propagate_min_score,
     )
 
 
@@ -300,14 +305,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     sub = parser.add_subparsers(dest="command", required=True)
+    # -q / -v after the command too (`logotag run ... -q`): SUPPRESS keeps the top level's value otherwise.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help="no progress bar")
+    common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS)
 
-    run = sub.add_parser("run", help="run the pipeline on a video or image folder (resumes an unfinished run)")
+    run = sub.add_parser("run", parents=[common], help="run the pipeline on a video or image folder (resumes an unfinished run)")
     run.add_argument("input", help="video file (mp4, webm, mov, mkv) or folder of images")
     _add_run_options(run)
     run.add_argument("--out", help="also export this clip's records (.jsonl or .csv)")
     run.set_defaults(func=cmd_run)
 
-    index = sub.add_parser("index", help="build (or check) the logo index")
+    index = sub.add_parser("index", parents=[common], help="build (or check) the logo index")
     index.add_argument("--logos", required=True)
     index.add_argument("--embedder", choices=["auto", "siglip2", "keypoints"], default="auto")
     index.add_argument("--siglip-model", default=DEFAULT_SIGLIP)
@@ -316,7 +325,7 @@ def build_parser() -> argparse.ArgumentParser:
     index.add_argument("--allow-download", action="store_true")
     index.set_defaults(func=cmd_index)
 
-    exp = sub.add_parser("export", help="export records as JSONL or CSV (streamed)")
+    exp = sub.add_parser("export", parents=[common], help="export records as JSONL or CSV (streamed)")
     exp.add_argument("--db", required=True)
     exp.add_argument("--out", required=True)
     exp.add_argument("--format", choices=["jsonl", "csv"], default=None, help="default: from --out's suffix")
@@ -324,7 +333,7 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--reviewed-only", action="store_true", help="only records a reviewer decided")
     exp.set_defaults(func=cmd_export)
 
-    rep = sub.add_parser("report", help="exposure report per brand, clip and project (CSV or one-page HTML)")
+    rep = sub.add_parser("report", parents=[common], help="exposure report per brand, clip and project (CSV or one-page HTML)")
     rep.add_argument("--db", required=True)
     rep.add_argument("--format", choices=["csv", "html"], default="csv")
     rep.add_argument("--out", help="default exposure.csv / exposure.html")
@@ -336,7 +345,7 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--min-duration", type=float, default=0.0, help="legibility: minimum exposure, seconds")
     rep.set_defaults(func=cmd_report)
 
-    ev = sub.add_parser("eval", help="score detections against ground truth, or calibrate from reviews")
+    ev = sub.add_parser("eval", parents=[common], help="score detections against ground truth, or calibrate from reviews")
     ev.add_argument("--truth", help="COCO json (images) or LogoTag video truth json")
     ev.add_argument("--predictions", help="an exported JSONL to score")
     ev.add_argument("--input", help="or run the pipeline on this images folder or clip")
@@ -348,7 +357,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_options(ev, for_eval=True)
     ev.set_defaults(func=cmd_eval)
 
-    sim = sub.add_parser("simulate-review", help="an oracle reviewer against the truth: actions needed and the "
+    sim = sub.add_parser("simulate-review", parents=[common], help="an oracle reviewer against the truth: actions needed and the "
                                                  "exposure error left, on a copy of the project")
     sim.add_argument("--db", required=True, help="the project (after a run of the clip)")
     sim.add_argument("--truth", required=True, help="the clip's per-frame truth (LogoTag's, or {fps, boxes})")
@@ -359,7 +368,7 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--in-place", action="store_true", help="write the oracle's decisions into the project itself")
     sim.set_defaults(func=cmd_simulate)
 
-    videos = sub.add_parser("videos", help="list the project's clips and their review progress")
+    videos = sub.add_parser("videos", parents=[common], help="list the project's clips and their review progress")
     videos.add_argument("--db", required=True)
     videos.set_defaults(func=cmd_videos)
     return parser

@@ -189,8 +189,12 @@ class ReviewController(QObject):
         if c is None:
             return
         done = self._saving(self.session.accept if kind is DecisionKind.ACCEPT else self.session.reject, c)
-        if done is not None:
-            self._learn_from([done])
+        if done is None:
+            return
+        self._learn_from([done])
+        if kind is DecisionKind.ACCEPT and len(self.session.track(done.track_id)) <= 2:
+            self.w.statusBar().showMessage(f"Accepted {done.final_brand} on frame {done.frame.index}. The detector saw "
+                                           "it only here: K goes back to it, E follows it through the clip", 8000)
 
     def decide_track(self, kind: DecisionKind) -> None:
         c = self._target()

@@ -34,3 +34,13 @@ def test_missing_model_message_names_model_and_offline_backends(tmp_path, demo_c
                  "--embedder", "siglip2", "--verifier", "none"])
     err = capsys.readouterr().err
     assert code == 2 and "google/siglip2-base-patch16-naflex" in err and "--embedder keypoints" in err
+
+
+def test_quiet_and_verbose_work_after_the_command_too(tmp_path, capsys):
+    from logotag_gui.cli import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args(["videos", "--db", "x.sqlite", "-q"]).quiet is True
+    assert parser.parse_args(["-q", "videos", "--db", "x.sqlite"]).quiet is True
+    assert parser.parse_args(["videos", "--db", "x.sqlite"]).quiet is False
+    assert parser.parse_args(["run", "clip.mp4", "--logos", "l", "-v"]).verbose is True

@@ -46,6 +46,7 @@ class LearnSettings:
     lookalike_margin: float = 0.05  # closer to a rejected box than to any view of the brand by this much
     min_lookalike: float = 0.6  # and at least this like the rejected box
     min_inliers: int = 8
+    max_view_share: float = 0.5  # a view covering more of its frame than this is the scene, not a mark
     feature_cache: int = 160  # frames whose keypoints are kept between passes
 
 
@@ -164,9 +165,12 @@ class Learner:
         Returns new candidates (not stored): method "learned", linked into tracks, hinted where they look
         like a rejected box. Spots that a candidate of the brand holds (whatever its state) are left alone.
         """
-        views = self.views(brand, "positive")
+        area = max(1, self.video.width * self.video.height)
+        # A close-up filling the frame matches the rest of its scene everywhere: search with the marks only.
+        views = [v for v in self.views(brand, "positive") if v.ref.bbox.area <= self.settings.max_view_share * area]
         if not views:
             return []
+        sizes = [v.ref.bbox.area for v in views]
         self._keypoints.prepare(LogoDictionary(REVIEW_ROOT, [
             Reference(brand, REVIEW_ROOT / f"{v.ref.id}.png", "opaque", v.image) for v in views], {}, {}))
         held: dict[int, list[Candidate]] = {}
@@ -181,7 +185,8 @@ class Learner:
             frame = self._frame(index)
             hits = [h.with_(method="learned", reference=f"review:{Path(h.reference or '').stem}")
                     for h in nms(self._keypoints.propose(frame, self._frame_features(frame)))
-                    if not any(c.final_bbox.overlaps(h.bbox) for c in held.get(index, []))]
+                    if not any(c.final_bbox.overlaps(h.bbox) for c in held.get(index, []))
+                    and min(sizes) / 16 <= h.bbox.area <= 16 * max(sizes)]  # a mark seen from 4x nearer or farther
             found += linker.link_frame(hits)
         return self.mark_lookalikes(found)
 

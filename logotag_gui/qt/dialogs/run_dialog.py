@@ -45,6 +45,8 @@ class RunDialog(QDialog):
         self.device = self._combo(["auto", "cpu", "cuda", "mps"], base.device)
         self.track_verify = QCheckBox("Verify a track's best crops and carry the verdict")
         self.track_verify.setChecked(base.track_verify)
+        self.propagate = QCheckBox("Follow confident detections through the clip where the detector missed them")
+        self.propagate.setChecked(base.propagate)
         self.download = QCheckBox("Download missing model weights from the hub")
         self.download.setChecked(base.allow_download)
 
@@ -63,6 +65,7 @@ class RunDialog(QDialog):
         form.addRow("Last frame:", self.end)
         form.addRow("Device:", self.device)
         form.addRow("", self.track_verify)
+        form.addRow("", self.propagate)
         form.addRow("", self.download)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Run")
@@ -101,5 +104,5 @@ class RunDialog(QDialog):
             fps=self.fps.value(), threshold=None if threshold < 0 else threshold, min_margin=self.margin.value(),
             vlm_threshold=self.vlm_threshold.value(), start_frame=self.start.value(), end_frame=self.end.value(),
             device=self.device.currentText(), track_verify=self.track_verify.isChecked(),
-            allow_download=self.download.isChecked(),
+            propagate=self.propagate.isChecked(), allow_download=self.download.isChecked(),
         )
