@@ -134,6 +134,17 @@ def _runs(by_frame: dict[int, list[Candidate]], interval_s: float, gap_tolerance
     return runs
 
 
+def cumulative_steps(timeline: Sequence[tuple[float, float]], duration_s: float) -> list[tuple[float, float]]:
+    """(t, cumulative seconds) corners of a step line: flat at 0 until the brand first appears, a rise at
+    each frame it is on screen, flat between appearances, and on to the end of the clip."""
+    points, last = [(0.0, 0.0)], 0.0
+    for t, cum in timeline:
+        points += [(t, last), (t, cum)]
+        last = cum
+    points.append((max(duration_s, points[-1][0]), last))
+    return points
+
+
 def combine(per_clip: Sequence[dict[str, BrandExposure]]) -> dict[str, BrandExposure]:
     """Project totals: sums of seconds and counts; sizes weighted by frames."""
     out: dict[str, BrandExposure] = {}

@@ -14,7 +14,14 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
-from logotag_gui.core.exposure import BrandExposure, ExposureRules, clip_exposure, combine, sampling_interval
+from logotag_gui.core.exposure import (
+    BrandExposure,
+    ExposureRules,
+    clip_exposure,
+    combine,
+    cumulative_steps,
+    sampling_interval,
+)
 from logotag_gui.core.safe_io import SafeDictWriter, atomic_write, atomic_write_text
 from logotag_gui.core.store import Repository
 from logotag_gui.core.store.repository import VideoSummary
@@ -110,8 +117,8 @@ def chart_png(clip: ClipReport, *, width: int = 900, height: int = 260) -> bytes
     d.text((4, top), f"{peak:.1f} s", fill="black", font=font)
     for i, s in enumerate(clip.brands.values()):
         colour = PALETTE[i % len(PALETTE)]
-        points = [(left, bottom)] + [(left + t / duration * (right - left), bottom - cum / peak * (bottom - top))
-                                     for t, cum in s.timeline]
+        points = [(left + t / duration * (right - left), bottom - cum / peak * (bottom - top))
+                  for t, cum in cumulative_steps(s.timeline, duration)]
         if len(points) > 1:
             d.line(points, fill=colour, width=2)
         d.text((right + 10, top + 16 * i), f"{s.brand}: {s.seconds:.1f} s", fill=colour, font=font)

@@ -90,3 +90,11 @@ def test_against_the_generated_clips_truth(demo_clip):
     assert out["Aquila"].seconds == pytest.approx(8 * 0.5)
     assert out["Fennel"].seconds == pytest.approx(6 * 0.5)
     assert out["Norvik"].solus_seconds == pytest.approx(6.0 - 0.5 * len({i for i in range(10, 60, 5)}))
+
+
+def test_the_cumulative_line_stays_at_zero_until_the_brand_appears_and_flat_between_appearances():
+    from logotag_gui.core.exposure import cumulative_steps
+
+    steps = cumulative_steps([(4.0, 0.5), (4.5, 1.0), (9.0, 1.5)], 12.0)
+    assert steps[:3] == [(0.0, 0.0), (4.0, 0.0), (4.0, 0.5)]  # flat at 0 until t=4, no ramp from t=0
+    assert (9.0, 1.0) in steps and steps[-1] == (12.0, 1.5)  # flat from 4.5 to 9, then on to the end

@@ -53,6 +53,7 @@ class ReviewSession:
         self._by_id: dict[int, Candidate] = {}
         self._order: list[tuple] = []  # review-order keys, sorted
         self._by_frame: dict[int, list[int]] = {}
+        self._by_track: dict[int, set[int]] = {}
         self.reload()
 
     # ---- listening ----------------------------------------------------------------------------------
@@ -76,9 +77,10 @@ class ReviewSession:
         found = self.repo.candidates(video_id=video.id)
         self._by_id = {c.id: c for c in found}
         self._order = sorted(_key(c) for c in found)
-        self._by_frame = {}
+        self._by_frame, self._by_track = {}, {}
         for c in found:
             self._by_frame.setdefault(c.frame.index, []).append(c.id)
+            self._track_add(c)
         if self.current_id not in self._by_id:
             self.current_id = None
         self._emit("reset")
@@ -98,9 +100,18 @@ class ReviewSession:
         return [self._by_id[i] for i in self._by_frame.get(index, [])]
 
     def track(self, track_id: int | None) -> list[Candidate]:
+        """The track's candidates in review order."""
         if track_id is None:
             return []
-        return [c for c in self.candidates if c.track_id == track_id]
+        return sorted((self._by_id[i] for i in self._by_track.get(track_id, ())), key=_key)
+
+    def _track_add(self, c: Candidate) -> None:
+        if c.track_id is not None:
+            self._by_track.setdefault(c.track_id, set()).add(c.id)
+
+    def _track_drop(self, c: Candidate) -> None:
+        if c.track_id is not None:
+            self._by_track.get(c.track_id, set()).discard(c.id)
 
     @property
     def current(self) -> Candidate | None:
@@ -121,6 +132,7 @@ class ReviewSession:
             self._by_id[c.id] = c
             bisect.insort(self._order, _key(c))
             self._by_frame.setdefault(c.frame.index, []).append(c.id)
+            self._track_add(c)
         if cands:
             self._emit("added", candidates=cands)
 
@@ -129,7 +141,9 @@ class ReviewSession:
         if _key(old) != _key(c):  # the order follows the model's box: only an id-level change moves it
             self._order.remove(_key(old))
             bisect.insort(self._order, _key(c))
+        self._track_drop(old)
         self._by_id[c.id] = c
+        self._track_add(c)
 
     def _replaced(self, cands: Sequence[Candidate]) -> None:
         for c in cands:
@@ -145,6 +159,7 @@ class ReviewSession:
                 continue
             self._order.remove(_key(c))
             self._by_frame[c.frame.index].remove(i)
+            self._track_drop(c)
         if self.current_id in ids:
             self.current_id = None
         if ids:

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from logotag_gui.core.exposure import BrandExposure, ExposureRules, clip_exposure
+from logotag_gui.core.exposure import BrandExposure, ExposureRules, clip_exposure, cumulative_steps
 from logotag_gui.core.records import Candidate
 from logotag_gui.core.report import PALETTE
 
@@ -52,11 +52,9 @@ class ExposureChart(QWidget):
         p.drawText(right - 40, self.height() - 4, f"{self._duration:.0f} s")
         for i, s in enumerate(self._stats.values()):
             p.setPen(QPen(QColor(*PALETTE[i % len(PALETTE)]), 2))
-            last = QPointF(left, bottom)
-            for t, cum in s.timeline:
-                point = QPointF(left + t / self._duration * (right - left), bottom - cum / peak * (bottom - top))
-                p.drawLine(last, point)
-                last = point
+            corners = [QPointF(left + t / self._duration * (right - left), bottom - cum / peak * (bottom - top))
+                       for t, cum in cumulative_steps(s.timeline, self._duration)]
+            p.drawPolyline(corners)
         p.end()
 
 
@@ -122,6 +120,9 @@ class ExposurePanel(QWidget):
                 item = QTableWidgetItem(text)
                 if col:
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                else:  # the chart's legend: the brand in its line's colour
+                    item.setForeground(QColor(*PALETTE[row % len(PALETTE)]))
+                    item.setText(f"━ {text}")
                 self.table.setItem(row, col, item)
         self.table.resizeColumnsToContents()
         self.chart.set_data(self.stats, self._duration)
