@@ -62,7 +62,7 @@ def main() -> None:
             seconds += time.perf_counter() - t0
             frames += result.frames_tracked
             for why in result.stops.values():
-                key = why.split(" at ")[0].split(" (")[0]
+                key = why.split(" at ")[0].split(" after ")[0].split(" (")[0]
                 stops[key] = stops.get(key, 0) + 1
             got = {b.frame.index: b.bbox for b in result.boxes}
             for f in on_grid:

@@ -294,8 +294,11 @@ class ReviewController(QObject):
         c = self._target()
         if c is None or self.learner is None:
             return
-        if not self.session.repo.review_references(brand=c.final_brand, polarity="positive"):
-            self._learn_from([c], search=False)
+        if c.review.state is not ReviewState.ACCEPTED:
+            self.w.statusBar().showMessage("Accept, tighten or draw the box first: M searches the clip with the views "
+                                           "of its brand that review taught", 6000)
+            return
+        self._learn_from([c], search=False)  # its view first (kept once), then the search with every view
         self.w.statusBar().showMessage(f"Looking for more {c.final_brand} with what review taught…", 5000)
         self._search.emit(c.final_brand, self.session.candidates)
 

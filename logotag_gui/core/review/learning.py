@@ -5,8 +5,13 @@ rejected box a look-alike to avoid.
   tightened and relabelled boxes (a relabel is also a negative of the brand the model said), negatives
   for rejected ones; a crop that looks like one already kept adds nothing.
 - `find_more` runs stage 1 with a brand's views from review (SIFT keypoints, as the keypoint backend
-  does, with the crops as references) on the sampled frames where the brand is not found yet, and
-  proposes what it finds as "learned" candidates, linked into tracks.
+  does, with the crops as references) on the clip's sampled frames, and proposes what it finds as
+  "learned" candidates, linked into tracks. The passes that run by themselves search only with boxes
+  the reviewer set (drew, tightened, or followed from a drawing), and only in the other shots of the
+  clip: following covers the shot a box is in, and a view that holds background (a logo over a
+  textured scene) finds that background wherever the camera pans over it (measured on the generated
+  clip: 113 learned boxes, nearly all rejected). "Find more like this" searches everywhere with every
+  view of the brand.
 - `mark_lookalikes` hints candidates that look more like a rejected box of their brand than like any
   view of it ("like_rejected": sorted last, or rejected at once where the reviewer asked for that).
 
@@ -16,6 +21,7 @@ decoder; the simulator calls it in line.
 
 from __future__ import annotations
 
+import bisect
 import io
 import logging
 from collections import OrderedDict
@@ -28,6 +34,7 @@ from PIL import Image
 
 from logotag_gui.core import appearance
 from logotag_gui.core.embedders.keypoints import FrameFeatures, KeypointProposer
+from logotag_gui.core.follow import shot_cuts
 from logotag_gui.core.logos import LogoDictionary, Reference
 from logotag_gui.core.records import Candidate, DecisionKind, Frame, ReviewState
 from logotag_gui.core.review.session import LIKE_REJECTED
@@ -36,6 +43,10 @@ from logotag_gui.core.tracks import TrackLinker, nms
 
 log = logging.getLogger(__name__)
 REVIEW_ROOT = Path("review")  # references learned from review are named review/<id>.png
+
+
+# Views from boxes the reviewer set: drawn, tightened, or followed from a drawn box (tight by construction).
+SET_BY_REVIEWER = ("added", "box_edit", "followed")
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +93,7 @@ class Learner:
     _features: OrderedDict = field(default_factory=OrderedDict)
     _frames: OrderedDict = field(default_factory=OrderedDict)
     _reference_descriptors: dict[str, list[np.ndarray]] = field(default_factory=dict)
+    _cuts: list[int] | None = None
 
     def __post_init__(self) -> None:
         self._keypoints = KeypointProposer(min_inliers=self.settings.min_inliers, synthesize=False, max_instances=2)
@@ -103,14 +115,15 @@ class Learner:
         image = _decode(ref.image_png)
         return _View(ref, appearance.describe(image), image)
 
-    def views(self, brand: str, polarity: str) -> list[_View]:
-        return [v for v in self._views.values() if v.ref.brand == brand and v.ref.polarity == polarity]
+    def views(self, brand: str, polarity: str, *, set_by_reviewer: bool = False) -> list[_View]:
+        return [v for v in self._views.values() if v.ref.brand == brand and v.ref.polarity == polarity
+                and (not set_by_reviewer or v.ref.taught_by in SET_BY_REVIEWER)]
 
     # ---- learning --------------------------------------------------------------------------------------
     def learn(self, decided: Sequence[Candidate]) -> list[str]:
         """Keep what these decisions teach; returns the brands that are due a pass with it."""
         due: list[str] = []
-        for c, brand, polarity in self._lessons(decided):
+        for c, brand, polarity, taught_by in self._lessons(decided):
             crop = self._crop(c)
             if min(crop.shape[:2]) < 8:
                 continue
@@ -121,10 +134,10 @@ class Learner:
                 continue
             ref_id = self.repo.add_review_reference(
                 brand=brand, polarity=polarity, candidate_id=c.id, video_id=self.video.id, frame_index=c.frame.index,
-                bbox=c.final_bbox, image_png=_png(crop), reviewer=self.reviewer)
-            self._views[ref_id] = _View(LearnedReference(ref_id, brand, polarity, c.id, self.video.id, c.frame.index,
-                                                         c.final_bbox, b""), descriptor, crop)
-            if polarity == "positive":
+                bbox=c.final_bbox, image_png=_png(crop), reviewer=self.reviewer, taught_by=taught_by)
+            self._views[ref_id] = _View(LearnedReference(ref_id, brand, polarity, taught_by, c.id, self.video.id,
+                                                         c.frame.index, c.final_bbox, b""), descriptor, crop)
+            if polarity == "positive" and taught_by in SET_BY_REVIEWER:
                 # A drawn box is a miss of the detector's: look for that mark elsewhere at once.
                 self._since_pass[brand] = self._since_pass.get(brand, 0) + 1
                 if self._since_pass[brand] >= self.settings.pass_every or c.method == "manual":
@@ -135,9 +148,11 @@ class Learner:
 
     @staticmethod
     def _lessons(decided: Sequence[Candidate]):
-        """(candidate, brand, polarity) for each lesson; one view per track and decision is enough."""
+        """(candidate, brand, polarity, taught_by) for each lesson; one view per track and decision is enough."""
         seen: set[tuple] = set()
         for c in sorted(decided, key=lambda c: -c.final_bbox.area):
+            kind = c.review.kind.value if c.review.kind else "accept"
+            taught_by = "followed" if c.method == "tracked" and kind == "accept" else kind
             lessons = []
             if c.review.state is ReviewState.ACCEPTED:
                 lessons.append((c.final_brand, "positive"))
@@ -149,7 +164,7 @@ class Learner:
                 key = (c.track_id, brand, polarity) if c.track_id is not None else (c.id, brand, polarity)
                 if key not in seen:
                     seen.add(key)
-                    yield c, brand, polarity
+                    yield c, brand, polarity, taught_by
 
     def forget(self, candidate_ids: Sequence[int]) -> None:
         """Their decisions were undone: what they taught goes too."""
@@ -159,7 +174,7 @@ class Learner:
 
     # ---- finding more ----------------------------------------------------------------------------------
     def find_more(self, brand: str, candidates: Sequence[Candidate], *, new_track_id: Callable[[], int],
-                  cancel: Callable[[], bool] | None = None) -> list[Candidate]:
+                  cancel: Callable[[], bool] | None = None, every_view: bool = False) -> list[Candidate]:
         """Stage 1 with the brand's views from review on the clip's sampled frames.
 
         Returns new candidates (not stored): method "learned", linked into tracks, hinted where they look
@@ -167,10 +182,12 @@ class Learner:
         """
         area = max(1, self.video.width * self.video.height)
         # A close-up filling the frame matches the rest of its scene everywhere: search with the marks only.
-        views = [v for v in self.views(brand, "positive") if v.ref.bbox.area <= self.settings.max_view_share * area]
+        views = [v for v in self.views(brand, "positive", set_by_reviewer=not every_view)
+                 if v.ref.bbox.area <= self.settings.max_view_share * area]
         if not views:
             return []
         sizes = [v.ref.bbox.area for v in views]
+        own_shots = set() if every_view else {self._shot(v.ref.frame_index) for v in views}
         self._keypoints.prepare(LogoDictionary(REVIEW_ROOT, [
             Reference(brand, REVIEW_ROOT / f"{v.ref.id}.png", "opaque", v.image) for v in views], {}, {}))
         held: dict[int, list[Candidate]] = {}
@@ -182,6 +199,8 @@ class Learner:
         for index in self.sampled:
             if cancel is not None and cancel():
                 break
+            if own_shots and self._shot(index) in own_shots:
+                continue
             frame = self._frame(index)
             hits = [h.with_(method="learned", reference=f"review:{Path(h.reference or '').stem}")
                     for h in nms(self._keypoints.propose(frame, self._frame_features(frame)))
@@ -189,6 +208,12 @@ class Learner:
                     and min(sizes) / 16 <= h.bbox.area <= 16 * max(sizes)]  # a mark seen from 4x nearer or farther
             found += linker.link_frame(hits)
         return self.mark_lookalikes(found)
+
+    def _shot(self, index: int) -> int:
+        """Which shot of the clip a frame is in (0 for the first), from the cuts found once per clip."""
+        if self._cuts is None:
+            self._cuts = shot_cuts(self.source)
+        return bisect.bisect_right(self._cuts, index)
 
     def _frame_features(self, frame: Frame) -> FrameFeatures | None:
         if frame.index not in self._features:
@@ -238,15 +263,17 @@ class Learner:
             lessons.hinted += self.recheck(brand, clip)
         if search:
             for brand in due:
-                lessons.added += self.search(brand, clip, cancel=cancel)
+                lessons.added += self.search(brand, clip, cancel=cancel, every_view=False)
                 lessons.searched.append(brand)
         return lessons
 
-    def search(self, brand: str, clip: Sequence[Candidate], *, cancel: Callable[[], bool] | None = None
-               ) -> list[Candidate]:
-        """Find more of `brand` with what review taught, and store it (pending, no run: a new run keeps it)."""
+    def search(self, brand: str, clip: Sequence[Candidate], *, cancel: Callable[[], bool] | None = None,
+               every_view: bool = True) -> list[Candidate]:
+        """Find more of `brand` with what review taught, and store it (pending, no run: a new run keeps it).
+
+        `every_view`: the reviewer asked ("Find more like this"), so accepted boxes' views search too."""
         found = self.find_more(brand, clip, new_track_id=lambda: self.repo.reserve_track_ids(self.video.id),
-                               cancel=cancel)
+                               cancel=cancel, every_view=every_view)
         return self.repo.add_candidates(video_id=self.video.id, candidates=found) if found else []
 
     def recheck(self, brand: str, clip: Sequence[Candidate]) -> list[Candidate]:

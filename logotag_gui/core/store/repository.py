@@ -82,6 +82,7 @@ class LearnedReference:
     id: int
     brand: str
     polarity: str
+    taught_by: str  # the decision kind that taught it
     candidate_id: int | None
     video_id: int
     frame_index: int
@@ -640,11 +641,13 @@ class Repository:
 
     # ---- what review teaches: views of brands (positive) and look-alikes (negative) ------------------
     def add_review_reference(self, *, brand: str, polarity: str, candidate_id: int | None, video_id: int,
-                             frame_index: int, bbox: BBox, image_png: bytes, reviewer: str) -> int:
+                             frame_index: int, bbox: BBox, image_png: bytes, reviewer: str,
+                             taught_by: str = "accept") -> int:
         if polarity not in ("positive", "negative"):
             raise ValueError(f"polarity is positive or negative, not {polarity!r}")
         with self._session() as s:
-            row = ReviewReference(brand=brand, polarity=polarity, candidate_id=candidate_id, video_id=video_id,
+            row = ReviewReference(brand=brand, polarity=polarity, taught_by=taught_by, candidate_id=candidate_id,
+                                  video_id=video_id,
                                   frame_index=frame_index, x=bbox.x, y=bbox.y, w=bbox.w, h=bbox.h,
                                   image=image_png, reviewer=reviewer)
             s.add(row)
@@ -661,7 +664,7 @@ class Repository:
         if candidate_id is not None:
             q = q.where(ReviewReference.candidate_id == candidate_id)
         with self._session() as s:
-            return [LearnedReference(r.id, r.brand, r.polarity, r.candidate_id, r.video_id, r.frame_index,
+            return [LearnedReference(r.id, r.brand, r.polarity, r.taught_by, r.candidate_id, r.video_id, r.frame_index,
                                      BBox(r.x, r.y, r.w, r.h), r.image) for r in s.scalars(q)]
 
     def delete_review_references(self, *, candidate_ids: Sequence[int]) -> int:

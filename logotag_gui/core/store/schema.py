@@ -183,6 +183,9 @@ class ReviewReference(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     brand: Mapped[str] = mapped_column(String(256), index=True)
     polarity: Mapped[str] = mapped_column(String(8))  # positive | negative
+    # The decision that taught it (added, box_edit, accept, relabel, reject): a box the reviewer set
+    # (drew or tightened) is tight; an accepted model box may hold background.
+    taught_by: Mapped[str] = mapped_column(String(16), default="accept")
     candidate_id: Mapped[int | None] = mapped_column(ForeignKey("candidates.id", ondelete="CASCADE"), nullable=True,
                                                      index=True)
     video_id: Mapped[int] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"))
