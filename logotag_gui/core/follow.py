@@ -41,6 +41,7 @@ class FollowSettings:
     cut_ratio: float = 6.0
     min_similarity: float = 0.3  # the crop's cross-correlation when keypoints alone cannot re-anchor
     min_inliers: int = 8
+    min_search_similarity: float = 0.75  # the cross-correlation a lost box must find its last look again at
     max_seconds: float | None = None  # how far to follow each way (None: until something stops it)
     chunk_frames: int = 64  # backward, frames are decoded forward in chunks of this many and reversed
 
@@ -62,7 +63,11 @@ class FollowResult:
 
 # ---- trackers: one box from frame to frame ----------------------------------------------------------
 class FlowTracker:
-    """Lucas-Kanade feature flow with a RANSAC similarity fit: follows translation and scale (zoom)."""
+    """Lucas-Kanade feature flow with a RANSAC similarity fit: follows translation and scale (zoom).
+
+    Where the flow fails (a semi-transparent mark over a scene moving another way, motion blur), the box's
+    last good look is searched for by normalised cross-correlation around where it was, at its size.
+    """
 
     name = "flow"
 
@@ -71,11 +76,14 @@ class FlowTracker:
         self.prev: np.ndarray | None = None
         self.points = np.empty((0, 1, 2), np.float32)
         self.box = BBox(0, 0, 0, 0)
+        self.look: np.ndarray | None = None  # the box's content on the last frame it was followed on
+        self.searched = 0  # frames in a row found by search alone: the flow must come back soon
 
     def start(self, gray: np.ndarray, box: BBox) -> bool:
         self.prev, self.box = gray, box
         self.points = self._features(gray, box)
-        return len(self.points) >= self.s.min_points
+        self.look = _crop(gray, box)
+        return len(self.points) >= self.s.min_points or self.look is not None
 
     def _features(self, gray: np.ndarray, box: BBox) -> np.ndarray:
         # The inner part of the box: its rim is mostly background, which may move differently.
@@ -87,8 +95,23 @@ class FlowTracker:
         return found.astype(np.float32) if found is not None else np.empty((0, 1, 2), np.float32)
 
     def update(self, gray: np.ndarray) -> BBox | None:
-        if self.prev is None or len(self.points) < self.s.min_points:
+        if self.prev is None:
             return None
+        moved = self._flow(gray) if len(self.points) >= self.s.min_points else None
+        if moved is None:
+            self.searched += 1
+            moved = self._search(gray) if self.searched <= 3 else None
+            if moved is None:
+                return None
+            self.points = self._features(gray, moved)
+        else:
+            self.searched = 0
+        self.box, self.prev = moved, gray
+        look = _crop(gray, moved)
+        self.look = look if look is not None else self.look
+        return self.box
+
+    def _flow(self, gray: np.ndarray) -> BBox | None:
         lk = {"winSize": (15, 15), "maxLevel": 3,
               "criteria": (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 20, 0.03)}
         ahead, ok1, _ = cv2.calcOpticalFlowPyrLK(self.prev, gray, self.points, None, **lk)
@@ -102,15 +125,36 @@ class FlowTracker:
         if m is None or inliers is None or inliers.sum() < self.s.min_points:
             return None
         scale = math.hypot(m[0, 0], m[1, 0])
+        if not 0.9 <= scale <= 1.1:  # a zoom is gradual: a jump in scale is a bad fit, not the mark
+            return None
         cx, cy = self.box.center
         nx, ny = m @ np.array([cx, cy, 1.0])
         w, h = self.box.w * scale, self.box.h * scale
-        self.box = BBox(float(nx - w / 2), float(ny - h / 2), float(w), float(h))
-        self.prev = gray
         kept = dst[inliers.ravel() == 1].reshape(-1, 1, 2).astype(np.float32)
+        box = BBox(float(nx - w / 2), float(ny - h / 2), float(w), float(h))
         # Points are lost to occlusion and drift: top them up inside the box as it is now.
-        self.points = kept if len(kept) >= self.s.max_points // 2 else self._features(gray, self.box)
-        return self.box
+        self.points = kept if len(kept) >= self.s.max_points // 2 else self._features(gray, box)
+        return box
+
+    def _search(self, gray: np.ndarray) -> BBox | None:
+        if self.look is None or min(self.look.shape) < 4 or self.look.std() < 1e-3:
+            return None
+        x1, y1, x2, y2 = self.box.expanded(2.0).clipped(gray.shape[1], gray.shape[0]).as_int_xyxy()
+        window = gray[y1:y2, x1:x2]
+        if window.shape[0] < self.look.shape[0] or window.shape[1] < self.look.shape[1]:
+            return None
+        scores = cv2.matchTemplate(window, self.look, cv2.TM_CCOEFF_NORMED)
+        _, best, _, (bx, by) = cv2.minMaxLoc(scores)
+        if best < self.s.min_search_similarity:
+            return None
+        return BBox(float(x1 + bx), float(y1 + by), self.box.w, self.box.h)
+
+
+def _crop(gray: np.ndarray, box: BBox) -> np.ndarray | None:
+    x1, y1, x2, y2 = box.clipped(gray.shape[1], gray.shape[0]).as_int_xyxy()
+    if x2 - x1 < 4 or y2 - y1 < 4 or (x2 - x1) * (y2 - y1) < 0.8 * box.area:
+        return None  # too small, or partly out of view: not a reliable look
+    return gray[y1:y2, x1:x2].copy()
 
 
 class OpenCVTracker:

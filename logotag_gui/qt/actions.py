@@ -120,7 +120,7 @@ ACTIONS: list[tuple[str, str, str, str, str, Callable]] = [
     ("shortcuts", "&Help", "Keyboard shortcuts", "F1", "", lambda w: w.show_shortcuts()),
 ]
 # Review options, on by default: (name, text, controller attribute)
-TOGGLES = [("follow_drawn", "Follow drawn boxes through the clip", "follow_drawn"),
+TOGGLES = [("follow_drawn", "Follow drawn and tightened boxes through the clip", "follow_drawn"),
            ("learn", "Learn from decisions while reviewing", "learn")]
 TOOLBAR = ["open", "add_clips", "logos", "run_clip", "cancel", "accept", "reject", "accept_track", "draw", "follow",
            "undo", "redo", "export_reviewed"]

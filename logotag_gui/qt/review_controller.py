@@ -220,10 +220,15 @@ class ReviewController(QObject):
 
     def edit_box(self, candidate_id: int, bbox: BBox) -> None:
         c = self.session.get(candidate_id) if self.session else None
-        if c is not None:
-            done = self._saving(self.session.edit_box, c, bbox)
-            if done is not None:
-                self._learn_from([done])
+        if c is None:
+            return
+        done = self._saving(self.session.edit_box, c, bbox)
+        if done is None:
+            return
+        self._learn_from([done])
+        # A tightened box fixes its track: follow it, and the track's boxes that are off are replaced.
+        if self.follow_drawn and any(not m.review.decided for m in self.session.track(done.track_id)):
+            self.follow(done)
 
     def box_drawn(self, bbox: BBox) -> None:
         if self.session is None:

@@ -65,28 +65,33 @@ class AddBox:
 
 @dataclass(slots=True)
 class AddTrack:
-    """The boxes that following a box through the clip proposed: new pending "tracked" candidates, and
-    candidates of the brand already on those spots joined to the track."""
+    """The boxes that following a box through the clip proposed: new pending "tracked" candidates,
+    candidates of the brand already on those spots joined to the track, and the track's own pending
+    boxes that the followed box replaces (rejected: they were off the mark)."""
 
     video_id: int
     track_id: int
     proposed: list[Candidate]
     join: dict[int, int | None]  # candidate id -> its track id before it joined
+    replace: tuple[int, ...] = ()
     text: str = ""
     added: list[Candidate] = field(default_factory=list)
+    replaced: dict[int, Review] = field(default_factory=dict)
 
     def do(self, s: ReviewSession) -> list[Candidate]:
         self.added = s.repo.add_candidates(video_id=self.video_id, candidates=self.proposed) if self.proposed else []
         joined = s.repo.set_track(list(self.join), self.track_id) if self.join else []
+        self.replaced = {i: s.get(i).review for i in self.replace}
+        rejected = s.repo.decide_many(self.replace, DecisionKind.REJECT, reviewer=s.reviewer) if self.replace else []
         s._inserted(self.added)
-        s._replaced(joined)
+        s._replaced(joined + rejected)
         return self.added + joined
 
     def undo(self, s: ReviewSession) -> list[Candidate]:
         if self.added:
             s.repo.delete_candidates([c.id for c in self.added])
             s._removed([c.id for c in self.added])
-        restored: list[Candidate] = []
+        restored: list[Candidate] = s.repo.restore(self.replaced, reviewer=s.reviewer) if self.replaced else []
         for old in set(self.join.values()):
             restored += s.repo.set_track([i for i, t in self.join.items() if t == old], old)
         s._replaced(restored)

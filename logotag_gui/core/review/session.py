@@ -273,26 +273,36 @@ class ReviewSession:
 
     def add_followed(self, seed: Candidate, result: FollowResult) -> list[Candidate]:
         """The proposed track: a pending "tracked" box on each sampled frame the mark reached, unless a box of
-        the brand is already there (a pending one joins the track; a decided one is left as it is)."""
+        the brand is already there: a pending one joins the track, a decided one is left as it is, and a
+        pending box of the seed's own track that the followed box says is off the mark (IoU < 0.5; the
+        reviewer tightened the seed) is rejected and replaced by the followed one, so that one T accepts
+        a right track."""
         seed = self._target(seed)
         track_id = seed.track_id
         if track_id is None:  # a model box without a track: give it one
             track_id = self.repo.reserve_track_ids(self.video.id)
         brand = seed.final_brand
         proposed: list[Candidate] = []
+        replace: list[int] = []
         join: dict[int, int | None] = {} if seed.track_id == track_id else {seed.id: seed.track_id}
         for box in result.boxes:
-            here = [c for c in self.at_frame(box.frame.index) if c.final_brand == brand and c.final_bbox.overlaps(box.bbox)]
-            if any(c.review.decided or c.track_id == track_id for c in here):
+            same = [c for c in self.at_frame(box.frame.index) if c.final_brand == brand]
+            if any(c.review.decided and c.final_bbox.overlaps(box.bbox) for c in same):
                 continue
-            if here:
+            own = [c for c in same if c.track_id == track_id and not c.review.decided]
+            if any(c.final_bbox.iou(box.bbox) >= 0.5 for c in own):
+                continue  # the track's box is there already
+            here = [c for c in same if not c.review.decided and c.track_id != track_id
+                    and c.final_bbox.overlaps(box.bbox)]
+            if here and not own:
                 join.update({c.id: c.track_id for c in here})
                 continue
+            replace += [c.id for c in own]
             proposed.append(Candidate(box.frame, box.bbox, brand, box.score, "tracked", reference=seed.reference,
                                       track_id=track_id))
         if not proposed and not join:
             return []
-        return self._run(AddTrack(self.video.id, track_id, proposed, join,
+        return self._run(AddTrack(self.video.id, track_id, proposed, join, replace=tuple(replace),
                                   text=f"Follow {brand} ({len(proposed) + len(join)} boxes)"))
 
     # ---- undo and redo ---------------------------------------------------------------------------------

@@ -160,6 +160,10 @@ def simulate_review(session: ReviewSession, truth: Truth, *, source=None, learne
         session.update(lessons.hinted)
         result.learned_candidates += len(lessons.added)
 
+    def follow(box: Candidate) -> None:
+        added = session.add_followed(box, session.follow(box, source))
+        result.followed_candidates += sum(1 for a in added if a.method == "tracked")
+
     session.select(None)
     while True:
         if result.actions >= limit:
@@ -168,7 +172,7 @@ def simulate_review(session: ReviewSession, truth: Truth, *, source=None, learne
         c = session.next(unreviewed=True)
         if c is not None:
             session.select(c.id)
-            taught(_decide(session, oracle, c, count))
+            taught(_decide(session, oracle, c, count, follow=follow if propagate and source is not None else None))
             continue
         spot = oracle.uncovered()
         if spot is None:
@@ -183,8 +187,7 @@ def simulate_review(session: ReviewSession, truth: Truth, *, source=None, learne
         drawn = session.add_box(frame, t.bbox, oracle.name(t.brand))
         oracle.claim(frame, i)
         if propagate and source is not None:
-            added = session.add_followed(drawn, session.follow(drawn, source))
-            result.followed_candidates += sum(1 for a in added if a.method == "tracked")
+            follow(drawn)
         taught([drawn])
         if on_step is not None:
             on_step(result)
@@ -192,8 +195,9 @@ def simulate_review(session: ReviewSession, truth: Truth, *, source=None, learne
     return result
 
 
-def _decide(session: ReviewSession, oracle: _Oracle, c: Candidate, count) -> list[Candidate]:
-    """One reviewer step on `c` (or its whole track); returns what was decided."""
+def _decide(session: ReviewSession, oracle: _Oracle, c: Candidate, count, *, follow=None) -> list[Candidate]:
+    """One reviewer step on `c` (or its whole track); returns what was decided. `follow`: the app follows a
+    tightened box through its track (as it does a drawn one), where the track has boxes left to review."""
     members = [m for m in session.track(c.track_id) if not m.review.decided] if c.track_id is not None else []
     if len(members) > 1:
         verdicts = [oracle.judge(m) for m in members]
@@ -223,6 +227,8 @@ def _decide(session: ReviewSession, oracle: _Oracle, c: Candidate, count) -> lis
     if action.endswith("tighten"):
         count("tighten")
         decided = session.edit_box(decided, truth.bbox)
+        if follow is not None and any(not m.review.decided for m in session.track(decided.track_id)):
+            follow(decided)
     count("next")  # relabel and tighten leave the box selected: N moves on
     return [decided]
 
