@@ -47,6 +47,7 @@ def main() -> None:
     p.add_argument("--backends", nargs="+", default=["keypoints", "ocr", "offline"])
     p.add_argument("--references", choices=["first", "largest"], default="first")
     p.add_argument("--limit", type=int, default=0, help="score at most this many photos (0: all)")
+    p.add_argument("--verifier", default="none", help="stage 2 (ocr: candidates it rejects are left out)")
     args = p.parse_args()
     data = Path(args.data)
     coco = json.loads((data / "annotations.json").read_text())
@@ -78,12 +79,13 @@ def main() -> None:
         for backend in args.backends:
             repo = open_repository(tmp / f"{backend}.sqlite")
             t0 = time.perf_counter()
-            result = run_pipeline(RunConfig(input=str(photos), logos=str(logos), embedder=backend, verifier="none"),
-                                  repo=repo, cache_root=str(tmp / "cache"))
+            result = run_pipeline(RunConfig(input=str(photos), logos=str(logos), embedder=backend,
+                                            verifier=args.verifier), repo=repo, cache_root=str(tmp / "cache"))
             per_image = (time.perf_counter() - t0) / max(1, result.frames_done)
             predictions: dict = {}
             for c in repo.candidates(video_id=result.video_id):
-                predictions.setdefault(c.frame.name, []).append(Box(c.brand, c.bbox, c.score))
+                if c.verdict.state.value != "no":  # "unsure" is not a rejection
+                    predictions.setdefault(c.frame.name, []).append(Box(c.brand, c.bbox, c.score))
             scored = evaluate(Truth("images", truth), predictions)
             t = scored.total()
             print(f"\n== {backend}: recall {t.recall:.1%} (relaxed {t.relaxed_recall:.1%}), precision {t.precision:.1%}, "
