@@ -123,26 +123,9 @@ DEMO_PLACEMENTS = [
 def write_clip(path: Path, marks: dict[str, Image.Image], placements: list[Placement], *, n_frames: int = 60,
                fps: int = 10, size: tuple[int, int] = (640, 360), seed: int = 7, codec: str = "libx264",
                crf: int = 20) -> dict[int, list[tuple[str, BBox]]]:
-    """Encode a clip with moving logos; returns the ground truth boxes per frame index."""
-    w, h = size
-    bg = background(w, h, seed)
-    truth: dict[int, list[tuple[str, BBox]]] = {}
-    container = av.open(str(path), "w")
-    try:
-        stream = container.add_stream(codec, rate=fps)
-        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
-        if codec == "libx264":
-            stream.options = {"crf": str(crf), "preset": "veryfast"}
-        for i in range(n_frames):
-            image, boxes = render_frame(bg, marks, placements, i, n_frames)
-            truth[i] = boxes
-            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    finally:
-        container.close()
-    return truth
+    """Encode a clip with moving logos (one shot); returns the ground truth boxes per frame index."""
+    return write_shots(path, marks, [Shot(n_frames, tuple(placements), seed)], fps=fps, size=size, codec=codec,
+                       crf=crf)
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,15 +138,17 @@ class Shot:
 
 
 def write_shots(path: Path, marks: dict[str, Image.Image], shots: list[Shot], *, fps: int = 10,
-                size: tuple[int, int] = (640, 360)) -> dict[int, list[tuple[str, BBox]]]:
+                size: tuple[int, int] = (640, 360), codec: str = "libx264",
+                crf: int = 20) -> dict[int, list[tuple[str, BBox]]]:
     """Encode shots one after another (hard cuts between them); returns the truth per frame index."""
     w, h = size
     truth: dict[int, list[tuple[str, BBox]]] = {}
     container = av.open(str(path), "w")
     try:
-        stream = container.add_stream("libx264", rate=fps)
+        stream = container.add_stream(codec, rate=fps)
         stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
-        stream.options = {"crf": "20", "preset": "veryfast"}
+        if codec == "libx264":
+            stream.options = {"crf": str(crf), "preset": "veryfast"}
         index = 0
         for shot in shots:
             bg = background(w, h, shot.seed)

@@ -38,7 +38,8 @@ from logotag_gui.core.follow import shot_cuts
 from logotag_gui.core.logos import LogoDictionary, Reference
 from logotag_gui.core.records import Candidate, DecisionKind, Frame, ReviewState
 from logotag_gui.core.review.session import LIKE_REJECTED
-from logotag_gui.core.store.repository import LearnedReference, Repository, VideoSummary
+from logotag_gui.core.store.learned import LearnedReference
+from logotag_gui.core.store.repository import Repository, VideoSummary
 from logotag_gui.core.tracks import TrackLinker, nms
 
 log = logging.getLogger(__name__)

@@ -6,23 +6,17 @@ transaction, committed before the method returns, so a killed app loses nothing 
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-import os
-import socket
-import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, create_engine, delete, event, func, or_, select, update
+from sqlalchemy import Connection, Engine, create_engine, delete, event, func, select, update
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from logotag_gui.core.config import DEFAULT_FPS
 from logotag_gui.core.errors import StoreError
 from logotag_gui.core.records import (
     BBox,
@@ -36,8 +30,17 @@ from logotag_gui.core.records import (
 )
 from logotag_gui.core.safe_io import redact_secrets, redact_url
 from logotag_gui.core.store import schema
+from logotag_gui.core.store.learned import LearnedMixin
 from logotag_gui.core.store.migrations import ensure_schema
-from logotag_gui.core.store.schema import CandidateRow, DecisionRow, ReviewReference, Run, VerdictRow, Video
+from logotag_gui.core.store.runs import (  # noqa: F401  (re-exported: where callers look for them)
+    HEARTBEAT_S,
+    STALE_AFTER,
+    RunBusy,
+    RunRecord,
+    RunsMixin,
+    config_key,
+)
+from logotag_gui.core.store.schema import CandidateRow, DecisionRow, Run, VerdictRow, Video, aware
 
 log = logging.getLogger(__name__)
 
@@ -76,82 +79,6 @@ def _sqlite_pragmas(durable: bool):
 
 
 @dataclass(frozen=True, slots=True)
-class LearnedReference:
-    """A crop that review taught: a view of `brand` (positive) or a look-alike of it (negative)."""
-
-    id: int
-    brand: str
-    polarity: str
-    taught_by: str  # the decision kind that taught it
-    candidate_id: int | None
-    video_id: int
-    frame_index: int
-    bbox: BBox
-    image_png: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class RunRecord:
-    """One pipeline run of a clip, as stored."""
-
-    id: int
-    video_id: int
-    status: str
-    config: dict
-    embedder: str
-    embedder_model: str
-    verifier: str
-    verifier_model: str
-    frames_total: int
-    frames_done: int
-    last_frame_index: int
-    timings: dict
-    notes: tuple[str, ...]
-    error: str
-    started_at: datetime | None
-    finished_at: datetime | None
-
-    @property
-    def fps(self) -> float | None:
-        value = self.config.get("fps")
-        return float(value) if value else None
-
-
-def _run_record(r: Run) -> RunRecord:
-    return RunRecord(r.id, r.video_id, r.status, dict(r.config or {}), r.embedder, r.embedder_model, r.verifier,
-                     r.verifier_model, r.frames_total, r.frames_done, r.last_frame_index, dict(r.timings or {}),
-                     tuple(r.notes or ()), r.error or "", _aware(r.started_at), _aware(r.finished_at))
-
-
-class RunBusy(StoreError):
-    """Another live process is running the pipeline on this clip."""
-
-
-# A run's process says it is alive this often; after STALE_AFTER without a word its lock may be taken.
-HEARTBEAT_S = 10.0
-STALE_AFTER = timedelta(seconds=60)
-
-
-def _process_owner() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
-def _owner_dead(owner: str) -> bool:
-    """True when the owner is a process of this machine that no longer exists (killed, crashed)."""
-    host, _, rest = owner.partition(":")
-    pid = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid.isdigit():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
-
-
-@dataclass(frozen=True, slots=True)
 class VideoSummary:
     id: int
     path: str
@@ -166,7 +93,7 @@ class VideoSummary:
     last_run_status: str | None
 
 
-class Repository:
+class Repository(RunsMixin, LearnedMixin):
     def __init__(self, engine: Engine, *, where: str) -> None:
         self.engine = engine
         self.where = where
@@ -269,12 +196,6 @@ class Repository:
                                         counts.get(v.id, 0), decided.get(v.id, 0), status))
             return out
 
-    @staticmethod
-    def _lock_live(v: Video) -> bool:
-        if v.run_owner is None or v.run_heartbeat is None:
-            return False
-        return _aware(v.run_heartbeat) >= _now() - STALE_AFTER and not _owner_dead(v.run_owner)
-
     def video(self, video_id: int) -> VideoSummary:
         for v in self.videos():
             if v.id == video_id:
@@ -330,136 +251,6 @@ class Repository:
                 s.add(row)
                 s.flush()
             s.add(schema.ReferenceRow(brand_id=row.id, path=path, sha256=sha256, origin=origin))
-
-    # ---- runs ------------------------------------------------------------------------------
-    def start_run(self, *, video_id: int, config: dict, embedder: tuple[str, str, str],
-                  verifier: tuple[str, str, str], frames_total: int, replace_pending: bool = True) -> int:
-        """A new run; pending candidates of earlier runs on this video are replaced by its results.
-
-        Earlier unfinished runs whose pending results go are marked "superseded": resuming one would
-        skip frames whose candidates no longer exist.
-        """
-        key = config_key(config)
-        with self._session() as s:
-            if replace_pending:
-                # Only what runs made: boxes review made (drawn, followed, found again) have no run.
-                s.execute(delete(CandidateRow).where(
-                    CandidateRow.video_id == video_id, CandidateRow.review_state == "pending",
-                    CandidateRow.run_id.is_not(None)))
-                s.execute(update(Run.__table__).where(Run.video_id == video_id, Run.status != "done")
-                          .values(status="superseded"))
-            run = Run(video_id=video_id, config=config, config_key=key, embedder=embedder[0],
-                      embedder_model=embedder[1], embedder_revision=embedder[2] or "", verifier=verifier[0],
-                      verifier_model=verifier[1], verifier_revision=verifier[2] or "", frames_total=frames_total,
-                      notes=[])
-            s.add(run)
-            s.flush()
-            return run.id
-
-    def resumable_run(self, *, video_id: int, config: dict) -> dict | None:
-        """The latest run of this video with the same settings if it can be carried on (not done, not superseded)."""
-        with self._session() as s:
-            run = s.scalar(select(Run).where(Run.video_id == video_id, Run.config_key == config_key(config))
-                           .order_by(Run.id.desc()).limit(1))
-            if run is None or run.status in ("done", "superseded"):
-                return None
-            latest = s.scalar(select(func.max(Run.id)).where(Run.video_id == video_id))
-            if latest != run.id:  # a later run with other settings has replaced its results since
-                return None
-            return {"id": run.id, "last_frame_index": run.last_frame_index, "frames_done": run.frames_done,
-                    "status": run.status}
-
-    def mark_run(self, run_id: int, *, status: str, error: str = "", timings: dict | None = None,
-                 notes: Sequence[str] | None = None) -> None:
-        with self._session() as s:
-            run = s.get(Run, run_id)
-            run.status = status
-            run.error = redact_secrets(error)
-            if timings is not None:
-                run.timings = timings
-            if notes is not None:
-                run.notes = list(notes)
-            if status != "running":
-                run.finished_at = datetime.now(timezone.utc)
-
-    # ---- the run lock: one pipeline per clip, whatever process it runs in -----------------------------
-    def acquire_run_lock(self, video_id: int) -> str:
-        """Take the clip's run lock (a crashed holder's lock is taken over); returns the owner token.
-
-        An atomic conditional UPDATE, so two processes can never both win, on SQLite as on PostgreSQL.
-        """
-        owner, now = _process_owner(), _now()
-        videos = Video.__table__
-        with self._session() as s:
-            got = s.execute(update(videos).where(
-                videos.c.id == video_id,
-                or_(videos.c.run_owner.is_(None), videos.c.run_heartbeat < now - STALE_AFTER),
-            ).values(run_owner=owner, run_heartbeat=now)).rowcount
-            if not got:
-                row = s.get(Video, video_id)
-                held = row.run_owner if row is not None else None
-                if held is not None and _owner_dead(held):
-                    got = s.execute(update(videos).where(videos.c.id == video_id, videos.c.run_owner == held)
-                                    .values(run_owner=owner, run_heartbeat=now)).rowcount
-                if not got:
-                    host, _, rest = (held or "?:?").partition(":")
-                    seen = (now - _aware(row.run_heartbeat)).total_seconds() if row and row.run_heartbeat else 0
-                    raise RunBusy(
-                        f"Clip '{Path(row.path).name if row else video_id}' is being run by another LogoTag process "
-                        f"(pid {rest.partition(':')[0]} on {host}, last heard from {seen:.0f} s ago). Wait for it to "
-                        "finish or cancel it there; a process that died gives the clip up after "
-                        f"{int(STALE_AFTER.total_seconds())} s.")
-            # We hold the clip: a run still marked "running" belonged to a process that died.
-            s.execute(update(Run.__table__).where(Run.video_id == video_id, Run.status == "running")
-                      .values(status="interrupted"))
-        return owner
-
-    def run_lock(self, video_id: int):
-        """The clip's run lock as a context manager that keeps it alive (store/run_lock.py)."""
-        from logotag_gui.core.store.run_lock import RunLock
-
-        return RunLock(self, video_id)
-
-    def renew_run_lock(self, video_id: int, owner: str) -> bool:
-        """Say this process is alive; False when the lock was lost (taken over after a long stall)."""
-        videos = Video.__table__
-        with self._session() as s:
-            return bool(s.execute(update(videos).where(videos.c.id == video_id, videos.c.run_owner == owner)
-                                  .values(run_heartbeat=_now())).rowcount)
-
-    def release_run_lock(self, video_id: int, owner: str) -> None:
-        videos = Video.__table__
-        with self._session() as s:
-            s.execute(update(videos).where(videos.c.id == video_id, videos.c.run_owner == owner)
-                      .values(run_owner=None, run_heartbeat=None))
-
-    def reserve_track_ids(self, video_id: int, count: int = 1) -> int:
-        """The first of `count` new track ids for this clip (unique across runs, reviews and processes)."""
-        videos = Video.__table__
-        with self._session() as s:
-            after = s.execute(update(videos).where(videos.c.id == video_id)
-                              .values(next_track_id=videos.c.next_track_id + count)
-                              .returning(videos.c.next_track_id)).scalar_one()
-        return int(after) - count
-
-    def run_info(self, run_id: int) -> RunRecord:
-        with self._session() as s:
-            run = s.get(Run, run_id)
-            if run is None:
-                raise StoreError(f"No run {run_id} in '{self.where}'.")
-            return _run_record(run)
-
-    def runs(self, video_id: int | None = None) -> list[RunRecord]:
-        with self._session() as s:
-            q = select(Run).order_by(Run.id)
-            if video_id is not None:
-                q = q.where(Run.video_id == video_id)
-            return [_run_record(r) for r in s.scalars(q)]
-
-    def clip_fps(self, video_id: int) -> float:
-        """The sampling rate a clip is reviewed at: its latest run's, else a new run's default."""
-        runs = self.runs(video_id)
-        return runs[-1].fps if runs and runs[-1].fps else DEFAULT_FPS
 
     def add_batch(self, *, run_id: int, video_id: int, candidates: Sequence[Candidate], last_frame_index: int | None,
                   frames_done: int | None) -> list[Candidate]:
@@ -639,50 +430,9 @@ class Repository:
         with self._session() as s:
             return int(s.scalar(select(func.count()).select_from(DecisionRow)))
 
-    # ---- what review teaches: views of brands (positive) and look-alikes (negative) ------------------
-    def add_review_reference(self, *, brand: str, polarity: str, candidate_id: int | None, video_id: int,
-                             frame_index: int, bbox: BBox, image_png: bytes, reviewer: str,
-                             taught_by: str = "accept") -> int:
-        if polarity not in ("positive", "negative"):
-            raise ValueError(f"polarity is positive or negative, not {polarity!r}")
-        with self._session() as s:
-            row = ReviewReference(brand=brand, polarity=polarity, taught_by=taught_by, candidate_id=candidate_id,
-                                  video_id=video_id,
-                                  frame_index=frame_index, x=bbox.x, y=bbox.y, w=bbox.w, h=bbox.h,
-                                  image=image_png, reviewer=reviewer)
-            s.add(row)
-            s.flush()
-            return row.id
-
-    def review_references(self, *, brand: str | None = None, polarity: str | None = None,
-                          candidate_id: int | None = None) -> list[LearnedReference]:
-        q = select(ReviewReference).order_by(ReviewReference.id)
-        if brand is not None:
-            q = q.where(ReviewReference.brand == brand)
-        if polarity is not None:
-            q = q.where(ReviewReference.polarity == polarity)
-        if candidate_id is not None:
-            q = q.where(ReviewReference.candidate_id == candidate_id)
-        with self._session() as s:
-            return [LearnedReference(r.id, r.brand, r.polarity, r.taught_by, r.candidate_id, r.video_id, r.frame_index,
-                                     BBox(r.x, r.y, r.w, r.h), r.image) for r in s.scalars(q)]
-
-    def delete_review_references(self, *, candidate_ids: Sequence[int]) -> int:
-        """Forget what these candidates taught (their decision was undone)."""
-        with self._session() as s:
-            return s.execute(delete(ReviewReference).where(
-                ReviewReference.candidate_id.in_(list(candidate_ids)))).rowcount
-
-
 # ---- row <-> record ----------------------------------------------------------------------------
 def _as_dict(row) -> dict:
     return {c.name: getattr(row, c.name) for c in row.__table__.columns}
-
-
-def config_key(config: dict) -> str:
-    """Hash of the settings that change results (not the frame range: a resume may extend it)."""
-    keep = {k: v for k, v in config.items() if k not in {"start_frame", "end_frame", "device", "batch_frames"}}
-    return hashlib.sha256(json.dumps(keep, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
 
 def _candidate_row(c: Candidate, *, run_id: int | None, video_id: int) -> CandidateRow:
@@ -736,21 +486,10 @@ def _rows_to_candidates(rows) -> list[Candidate]:
             review = _PENDING
         else:
             review = Review(_REVIEW_STATES[rstate], rbrand, BBox(rx, ry, rw, rh) if rx is not None else None,
-                            reviewer or "", _aware(decided_at), _KINDS[rkind] if rkind else None)
+                            reviewer or "", aware(decided_at), _KINDS[rkind] if rkind else None)
         append(Candidate(frame, BBox(x, y, w, h), brand, score, method, margin, ref, track, verdict, cid, review,
                          hint))
     return out
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    # SQLite drops the timezone; everything we write is UTC.
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
-    return value
 
 
 def open_repository(target: str | Path, *, create: bool = True, durable: bool = False) -> Repository:

@@ -1,0 +1,226 @@
+"""Runs of the pipeline as the store keeps them: their records, the resume identity, the run lock and
+the clip's track ids. A mixin of Repository (repository.py), which owns the database sessions."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from sqlalchemy import delete, func, or_, select, update
+
+from logotag_gui.core.config import DEFAULT_FPS
+from logotag_gui.core.errors import StoreError
+from logotag_gui.core.safe_io import redact_secrets
+from logotag_gui.core.store.schema import CandidateRow, Run, Video, aware, utcnow
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    """One pipeline run of a clip, as stored."""
+
+    id: int
+    video_id: int
+    status: str
+    config: dict
+    embedder: str
+    embedder_model: str
+    verifier: str
+    verifier_model: str
+    frames_total: int
+    frames_done: int
+    last_frame_index: int
+    timings: dict
+    notes: tuple[str, ...]
+    error: str
+    started_at: datetime | None
+    finished_at: datetime | None
+
+    @property
+    def fps(self) -> float | None:
+        value = self.config.get("fps")
+        return float(value) if value else None
+
+
+def _run_record(r: Run) -> RunRecord:
+    return RunRecord(r.id, r.video_id, r.status, dict(r.config or {}), r.embedder, r.embedder_model, r.verifier,
+                     r.verifier_model, r.frames_total, r.frames_done, r.last_frame_index, dict(r.timings or {}),
+                     tuple(r.notes or ()), r.error or "", aware(r.started_at), aware(r.finished_at))
+
+
+class RunBusy(StoreError):
+    """Another live process is running the pipeline on this clip."""
+
+
+# A run's process says it is alive this often; after STALE_AFTER without a word its lock may be taken.
+HEARTBEAT_S = 10.0
+STALE_AFTER = timedelta(seconds=60)
+
+
+def _process_owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _owner_dead(owner: str) -> bool:
+    """True when the owner is a process of this machine that no longer exists (killed, crashed)."""
+    host, _, rest = owner.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def config_key(config: dict) -> str:
+    """Hash of the settings that change results (not the frame range: a resume may extend it)."""
+    keep = {k: v for k, v in config.items() if k not in {"start_frame", "end_frame", "device", "batch_frames"}}
+    return hashlib.sha256(json.dumps(keep, sort_keys=True, default=str).encode()).hexdigest()[:32]
+
+
+class RunsMixin:
+    # ---- runs ------------------------------------------------------------------------------
+    def start_run(self, *, video_id: int, config: dict, embedder: tuple[str, str, str],
+                  verifier: tuple[str, str, str], frames_total: int, replace_pending: bool = True) -> int:
+        """A new run; pending candidates of earlier runs on this video are replaced by its results.
+
+        Earlier unfinished runs whose pending results go are marked "superseded": resuming one would
+        skip frames whose candidates no longer exist.
+        """
+        key = config_key(config)
+        with self._session() as s:
+            if replace_pending:
+                # Only what runs made: boxes review made (drawn, followed, found again) have no run.
+                s.execute(delete(CandidateRow).where(
+                    CandidateRow.video_id == video_id, CandidateRow.review_state == "pending",
+                    CandidateRow.run_id.is_not(None)))
+                s.execute(update(Run.__table__).where(Run.video_id == video_id, Run.status != "done")
+                          .values(status="superseded"))
+            run = Run(video_id=video_id, config=config, config_key=key, embedder=embedder[0],
+                      embedder_model=embedder[1], embedder_revision=embedder[2] or "", verifier=verifier[0],
+                      verifier_model=verifier[1], verifier_revision=verifier[2] or "", frames_total=frames_total,
+                      notes=[])
+            s.add(run)
+            s.flush()
+            return run.id
+
+    def resumable_run(self, *, video_id: int, config: dict) -> dict | None:
+        """The latest run of this video with the same settings if it can be carried on (not done, not superseded)."""
+        with self._session() as s:
+            run = s.scalar(select(Run).where(Run.video_id == video_id, Run.config_key == config_key(config))
+                           .order_by(Run.id.desc()).limit(1))
+            if run is None or run.status in ("done", "superseded"):
+                return None
+            latest = s.scalar(select(func.max(Run.id)).where(Run.video_id == video_id))
+            if latest != run.id:  # a later run with other settings has replaced its results since
+                return None
+            return {"id": run.id, "last_frame_index": run.last_frame_index, "frames_done": run.frames_done,
+                    "status": run.status}
+
+    def mark_run(self, run_id: int, *, status: str, error: str = "", timings: dict | None = None,
+                 notes: Sequence[str] | None = None) -> None:
+        with self._session() as s:
+            run = s.get(Run, run_id)
+            run.status = status
+            run.error = redact_secrets(error)
+            if timings is not None:
+                run.timings = timings
+            if notes is not None:
+                run.notes = list(notes)
+            if status != "running":
+                run.finished_at = datetime.now(timezone.utc)
+
+    # ---- the run lock: one pipeline per clip, whatever process it runs in -----------------------------
+    def acquire_run_lock(self, video_id: int) -> str:
+        """Take the clip's run lock (a crashed holder's lock is taken over); returns the owner token.
+
+        An atomic conditional UPDATE, so two processes can never both win, on SQLite as on PostgreSQL.
+        """
+        owner, now = _process_owner(), utcnow()
+        videos = Video.__table__
+        with self._session() as s:
+            got = s.execute(update(videos).where(
+                videos.c.id == video_id,
+                or_(videos.c.run_owner.is_(None), videos.c.run_heartbeat < now - STALE_AFTER),
+            ).values(run_owner=owner, run_heartbeat=now)).rowcount
+            if not got:
+                row = s.get(Video, video_id)
+                held = row.run_owner if row is not None else None
+                if held is not None and _owner_dead(held):
+                    got = s.execute(update(videos).where(videos.c.id == video_id, videos.c.run_owner == held)
+                                    .values(run_owner=owner, run_heartbeat=now)).rowcount
+                if not got:
+                    host, _, rest = (held or "?:?").partition(":")
+                    seen = (now - aware(row.run_heartbeat)).total_seconds() if row and row.run_heartbeat else 0
+                    raise RunBusy(
+                        f"Clip '{Path(row.path).name if row else video_id}' is being run by another LogoTag process "
+                        f"(pid {rest.partition(':')[0]} on {host}, last heard from {seen:.0f} s ago). Wait for it to "
+                        "finish or cancel it there; a process that died gives the clip up after "
+                        f"{int(STALE_AFTER.total_seconds())} s.")
+            # We hold the clip: a run still marked "running" belonged to a process that died.
+            s.execute(update(Run.__table__).where(Run.video_id == video_id, Run.status == "running")
+                      .values(status="interrupted"))
+        return owner
+
+    def run_lock(self, video_id: int):
+        """The clip's run lock as a context manager that keeps it alive (store/run_lock.py)."""
+        from logotag_gui.core.store.run_lock import RunLock
+
+        return RunLock(self, video_id)
+
+    def renew_run_lock(self, video_id: int, owner: str) -> bool:
+        """Say this process is alive; False when the lock was lost (taken over after a long stall)."""
+        videos = Video.__table__
+        with self._session() as s:
+            return bool(s.execute(update(videos).where(videos.c.id == video_id, videos.c.run_owner == owner)
+                                  .values(run_heartbeat=utcnow())).rowcount)
+
+    def release_run_lock(self, video_id: int, owner: str) -> None:
+        videos = Video.__table__
+        with self._session() as s:
+            s.execute(update(videos).where(videos.c.id == video_id, videos.c.run_owner == owner)
+                      .values(run_owner=None, run_heartbeat=None))
+
+    def reserve_track_ids(self, video_id: int, count: int = 1) -> int:
+        """The first of `count` new track ids for this clip (unique across runs, reviews and processes)."""
+        videos = Video.__table__
+        with self._session() as s:
+            after = s.execute(update(videos).where(videos.c.id == video_id)
+                              .values(next_track_id=videos.c.next_track_id + count)
+                              .returning(videos.c.next_track_id)).scalar_one()
+        return int(after) - count
+
+    def run_info(self, run_id: int) -> RunRecord:
+        with self._session() as s:
+            run = s.get(Run, run_id)
+            if run is None:
+                raise StoreError(f"No run {run_id} in '{self.where}'.")
+            return _run_record(run)
+
+    def runs(self, video_id: int | None = None) -> list[RunRecord]:
+        with self._session() as s:
+            q = select(Run).order_by(Run.id)
+            if video_id is not None:
+                q = q.where(Run.video_id == video_id)
+            return [_run_record(r) for r in s.scalars(q)]
+
+    def clip_fps(self, video_id: int) -> float:
+        """The sampling rate a clip is reviewed at: its latest run's, else a new run's default."""
+        runs = self.runs(video_id)
+        return runs[-1].fps if runs and runs[-1].fps else DEFAULT_FPS
+
+    @staticmethod
+    def _lock_live(v: Video) -> bool:
+        if v.run_owner is None or v.run_heartbeat is None:
+            return False
+        return aware(v.run_heartbeat) >= utcnow() - STALE_AFTER and not _owner_dead(v.run_owner)
