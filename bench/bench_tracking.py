@@ -16,13 +16,13 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from logotag_gui.core.evaluate import load_truth
+from logotag_gui.core.evaluate import Truth, brand_key, load_truth
 from logotag_gui.core.follow import TRACKERS, FollowSettings, follow_box
 from logotag_gui.core.records import BBox
-from logotag_gui.core.truth import appearances
 from logotag_gui.core.video import open_source
 
 
@@ -77,6 +77,45 @@ def main() -> None:
         print(f"{name:<8} {reached / max(1, total):>7.1%} {sum(ious) / max(1, len(ious)):>6.3f} {over:>9d} "
               f"{frames / max(seconds, 1e-9):>9.0f}  " + ", ".join(f"{k}: {v}" for k, v in sorted(stops.items())))
     source.close()
+
+
+@dataclass(slots=True)
+class Appearance:
+    """One brand's box moving continuously over consecutive frames (what one track should cover)."""
+
+    brand: str
+    boxes: dict[int, BBox] = field(default_factory=dict)
+
+    @property
+    def frames(self) -> list[int]:
+        return sorted(self.boxes)
+
+
+def appearances(truth: Truth, *, max_gap: int = 1, min_iou: float = 0.2) -> list[Appearance]:
+    """Split the truth into appearances: a box continues one of the previous frame's of its brand."""
+    done: list[Appearance] = []
+    open_: list[Appearance] = []
+    for frame in sorted(truth.boxes):
+        still = []
+        for a in open_:
+            (still if frame - a.frames[-1] <= max_gap else done).append(a)
+        open_ = still
+        taken: set[int] = set()
+        for box in truth.boxes[frame]:
+            best, best_iou = None, min_iou
+            for i, a in enumerate(open_):
+                last = a.boxes[a.frames[-1]]
+                if i in taken or brand_key(a.brand) != brand_key(box.brand) or a.frames[-1] == frame:
+                    continue
+                if last.iou(box.bbox) >= best_iou:
+                    best, best_iou = i, last.iou(box.bbox)
+            if best is None:
+                open_.append(Appearance(box.brand, {frame: box.bbox}))
+                taken.add(len(open_) - 1)
+            else:
+                open_[best].boxes[frame] = box.bbox
+                taken.add(best)
+    return sorted(done + open_, key=lambda a: (a.frames[0], a.brand))
 
 
 def _brand_there(truth, frame: int, brand: str, box: BBox) -> bool:

@@ -285,18 +285,11 @@ class LearnWorker(_ClipWorker):
 
     def _opened(self, video, sampled: list[int], reviewer: str) -> None:
         self._learner = Learner(self._project.repo, self._source, video=video, sampled=sampled,
-                                dictionary=self._dictionary(), reviewer=reviewer)
+                                dictionary=self._project.dictionary(), reviewer=reviewer)
 
     def close(self) -> None:
         super().close()
         self._learner = None
-
-    def _dictionary(self):
-        try:
-            return self._project.dictionary()
-        except LogoTagError as exc:  # the look-alike test goes on with what review taught
-            log.warning("no logo dictionary for look-alike tests: %s", exc)
-            return None
 
     @Slot(object, object, bool)
     def teach(self, decided: list[Candidate], clip: list[Candidate], search: bool) -> None:

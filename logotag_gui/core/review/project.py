@@ -23,7 +23,6 @@ from logotag_gui.core.review.session import ReviewSession
 from logotag_gui.core.safe_io import atomic_write_bytes, redact_url, safe_child, safe_filename
 from logotag_gui.core.store.repository import (
     Repository,
-    RunRecord,
     VideoSummary,
     database_url,
     open_repository,
@@ -71,9 +70,6 @@ class Project:
                                 height=info.height)
         return problems
 
-    def runs(self, video_id: int) -> list[RunRecord]:
-        return self.repo.runs(video_id)
-
     def run(self, config: RunConfig, *, models=None, on_progress: Callable[[Progress], None] | None = None,
             on_batch: Callable[[list[Candidate]], None] | None = None, cancel: Callable[[], bool] | None = None):
         from logotag_gui.core.pipeline import run_pipeline
@@ -94,7 +90,15 @@ class Project:
         return dictionary
 
     def dictionary(self) -> LogoDictionary | None:
-        return load_dictionary(self.logos_dir) if self.logos_dir else None
+        """The project's logo dictionary, or None where it is unset or cannot be read (said in the log):
+        following and learning go on with what review taught."""
+        if not self.logos_dir:
+            return None
+        try:
+            return load_dictionary(self.logos_dir)
+        except LogoTagError as exc:
+            log.warning("the project's logo folder cannot be used: %s", exc)
+            return None
 
     def brands(self) -> list[str]:
         return self.repo.brands()
@@ -131,9 +135,6 @@ class Project:
     # ---- review ----------------------------------------------------------------------------------------
     def session(self, video_id: int, *, reviewer: str) -> ReviewSession:
         return ReviewSession(self.repo, self.repo.video(video_id), reviewer=reviewer)
-
-    def candidates(self, video_id: int | None = None) -> list[Candidate]:
-        return self.repo.candidates(video_id=video_id)
 
     # ---- outputs -----------------------------------------------------------------------------------------
     def export(self, path: str, *, reviewed_only: bool, video_id: int | None = None) -> int:
