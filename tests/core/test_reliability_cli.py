@@ -73,33 +73,19 @@ def test_logo_over_the_decompression_bomb_limit(tmp_path, monkeypatch, capsys):
     _one_line_failure(capsys, main(["index", "--logos", str(folder)]), contains="Norvik.png")
 
 
-def test_unreadable_input_folder(tmp_path, logos_dir, monkeypatch, capsys):
+def test_unreadable_input_folder(tmp_path, logos_dir, capsys, deny_listing):
     folder = _photos(tmp_path, (64, 48))
-    real_iterdir = Path.iterdir
-
-    def iterdir(self):
-        if self == folder:
-            raise PermissionError(13, "Permission denied", str(self))
-        return real_iterdir(self)
-
-    monkeypatch.setattr(Path, "iterdir", iterdir)
+    deny_listing(folder)
     code = main(["-q", "run", str(folder), "--logos", str(logos_dir), "--db", str(tmp_path / "p.sqlite"),
                  "--embedder", "keypoints", "--verifier", "none"])
     last = _one_line_failure(capsys, code, contains="photos")
     assert "ermission denied" in last
 
 
-def test_unreadable_logo_folder(tmp_path, monkeypatch, capsys):
+def test_unreadable_logo_folder(tmp_path, capsys, deny_listing):
     folder = tmp_path / "logos"
     folder.mkdir()
-    real_iterdir = Path.iterdir
-
-    def iterdir(self):
-        if self == folder:
-            raise PermissionError(13, "Permission denied", str(self))
-        return real_iterdir(self)
-
-    monkeypatch.setattr(Path, "iterdir", iterdir)
+    deny_listing(folder)
     _one_line_failure(capsys, main(["index", "--logos", str(folder)]), contains="permission denied")
 
 

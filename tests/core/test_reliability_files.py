@@ -220,16 +220,9 @@ def _logo_folder(tmp_path, size=(60, 40)):
     return folder
 
 
-def test_an_unreadable_logo_folder_is_one_clear_error(tmp_path, monkeypatch):
+def test_an_unreadable_logo_folder_is_one_clear_error(tmp_path, deny_listing):
     folder = _logo_folder(tmp_path)
-    real_iterdir = Path.iterdir
-
-    def iterdir(self):
-        if self == folder:
-            raise PermissionError(13, "Permission denied", str(self))
-        return real_iterdir(self)
-
-    monkeypatch.setattr(Path, "iterdir", iterdir)
+    deny_listing(folder)
     with pytest.raises(InputError, match="cannot be read: permission denied"):
         load_dictionary(folder)
 

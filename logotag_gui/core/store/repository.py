@@ -256,12 +256,7 @@ class Repository(RunsMixin, LearnedMixin):
                   frames_done: int | None) -> list[Candidate]:
         """Store one batch of frames' candidates and the run's progress (None: unchanged) in one transaction."""
         with self._session() as s:
-            rows = [_candidate_row(c, run_id=run_id, video_id=video_id) for c in candidates]
-            s.add_all(rows)
-            s.flush()
-            for row, cand in zip(rows, candidates, strict=True):
-                if cand.verdict.state is not VerdictState.NOT_RUN:
-                    s.add(_verdict_row(row.id, cand.verdict))
+            rows = _insert_candidates(s, candidates, run_id=run_id, video_id=video_id)
             if last_frame_index is not None:
                 s.execute(update(Run).where(Run.id == run_id).values(
                     last_frame_index=last_frame_index, frames_done=frames_done))
@@ -393,13 +388,7 @@ class Repository(RunsMixin, LearnedMixin):
         """Candidates that review produced (a box followed through the clip, one found with what review
         taught): pending, with no run, so that a new run of the clip keeps them."""
         with self._session() as s:
-            rows = [_candidate_row(c, run_id=None, video_id=video_id) for c in candidates]
-            s.add_all(rows)
-            s.flush()
-            for row, cand in zip(rows, candidates, strict=True):
-                if cand.verdict.state is not VerdictState.NOT_RUN:
-                    s.add(_verdict_row(row.id, cand.verdict))
-            ids = [r.id for r in rows]
+            ids = [r.id for r in _insert_candidates(s, candidates, run_id=None, video_id=video_id)]
         return self._in_order(ids)
 
     def delete_candidates(self, candidate_ids: Sequence[int]) -> None:
@@ -440,6 +429,18 @@ def _candidate_row(c: Candidate, *, run_id: int | None, video_id: int) -> Candid
                         frame_name=c.frame.name, frame_width=c.frame.width, frame_height=c.frame.height,
                         x=c.bbox.x, y=c.bbox.y, w=c.bbox.w, h=c.bbox.h, brand=c.brand, score=c.score,
                         margin=c.margin, method=c.method, reference=c.reference, track_id=c.track_id, hint=c.hint)
+
+
+def _insert_candidates(s: Session, candidates: Sequence[Candidate], *, run_id: int | None,
+                       video_id: int) -> list[CandidateRow]:
+    """Candidate rows and their verdicts, ids assigned (the caller's transaction commits them)."""
+    rows = [_candidate_row(c, run_id=run_id, video_id=video_id) for c in candidates]
+    s.add_all(rows)
+    s.flush()
+    for row, cand in zip(rows, candidates, strict=True):
+        if cand.verdict.state is not VerdictState.NOT_RUN:
+            s.add(_verdict_row(row.id, cand.verdict))
+    return rows
 
 
 def _verdict_row(candidate_id: int, v: Verdict) -> VerdictRow:
