@@ -43,7 +43,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_siglip2.py
 	$(BIN)/python bench/bench_keypoints.py
 	$(BIN)/python bench/bench_keypoints.py --backend shape
-	$(BIN)/python bench/bench_tracking.py --clip resources/demo/demo_clip.mp4 --truth resources/demo/demo_truth.json
+	$(BIN)/python bench/bench_tracking.py --clip logotag_gui/resources/demo/demo_clip.mp4 --truth logotag_gui/resources/demo/demo_truth.json
 	$(BIN)/python bench/bench_store.py
 	$(BIN)/python bench/bench_gui.py
 

@@ -8,7 +8,7 @@ and tracking speed (decoded frames per second, decode included). Trackers: LogoT
 OpenCV's MIL, and KCF/CSRT where opencv-contrib is installed.
 
     python bench/bench_tracking.py --clip bench/out/pan/clip.mp4 --truth bench/out/pan/gt.json
-    python bench/bench_tracking.py --clip resources/demo/demo_clip.mp4 --truth resources/demo/demo_truth.json
+    python bench/bench_tracking.py --clip logotag_gui/resources/demo/demo_clip.mp4 --truth logotag_gui/resources/demo/demo_truth.json
 """
 
 from __future__ import annotations

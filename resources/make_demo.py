@@ -1,4 +1,5 @@
-"""Generate the demo clip and logo dictionary in resources/demo (drawn from code, no third-party material).
+"""Generate the demo clip and logo dictionary in logotag_gui/resources/demo (drawn from code, no third-party
+material; package data, so that an installed LogoTag has its demo).
 
     python resources/make_demo.py
 """
@@ -11,7 +12,7 @@ from logotag_gui.core import synth
 
 
 def main() -> None:
-    out = Path(__file__).resolve().parent / "demo"
+    out = Path(__file__).resolve().parents[1] / "logotag_gui" / "resources" / "demo"
     out.mkdir(exist_ok=True)
     marks = synth.write_logo_folder(out / "logos")
     truth = synth.write_clip(out / "demo_clip.mp4", marks, synth.DEMO_PLACEMENTS, n_frames=120, fps=20,

@@ -19,13 +19,11 @@ from logotag_gui.core.logsetup import setup_logging
 log = logging.getLogger(__name__)
 
 
-def resources_dir() -> Path:
-    frozen = getattr(sys, "_MEIPASS", None)  # PyInstaller bundle
-    return Path(frozen) / "resources" if frozen else Path(__file__).resolve().parents[2] / "resources"
-
-
 def demo_paths() -> tuple[Path, Path]:
-    demo = resources_dir() / "demo"
+    """The demo clip and logo folder: package data, in a source checkout, a wheel and the bundle alike."""
+    import logotag_gui
+
+    demo = Path(logotag_gui.__file__).resolve().parent / "resources" / "demo"
     return demo / "demo_clip.mp4", demo / "logos"
 
 
@@ -103,6 +101,15 @@ def start(window, args: argparse.Namespace) -> None:
 
     if args.demo:
         clip, logos = demo_paths()
+        if not clip.exists() or not logos.is_dir():
+            from logotag_gui.qt.dialogs.messages import show_error
+
+            message = f"The demo is not installed: {clip} is missing. Reinstall LogoTag (its package ships the demo)."
+            print(f"logotag-gui: {message}", file=sys.stderr)
+            show_error(window, "No demo", message)
+            if args.smoke_test:
+                raise SystemExit(1)
+            return
         if args.smoke_test:  # a check starts from nothing: never a demo project an earlier start left behind
             import tempfile
 
