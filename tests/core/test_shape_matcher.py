@@ -236,7 +236,9 @@ def test_the_package_data_covers_the_model_folder():
     for name in (CONFIG_FILE, WEIGHTS_FILE, "MODEL_CARD.md"):
         assert any(fnmatch(str(relative / name), pattern) for pattern in patterns), name
     assert (PACKAGED_MODEL / "MODEL_CARD.md").exists()
-    assert "resources/models/shape-matcher" in (root / "packaging" / "logotag.spec").read_text()
+    # The bundle carries the package's whole resources folder (the shape matcher and the demo) beside it.
+    spec = (root / "packaging" / "logotag.spec").read_text()
+    assert '"logotag_gui" / "resources"), "logotag_gui/resources")' in spec
 
 
 @pytest.mark.skipif(not shape_model_installed(PACKAGED_MODEL), reason="the trained model is not in the package folder")
