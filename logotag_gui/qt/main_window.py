@@ -57,7 +57,9 @@ class MainWindow(QMainWindow):
         self.video: VideoSummary | None = None
         self._videos: dict[int, VideoSummary] = {}
         self._closing = False
-        self._stragglers: list[QThread] = []  # threads that outlived their wait: kept alive, never dropped
+        self._stragglers: list[QThread] = []
+        self._first_reference: dict[str, Path] = {}  # brand -> its first reference file (the panel shows it)
+        self._logos_root: Path | None = None  # threads that outlived their wait: kept alive, never dropped
 
         self.clip_view = ClipView()
         self.setCentralWidget(self.clip_view)
@@ -212,12 +214,17 @@ class MainWindow(QMainWindow):
 
     def refresh_dictionary(self) -> None:
         self.dictionary.clear()
+        self._first_reference, self._logos_root = {}, None
         if self.project is None:
             return
+        folder = self.logos_dir
+        self._logos_root = Path(folder) if folder else None
         for brand, refs in self.project.references().items():
             top = QTreeWidgetItem([brand, f"{len(refs)} refs"])
             for path, origin in refs:
                 top.addChild(QTreeWidgetItem([path, origin]))
+                if folder and origin != "review view" and brand not in self._first_reference:
+                    self._first_reference[brand] = Path(folder) / path
             self.dictionary.addTopLevelItem(top)
         self.panel.set_brands(self.project.brands())
 
@@ -263,13 +270,16 @@ class MainWindow(QMainWindow):
                                   frame_on_screen=c is None or self.clip_view.current == c.frame.index)
 
     def _reference_for(self, c: Candidate | None) -> Path | None:
-        """The file the candidate matched, else its brand's first reference file (OCR and drawn boxes)."""
-        if c is None or not self.logos_dir:
+        """The file the candidate matched, else its brand's first reference file (OCR and drawn boxes).
+
+        Read from what the dictionary panel last loaded: no database query on each selection or frame."""
+        if c is None:
             return None
-        if c.reference and not c.reference.startswith("review:") and (Path(self.logos_dir) / c.reference).exists():
-            return Path(self.logos_dir) / c.reference
-        refs = [p for p, origin in self.project.references().get(c.final_brand, []) if origin != "review view"]
-        return Path(self.logos_dir) / refs[0] if refs else None
+        if c.reference and not c.reference.startswith("review:") and self._logos_root is not None:
+            matched = self._logos_root / c.reference
+            if matched.exists():
+                return matched
+        return self._first_reference.get(c.final_brand)
 
     def add_crop_to_dictionary(self) -> None:
         """Save the reviewed box as a new reference of its brand; the index rebuilds on the next run."""

@@ -202,6 +202,7 @@ def test_a_drawn_box_is_followed_and_t_accepts_the_whole_proposed_track(window, 
     window.clip_view.view.boxDrawn.emit(box)  # the drag, as test_frame_view drives it with the mouse
     drawn = window.session.current
     assert drawn.method == "manual" and drawn.final_brand == "Norvik" and drawn.frame.index == 10
+    assert window._reference_for(drawn) == logos_dir / "Norvik.png"  # a drawn box shows its brand's reference
     qtbot.waitUntil(lambda: not window.review.following, timeout=30_000)
     track = window.session.track(drawn.track_id)
     # Followed boxes, and those that learning from the drawing found first and that joined the track.

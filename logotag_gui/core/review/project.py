@@ -106,8 +106,8 @@ class Project:
     def references(self) -> dict[str, list[tuple[str, str]]]:
         """brand -> [(file or review view, origin)]: the folder's references and the views review taught."""
         out = self.repo.references()
-        for ref in self.repo.review_references(polarity="positive"):
-            out.setdefault(ref.brand, []).append((f"frame {ref.frame_index} (view from review)", "review view"))
+        for brand, frame in self.repo.review_reference_places(polarity="positive"):
+            out.setdefault(brand, []).append((f"frame {frame} (view from review)", "review view"))
         return out
 
     def add_crop_to_dictionary(self, c: Candidate, frame: np.ndarray, *, clip: str) -> Path:

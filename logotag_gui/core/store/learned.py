@@ -56,6 +56,13 @@ class LearnedMixin:
             return [LearnedReference(r.id, r.brand, r.polarity, r.taught_by, r.candidate_id, r.video_id, r.frame_index,
                                      BBox(r.x, r.y, r.w, r.h), r.image) for r in s.scalars(q)]
 
+    def review_reference_places(self, *, polarity: str) -> list[tuple[str, int]]:
+        """(brand, frame index) of each reference review taught, without its image: for listings."""
+        q = (select(ReviewReference.brand, ReviewReference.frame_index)
+             .where(ReviewReference.polarity == polarity).order_by(ReviewReference.id))
+        with self._session() as s:
+            return [(brand, frame) for brand, frame in s.execute(q)]
+
     def delete_review_references(self, *, candidate_ids: Sequence[int]) -> int:
         """Forget what these candidates taught (their decision was undone)."""
         with self._session() as s:
