@@ -8,7 +8,8 @@ import re
 import sys
 from pathlib import Path
 
-from logotag_gui.core.config import DEFAULT_FPS, DEFAULT_SIGLIP, DEFAULT_VLM, RunConfig
+from logotag_gui.core import backends
+from logotag_gui.core.config import DEFAULT_SIGLIP, RunConfig, settings
 from logotag_gui.core.errors import LogoTagError
 from logotag_gui.core.logsetup import setup_logging
 from logotag_gui.core.safe_io import redact_secrets, redact_url
@@ -17,48 +18,36 @@ log = logging.getLogger("logotag")
 
 
 def _add_run_options(p: argparse.ArgumentParser, *, for_eval: bool = False) -> None:
-    p.add_argument("--logos", required=not for_eval, help="logo folder: <brand>.png or <brand>/<any>.png")
+    """One option per run setting, generated from RunConfig (config.py) and the backend registry (backends.py)."""
+    p.add_argument("--logos", required=not for_eval, help=RunConfig.__dataclass_fields__["logos"].metadata["help"])
     p.add_argument("--db", default=None if for_eval else "logotag.sqlite",
                    help="project database: a file path or a SQLAlchemy URL")
-    p.add_argument("--embedder", choices=["auto", "siglip2", "keypoints", "ocr", "shape", "offline"], default="auto",
-                   help="stage 1 (auto: siglip2 when its weights are local, else offline = keypoints + OCR text + shape)")
-    p.add_argument("--verifier", choices=["auto", "vlm", "ocr", "none"], default="none" if for_eval else "auto",
-                   help="stage 2 (auto: the VLM when usable, else OCR)")
-    p.add_argument("--fps", type=float, default=DEFAULT_FPS, help=f"frames sampled per second (default {DEFAULT_FPS:g})")
-    p.add_argument("--start-frame", type=int, default=0)
-    p.add_argument("--end-frame", type=int, default=None)
-    p.add_argument("--threshold", type=float, default=None, help="retrieval score threshold (default per embedder)")
-    p.add_argument("--min-margin", type=float, default=0.0, help="top1 - top2 score margin over brands")
-    p.add_argument("--top-k", type=int, default=3)
-    p.add_argument("--siglip-model", default=DEFAULT_SIGLIP, help="hub id or local folder")
-    p.add_argument("--siglip-revision", default=None)
-    p.add_argument("--siglip-native", action="store_true",
-                   help="never upsample small windows past their pixels (fewer patches: faster on a CPU)")
-    p.add_argument("--vlm-model", default=DEFAULT_VLM, help="hub id or local folder")
-    p.add_argument("--vlm-revision", default=None, help="pinned commit (required with --trust-remote-code)")
-    p.add_argument("--trust-remote-code", action="store_true",
-                   help="allow the VLM's repository code to run (LLaVA-OneVision-1.5 needs it)")
-    p.add_argument("--vlm-threshold", type=float, default=0.5, help="accept a VLM 'yes' only at this confidence")
-    p.add_argument("--no-track-verify", action="store_true", help="verify every candidate, not a track's best few")
-    p.add_argument("--no-propagate", action="store_true",
-                   help="do not follow confident detections through the clip where the detector missed them")
-    p.add_argument("--propagate-min-score", type=float, default=0.5,
-                   help="without a 'yes' verdict, the score a detection needs to be followed (default 0.5)")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, mps")
-    p.add_argument("--allow-download", action="store_true", help="download missing model weights from the hub")
+    defaults = {"verifier": "none"} if for_eval else {}
+    for f in settings():
+        meta = f.metadata
+        if not meta["cli"]:
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        default = defaults.get(f.name, f.default)
+        kind = str(f.type).split("|")[0].strip()
+        if kind == "bool":
+            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=default, help=meta["help"])
+            continue
+        help_text = meta["help"] if default is None else f"{meta['help']} (default {default:g})" if kind == "float" \
+            else f"{meta['help']} (default {default})"
+        choices = None
+        if isinstance(meta["choices"], str):  # a stage: the registry's backends, each explained
+            choices = backends.choices(meta["choices"])
+            help_text += f". {backends.explain(meta['choices'])}"
+        if f.name == "threshold":
+            help_text += f": {backends.default_thresholds()}"
+        p.add_argument(flag, type={"int": int, "float": float}.get(kind, str), default=default, choices=choices,
+                       help=help_text)
 
 
 def _config(args: argparse.Namespace) -> RunConfig:
-    return RunConfig(
-        input=args.input, logos=args.logos, embedder=args.embedder, verifier=args.verifier, fps=args.fps,
-        start_frame=args.start_frame, end_frame=args.end_frame, threshold=args.threshold,
-        min_margin=args.min_margin, top_k=args.top_k, siglip_model=args.siglip_model,
-        siglip_revision=args.siglip_revision, siglip_native=args.siglip_native, vlm_model=args.vlm_model,
-        vlm_revision=args.vlm_revision,
-        trust_remote_code=args.trust_remote_code, vlm_threshold=args.vlm_threshold,
-        track_verify=not args.no_track_verify, device=args.device, allow_download=args.allow_download,
-        propagate=not args.no_propagate, propagate_min_score=args.propagate_min_score,
-    )
+    values = {f.name: getattr(args, f.name) for f in settings() if f.metadata["cli"]}
+    return RunConfig(input=args.input, logos=args.logos, **values)
 
 
 def cmd_run(args: argparse.Namespace) -> int:

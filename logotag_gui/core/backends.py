@@ -1,19 +1,133 @@
-"""Load stage-1 and stage-2 backends, choose "auto" ones, and keep loaded models between runs."""
+"""The one registry of stage-1 and stage-2 backends: load them, choose "auto" ones, keep loaded models between runs.
+
+Each backend says here, once: its name, what it is, how it is built from a run's settings (the
+settings that need a new load form its cache key), which settings it takes per run, and (for
+proposers) its default score threshold. The CLI's choices, the run dialog's lists and `make_proposer`
+/ `make_verifier` all come from this table. A run gets its own copy of a cached backend with that
+run's settings: a loaded model is shared, a setting never leaks from one run into the next.
+"""
 
 from __future__ import annotations
 
+import copy
+import importlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from logotag_gui.core.config import RunConfig
-from logotag_gui.core.embedders import Proposer, make_proposer
+from logotag_gui.core.config import DEFAULT_VLM, RunConfig
+from logotag_gui.core.embedders import Proposer
 from logotag_gui.core.errors import ModelUnavailable
 from logotag_gui.core.models import resolve_model
-from logotag_gui.core.verifiers import Verifier, make_verifier
-from logotag_gui.core.verifiers.vlm import REMOTE_CODE_MODELS
+from logotag_gui.core.verifiers import Verifier
 
 log = logging.getLogger(__name__)
+Options = Callable[[RunConfig], dict[str, Any]]
+
+
+def _none(config: RunConfig) -> dict[str, Any]:
+    return {}
+
+
+@dataclass(frozen=True, slots=True)
+class Backend:
+    name: str
+    summary: str
+    target: str  # "module:Class", imported only when used (torch, transformers, rapidocr load lazily)
+    load: Options = _none  # constructor options; a change means a new load
+    per_run: Options = _none  # attributes a run sets on its own copy
+    threshold: float | None = None  # proposers: the retrieval score a candidate needs by default
+
+    def build(self, **options: Any) -> Any:
+        module, _, cls = self.target.partition(":")
+        return getattr(importlib.import_module(module), cls)(**options)
+
+
+def _siglip_load(c: RunConfig) -> dict[str, Any]:
+    return {"model_id": c.siglip_model, "revision": c.siglip_revision, "device": c.device,
+            "allow_download": c.allow_download}
+
+
+def _vlm_load(c: RunConfig) -> dict[str, Any]:
+    return {"model_id": c.vlm_model, "revision": c.vlm_revision, "device": c.device,
+            "trust_remote_code": c.trust_remote_code, "allow_download": c.allow_download}
+
+
+PROPOSERS: dict[str, Backend] = {b.name: b for b in [
+    Backend("siglip2", "SigLIP-2 NaFlex windows matched to the logos with FAISS (needs the model's weights)",
+            "logotag_gui.core.embedders.siglip2:Siglip2Proposer", load=_siglip_load,
+            per_run=lambda c: {"threshold": resolved_threshold(c, "siglip2"), "top_k": c.top_k,
+                               "min_margin": c.min_margin, "native_resolution": c.siglip_native},
+            threshold=0.7),  # cosine: the seed's default
+    Backend("offline", "keypoints + OCR text + the shipped shape matcher, fused (no download)",
+            "logotag_gui.core.embedders.offline:OfflineProposer",
+            per_run=lambda c: {"shape_threshold": c.shape_threshold, "shape_min_standout": c.shape_min_standout},
+            threshold=0.25),
+    Backend("keypoints", "SIFT keypoints matched to each reference, RANSAC homography (no download)",
+            "logotag_gui.core.embedders.keypoints:KeypointProposer", threshold=0.25),  # 10 inliers of 40
+    Backend("ocr", "text that names a brand (rapidocr, no download)",
+            "logotag_gui.core.embedders.ocr_text:OcrTextProposer", threshold=0.5),
+    Backend("shape", "the shipped shape matcher alone: bare symbols (no download)",
+            "logotag_gui.core.embedders.shape:ShapeProposer",
+            per_run=lambda c: {"threshold": resolved_threshold(c, "shape"), "min_standout": c.shape_min_standout},
+            threshold=0.6),  # mean cell cosine
+]}
+
+VERIFIERS: dict[str, Backend] = {b.name: b for b in [
+    Backend("vlm", "a vision-language model answers strict JSON per crop (needs the model's weights)",
+            "logotag_gui.core.verifiers.vlm:VlmVerifier", load=_vlm_load,
+            per_run=lambda c: {"threshold": c.vlm_threshold, "max_new_tokens": c.vlm_max_new_tokens}),
+    Backend("endpoint", "a VLM served over the OpenAI-compatible API (vLLM, SGLang, llama.cpp, TGI)",
+            "logotag_gui.core.verifiers.endpoint:EndpointVerifier",
+            # The local default VLM's name means "whatever the server serves".
+            load=lambda c: {"endpoint": c.vlm_endpoint, "model_id": "" if c.vlm_model == DEFAULT_VLM else c.vlm_model},
+            per_run=lambda c: {"threshold": c.vlm_threshold, "max_new_tokens": c.vlm_max_new_tokens,
+                               "concurrency": c.vlm_concurrency}),
+    Backend("ocr", "reads the crop's text: yes when it names the brand, no when it clearly names another "
+            "(no download)", "logotag_gui.core.verifiers.ocr:OcrVerifier",
+            per_run=lambda c: {"threshold": c.ocr_threshold}),
+    Backend("none", "no verification: every candidate stays unverified", "logotag_gui.core.verifiers:NoVerifier"),
+]}
+
+
+def choices(stage: str) -> list[str]:
+    """The names offered for a stage ("proposers" or "verifiers"), "auto" first."""
+    table = PROPOSERS if stage == "proposers" else VERIFIERS
+    return ["auto", *table]
+
+
+def explain(stage: str) -> str:
+    """One line per backend of a stage, for help texts: "name: what it is"."""
+    table = PROPOSERS if stage == "proposers" else VERIFIERS
+    return "; ".join(f"{b.name}: {b.summary}" for b in table.values())
+
+
+def default_thresholds() -> str:
+    return ", ".join(f"{b.name} {b.threshold:g}" for b in PROPOSERS.values() if b.threshold is not None)
+
+
+def resolved_threshold(config: RunConfig, embedder: str) -> float:
+    if config.threshold is not None:
+        return config.threshold
+    backend = PROPOSERS.get(embedder)
+    return backend.threshold if backend is not None and backend.threshold is not None else 0.5
+
+
+def _lookup(table: dict[str, Backend], name: str, what: str) -> Backend:
+    if name not in table:
+        raise ValueError(f"unknown {what} '{name}': choose {', '.join(table)}")
+    return table[name]
+
+
+def make_proposer(name: str, **options: Any) -> Proposer:
+    """A stage-1 backend by name, built with these constructor options (tests and benches call this directly)."""
+    return _lookup(PROPOSERS, name, "embedder").build(**options)
+
+
+def make_verifier(name: str, **options: Any) -> Verifier:
+    return _lookup(VERIFIERS, name, "verifier").build(**options)
 
 
 def model_available(model_id: str, revision: str | None) -> bool:
@@ -26,6 +140,8 @@ def model_available(model_id: str, revision: str | None) -> bool:
 
 def choose_backends(config: RunConfig) -> tuple[str, str, list[str]]:
     """Resolve "auto": the model backends when their weights are local, else the offline pair, with notices."""
+    from logotag_gui.core.verifiers.vlm import REMOTE_CODE_MODELS
+
     notices: list[str] = []
     embedder, verifier = config.embedder, config.verifier
     if embedder == "auto":
@@ -54,47 +170,27 @@ def choose_backends(config: RunConfig) -> tuple[str, str, list[str]]:
 
 @dataclass(slots=True)
 class ModelCache:
-    """Loaded backends keyed by their settings: the app keeps models loaded between runs."""
+    """Loaded backends keyed by their load settings: the app keeps models loaded between runs."""
 
-    _items: dict[tuple, object] = field(default_factory=dict)
+    _items: dict[tuple, Any] = field(default_factory=dict)
+
+    def _get(self, backend: Backend, config: RunConfig, extra: dict[str, Any]) -> Any:
+        options = {**backend.load(config), **extra}
+        key = (backend.target, tuple(sorted((k, repr(v)) for k, v in options.items())))
+        loaded = self._items.get(key)
+        if loaded is None:
+            loaded = self._items[key] = backend.build(**options)
+        run_copy = copy.copy(loaded)  # the run's own settings on its own copy; the loaded weights are shared
+        for attribute, value in backend.per_run(config).items():
+            setattr(run_copy, attribute, value)
+        return run_copy
 
     def proposer(self, name: str, config: RunConfig, *, cache_root: str | None = None) -> Proposer:
-        threshold = config.resolved_threshold(name)
-        if name == "siglip2":
-            key = (name, config.siglip_model, config.siglip_revision, config.device)
-            options = {"model_id": config.siglip_model, "revision": config.siglip_revision, "device": config.device,
-                       "allow_download": config.allow_download, "cache_root": cache_root}
-        else:
-            key, options = (name,), {}
-        proposer = self._items.get(key)
-        if proposer is None:
-            proposer = self._items[key] = make_proposer(name, **options)
-        if name == "siglip2":
-            proposer.native_resolution = config.siglip_native  # per run, like the thresholds
-        # Thresholds are per run, not per load.
-        if hasattr(proposer, "threshold"):
-            proposer.threshold = threshold
-            proposer.top_k = config.top_k
-            proposer.min_margin = config.min_margin
-        return proposer  # type: ignore[return-value]
+        backend = _lookup(PROPOSERS, name, "embedder")
+        return self._get(backend, config, {"cache_root": cache_root} if name == "siglip2" else {})
 
-    def verifier(self, name: str, config: RunConfig, *, aliases: dict[str, list[str]]) -> Verifier:
-        if name == "vlm":
-            key = (name, config.vlm_model, config.vlm_revision, config.device, config.trust_remote_code)
-            options = {"model_id": config.vlm_model, "revision": config.vlm_revision, "device": config.device,
-                       "trust_remote_code": config.trust_remote_code, "allow_download": config.allow_download}
-        else:
-            key, options = (name,), {}
-        verifier = self._items.get(key)
-        if verifier is None:
-            verifier = self._items[key] = make_verifier(name, **options)
-        if name == "vlm":
-            verifier.threshold = config.vlm_threshold
-            verifier.max_new_tokens = config.vlm_max_new_tokens
-        elif name == "ocr":
-            verifier.names = aliases
-            verifier.threshold = config.ocr_threshold
-        return verifier  # type: ignore[return-value]
+    def verifier(self, name: str, config: RunConfig) -> Verifier:
+        return self._get(_lookup(VERIFIERS, name, "verifier"), config, {})
 
     def clear(self) -> None:
         self._items.clear()

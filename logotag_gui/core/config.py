@@ -1,55 +1,95 @@
-"""Run settings: one frozen record, stored with each run so results can be traced to them."""
+"""Run settings: one frozen record, stored with each run so results can be traced to them.
+
+Each setting says once how it is offered: its help text (the CLI's `--option`), its label in the run
+dialog (none: the CLI only), and its range. `cli.py` and the run dialog are generated from these
+(`settings()`); the backends that read a setting are listed in `backends.py`'s registry.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 DEFAULT_SIGLIP = "google/siglip2-base-patch16-naflex"
 DEFAULT_VLM = "lmms-lab/LLaVA-OneVision-1.5-8B-Instruct"
 DEFAULT_FPS = 2.0  # frames sampled per second: the seed's default, and the grid a clip is reviewed on
-# Retrieval-score thresholds per proposer: cosine for siglip2 (seed default), inlier share for
-# keypoints (0.25 = 10 RANSAC inliers), mean cell cosine for the shape matcher.
-DEFAULT_THRESHOLDS = {"siglip2": 0.7, "keypoints": 0.25, "ocr": 0.5, "shape": 0.6, "offline": 0.25}
+# Choices filled in from the backend registry (backends.py), which sits above this module.
+PROPOSERS, VERIFIERS = "proposers", "verifiers"
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+def setting(default: Any, help: str, *, label: str | None = None, choices: tuple[str, ...] | str | None = None,
+            lo: float | None = None, hi: float | None = None, step: float | None = None, cli: bool = True) -> Any:
+    """A RunConfig field with what the CLI and the run dialog need to offer it."""
+    meta = {"help": help, "label": label, "choices": choices, "range": (lo, hi, step), "cli": cli}
+    return field(default=default, metadata=meta)
 
 
 @dataclass(frozen=True, slots=True)
 class RunConfig:
-    input: str
-    logos: str
-    embedder: str = "auto"  # auto | siglip2 | keypoints | ocr | shape | offline (keypoints + OCR text + shape, fused)
-    verifier: str = "auto"  # auto | vlm | ocr | none
-    fps: float = DEFAULT_FPS
-    start_frame: int = 0
-    end_frame: int | None = None
-    threshold: float | None = None  # None: the embedder's default
-    min_margin: float = 0.0
-    top_k: int = 3
-    nms_iou: float = 0.4
-    track_gap_s: float = 1.5
-    track_verify: bool = True  # verify the best few crops of a track, carry the verdict to the rest
-    track_verify_k: int = 3
-    siglip_model: str = DEFAULT_SIGLIP
-    siglip_revision: str | None = None
-    siglip_native: bool = False  # never upsample small windows (faster; off: the processor's behaviour)
-    vlm_model: str = DEFAULT_VLM
-    vlm_revision: str | None = None
-    trust_remote_code: bool = False
-    vlm_threshold: float = 0.5
-    vlm_max_new_tokens: int = 128  # the seed's deterministic decoding budget per answer
-    ocr_threshold: float = 0.5
-    device: str = "auto"
-    batch_frames: int = 4
-    allow_download: bool = False
-    # Follow every confident detection through the clip where the detector missed it (video only).
-    propagate: bool = True
-    propagate_min_score: float = 0.5  # without a "yes" verdict, a detection must score this to be followed
-
-    def resolved_threshold(self, embedder: str) -> float:
-        return self.threshold if self.threshold is not None else DEFAULT_THRESHOLDS.get(embedder, 0.5)
+    input: str = setting("", "video file or folder of images", cli=False)
+    logos: str = setting("", "logo folder: <brand>.png or <brand>/<any>.png", cli=False)
+    embedder: str = setting("auto", "stage 1 (auto: siglip2 when its weights are local, else offline = keypoints + "
+                            "OCR text + shape)", label="Stage 1 (proposals):", choices=PROPOSERS)
+    verifier: str = setting("auto", "stage 2 (auto: the VLM when usable, else OCR)", label="Stage 2 (verification):",
+                            choices=VERIFIERS)
+    fps: float = setting(DEFAULT_FPS, "frames sampled per second",
+                         label="Frames per second:", lo=0.1, hi=60, step=0.5)
+    start_frame: int = setting(0, "first frame to analyse")
+    end_frame: int | None = setting(None, "last frame to analyse (default: the last)")
+    threshold: float | None = setting(None, "retrieval score threshold (default: the embedder's own)",
+                                      label="Retrieval threshold:", lo=0, hi=1, step=0.05)
+    min_margin: float = setting(0.0, "top1 - top2 score margin over brands", label="Min. margin (top1 − top2):",
+                                lo=0, hi=1, step=0.01)
+    top_k: int = setting(3, "brands kept per window (siglip2)")
+    nms_iou: float = setting(0.4, "overlap above which the weaker of two boxes is dropped")
+    track_gap_s: float = setting(1.5, "seconds a track may miss before it ends")
+    track_verify: bool = setting(True, "verify a track's best few crops and carry the verdict to the rest "
+                                 "(--no-track-verify: verify every candidate)",
+                                 label="Verify a track's best crops and carry the verdict")
+    track_verify_k: int = setting(3, "crops verified per track")
+    siglip_model: str = setting(DEFAULT_SIGLIP, "SigLIP-2 model: hub id or local folder", label="SigLIP-2 model:")
+    siglip_revision: str | None = setting(None, "pinned commit of the SigLIP-2 model")
+    siglip_native: bool = setting(False, "never upsample small windows past their pixels (fewer patches: faster on "
+                                  "a CPU)")
+    vlm_model: str = setting(DEFAULT_VLM, "VLM: hub id or local folder (with --verifier endpoint: the served model's "
+                             "name)", label="VLM model:")
+    vlm_revision: str | None = setting(None, "pinned commit (required with --trust-remote-code)", label="VLM revision:")
+    trust_remote_code: bool = setting(False, "allow the VLM's repository code to run (LLaVA-OneVision-1.5 needs it)",
+                                      label="Allow the VLM's repository code to run (trust_remote_code)")
+    vlm_threshold: float = setting(0.5, "accept a VLM 'yes' only at this confidence", label="VLM yes needs confidence ≥",
+                                   lo=0, hi=1, step=0.05)
+    vlm_max_new_tokens: int = setting(128, "the VLM's decoding budget per answer (the seed's)")
+    vlm_endpoint: str = setting("", "with --verifier endpoint: an OpenAI-compatible server's base URL, e.g. "
+                                "http://localhost:8000/v1 (vLLM, SGLang, llama.cpp, TGI); the API key is read from "
+                                "$LOGOTAG_VLM_API_KEY", label="VLM endpoint URL:")
+    vlm_concurrency: int = setting(8, "requests in flight to the VLM endpoint")
+    ocr_threshold: float = setting(0.5, "the OCR verifier's 'yes' needs this name similarity")
+    shape_threshold: float = setting(0.65, "the offline detector's shape matcher: the mean cell cosine a bare "
+                                     "symbol needs (stricter than --embedder shape's own threshold, 0.6)")
+    shape_min_standout: float = setting(5.0, "the shape matcher: standard deviations a peak must stand out of the "
+                                        "reference's scores over the frame")
+    device: str = setting("auto", "auto, cpu, cuda, cuda:1, mps", label="Device:", choices=DEVICES)
+    batch_frames: int = setting(4, "frames per stored batch (a killed run loses at most one)")
+    workers: int = setting(0, "threads proposing frames at once with the offline backends (0: one per core, up to "
+                           "four)")
+    skip_unchanged: bool = setting(True, "a sampled frame identical to the one before takes its proposals "
+                                   "(--no-skip-unchanged: search every frame)")
+    allow_download: bool = setting(False, "download missing model weights from the hub",
+                                   label="Download missing model weights from the hub")
+    propagate: bool = setting(True, "follow confident detections through the clip where the detector missed them "
+                              "(--no-propagate: do not)",
+                              label="Follow confident detections through the clip where the detector missed them")
+    propagate_min_score: float = setting(0.5, "without a 'yes' verdict, the score a detection needs to be followed")
 
     def as_dict(self) -> dict[str, object]:
         return dataclasses.asdict(self)
 
     def with_(self, **changes: object) -> RunConfig:
         return dataclasses.replace(self, **changes)
+
+
+def settings() -> list[dataclasses.Field]:
+    """RunConfig's fields in order, each with its `metadata` (help, label, choices, range, cli)."""
+    return list(dataclasses.fields(RunConfig))

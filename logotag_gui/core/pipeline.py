@@ -7,6 +7,7 @@ settings again resumes after the last stored frame.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -14,12 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from logotag_gui.core.backends import ModelCache, choose_backends, describe
+from logotag_gui.core.backends import ModelCache, choose_backends, describe, resolved_threshold
 from logotag_gui.core.config import RunConfig
 from logotag_gui.core.errors import Cancelled, InputError
 from logotag_gui.core.follow import extend_tracks
 from logotag_gui.core.logos import load_dictionary
 from logotag_gui.core.records import Candidate, Frame, Progress, Verdict, VerdictState
+from logotag_gui.core.stage_one import StageOne, default_workers, prefetch
 from logotag_gui.core.tracks import TrackLinker, cross_brand_margin, filter_candidates, nms
 from logotag_gui.core.verifiers import Verifier, VerifyItem, prepare_verifier
 from logotag_gui.core.video import REENCODE_HINT, open_source
@@ -231,7 +233,7 @@ def _run_locked(config: RunConfig, source, dictionary, *, repo: Repository, vide
     t0 = time.perf_counter()
     report(Progress("loading models", 0, 2, message=f"{embedder_name} + {verifier_name}"))
     proposer = models.proposer(embedder_name, config, cache_root=cache_root)
-    verifier = models.verifier(verifier_name, config, aliases=dictionary.aliases)
+    verifier = models.verifier(verifier_name, config)
     timings["load_s"] = round(time.perf_counter() - t0, 3)
     report(Progress("indexing logos", 1, 2, message=f"{len(dictionary.references)} references"))
     t0 = time.perf_counter()
@@ -290,7 +292,7 @@ def _run_locked(config: RunConfig, source, dictionary, *, repo: Repository, vide
 def _process(source, config: RunConfig, todo: list[int], *, repo: Repository, run_id: int, video_id: int, proposer,
              linker: TrackLinker, verification: _Verification, result: RunResult, report: ProgressFn,
              on_batch: BatchFn | None, is_cancelled: Callable[[], bool], lock: RunLock) -> None:
-    threshold = config.resolved_threshold(config.embedder)
+    threshold = resolved_threshold(config, config.embedder)
     eta = _Eta(len(todo))
     timings = result.timings
     timings.setdefault("propose_s", 0.0)
@@ -299,41 +301,42 @@ def _process(source, config: RunConfig, todo: list[int], *, repo: Repository, ru
     report(Progress("frames", result.frames_done, result.frames_total))
     if not todo:
         return
-    frames_iter = source.sample(fps=config.fps, start=todo[0], end=config.end_frame)
+    frames_iter = prefetch(source.sample(fps=config.fps, start=todo[0], end=config.end_frame))
+    stage_one = StageOne(proposer, workers=config.workers or default_workers(), skip_unchanged=config.skip_unchanged)
     last_index = -1
-    while True:
-        if is_cancelled():
-            raise Cancelled("run cancelled; finished batches are kept")
-        lock.check()
-        batch: list[Frame] = []
-        for frame in frames_iter:
-            batch.append(frame)
-            if len(batch) >= config.batch_frames:
+    try:
+        while True:
+            if is_cancelled():
+                raise Cancelled("run cancelled; finished batches are kept")
+            lock.check()
+            batch = list(itertools.islice(frames_iter, config.batch_frames))
+            if not batch:
                 break
-        if not batch:
-            break
-        t0 = time.perf_counter()
-        linked: list[Candidate] = []
-        for frame in batch:
-            raw = proposer.propose(frame)
-            kept = filter_candidates(cross_brand_margin(nms(raw, iou=config.nms_iou)), threshold=threshold,
-                                     min_margin=config.min_margin)
-            linked += linker.link_frame(kept)
-        t1 = time.perf_counter()
-        verified = verification({f.index: f for f in batch}, linked)
-        t2 = time.perf_counter()
-        timings["propose_s"] = round(timings["propose_s"] + t1 - t0, 3)
-        timings["verify_s"] = round(timings["verify_s"] + t2 - t1, 3)
-        done_here += len(batch)
-        result.frames_done += len(batch)
-        last_index = batch[-1].index
-        stored = repo.add_batch(run_id=run_id, video_id=video_id, candidates=verified,
-                                last_frame_index=last_index, frames_done=result.frames_done)
-        result.candidates += len(stored)
-        if on_batch is not None:
-            on_batch(stored)
-        report(Progress("frames", result.frames_done, result.frames_total, eta(done_here),
-                        f"frame {last_index}, {result.candidates} candidates"))
+            t0 = time.perf_counter()
+            linked: list[Candidate] = []
+            for raw in stage_one.propose(batch):
+                kept = filter_candidates(cross_brand_margin(nms(raw, iou=config.nms_iou)), threshold=threshold,
+                                         min_margin=config.min_margin)
+                linked += linker.link_frame(kept)
+            t1 = time.perf_counter()
+            verified = verification({f.index: f for f in batch}, linked)
+            t2 = time.perf_counter()
+            timings["propose_s"] = round(timings["propose_s"] + t1 - t0, 3)
+            timings["verify_s"] = round(timings["verify_s"] + t2 - t1, 3)
+            done_here += len(batch)
+            result.frames_done += len(batch)
+            last_index = batch[-1].index
+            stored = repo.add_batch(run_id=run_id, video_id=video_id, candidates=verified,
+                                    last_frame_index=last_index, frames_done=result.frames_done)
+            result.candidates += len(stored)
+            if on_batch is not None:
+                on_batch(stored)
+            report(Progress("frames", result.frames_done, result.frames_total, eta(done_here),
+                            f"frame {last_index}, {result.candidates} candidates"))
+    finally:
+        frames_iter.close()  # stops the decoder's thread before anything else reads the source
+        stage_one.close()
+        timings["unchanged_frames"] = timings.get("unchanged_frames", 0) + stage_one.unchanged_frames
     _check_decoded(source, todo, done_here, last_index, result)
 
 

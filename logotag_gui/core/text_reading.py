@@ -19,6 +19,7 @@ import functools
 import hashlib
 import itertools
 import re
+import threading
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -139,13 +140,15 @@ class TextReader:
     """A shared rapidocr engine (loading its ONNX models takes a second)."""
 
     _engine = None
+    _loading = threading.Lock()  # frames are read on several threads: load the engine once
 
     @classmethod
     def engine(cls):
-        if cls._engine is None:
-            from rapidocr_onnxruntime import RapidOCR
+        with cls._loading:
+            if cls._engine is None:
+                from rapidocr_onnxruntime import RapidOCR
 
-            cls._engine = RapidOCR()
+                cls._engine = RapidOCR()
         return cls._engine
 
     @classmethod

@@ -6,8 +6,9 @@ import torch
 from PIL import Image, ImageDraw, ImageFont
 
 from logotag_gui.core import synth
-from logotag_gui.core.embedders import make_proposer, shape_net
+from logotag_gui.core.backends import make_proposer
 from logotag_gui.core.embedders import shape as shape_module
+from logotag_gui.core.embedders import shape_net
 from logotag_gui.core.embedders.offline import OfflineProposer
 from logotag_gui.core.embedders.shape import ShapeProposer
 from logotag_gui.core.embedders.shape_net import (

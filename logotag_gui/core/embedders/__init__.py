@@ -1,4 +1,7 @@
-"""Stage 1: embedders (proposers) turn a frame into candidate boxes, behind one small protocol."""
+"""Stage 1: embedders (proposers) turn a frame into candidate boxes, behind one small protocol.
+
+They are listed, built and given their run settings by the registry in `core/backends.py`.
+"""
 
 from __future__ import annotations
 
@@ -20,26 +23,3 @@ class Proposer(Protocol):
     def propose(self, frame: Frame) -> list[Candidate]:
         """Raw candidates for one frame, before NMS and tracking."""
 
-
-def make_proposer(name: str, **options: object) -> Proposer:
-    if name == "siglip2":
-        from logotag_gui.core.embedders.siglip2 import Siglip2Proposer
-
-        return Siglip2Proposer(**options)  # type: ignore[arg-type]
-    if name == "keypoints":
-        from logotag_gui.core.embedders.keypoints import KeypointProposer
-
-        return KeypointProposer(**options)  # type: ignore[arg-type]
-    if name == "ocr":
-        from logotag_gui.core.embedders.ocr_text import OcrTextProposer
-
-        return OcrTextProposer(**options)  # type: ignore[arg-type]
-    if name == "offline":
-        from logotag_gui.core.embedders.offline import OfflineProposer
-
-        return OfflineProposer(**options)  # type: ignore[arg-type]
-    if name == "shape":
-        from logotag_gui.core.embedders.shape import ShapeProposer
-
-        return ShapeProposer(**options)  # type: ignore[arg-type]
-    raise ValueError(f"unknown embedder '{name}': choose siglip2, keypoints, ocr, shape or offline")

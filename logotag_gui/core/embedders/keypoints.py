@@ -61,6 +61,7 @@ class KeypointProposer:
     # Add references synthesised from each one (tilted views, blur, inverted colours): helps a
     # one-shot dictionary match logos seen at an angle, out of focus or in the other polarity.
     synthesize: bool = False
+    thread_safe = True  # frames may be proposed on several threads at once (stage_one.py)
     name: str = "keypoints"
     model_id: str = "opencv-sift"
     revision: str | None = field(default_factory=lambda: cv2.__version__)

@@ -27,6 +27,7 @@ MIN_LEGIBLE_SIDE = 64  # references smaller than this may hide a name OCR cannot
 class OcrTextProposer:
     min_similarity: float = 0.8
     max_side: int = 1600  # frames are read at up to this size (text needs resolution)
+    thread_safe = True  # frames may be proposed on several threads at once (stage_one.py)
     name: str = "ocr"
     model_id: str = "rapidocr-onnxruntime"
     revision: str | None = None

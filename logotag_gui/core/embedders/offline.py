@@ -53,8 +53,8 @@ def fuse(primary: list[Candidate], secondary: list[Candidate], *, yield_to_other
 
 
 def _shape_matcher() -> ShapeProposer | None:
-    try:  # stricter than the shape backend alone: here it only adds what keypoints and OCR missed
-        return ShapeProposer(threshold=0.65, min_standout=5.0)
+    try:
+        return ShapeProposer()
     except ModelUnavailable as exc:
         log.warning("offline detector without its shape matcher: %s", exc)
         return None
@@ -68,6 +68,11 @@ class OfflineProposer:
     # Beside a symbol-only brand's read name, a lower shape score will do: the name already says
     # that brand is here (FlickrLogos-27: 78 names read, 41 symbols boxed at IoU >= 0.5, 70 on the spot).
     shape_near_name: float = 0.45
+    # Stricter than the shape backend alone (0.6): here it only adds what keypoints and OCR missed.
+    # A run sets both from its settings (RunConfig.shape_threshold, shape_min_standout).
+    shape_threshold: float = 0.65
+    shape_min_standout: float = 5.0
+    thread_safe = True  # frames may be proposed on several threads at once (stage_one.py)
     name: str = "offline"
     model_id: str = "opencv-sift+rapidocr+shape"
     revision: str | None = None
@@ -111,4 +116,5 @@ class OfflineProposer:
         found = fuse(keypoint, text)
         if self.shape is None:
             return found
-        return fuse(found, self.shape.propose(frame), yield_to_other_brands=True)
+        shapes = self.shape.propose(frame, threshold=self.shape_threshold, min_standout=self.shape_min_standout)
+        return fuse(found, shapes, yield_to_other_brands=True)

@@ -69,6 +69,7 @@ class ShapeProposer:
     max_level_side: int = 1280  # the largest pyramid level: HD frames are searched for marks from 48 px, 500 px photos from 20 px
     per_brand: int = 3
     model: Path | None = None  # a model folder; None: shape_net.find_shape_model() (the user's, else the shipped one)
+    thread_safe = True  # frames may be proposed on several threads at once (stage_one.py)
     name: str = "shape"
     model_id: str = "logotag-shape-matcher"
     revision: str | None = None
@@ -124,7 +125,10 @@ class ShapeProposer:
                 levels.append((s, correlate(self.net(to_tensor(level)[None]), self._kernels, self._masks)[0]))
         return levels
 
-    def propose(self, frame: Frame) -> list[Candidate]:
+    def propose(self, frame: Frame, *, threshold: float | None = None, min_standout: float | None = None) -> list[Candidate]:
+        """Peaks over the thresholds (None: this matcher's own), best few per brand."""
+        threshold = self.threshold if threshold is None else threshold
+        min_standout = self.min_standout if min_standout is None else min_standout
         if self._kernels is None:
             return []
         levels = self._score_maps(frame.image)
@@ -134,7 +138,7 @@ class ShapeProposer:
         mean, std = flat.mean(dim=1)[:, None, None], flat.std(dim=1).clamp(min=1e-3)[:, None, None]
         found: list[Candidate] = []
         for s, scores in levels:
-            peaks = ((scores >= self.threshold) & ((scores - mean) / std >= self.min_standout)
+            peaks = ((scores >= threshold) & ((scores - mean) / std >= min_standout)
                      & (scores == F.max_pool2d(scores[None], 3, 1, 1)[0]))
             for k, v, u in peaks.nonzero().tolist():
                 t = self._templates[k]

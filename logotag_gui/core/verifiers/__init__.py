@@ -49,16 +49,3 @@ class NoVerifier:
     def verify(self, items: Sequence[VerifyItem]) -> list[Verdict]:
         return [NOT_VERIFIED for _ in items]
 
-
-def make_verifier(name: str, **options: object) -> Verifier:
-    if name == "none":
-        return NoVerifier()
-    if name == "ocr":
-        from logotag_gui.core.verifiers.ocr import OcrVerifier
-
-        return OcrVerifier(**options)  # type: ignore[arg-type]
-    if name == "vlm":
-        from logotag_gui.core.verifiers.vlm import VlmVerifier
-
-        return VlmVerifier(**options)  # type: ignore[arg-type]
-    raise ValueError(f"unknown verifier '{name}': choose vlm, ocr or none")

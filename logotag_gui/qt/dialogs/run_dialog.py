@@ -1,7 +1,13 @@
-"""Run settings: backends, models, sampling, thresholds, frame range, device."""
+"""Run settings, generated from RunConfig's settings (core/config.py) and the backend registry (core/backends.py).
+
+A setting with a label is offered here; the frame range is bounded by the clip; the rest stay CLI options.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -13,9 +19,15 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QSpinBox,
     QVBoxLayout,
+    QWidget,
 )
 
-from logotag_gui.core.config import RunConfig
+from logotag_gui.core import backends
+from logotag_gui.core.config import RunConfig, settings
+
+PLACEHOLDERS = {"vlm_revision": "commit SHA (required with remote code)",
+                "vlm_endpoint": "http://localhost:8000/v1 (with Stage 2: endpoint)"}
+UNSET = -0.01  # a spin box's "default" position for a setting that may be None
 
 
 class RunDialog(QDialog):
@@ -23,56 +35,32 @@ class RunDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("Run the pipeline" + (f" on {clips} clips" if clips > 1 else ""))
         self._base = base
-        self.embedder = self._combo(["auto", "siglip2", "offline", "keypoints", "ocr", "shape"], base.embedder)
-        self.verifier = self._combo(["auto", "vlm", "ocr", "none"], base.verifier)
-        self.siglip_model = QLineEdit(base.siglip_model)
-        self.vlm_model = QLineEdit(base.vlm_model)
-        self.vlm_revision = QLineEdit(base.vlm_revision or "")
-        self.vlm_revision.setPlaceholderText("commit SHA (required with remote code)")
-        self.trust = QCheckBox("Allow the VLM's repository code to run (trust_remote_code)")
-        self.trust.setChecked(base.trust_remote_code)
-        self.fps = self._double(base.fps, 0.1, 60, 0.5)
-        self.threshold = self._double(base.threshold if base.threshold is not None else -0.01, -0.01, 1, 0.05)
-        self.threshold.setSpecialValueText("default for the embedder")
-        self.vlm_threshold = self._double(base.vlm_threshold, 0, 1, 0.05)
-        self.margin = self._double(base.min_margin, 0, 1, 0.01)
-        self.start = QSpinBox()
-        self.start.setRange(0, max(0, frame_count - 1))
-        self.start.setValue(base.start_frame)
-        self.end = QSpinBox()
-        self.end.setRange(0, max(0, frame_count - 1))
-        self.end.setValue(base.end_frame if base.end_frame is not None else max(0, frame_count - 1))
-        self.device = self._combo(["auto", "cpu", "cuda", "mps"], base.device)
-        self.track_verify = QCheckBox("Verify a track's best crops and carry the verdict")
-        self.track_verify.setChecked(base.track_verify)
-        self.propagate = QCheckBox("Follow confident detections through the clip where the detector missed them")
-        self.propagate.setChecked(base.propagate)
-        self.download = QCheckBox("Download missing model weights from the hub")
-        self.download.setChecked(base.allow_download)
-
+        self.fields: dict[str, QWidget] = {}
         form = QFormLayout()
-        form.addRow("Stage 1 (proposals):", self.embedder)
-        form.addRow("SigLIP-2 model:", self.siglip_model)
-        form.addRow("Stage 2 (verification):", self.verifier)
-        form.addRow("VLM model:", self.vlm_model)
-        form.addRow("VLM revision:", self.vlm_revision)
-        form.addRow("", self.trust)
-        form.addRow("Frames per second:", self.fps)
-        form.addRow("Retrieval threshold:", self.threshold)
-        form.addRow("Min. margin (top1 − top2):", self.margin)
-        form.addRow("VLM yes needs confidence ≥", self.vlm_threshold)
+        for f in settings():
+            if f.metadata["label"] is None:
+                continue
+            widget = self._widget(f, getattr(base, f.name))
+            self.fields[f.name] = widget
+            widget.setToolTip(f.metadata["help"])
+            if isinstance(widget, QCheckBox):
+                form.addRow("", widget)
+            else:
+                form.addRow(f.metadata["label"], widget)
+        self.start, self.end = QSpinBox(), QSpinBox()
+        last = max(0, frame_count - 1)
+        for box, value in ((self.start, base.start_frame), (self.end, last if base.end_frame is None else base.end_frame)):
+            box.setRange(0, last)
+            box.setValue(value)
         form.addRow("First frame:", self.start)
         form.addRow("Last frame:", self.end)
-        form.addRow("Device:", self.device)
-        form.addRow("", self.track_verify)
-        form.addRow("", self.propagate)
-        form.addRow("", self.download)
+
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Run")
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         hint = QLabel("auto uses SigLIP-2 and the VLM when their weights are on this machine, "
-                      "otherwise the offline keypoints and OCR backends.")
+                      "otherwise the offline detector (keypoints, OCR text, shape matcher) and the OCR verifier.")
         hint.setWordWrap(True)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
@@ -80,29 +68,50 @@ class RunDialog(QDialog):
         layout.addWidget(buttons)
 
     @staticmethod
-    def _combo(items: list[str], current: str) -> QComboBox:
-        box = QComboBox()
-        box.addItems(items)
-        box.setCurrentText(current)
-        return box
-
-    @staticmethod
-    def _double(value: float, lo: float, hi: float, step: float) -> QDoubleSpinBox:
-        box = QDoubleSpinBox()
-        box.setRange(lo, hi)
-        box.setSingleStep(step)
-        box.setDecimals(2)
-        box.setValue(value)
-        return box
+    def _widget(f: dataclasses.Field, value: object) -> QWidget:
+        meta, kind = f.metadata, str(f.type).split("|")[0].strip()
+        if kind == "bool":
+            box = QCheckBox(meta["label"])
+            box.setChecked(bool(value))
+            return box
+        if meta["choices"] is not None:
+            combo = QComboBox()
+            if isinstance(meta["choices"], str):  # a stage: the registry's backends, each explained
+                combo.addItems(backends.choices(meta["choices"]))
+                for i, name in enumerate(backends.choices(meta["choices"])[1:], start=1):
+                    table = backends.PROPOSERS if meta["choices"] == "proposers" else backends.VERIFIERS
+                    combo.setItemData(i, table[name].summary, Qt.ItemDataRole.ToolTipRole)
+            else:  # a device may also be named ("cuda:1")
+                combo.setEditable(True)
+                combo.addItems(list(meta["choices"]))
+            combo.setCurrentText(str(value))
+            return combo
+        if kind == "float":
+            lo, hi, step = meta["range"]
+            spin = QDoubleSpinBox()
+            optional = "None" in str(f.type)
+            spin.setRange(UNSET if optional else lo, hi)
+            spin.setSingleStep(step)
+            spin.setDecimals(2)
+            if optional:
+                spin.setSpecialValueText("default for the embedder")
+            spin.setValue(UNSET if value is None else float(value))
+            return spin
+        line = QLineEdit("" if value is None else str(value))
+        line.setPlaceholderText(PLACEHOLDERS.get(f.name, ""))
+        return line
 
     def config(self) -> RunConfig:
-        threshold = self.threshold.value()
-        return self._base.with_(
-            embedder=self.embedder.currentText(), verifier=self.verifier.currentText(),
-            siglip_model=self.siglip_model.text().strip(), vlm_model=self.vlm_model.text().strip(),
-            vlm_revision=self.vlm_revision.text().strip() or None, trust_remote_code=self.trust.isChecked(),
-            fps=self.fps.value(), threshold=None if threshold < 0 else threshold, min_margin=self.margin.value(),
-            vlm_threshold=self.vlm_threshold.value(), start_frame=self.start.value(), end_frame=self.end.value(),
-            device=self.device.currentText(), track_verify=self.track_verify.isChecked(),
-            propagate=self.propagate.isChecked(), allow_download=self.download.isChecked(),
-        )
+        values: dict[str, object] = {}
+        for f in settings():
+            widget = self.fields.get(f.name)
+            if isinstance(widget, QCheckBox):
+                values[f.name] = widget.isChecked()
+            elif isinstance(widget, QComboBox):
+                values[f.name] = widget.currentText().strip()
+            elif isinstance(widget, QDoubleSpinBox):
+                values[f.name] = None if widget.value() <= UNSET else widget.value()
+            elif isinstance(widget, QLineEdit):
+                text = widget.text().strip()
+                values[f.name] = None if not text and "None" in str(f.type) else text
+        return self._base.with_(start_frame=self.start.value(), end_frame=self.end.value(), **values)

@@ -1,0 +1,61 @@
+"""One registry of backends: the CLI is generated from it, and each run gets its own settings."""
+
+from __future__ import annotations
+
+import pytest
+
+from logotag_gui.cli import build_parser
+from logotag_gui.core import backends
+from logotag_gui.core.backends import ModelCache, make_proposer, make_verifier, resolved_threshold
+from logotag_gui.core.config import RunConfig, settings
+
+
+def test_every_run_setting_has_a_cli_option_that_reaches_the_run_config(tmp_path):
+    from logotag_gui.cli import _config
+
+    args = build_parser().parse_args(["run", "clip.mp4", "--logos", "logos", "--embedder", "shape", "--fps", "1.5",
+                                      "--no-propagate", "--shape-threshold", "0.7", "--workers", "2", "--vlm-endpoint",
+                                      "http://h:8000/v1", "--no-skip-unchanged", "-q"])
+    config = _config(args)
+    assert (config.embedder, config.fps, config.propagate, config.shape_threshold) == ("shape", 1.5, False, 0.7)
+    assert (config.workers, config.vlm_endpoint, config.skip_unchanged, args.quiet) == (2, "http://h:8000/v1", False, True)
+    untouched = build_parser().parse_args(["run", "clip.mp4", "--logos", "logos"])
+    assert _config(untouched) == RunConfig(input="clip.mp4", logos="logos")  # the CLI's defaults are RunConfig's
+    offered = {a.dest for a in build_parser()._subparsers._group_actions[0].choices["run"]._actions}
+    assert {f.name for f in settings() if f.metadata["cli"]} <= offered
+
+
+def test_unknown_backend_names_list_the_registry():
+    with pytest.raises(ValueError, match="choose siglip2, offline, keypoints, ocr, shape"):
+        make_proposer("yolo")
+    with pytest.raises(ValueError, match="choose vlm, endpoint, ocr, none"):
+        make_verifier("gpt")
+
+
+def test_default_thresholds_come_from_the_registry():
+    config = RunConfig(input="x", logos="y")
+    assert resolved_threshold(config, "siglip2") == 0.7
+    assert resolved_threshold(config, "keypoints") == 0.25
+    assert resolved_threshold(config.with_(threshold=0.33), "siglip2") == 0.33
+
+
+def test_a_cached_backend_is_loaded_once_and_each_run_gets_its_own_settings(monkeypatch):
+    monkeypatch.delenv("LOGOTAG_SHAPE_MODEL")  # the shipped matcher
+    cache = ModelCache()
+    first = cache.verifier("ocr", RunConfig(input="x", logos="y", ocr_threshold=0.9))
+    second = cache.verifier("ocr", RunConfig(input="x", logos="y", ocr_threshold=0.4))
+    assert (first.threshold, second.threshold) == (0.9, 0.4)  # the first run's setting did not change
+    assert len(cache._items) == 1  # one load
+    shape = cache.proposer("shape", RunConfig(input="x", logos="y", shape_min_standout=3.0))
+    assert (shape.threshold, shape.min_standout) == (backends.PROPOSERS["shape"].threshold, 3.0)
+    assert not hasattr(shape, "top_k")  # a proposer gets only the settings it reads
+
+
+def test_offline_detector_shape_settings_reach_its_shape_matcher(monkeypatch):
+    monkeypatch.delenv("LOGOTAG_SHAPE_MODEL")  # the shipped matcher
+    cache = ModelCache()
+    offline = cache.proposer("offline", RunConfig(input="x", logos="y", shape_threshold=0.8, shape_min_standout=4.0))
+    assert (offline.shape_threshold, offline.shape_min_standout) == (0.8, 4.0)
+    again = cache.proposer("offline", RunConfig(input="x", logos="y"))
+    assert (again.shape_threshold, again.shape_min_standout) == (0.65, 5.0)
+    assert again.shape is offline.shape  # the loaded network is shared
