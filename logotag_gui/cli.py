@@ -89,6 +89,41 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_run_many(args: argparse.Namespace) -> int:
+    from logotag_gui.core.run_many import plan_clips, run_many
+
+    plan = plan_clips(args.inputs)
+    print(f"{len(plan.clips)} clip(s) to run{' on Ray at ' + args.ray if args.ray else ' on a local Ray'}, "
+          f"stored in {redact_url(args.db)}", file=sys.stderr)
+
+    def event(e) -> None:
+        name = Path(e.clip).name
+        r = e.result
+        if e.kind == "notice":
+            print(f"note: {e.message}", file=sys.stderr)
+        elif e.kind == "progress":
+            if not args.quiet:
+                print(f"  {name}: {e.frames_done}/{e.frames_total} frames", file=sys.stderr)
+        elif e.kind == "done":
+            resumed = f" (resumed after frame {r.resumed_from})" if r.resumed_from is not None else ""
+            print(f"done     {name}: run {r.run_id}{resumed}, {r.frames_done}/{r.frames_total} frames, "
+                  f"{r.candidates} candidates, {r.seconds:.0f} s")
+        elif e.kind == "skipped":
+            print(f"skipped  {name}: {e.message}, {r.candidates} candidates")
+        else:  # failed or cancelled: its message on one line
+            message = re.sub(r"\s*\n\s*", " ", e.message.strip())
+            print(f"{e.kind:<8} {name}: {message}")
+
+    try:
+        summary = run_many(plan, _config(args), args.db, address=args.ray, max_retries=args.max_retries,
+                           num_cpus=args.num_cpus, num_gpus=args.num_gpus, on_event=event)
+    except KeyboardInterrupt:
+        print("interrupted: finished batches are stored; run the same command again to resume", file=sys.stderr)
+        return 130
+    print(summary.format())
+    return 1 if summary.failed else 0
+
+
 def cmd_index(args: argparse.Namespace) -> int:
     from logotag_gui.core.backends import ModelCache, choose_backends
     from logotag_gui.core.logos import load_dictionary
@@ -304,6 +339,18 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_options(run)
     run.add_argument("--out", help="also export this clip's records (.jsonl or .csv)")
     run.set_defaults(func=cmd_run)
+
+    many = sub.add_parser("run-many", parents=[common], help="run many clips on Ray workers into one project "
+                          "(a local Ray by default; skips done clips and resumes unfinished ones)")
+    many.add_argument("inputs", nargs="+", help="video files, folders of videos, or image folders")
+    _add_run_options(many)
+    many.add_argument("--ray", metavar="ADDRESS", default=None,
+                      help="a Ray cluster's address (host:6379, ray://host:10001, auto); default: $RAY_ADDRESS or "
+                      "the Ray that `ray start` started on this machine, else a new local one")
+    many.add_argument("--max-retries", type=int, default=3, help="times a clip is retried when its worker dies")
+    many.add_argument("--num-cpus", type=float, default=1, help="cores per clip (default 1)")
+    many.add_argument("--num-gpus", type=float, default=0, help="GPUs per clip (default 0)")
+    many.set_defaults(func=cmd_run_many, input="")
 
     index = sub.add_parser("index", parents=[common], help="build (or check) the logo index")
     index.add_argument("--logos", required=True)

@@ -7,11 +7,44 @@ weights are random. They test plumbing, never accuracy.
 from __future__ import annotations
 
 from pathlib import Path
+from types import ModuleType
+
+
+def transformers_major() -> int:
+    import transformers
+
+    return int(transformers.__version__.split(".")[0])
+
+
+def siglip2_pil_module() -> ModuleType:
+    """The PIL/numpy SigLIP-2 image processing module (no torchvision needed) on either line.
+
+    transformers 5 moved it to `image_processing_pil_siglip2` (its `image_processing_siglip2` then
+    needs torchvision); in 4.57 it is `image_processing_siglip2`. Both hold the processor and
+    `get_image_size_for_max_num_patches`.
+    """
+    import importlib
+
+    try:
+        return importlib.import_module("transformers.models.siglip2.image_processing_pil_siglip2")
+    except ImportError:
+        return importlib.import_module("transformers.models.siglip2.image_processing_siglip2")
+
+
+def _siglip2_pil_processor_class():
+    module = siglip2_pil_module()
+    return getattr(module, "Siglip2ImageProcessorPil", None) or module.Siglip2ImageProcessor
+
+
+def _clip_pil_processor_class():
+    """CLIPImageProcessorPil in transformers 5, the PIL/numpy CLIPImageProcessor in 4.57."""
+    from transformers.models import clip
+
+    return getattr(clip, "CLIPImageProcessorPil", None) or clip.CLIPImageProcessor
 
 
 def save_tiny_siglip2(folder: Path, *, hidden: int = 32, max_num_patches: int = 64) -> Path:
     from transformers import Siglip2Config, Siglip2Model
-    from transformers.models.siglip2.image_processing_pil_siglip2 import Siglip2ImageProcessorPil
 
     text = {"hidden_size": hidden, "intermediate_size": 2 * hidden, "num_hidden_layers": 1,
             "num_attention_heads": 2, "vocab_size": 64, "bos_token_id": 1, "eos_token_id": 2, "pad_token_id": 0}
@@ -19,7 +52,7 @@ def save_tiny_siglip2(folder: Path, *, hidden: int = 32, max_num_patches: int = 
               "num_attention_heads": 2, "patch_size": 16, "num_patches": 256}
     model = Siglip2Model(Siglip2Config(text_config=text, vision_config=vision))
     model.save_pretrained(folder)
-    Siglip2ImageProcessorPil(max_num_patches=max_num_patches).save_pretrained(folder)
+    _siglip2_pil_processor_class()(max_num_patches=max_num_patches).save_pretrained(folder)
     return folder
 
 
@@ -40,7 +73,6 @@ def save_tiny_llava(folder: Path) -> Path:
         LlavaProcessor,
         PreTrainedTokenizerFast,
     )
-    from transformers.models.clip import CLIPImageProcessorPil
 
     corpus = ['{"verdict": "yes", "confidence": 0.9, "visual_cues": "red ring and white letters"}',
               "Does this image show the logo of the brand? Reply with strict JSON only."] * 20
@@ -56,7 +88,7 @@ def save_tiny_llava(folder: Path) -> Path:
     config = LlavaConfig(vision_config=vision, text_config=text, image_token_id=tokenizer.convert_tokens_to_ids("<image>"),
                          vision_feature_layer=-1)
     LlavaForConditionalGeneration(config).save_pretrained(folder)
-    image_processor = CLIPImageProcessorPil(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
+    image_processor = _clip_pil_processor_class()(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
     LlavaProcessor(image_processor=image_processor, tokenizer=tokenizer, patch_size=8,
                    vision_feature_select_strategy="default", chat_template=CHAT_TEMPLATE,
                    num_additional_image_tokens=1).save_pretrained(folder)

@@ -140,7 +140,11 @@ def model_available(model_id: str, revision: str | None) -> bool:
 
 def choose_backends(config: RunConfig) -> tuple[str, str, list[str]]:
     """Resolve "auto": the model backends when their weights are local, else the offline pair, with notices."""
-    from logotag_gui.core.verifiers.vlm import REMOTE_CODE_MODELS
+    from logotag_gui.core.verifiers.vlm import (
+        REMOTE_CODE_MODELS,
+        remote_code_blocked,
+        remote_code_transformers_message,
+    )
 
     notices: list[str] = []
     embedder, verifier = config.embedder, config.verifier
@@ -156,6 +160,11 @@ def choose_backends(config: RunConfig) -> tuple[str, str, list[str]]:
     if embedder == "offline" and not shape_model_installed():
         notices.append(f"The offline detector runs without its shape matcher, so it rarely finds bare symbols: "
                        f"{missing_model_message()}.")
+    if verifier == "auto" and remote_code_blocked(config.vlm_model, config.vlm_revision):
+        # Its own code fails on this transformers line: opting in cannot help, so say what does.
+        verifier = "ocr"
+        notices.append(f"Using the offline OCR verifier instead of the VLM '{config.vlm_model}': "
+                       f"{remote_code_transformers_message(config.vlm_model)}")
     if verifier == "auto":
         remote_blocked = config.vlm_model in REMOTE_CODE_MODELS and not config.trust_remote_code
         if not remote_blocked and model_available(config.vlm_model, config.vlm_revision):

@@ -38,7 +38,7 @@ def _threshold(scored: list[tuple[float, bool]], target: float) -> tuple[float |
     positives = sum(label for _, label in scored)
     if not positives:
         return None, 0.0, 0.0
-    best_f1 = (-1.0, None, 0.0, 0.0)
+    best_f1: tuple[float, float | None, float, float] = (-1.0, None, 0.0, 0.0)
     tp = fp = 0
     candidates = []
     for score, label in sorted(scored, key=lambda x: -x[0]):

@@ -86,7 +86,7 @@ class RunConfig:
     def as_dict(self) -> dict[str, object]:
         return dataclasses.asdict(self)
 
-    def with_(self, **changes: object) -> RunConfig:
+    def with_(self, **changes: Any) -> RunConfig:
         return dataclasses.replace(self, **changes)
 
 

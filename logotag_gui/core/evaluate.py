@@ -14,11 +14,13 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from logotag_gui.core.errors import InputError
 from logotag_gui.core.records import BBox
 
 Key = str | int  # an image's file name, or a video frame index
+_T = TypeVar("_T")
 
 
 def brand_key(name: str) -> str:
@@ -75,7 +77,7 @@ def _bbox(value: object, where: str) -> BBox:
     return BBox(x, y, w, h)
 
 
-def _items(data: dict, key: str, kind: type, where: str = "") -> object:
+def _items(data: dict, key: str, kind: type[_T], where: str = "") -> _T:
     value = data.get(key)
     if not isinstance(value, kind):
         shown = "missing" if key not in data else _kind(value)
@@ -83,7 +85,7 @@ def _items(data: dict, key: str, kind: type, where: str = "") -> object:
     return value
 
 
-def _field(item: object, key: str, kinds: tuple[type, ...], where: str) -> object:
+def _field(item: object, key: str, kinds: tuple[type[Key], ...], where: str) -> Key:
     if not isinstance(item, dict):
         raise _Shape(where, f"is {_kind(item)}, expected an object")
     value = item.get(key)

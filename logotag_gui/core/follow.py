@@ -18,6 +18,7 @@ import math
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import cv2
 import numpy as np
@@ -62,6 +63,14 @@ class FollowResult:
 
 
 # ---- trackers: one box from frame to frame ----------------------------------------------------------
+class Tracker(Protocol):
+    """What following needs of a tracker: start on a box, then say where it went on each next frame."""
+
+    def start(self, gray: np.ndarray, box: BBox) -> bool: ...
+
+    def update(self, gray: np.ndarray) -> BBox | None: ...
+
+
 class FlowTracker:
     """Lucas-Kanade feature flow with a RANSAC similarity fit: follows translation and scale (zoom).
 
@@ -164,23 +173,25 @@ class OpenCVTracker:
         factory = getattr(cv2, f"Tracker{kind}_create", None)
         if factory is None:
             raise ValueError(f"OpenCV {cv2.__version__} has no Tracker{kind} (KCF and CSRT need opencv-contrib)")
-        self.name, self._factory, self._tracker = kind.lower(), factory, None
+        self.name, self._factory = kind.lower(), factory
+        self._tracker: Any | None = None  # a cv2.Tracker, made by start()
 
     def start(self, gray: np.ndarray, box: BBox) -> bool:
-        self._tracker = self._factory()
+        self._tracker = tracker = self._factory()
         x1, y1, x2, y2 = box.clipped(gray.shape[1], gray.shape[0]).as_int_xyxy()
         try:
-            self._tracker.init(cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR), (x1, y1, max(1, x2 - x1), max(1, y2 - y1)))
+            tracker.init(cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR), (x1, y1, max(1, x2 - x1), max(1, y2 - y1)))
         except cv2.error:
             return False
         return True
 
     def update(self, gray: np.ndarray) -> BBox | None:
+        assert self._tracker is not None, "start() comes first"
         ok, (x, y, w, h) = self._tracker.update(cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR))
         return BBox(float(x), float(y), float(w), float(h)) if ok else None
 
 
-TrackerFactory = Callable[[FollowSettings], object]
+TrackerFactory = Callable[[FollowSettings], Tracker]
 TRACKERS: dict[str, TrackerFactory] = {
     "flow": FlowTracker,
     "mil": lambda s: OpenCVTracker("MIL"),
@@ -260,7 +271,7 @@ class Template:
         crop = gray[y1:max(y2, y1 + 1), x1:max(x2, x1 + 1)]
         f = cls.SIDE / max(crop.shape)
         kps, desc = _sift().detectAndCompute(_resized(crop, f), None)
-        pts = np.float32([k.pt for k in kps]) / f if kps else np.empty((0, 2), np.float32)
+        pts = np.array([k.pt for k in kps], dtype=np.float32) / f if kps else np.empty((0, 2), np.float32)
         return cls(crop, pts, desc, f)
 
 
@@ -309,12 +320,12 @@ def anchor(template: Template, gray: np.ndarray, box: BBox, *, min_inliers: int)
     if len(good) < min_inliers:
         return None
     src = template.points[[q for q, _ in good]]
-    dst = np.float32([kps[t].pt for _, t in good]) / scale + np.float32([x1, y1])
+    dst = np.array([kps[t].pt for _, t in good], dtype=np.float32) / scale + np.array([x1, y1], dtype=np.float32)
     m, inliers = cv2.estimateAffinePartial2D(src, dst, method=cv2.RANSAC, ransacReprojThreshold=3.0)
     if m is None or inliers is None or inliers.sum() < min_inliers:
         return None
     th, tw = template.crop.shape
-    corners = np.float32([[0, 0], [tw, 0], [tw, th], [0, th]])
+    corners = np.array([[0, 0], [tw, 0], [tw, th], [0, th]], dtype=np.float32)
     moved = corners @ m[:, :2].T + m[:, 2]
     (ax1, ay1), (ax2, ay2) = moved.min(axis=0), moved.max(axis=0)
     found = BBox(float(ax1), float(ay1), float(ax2 - ax1), float(ay2 - ay1))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+from functools import cache
 from pathlib import Path
 
 from logotag_gui.core.errors import ModelUnavailable
@@ -70,3 +71,31 @@ def dtype_for(device: str):
     import torch
 
     return torch.bfloat16 if device.startswith("cuda") else torch.float32
+
+
+# ---- the two transformers lines (4.57.x and 5.x) ---------------------------------------------------
+@cache
+def transformers_version() -> tuple[int, int]:
+    """(major, minor) of the installed transformers, read from its metadata: importing transformers
+    costs seconds, and the remote-code check must answer before anything loads or downloads."""
+    import re
+    from importlib.metadata import version
+
+    found = re.match(r"(\d+)(?:\.(\d+))?", version("transformers"))  # "4.57.6", "5.0.0rc1", "5.1.dev0"
+    if found is None:
+        raise ModelUnavailable(f"Cannot read the installed transformers version ({version('transformers')!r}).")
+    return int(found.group(1)), int(found.group(2) or 0)
+
+
+def dtype_kwargs(dtype) -> dict:
+    """The from_pretrained argument that sets the weights' dtype: `dtype` since transformers 4.56,
+    `torch_dtype` before it. Both supported lines (4.57, 5.x) take `dtype` and only warn that
+    `torch_dtype` is deprecated; the fallback keeps an older transformers outside the range loading."""
+    return {"dtype": dtype} if transformers_version() >= (4, 56) else {"torch_dtype": dtype}
+
+
+def pil_image_processor_kwargs() -> dict:
+    """AutoImageProcessor arguments that pick the PIL/numpy processor, which needs no torchvision:
+    `backend="pil"` in transformers 5 (where `use_fast` is deprecated), `use_fast=False` in 4.x
+    (which otherwise warns that it picked the slow processor)."""
+    return {"backend": "pil"} if transformers_version() >= (5, 0) else {"use_fast": False}

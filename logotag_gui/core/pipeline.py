@@ -155,13 +155,20 @@ class _Verification:
         for track, idx in by_track.items():
             room = self.max_crops - len(self._verified.get(track, {}))
             chosen += sorted(idx, key=lambda i: -cands[i].score)[: min(self.k, room)]
-        verdicts = dict(zip(chosen, self.verifier.verify(_verify_items(frames, [cands[i] for i in chosen])), strict=True))
+        by_index = dict(zip(chosen, self.verifier.verify(_verify_items(frames, [cands[i] for i in chosen])),
+                            strict=True))
         for track, idx in by_track.items():
             mine = self._verified.setdefault(track, {})
-            mine.update({(cands[i].frame.index, cands[i].bbox): verdicts[i] for i in idx if i in verdicts})
+            mine.update({(cands[i].frame.index, cands[i].bbox): by_index[i] for i in idx if i in by_index})
             self.track_verdicts[track] = combine_track_verdicts(list(mine.values()))
-        return [c.with_(verdict=verdicts[i] if i in verdicts else self._carried(self.track_verdicts[c.track_id]))
-                for i, c in enumerate(cands)]
+
+        def verdict(i: int, c: Candidate) -> Verdict:
+            if i in by_index:
+                return by_index[i]
+            assert c.track_id is not None  # every box without a track was chosen, so verified above
+            return self._carried(self.track_verdicts[c.track_id])
+
+        return [c.with_(verdict=verdict(i, c)) for i, c in enumerate(cands)]
 
     @staticmethod
     def _carried(v: Verdict) -> Verdict:

@@ -11,6 +11,7 @@ import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
+from typing import Any
 
 import numpy as np
 
@@ -189,6 +190,13 @@ class Candidate:
     hint: str | None = None
 
     @property
+    def stored_id(self) -> int:
+        """The database id of a candidate read from the store (review works on those only)."""
+        if self.id is None:
+            raise ValueError(f"the {self.method} candidate on frame {self.frame.index} has not been stored")
+        return self.id
+
+    @property
     def final_brand(self) -> str:
         return self.review.brand or self.brand
 
@@ -196,7 +204,7 @@ class Candidate:
     def final_bbox(self) -> BBox:
         return self.review.bbox or self.bbox
 
-    def with_(self, **changes: object) -> Candidate:
+    def with_(self, **changes: Any) -> Candidate:
         return dataclasses.replace(self, **changes)
 
 

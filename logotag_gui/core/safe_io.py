@@ -22,7 +22,7 @@ import re
 import secrets
 import stat
 import unicodedata
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import IO, Any
 
@@ -222,7 +222,7 @@ class SafeDictWriter(csv.DictWriter):
     (an unquoted `a;=1+1` would otherwise start a new, formula cell).
     """
 
-    def __init__(self, f: IO[str], fieldnames: Iterable[str], **kwargs: Any) -> None:
+    def __init__(self, f: IO[str], fieldnames: Collection[str], **kwargs: Any) -> None:
         kwargs.setdefault("quoting", csv.QUOTE_NONNUMERIC)
         super().__init__(f, fieldnames, **kwargs)
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import queue
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -37,7 +37,7 @@ def default_workers() -> int:
     return max(1, min(4, os.cpu_count() or 1))
 
 
-def prefetch(frames: Iterable[Frame], depth: int = 4) -> Iterator[Frame]:
+def prefetch(frames: Iterable[Frame], depth: int = 4) -> Generator[Frame, None, None]:
     """Iterate `frames` on a worker thread, `depth` frames ahead; exceptions arrive in order.
 
     Closing the returned generator (or leaving the loop) stops the thread.
@@ -121,7 +121,11 @@ class StageOne:
         for pos, frame in enumerate(frames):
             if pos in copies:
                 source = copies[pos]
-                carried = results[source] if source >= 0 else self._last[1]  # type: ignore[index]
+                if source >= 0:
+                    carried = results[source]
+                else:  # like the last batch's final frame, so that batch was kept
+                    assert self._last is not None
+                    carried = self._last[1]
                 results.append([c.with_(frame=frame.ref) for c in carried])
                 self.unchanged_frames += 1
             else:

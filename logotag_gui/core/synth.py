@@ -73,7 +73,7 @@ def background(width: int, height: int, seed: int) -> np.ndarray:
     img = Image.fromarray(np.clip(base, 0, 255).astype(np.uint8))
     d = ImageDraw.Draw(img)
     for _ in range(25):
-        x, y = rng.integers(0, width), rng.integers(0, height)
+        x, y = int(rng.integers(0, width)), int(rng.integers(0, height))
         r = int(rng.integers(10, max(11, width // 10)))
         d.ellipse((x - r, y - r, x + r, y + r), fill=tuple(int(v) for v in rng.integers(40, 220, 3)))
     img = img.filter(ImageFilter.GaussianBlur(3))
@@ -107,8 +107,9 @@ def render_frame(bg: np.ndarray, marks: dict[str, Image.Image], placements: list
         lh = int(mark.height * lw / mark.width)
         x = int((p.start[0] + a * (p.end[0] - p.start[0])) * w)
         y = int((p.start[1] + a * (p.end[1] - p.start[1])) * h)
-        frame.alpha_composite(mark.resize((lw, lh), Image.LANCZOS), (x, y)) if frame.mode == "RGBA" else \
-            frame.paste(mark.resize((lw, lh), Image.LANCZOS), (x, y), mark.resize((lw, lh), Image.LANCZOS))
+        frame.alpha_composite(mark.resize((lw, lh), Image.Resampling.LANCZOS), (x, y)) if frame.mode == "RGBA" else \
+            frame.paste(mark.resize((lw, lh), Image.Resampling.LANCZOS), (x, y),
+                        mark.resize((lw, lh), Image.Resampling.LANCZOS))
         truth.append((p.brand, BBox(x, y, lw, lh).clipped(w, h)))
     return np.asarray(frame.convert("RGB")), truth
 

@@ -186,8 +186,8 @@ def name_in_reference(image: np.ndarray, names: Sequence[str], *, min_similarity
         image = cv2.resize(image, (int(w * f), int(h * f)), interpolation=cv2.INTER_CUBIC)
     pad = int(0.15 * max(image.shape[:2]))
     padded = cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
-    views = itertools.chain([(image, np.float32([[1, 0, -pad], [0, 1, -pad]])),
-                             (padded, np.float32([[1, 0, 0], [0, 1, 0]]))],
+    views = itertools.chain([(image, np.array([[1, 0, -pad], [0, 1, -pad]], dtype=np.float32)),
+                             (padded, np.array([[1, 0, 0], [0, 1, 0]], dtype=np.float32))],
                             (_rotated(padded, angle) for angle in (20, -20)))  # turned only if needed
     found = None
     for i, (view, to_view) in enumerate(views):
@@ -197,7 +197,7 @@ def name_in_reference(image: np.ndarray, names: Sequence[str], *, min_similarity
                    key=lambda item: item[0], default=None)
         if best is not None:
             b = best[1]
-            corners = np.float32([[b.x, b.y], [b.x2, b.y], [b.x2, b.y2], [b.x, b.y2]]).reshape(-1, 1, 2)
+            corners = np.array([[b.x, b.y], [b.x2, b.y], [b.x2, b.y2], [b.x, b.y2]], dtype=np.float32).reshape(-1, 1, 2)
             pts = cv2.transform(corners, cv2.invertAffineTransform(to_view)).reshape(-1, 2) - pad
             (x1, y1), (x2, y2) = pts.min(axis=0) / f, pts.max(axis=0) / f
             found = BBox(float(x1), float(y1), float(x2 - x1), float(y2 - y1))

@@ -307,7 +307,8 @@ def sample_indices(*, frame_count: int, native_fps: float, fps: float, start: in
     """The frame indices sampled at `fps` (the same grid VideoSource.sample decodes)."""
     last = frame_count - 1 if end is None else min(end, frame_count - 1)
     step = native_fps / fps if fps and fps < native_fps else 1.0
-    out, k = [], math.ceil(start / step - 1e-9)
+    out: list[int] = []
+    k = math.ceil(start / step - 1e-9)
     while True:
         index = int(math.floor(k * step + 1e-6))
         if index > last:

@@ -8,13 +8,16 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
-from transformers.models.siglip2.image_processing_pil_siglip2 import get_image_size_for_max_num_patches
 
 from logotag_gui.core.crops import WindowSpec, crop_resize, frame_tensor, make_windows
-from logotag_gui.core.embedders.siglip2 import Siglip2Proposer, naflex_size
+from logotag_gui.core.embedders.siglip2 import Siglip2Proposer, _pooled, naflex_size
 from logotag_gui.core.errors import ModelUnavailable
 from logotag_gui.core.logos import load_dictionary
+from logotag_gui.core.models import pil_image_processor_kwargs
 from logotag_gui.core.records import Frame, FrameRef
+from tests.tiny_models import siglip2_pil_module
+
+get_image_size_for_max_num_patches = siglip2_pil_module().get_image_size_for_max_num_patches
 
 
 @settings(max_examples=200, deadline=None)
@@ -47,7 +50,7 @@ def test_tensor_path_gives_the_processor_features(tiny_siglip):
     from transformers import AutoImageProcessor
 
     proposer = Siglip2Proposer(model_id=str(tiny_siglip), device="cpu")
-    processor = AutoImageProcessor.from_pretrained(tiny_siglip)
+    processor = AutoImageProcessor.from_pretrained(tiny_siglip, **pil_image_processor_kwargs())
     image = np.random.default_rng(1).integers(0, 255, (128, 128, 3), dtype=np.uint8)
     assert naflex_size(128, 128, 16, processor.max_num_patches) == (128, 128)
     ours = proposer._patchify(frame_tensor(image)[None], pad_to=processor.max_num_patches)
@@ -102,7 +105,7 @@ def test_unpadded_batches_give_the_padded_features(tiny_siglip):
     plain = proposer._features(crops)
     inputs = proposer._patchify(crops, pad_to=64)
     out = proposer._model.get_image_features(**inputs)
-    assert torch.allclose(torch.from_numpy(plain), out.pooler_output.float(), atol=1e-5)
+    assert torch.allclose(torch.from_numpy(plain), _pooled(out).float(), atol=1e-5)
 
 
 def test_native_resolution_never_upsamples_small_windows(tiny_siglip, monkeypatch):

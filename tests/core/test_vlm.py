@@ -10,8 +10,15 @@ import pytest
 
 from logotag_gui.core.errors import ModelUnavailable
 from logotag_gui.core.records import BBox, Candidate, FrameRef, VerdictState
-from logotag_gui.core.verifiers import VerifyItem
+from logotag_gui.core.verifiers import VerifyItem, vlm
 from logotag_gui.core.verifiers.vlm import PROMPT, VlmVerifier
+
+
+@pytest.fixture
+def on_4_57(monkeypatch):
+    """The opt-in rules are those of transformers 4.57, where remote code runs; on 5.x it is refused
+    before these checks (tests/core/test_transformers_lines.py)."""
+    monkeypatch.setattr(vlm, "transformers_version", lambda: (4, 57))
 
 
 def _items(n):
@@ -36,13 +43,13 @@ def test_prompt_goes_through_the_chat_template(tiny_vlm):
     assert "<image>" in prompt and PROMPT.format(brand="Norvik") in prompt and prompt.endswith("assistant: ")
 
 
-def test_default_model_needs_explicit_opt_in():
+def test_default_model_needs_explicit_opt_in(on_4_57):
     with pytest.raises(ModelUnavailable) as info:
         VlmVerifier()
     assert "trust-remote-code" in str(info.value) and "Qwen" in str(info.value)
 
 
-def test_remote_code_models_need_opt_in_and_a_pinned_revision(tiny_vlm, tmp_path, monkeypatch):
+def test_remote_code_models_need_opt_in_and_a_pinned_revision(tiny_vlm, tmp_path, monkeypatch, on_4_57):
     remote = tmp_path / "remote-vlm"
     remote.mkdir()
     for f in tiny_vlm.iterdir():

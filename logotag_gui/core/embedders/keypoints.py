@@ -79,7 +79,7 @@ class KeypointProposer:
         kps, desc = self._ref_sift.detectAndCompute(_gray(image), None)
         if desc is None or len(kps) < 4:
             return None
-        pts = np.float32([k.pt for k in kps])
+        pts = np.array([k.pt for k in kps], dtype=np.float32)
         return _RefFeatures(brand, file, pts, desc.astype(np.float32), corners.reshape(-1, 1, 2).astype(np.float32))
 
     def _normalised(self, image: np.ndarray) -> np.ndarray:
@@ -113,7 +113,7 @@ class KeypointProposer:
         kps, desc = self._sift.detectAndCompute(_gray(image), None)
         if desc is None or len(kps) < 4:
             return None
-        return FrameFeatures(np.float32([k.pt for k in kps]), desc.astype(np.float32), scale)
+        return FrameFeatures(np.array([k.pt for k in kps], dtype=np.float32), desc.astype(np.float32), scale)
 
     def propose(self, frame: Frame, features: FrameFeatures | None = None) -> list[Candidate]:
         feats = features if features is not None else self.frame_features(frame)
@@ -197,7 +197,7 @@ class KeypointProposer:
 
 def _outline(image: np.ndarray) -> np.ndarray:
     h, w = image.shape[:2]
-    return np.float32([[0, 0], [w, 0], [w, h], [0, h]])
+    return np.array([[0, 0], [w, 0], [w, h], [0, h]], dtype=np.float32)
 
 
 def synthesized_views(image: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -207,8 +207,8 @@ def synthesized_views(image: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
     views = [(image, outline), (255 - image, outline), (cv2.GaussianBlur(image, (0, 0), 2.0), outline)]
     for tilt in (0.25, -0.25):  # the far side of the mark appears shorter: a turn of about 30 degrees
         d = abs(tilt) * h / 2
-        target = (np.float32([[0, d], [w, 0], [w, h], [0, h - d]]) if tilt > 0
-                  else np.float32([[0, 0], [w, d], [w, h - d], [0, h]]))
+        target = (np.array([[0, d], [w, 0], [w, h], [0, h - d]], dtype=np.float32) if tilt > 0
+                  else np.array([[0, 0], [w, d], [w, h - d], [0, h]], dtype=np.float32))
         warp = cv2.getPerspectiveTransform(outline, target)
         border = tuple(int(v) for v in np.median(image.reshape(-1, 3), axis=0))
         views.append((cv2.warpPerspective(image, warp, (w, h), borderValue=border), target))

@@ -77,7 +77,8 @@ class OcrTextProposer:
         H, W = image.shape[:2]
         margins = (box.x / box.w, box.y / box.h, (W - box.x2) / box.w, (H - box.y2) / box.h)
         # A name that is a small part of a big emblem says little about the emblem's extent.
-        return tuple(min(max(m, 0.0), 3.0) for m in margins)  # type: ignore[return-value]
+        left, top, right, bottom = (min(max(m, 0.0), 3.0) for m in margins)
+        return left, top, right, bottom
 
     def read_names(self, frame: Frame) -> list[NameHit]:
         """Text lines in the frame that name a brand, with their word boxes in source pixels."""

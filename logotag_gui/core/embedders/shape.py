@@ -113,7 +113,8 @@ class ShapeProposer:
         n = max(1, math.floor(2 * math.log2(top / bottom)) + 1)
         return [top * 2 ** (-k / 2) for k in range(n)]
 
-    def _score_maps(self, image: np.ndarray) -> list[tuple[float, torch.Tensor]]:
+    def _score_maps(self, image: np.ndarray, kernels: torch.Tensor,
+                    masks: torch.Tensor) -> list[tuple[float, torch.Tensor]]:
         h, w = image.shape[:2]
         levels = []
         with torch.inference_mode():
@@ -122,16 +123,16 @@ class ShapeProposer:
                 if min(size) < TEMPLATE:
                     break
                 level = cv2.resize(image, size, interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
-                levels.append((s, correlate(self.net(to_tensor(level)[None]), self._kernels, self._masks)[0]))
+                levels.append((s, correlate(self.net(to_tensor(level)[None]), kernels, masks)[0]))
         return levels
 
     def propose(self, frame: Frame, *, threshold: float | None = None, min_standout: float | None = None) -> list[Candidate]:
         """Peaks over the thresholds (None: this matcher's own), best few per brand."""
         threshold = self.threshold if threshold is None else threshold
         min_standout = self.min_standout if min_standout is None else min_standout
-        if self._kernels is None:
+        if self._kernels is None or self._masks is None:  # set together by prepare(): no references
             return []
-        levels = self._score_maps(frame.image)
+        levels = self._score_maps(frame.image, self._kernels, self._masks)
         if not levels:
             return []
         flat = torch.cat([m.flatten(1) for _, m in levels], dim=1)
@@ -157,7 +158,7 @@ class ShapeProposer:
         the region is small, so the finer pyramid is cheap, and it sizes the box better.
         """
         picked = [i for i, t in enumerate(self._templates) if t.brand == brand]
-        if self._kernels is None or not picked:
+        if self._kernels is None or self._masks is None or not picked:
             return None
         x1, y1, x2, y2 = anchor.around_name().clipped(frame.ref.width, frame.ref.height).as_int_xyxy()
         region = frame.image[y1:y2, x1:x2]

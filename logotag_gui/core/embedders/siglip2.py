@@ -25,7 +25,13 @@ from logotag_gui.core.logos import (
     manifest_for,
     save_index,
 )
-from logotag_gui.core.models import dtype_for, pick_device, resolve_model
+from logotag_gui.core.models import (
+    dtype_for,
+    dtype_kwargs,
+    pick_device,
+    pil_image_processor_kwargs,
+    resolve_model,
+)
 from logotag_gui.core.records import BBox, Candidate, Frame
 
 log = logging.getLogger(__name__)
@@ -46,6 +52,20 @@ def naflex_size(height: int, width: int, patch: int, max_patches: int, eps: floa
         else:
             hi = mid
     return scaled(lo, height), scaled(lo, width)
+
+
+def _pooled(features) -> torch.Tensor:
+    """The pooled image embedding from `get_image_features`, on either transformers line.
+
+    transformers 5 returns an output object (take its `.pooler_output`); 4.57 returns the pooled
+    tensor itself.
+    """
+    if isinstance(features, torch.Tensor):
+        return features
+    pooled = getattr(features, "pooler_output", None)
+    if pooled is None:
+        raise TypeError(f"get_image_features returned {type(features).__name__} without a pooler_output")
+    return pooled
 
 
 @dataclass
@@ -71,8 +91,9 @@ class Siglip2Proposer:
         path = resolve_model(self.model_id, revision=self.revision, allow_download=self.allow_download)
         self.device = pick_device(self.device)
         self._dtype = dtype_for(self.device)
-        self._model = AutoModel.from_pretrained(path, dtype=self._dtype).to(self.device).eval()
-        proc = AutoImageProcessor.from_pretrained(path)
+        self._model = AutoModel.from_pretrained(path, **dtype_kwargs(self._dtype)).to(self.device).eval()
+        # Read for its settings only: the PIL processor needs no torchvision on either line.
+        proc = AutoImageProcessor.from_pretrained(path, **pil_image_processor_kwargs())
         self._patch = int(proc.patch_size)
         self._max_patches = int(proc.max_num_patches)
         self._mean = torch.tensor(proc.image_mean, device=self.device).view(1, 3, 1, 1)
@@ -100,10 +121,7 @@ class Siglip2Proposer:
 
     @torch.inference_mode()
     def _features(self, batch: torch.Tensor) -> np.ndarray:
-        out = self._model.get_image_features(**self._patchify(batch))
-        # transformers 5 returns an output object; older versions a tensor.
-        pooled = getattr(out, "pooler_output", out)
-        return pooled.float().cpu().numpy()
+        return _pooled(self._model.get_image_features(**self._patchify(batch))).float().cpu().numpy()
 
     def embed_windows(self, image: np.ndarray, boxes: np.ndarray) -> np.ndarray:
         """One feature row per box, in the order of `boxes`."""

@@ -15,6 +15,12 @@ if TYPE_CHECKING:
     from logotag_gui.core.review.session import ReviewSession
 
 
+def _review_now(s: ReviewSession, candidate_id: int) -> Review:
+    c = s.get(candidate_id)
+    assert c is not None, f"candidate {candidate_id} is not in the review session"  # commands act on its own
+    return c.review
+
+
 @dataclass(slots=True)
 class Decide:
     """One decision for one or several candidates (a whole track: one transaction)."""
@@ -27,7 +33,7 @@ class Decide:
     before: dict[int, Review] = field(default_factory=dict)
 
     def do(self, s: ReviewSession) -> list[Candidate]:
-        self.before = {i: s.get(i).review for i in self.ids}
+        self.before = {i: _review_now(s, i) for i in self.ids}
         changed = s.repo.decide_many(self.ids, self.kind, reviewer=s.reviewer, brand=self.brand, bbox=self.bbox)
         s._replaced(changed)
         return changed
@@ -58,8 +64,8 @@ class AddBox:
 
     def undo(self, s: ReviewSession) -> list[Candidate]:
         if self.added is not None:
-            s.repo.delete_candidates([self.added.id])
-            s._removed([self.added.id])
+            s.repo.delete_candidates([self.added.stored_id])
+            s._removed([self.added.stored_id])
         return []
 
 
@@ -81,7 +87,7 @@ class AddTrack:
     def do(self, s: ReviewSession) -> list[Candidate]:
         self.added = s.repo.add_candidates(video_id=self.video_id, candidates=self.proposed) if self.proposed else []
         joined = s.repo.set_track(list(self.join), self.track_id) if self.join else []
-        self.replaced = {i: s.get(i).review for i in self.replace}
+        self.replaced = {i: _review_now(s, i) for i in self.replace}
         rejected = s.repo.decide_many(self.replace, DecisionKind.REJECT, reviewer=s.reviewer) if self.replace else []
         s._inserted(self.added)
         s._replaced(joined + rejected)
@@ -89,8 +95,8 @@ class AddTrack:
 
     def undo(self, s: ReviewSession) -> list[Candidate]:
         if self.added:
-            s.repo.delete_candidates([c.id for c in self.added])
-            s._removed([c.id for c in self.added])
+            s.repo.delete_candidates([c.stored_id for c in self.added])
+            s._removed([c.stored_id for c in self.added])
         restored: list[Candidate] = s.repo.restore(self.replaced, reviewer=s.reviewer) if self.replaced else []
         for old in set(self.join.values()):
             restored += s.repo.set_track([i for i, t in self.join.items() if t == old], old)

@@ -28,6 +28,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 from PIL import Image
@@ -62,6 +63,12 @@ class LearnSettings:
     feature_cache: int = 160  # frames whose keypoints are kept between passes
 
 
+class FrameSource(Protocol):
+    """What learning reads of a clip's source (video.py): its frames by index."""
+
+    def frame(self, index: int) -> Frame: ...
+
+
 @dataclass(slots=True)
 class _View:
     ref: LearnedReference
@@ -83,7 +90,7 @@ def _decode(png: bytes) -> np.ndarray:
 @dataclass
 class Learner:
     repo: Repository
-    source: object  # a video or image-folder source: frame(index) -> Frame
+    source: FrameSource  # a video or image-folder source (video.py)
     video: VideoSummary
     sampled: Sequence[int]
     dictionary: LogoDictionary | None = None
@@ -284,7 +291,7 @@ class Learner:
         changed = [m for m, c in zip(self.mark_lookalikes(pending), pending, strict=True) if m.hint != c.hint]
         out: list[Candidate] = []
         for hint in (LIKE_REJECTED, None):
-            ids = [c.id for c in changed if c.hint == hint]
+            ids = [c.stored_id for c in changed if c.hint == hint]
             if ids:
                 out += self.repo.set_hint(ids, hint)
         return out

@@ -44,7 +44,8 @@ def _key(c: Candidate) -> tuple:
 class ReviewSession:
     def __init__(self, repo: Repository, video: VideoSummary, *, reviewer: str, undo_limit: int = 200) -> None:
         self.repo, self.video, self.reviewer = repo, video, reviewer
-        self.fps, self.sampled = 0.0, []
+        self.fps = 0.0
+        self.sampled: list[int] = []
         self.current_id: int | None = None
         self.last_brand: str | None = None  # what a new box is labelled by default
         self._undo: deque = deque(maxlen=undo_limit)
@@ -75,11 +76,11 @@ class ReviewSession:
         self.sampled = (list(range(video.frame_count)) if video.kind == "images"
                         else sample_indices(frame_count=video.frame_count, native_fps=video.fps, fps=self.fps))
         found = self.repo.candidates(video_id=video.id)
-        self._by_id = {c.id: c for c in found}
+        self._by_id = {c.stored_id: c for c in found}
         self._order = sorted(_key(c) for c in found)
         self._by_frame, self._by_track = {}, {}
         for c in found:
-            self._by_frame.setdefault(c.frame.index, []).append(c.id)
+            self._by_frame.setdefault(c.frame.index, []).append(c.stored_id)
             self._track_add(c)
         if self.current_id not in self._by_id:
             self.current_id = None
@@ -107,7 +108,7 @@ class ReviewSession:
 
     def _track_add(self, c: Candidate) -> None:
         if c.track_id is not None:
-            self._by_track.setdefault(c.track_id, set()).add(c.id)
+            self._by_track.setdefault(c.track_id, set()).add(c.stored_id)
 
     def _track_drop(self, c: Candidate) -> None:
         if c.track_id is not None:
@@ -129,20 +130,20 @@ class ReviewSession:
             if c.id in self._by_id:
                 self._replace_one(c)
                 continue
-            self._by_id[c.id] = c
+            self._by_id[c.stored_id] = c
             bisect.insort(self._order, _key(c))
-            self._by_frame.setdefault(c.frame.index, []).append(c.id)
+            self._by_frame.setdefault(c.frame.index, []).append(c.stored_id)
             self._track_add(c)
         if cands:
             self._emit("added", candidates=cands)
 
     def _replace_one(self, c: Candidate) -> None:
-        old = self._by_id[c.id]
+        old = self._by_id[c.stored_id]
         if _key(old) != _key(c):  # the order follows the model's box: only an id-level change moves it
             self._order.remove(_key(old))
             bisect.insort(self._order, _key(c))
         self._track_drop(old)
-        self._by_id[c.id] = c
+        self._by_id[c.stored_id] = c
         self._track_add(c)
 
     def _replaced(self, cands: Sequence[Candidate]) -> None:
@@ -238,7 +239,7 @@ class ReviewSession:
         c = self._target(c)
         text = {DecisionKind.RELABEL: f"Relabel to {brand}", DecisionKind.BOX_EDIT: "Edit box"}.get(
             kind, f"{kind.value.title()} {c.final_brand}")
-        done = self._run(Decide((c.id,), kind, text, brand=brand, bbox=bbox))[0]
+        done = self._run(Decide((c.stored_id,), kind, text, brand=brand, bbox=bbox))[0]
         if advance:
             self._advance(done)
         return done
@@ -250,7 +251,7 @@ class ReviewSession:
         if not members:
             return []
         text = f"{kind.value.title()} track of {c.final_brand} ({len(members)} boxes)"
-        done = self._run(Decide(tuple(m.id for m in members), kind, text))
+        done = self._run(Decide(tuple(m.stored_id for m in members), kind, text))
         if advance:
             self._advance(c)
         return done
@@ -284,7 +285,7 @@ class ReviewSession:
         brand = seed.final_brand
         proposed: list[Candidate] = []
         replace: list[int] = []
-        join: dict[int, int | None] = {} if seed.track_id == track_id else {seed.id: seed.track_id}
+        join: dict[int, int | None] = {} if seed.track_id == track_id else {seed.stored_id: seed.track_id}
         for box in result.boxes:
             same = [c for c in self.at_frame(box.frame.index) if c.final_brand == brand]
             if any(c.review.decided and c.final_bbox.overlaps(box.bbox) for c in same):
@@ -295,9 +296,9 @@ class ReviewSession:
             here = [c for c in same if not c.review.decided and c.track_id != track_id
                     and c.final_bbox.overlaps(box.bbox)]
             if here and not own:
-                join.update({c.id: c.track_id for c in here})
+                join.update({c.stored_id: c.track_id for c in here})
                 continue
-            replace += [c.id for c in own]
+            replace += [c.stored_id for c in own]
             proposed.append(Candidate(box.frame, box.bbox, brand, box.score, "tracked", reference=seed.reference,
                                       track_id=track_id))
         if not proposed and not join:

@@ -95,7 +95,8 @@ class _Oracle:
     def __init__(self, session: ReviewSession, truth: Truth, brands: list[str]) -> None:
         self.session = session
         grid = set(session.sampled)
-        self.truth: dict[int, list[Box]] = {f: boxes for f, boxes in truth.boxes.items() if f in grid and boxes}
+        self.truth: dict[int, list[Box]] = {f: boxes for f, boxes in truth.boxes.items()
+                                            if isinstance(f, int) and f in grid and boxes}
         self.claimed: dict[int, set[int]] = {}
         self.names = {brand_key(b): b for b in brands}
 
@@ -219,6 +220,7 @@ def _decide(session: ReviewSession, oracle: _Oracle, c: Candidate, count, *, fol
     if action == "reject":
         count("reject")
         return [session.reject(c)]
+    assert t is not None  # judge() names a truth box for everything but a reject
     truth = oracle.truth[c.frame.index][t]
     decided = c
     if action.startswith("relabel"):

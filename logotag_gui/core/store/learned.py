@@ -4,12 +4,17 @@ with their crops. A mixin of Repository (repository.py), which owns the database
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import delete, select
+from sqlalchemy import CursorResult, delete, select
 
 from logotag_gui.core.records import BBox
 from logotag_gui.core.store.schema import ReviewReference
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +33,9 @@ class LearnedReference:
 
 
 class LearnedMixin:
+    if TYPE_CHECKING:  # what the mixin uses of Repository (repository.py)
+        def _session(self) -> AbstractContextManager[Session]: ...
+
     # ---- what review teaches: views of brands (positive) and look-alikes (negative) ------------------
     def add_review_reference(self, *, brand: str, polarity: str, candidate_id: int | None, video_id: int,
                              frame_index: int, bbox: BBox, image_png: bytes, reviewer: str,
@@ -66,5 +74,7 @@ class LearnedMixin:
     def delete_review_references(self, *, candidate_ids: Sequence[int]) -> int:
         """Forget what these candidates taught (their decision was undone)."""
         with self._session() as s:
-            return s.execute(delete(ReviewReference).where(
-                ReviewReference.candidate_id.in_(list(candidate_ids)))).rowcount
+            # A DELETE runs on a CursorResult; Session.execute is typed as returning any Result (sqlalchemy#12913).
+            result = cast(CursorResult[Any], s.execute(delete(ReviewReference).where(
+                ReviewReference.candidate_id.in_(list(candidate_ids)))))
+            return result.rowcount

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy import Column, Connection, func, inspect, select, text, update
+from sqlalchemy import Column, Connection, DefaultClause, func, inspect, select, text, update
 
 from logotag_gui.core.errors import StoreError
 from logotag_gui.core.store import schema
@@ -17,7 +17,7 @@ def _add_column(conn: Connection, column: Column) -> None:
     """ALTER TABLE ... ADD COLUMN from the model's own column (type and default as the dialect spells them)."""
     quote = conn.dialect.identifier_preparer.quote
     ddl = f"ALTER TABLE {quote(column.table.name)} ADD COLUMN {quote(column.name)} {column.type.compile(conn.dialect)}"
-    if column.server_default is not None:
+    if isinstance(column.server_default, DefaultClause):  # a model's server_default="..."
         ddl += f" DEFAULT {column.server_default.arg}"
     conn.execute(text(ddl))
 

@@ -145,12 +145,15 @@ class Repository(RunsMixin, LearnedMixin):
             return value if value is not None else default
 
     def set_setting(self, key: str, value: str) -> None:
-        with self._session() as s:
+        def work(s: Session) -> None:
             row = s.get(schema.Meta, f"setting.{key}")
             if row is None:
                 s.add(schema.Meta(key=f"setting.{key}", value=value))
             else:
                 row.value = value
+
+        # Two runs starting at once both find the setting missing: the second one's retry updates it.
+        self._insert_once(work)
 
     # ---- videos ----------------------------------------------------------------------------
     def _insert_once(self, work):
@@ -184,9 +187,9 @@ class Repository(RunsMixin, LearnedMixin):
             decided = dict(s.execute(
                 select(CandidateRow.video_id, func.count()).where(CandidateRow.review_state != "pending")
                 .group_by(CandidateRow.video_id)).all())
-            last_status = {}
-            for vid, status in s.execute(select(Run.video_id, Run.status).order_by(Run.id)).all():
-                last_status[vid] = status
+            last_status: dict[int, str] = {}
+            for vid, run_status in s.execute(select(Run.video_id, Run.status).order_by(Run.id)).all():
+                last_status[vid] = run_status
             out = []
             for v in s.scalars(select(Video).order_by(Video.id)):
                 status = last_status.get(v.id)
@@ -313,7 +316,7 @@ class Repository(RunsMixin, LearnedMixin):
             q = select(func.count()).select_from(CandidateRow)
             if video_id is not None:
                 q = q.where(CandidateRow.video_id == video_id)
-            return int(s.scalar(q))
+            return int(s.execute(q).scalar_one())
 
     # ---- decisions -------------------------------------------------------------------------
     def decide(self, candidate_id: int, kind: DecisionKind, *, reviewer: str, brand: str | None = None,
@@ -361,13 +364,15 @@ class Repository(RunsMixin, LearnedMixin):
             # `state` is a snapshot being restored by undo: its brand/bbox are taken as they are.)
             brand = brand if brand is not None else row.review_brand
             if bbox is None and row.rx is not None:
+                # The review box's four columns are only ever written together (below): all set or all None.
+                assert row.ry is not None and row.rw is not None and row.rh is not None
                 bbox = BBox(row.rx, row.ry, row.rw, row.rh)
         state = state or STATE_FOR_KIND[kind]
-        box = bbox or BBox(None, None, None, None)  # type: ignore[arg-type]
-        s.add(DecisionRow(candidate_id=row.id, kind=kind.value, state=state.value, brand=brand, x=box.x, y=box.y,
-                          w=box.w, h=box.h, reviewer=reviewer, decided_at=now))
+        x, y, w, h = (bbox.x, bbox.y, bbox.w, bbox.h) if bbox is not None else (None, None, None, None)
+        s.add(DecisionRow(candidate_id=row.id, kind=kind.value, state=state.value, brand=brand, x=x, y=y,
+                          w=w, h=h, reviewer=reviewer, decided_at=now))
         row.review_state, row.review_kind, row.review_brand = state.value, kind.value, brand
-        row.rx, row.ry, row.rw, row.rh = box.x, box.y, box.w, box.h
+        row.rx, row.ry, row.rw, row.rh = x, y, w, h
         row.reviewer, row.decided_at = reviewer, now
         if state is ReviewState.PENDING:
             row.reviewer, row.decided_at, row.review_kind = None, None, None
@@ -417,7 +422,7 @@ class Repository(RunsMixin, LearnedMixin):
 
     def count_decisions(self) -> int:
         with self._session() as s:
-            return int(s.scalar(select(func.count()).select_from(DecisionRow)))
+            return int(s.execute(select(func.count()).select_from(DecisionRow)).scalar_one())
 
 # ---- row <-> record ----------------------------------------------------------------------------
 def _as_dict(row) -> dict:
@@ -473,7 +478,7 @@ def _rows_to_candidates(rows) -> list[Candidate]:
     """Rows to records: positional unpacking, shared FrameRefs and shared default verdict/review
     objects keep 100,000 rows to about half a second."""
     frames: dict[tuple, FrameRef] = {}
-    out = []
+    out: list[Candidate] = []
     append = out.append
     for (cid, fi, t, name, fw, fh, x, y, w, h, brand, score, margin, method, ref, track, rstate, rkind, rbrand,
          rx, ry, rw, rh, reviewer, decided_at, vstate, vconf, vrat, vraw, vmeth, vtrack, hint, *_extra) in rows:

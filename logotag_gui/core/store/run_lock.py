@@ -12,13 +12,13 @@ import logging
 import threading
 
 from logotag_gui.core.errors import StoreError
-from logotag_gui.core.store.repository import HEARTBEAT_S, Repository
+from logotag_gui.core.store.runs import HEARTBEAT_S, RunsMixin
 
 log = logging.getLogger(__name__)
 
 
 class RunLock:
-    def __init__(self, repo: Repository, video_id: int, *, heartbeat_s: float = HEARTBEAT_S) -> None:
+    def __init__(self, repo: RunsMixin, video_id: int, *, heartbeat_s: float = HEARTBEAT_S) -> None:
         self.repo, self.video_id, self.heartbeat_s = repo, video_id, heartbeat_s
         self.owner: str | None = None
         self.lost = threading.Event()
@@ -26,15 +26,15 @@ class RunLock:
         self._thread: threading.Thread | None = None
 
     def __enter__(self) -> RunLock:
-        self.owner = self.repo.acquire_run_lock(self.video_id)
-        self._thread = threading.Thread(target=self._beat, name=f"run-lock-{self.video_id}", daemon=True)
+        self.owner = owner = self.repo.acquire_run_lock(self.video_id)
+        self._thread = threading.Thread(target=self._beat, args=(owner,), name=f"run-lock-{self.video_id}", daemon=True)
         self._thread.start()
         return self
 
-    def _beat(self) -> None:
+    def _beat(self, owner: str) -> None:
         while not self._stop.wait(self.heartbeat_s):
             try:
-                if not self.repo.renew_run_lock(self.video_id, self.owner):
+                if not self.repo.renew_run_lock(self.video_id, owner):
                     self.lost.set()
                     return
             except StoreError as exc:  # a busy database: try again at the next beat

@@ -9,16 +9,23 @@ import os
 import socket
 import uuid
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import CursorResult, Result, delete, func, or_, select, update
 
 from logotag_gui.core.config import DEFAULT_FPS
 from logotag_gui.core.errors import StoreError
 from logotag_gui.core.safe_io import redact_secrets
 from logotag_gui.core.store.schema import CandidateRow, Run, Video, aware, utcnow
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from logotag_gui.core.store.run_lock import RunLock
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +95,18 @@ def config_key(config: dict) -> str:
     return hashlib.sha256(json.dumps(keep, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
 
+def _rowcount(result: Result[Any]) -> int:
+    """Rows an UPDATE changed. Session.execute returns a CursorResult for it, but is typed as returning
+    any Result (SQLAlchemy's maintainers advise a cast: sqlalchemy/sqlalchemy#12913)."""
+    return cast(CursorResult[Any], result).rowcount
+
+
 class RunsMixin:
+    if TYPE_CHECKING:  # what the mixin uses of Repository (repository.py)
+        where: str
+
+        def _session(self) -> AbstractContextManager[Session]: ...
+
     # ---- runs ------------------------------------------------------------------------------
     def start_run(self, *, video_id: int, config: dict, embedder: tuple[str, str, str],
                   verifier: tuple[str, str, str], frames_total: int, replace_pending: bool = True) -> int:
@@ -131,6 +149,8 @@ class RunsMixin:
                  notes: Sequence[str] | None = None) -> None:
         with self._session() as s:
             run = s.get(Run, run_id)
+            if run is None:
+                raise StoreError(f"No run {run_id} in '{self.where}'.")
             run.status = status
             run.error = redact_secrets(error)
             if timings is not None:
@@ -149,16 +169,17 @@ class RunsMixin:
         owner, now = _process_owner(), utcnow()
         videos = Video.__table__
         with self._session() as s:
-            got = s.execute(update(videos).where(
+            got = _rowcount(s.execute(update(videos).where(
                 videos.c.id == video_id,
                 or_(videos.c.run_owner.is_(None), videos.c.run_heartbeat < now - STALE_AFTER),
-            ).values(run_owner=owner, run_heartbeat=now)).rowcount
+            ).values(run_owner=owner, run_heartbeat=now)))
             if not got:
                 row = s.get(Video, video_id)
                 held = row.run_owner if row is not None else None
                 if held is not None and _owner_dead(held):
-                    got = s.execute(update(videos).where(videos.c.id == video_id, videos.c.run_owner == held)
-                                    .values(run_owner=owner, run_heartbeat=now)).rowcount
+                    got = _rowcount(s.execute(update(videos).where(videos.c.id == video_id,
+                                                                   videos.c.run_owner == held)
+                                              .values(run_owner=owner, run_heartbeat=now)))
                 if not got:
                     host, _, rest = (held or "?:?").partition(":")
                     seen = (now - aware(row.run_heartbeat)).total_seconds() if row and row.run_heartbeat else 0
@@ -172,7 +193,7 @@ class RunsMixin:
                       .values(status="interrupted"))
         return owner
 
-    def run_lock(self, video_id: int):
+    def run_lock(self, video_id: int) -> RunLock:
         """The clip's run lock as a context manager that keeps it alive (store/run_lock.py)."""
         from logotag_gui.core.store.run_lock import RunLock
 
@@ -182,8 +203,8 @@ class RunsMixin:
         """Say this process is alive; False when the lock was lost (taken over after a long stall)."""
         videos = Video.__table__
         with self._session() as s:
-            return bool(s.execute(update(videos).where(videos.c.id == video_id, videos.c.run_owner == owner)
-                                  .values(run_heartbeat=utcnow())).rowcount)
+            return bool(_rowcount(s.execute(update(videos).where(videos.c.id == video_id, videos.c.run_owner == owner)
+                                            .values(run_heartbeat=utcnow()))))
 
     def release_run_lock(self, video_id: int, owner: str) -> None:
         videos = Video.__table__

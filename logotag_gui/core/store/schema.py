@@ -6,6 +6,7 @@ Bump SCHEMA_VERSION with every change and add a step to `migrations.MIGRATIONS`.
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING, ClassVar, overload
 
 from sqlalchemy import (
     JSON,
@@ -16,6 +17,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
+    Table,
     Text,
     UniqueConstraint,
 )
@@ -28,6 +30,10 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+@overload
+def aware(value: datetime) -> datetime: ...
+@overload
+def aware(value: None) -> None: ...
 def aware(value: datetime | None) -> datetime | None:
     """SQLite drops the timezone; everything LogoTag writes is UTC."""
     if value is not None and value.tzinfo is None:
@@ -36,7 +42,10 @@ def aware(value: datetime | None) -> datetime | None:
 
 
 class Base(DeclarativeBase):
-    pass
+    if TYPE_CHECKING:
+        # Every model here is declared with a __tablename__, so it maps a plain Table; SQLAlchemy types
+        # __table__ as any FromClause, which Core statements (update, insert, create) do not accept.
+        __table__: ClassVar[Table]
 
 
 class Meta(Base):

@@ -1,12 +1,15 @@
 """VLM verifier: asks a vision-language model for a strict-JSON verdict on each candidate crop.
 
 The default, LLaVA-OneVision-1.5, ships its own model code: loading it runs code from the model
-repository, so it needs an explicit opt-in and a pinned revision. Natively supported VLMs
-(Qwen2.5-VL, Qwen3-VL, LLaVA, ...) load through AutoModelForImageTextToText without either.
+repository, so it needs an explicit opt-in and a pinned revision. That code fails on transformers >= 5
+(upstream issue below): there it is refused before anything downloads, with the two ways out.
+Natively supported VLMs (Qwen2.5-VL, Qwen3-VL, LLaVA, ...) load through AutoModelForImageTextToText
+without either, on transformers 4.57 and 5.
 """
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 from collections.abc import Sequence
@@ -16,7 +19,7 @@ from pathlib import Path
 from PIL import Image
 
 from logotag_gui.core.errors import ModelUnavailable
-from logotag_gui.core.models import dtype_for, pick_device, resolve_model
+from logotag_gui.core.models import dtype_for, dtype_kwargs, pick_device, resolve_model, transformers_version
 from logotag_gui.core.records import Verdict
 from logotag_gui.core.verifiers import VerifyItem
 from logotag_gui.core.verifiers.json_verdict import verdict_from_text
@@ -26,6 +29,7 @@ DEFAULT_MODEL = "lmms-lab/LLaVA-OneVision-1.5-8B-Instruct"
 # Models known to need their repository's code; any model whose config has `auto_map` does too.
 REMOTE_CODE_MODELS = {DEFAULT_MODEL, "lmms-lab/LLaVA-OneVision-1.5-4B-Instruct"}
 NATIVE_EXAMPLES = "Qwen/Qwen2.5-VL-7B-Instruct or Qwen/Qwen3-VL-8B-Instruct"
+REMOTE_CODE_ISSUE = "https://github.com/EvolvingLMMs-Lab/LLaVA-OneVision-2/issues/108"
 
 PROMPT = (
     "You verify logo detections. Look at the image and decide whether it shows the logo of the brand "
@@ -45,6 +49,45 @@ def needs_remote_code(model_id: str, path: str) -> bool:
     return bool(config.get("auto_map"))
 
 
+def _known_config_path(model_id: str, revision: str | None) -> str | None:
+    """The folder of a config.json we can read without the network: a local model folder, or the
+    model's config in the Hugging Face cache; None when neither holds it."""
+    local = Path(model_id).expanduser()
+    if local.is_dir():
+        return str(local)
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        cached = try_to_load_from_cache(model_id, "config.json", revision=revision)
+    except Exception:  # a model id the hub rejects, an unreadable cache: nothing known
+        return None
+    return str(Path(cached).parent) if isinstance(cached, str) else None
+
+
+def remote_code_blocked(model_id: str, revision: str | None = None) -> bool:
+    """True when the model runs its repository's code and the installed transformers is 5 or later,
+    where that code (LLaVA-OneVision-1.5's at least) fails. Reads no network and loads nothing."""
+    if transformers_version() < (5, 0):
+        return False
+    if model_id in REMOTE_CODE_MODELS:
+        return True
+    folder = _known_config_path(model_id, revision)
+    return folder is not None and needs_remote_code(model_id, folder)
+
+
+def remote_code_transformers_message(model_id: str, *, before_download: bool = True) -> str:
+    major, minor = transformers_version()
+    nothing = " and nothing was downloaded" if before_download else ""
+    return (
+        f"Model '{model_id}' runs its own model code (trust_remote_code), and that code fails on transformers "
+        f">= 5 (installed: {major}.{minor}; upstream issue {REMOTE_CODE_ISSUE}), so it was not loaded{nothing}. "
+        "Either install LogoTag with that model's pins in a separate environment, "
+        '`pip install "logotag[llava-ov]"` (transformers 4.57), and run it there with --trust-remote-code '
+        "and --vlm-revision COMMIT_SHA; or stay here and choose a natively supported VLM with --vlm-model, "
+        f"such as {NATIVE_EXAMPLES}."
+    )
+
+
 @dataclass
 class VlmVerifier:
     model_id: str = DEFAULT_MODEL
@@ -59,10 +102,15 @@ class VlmVerifier:
 
     def __post_init__(self) -> None:
         is_local = Path(self.model_id).expanduser().is_dir()
+        # Before anything downloads: on transformers >= 5 opting in cannot help, so say so first.
+        if remote_code_blocked(self.model_id, self.revision):
+            raise ModelUnavailable(remote_code_transformers_message(self.model_id))
         if self.model_id in REMOTE_CODE_MODELS and not self.trust_remote_code:
             raise self._remote_code_refusal()
         path = resolve_model(self.model_id, revision=self.revision, allow_download=self.allow_download)
         remote = needs_remote_code(self.model_id, path)
+        if remote and transformers_version() >= (5, 0):  # a hub model whose config we saw only now
+            raise ModelUnavailable(remote_code_transformers_message(self.model_id, before_download=False))
         if remote and not self.trust_remote_code:
             raise self._remote_code_refusal()
         if remote and not is_local and not self.revision:
@@ -83,7 +131,7 @@ class VlmVerifier:
     def _load(self, path: str, remote: bool) -> None:
         from transformers import AutoModelForCausalLM, AutoModelForImageTextToText, AutoProcessor
 
-        kwargs = {"dtype": dtype_for(self.device), "trust_remote_code": remote}
+        kwargs = {**dtype_kwargs(dtype_for(self.device)), "trust_remote_code": remote}
         self._processor = AutoProcessor.from_pretrained(path, trust_remote_code=remote)
         try:
             model = AutoModelForImageTextToText.from_pretrained(path, **kwargs)
@@ -104,11 +152,23 @@ class VlmVerifier:
         import torch
 
         texts = [self._prompt(b) for b in brands]
-        inputs = self._processor(images=list(images), text=texts, padding=True, return_tensors="pt").to(self.device)
+        inputs = self._processor(images=list(images), text=texts, padding=True, return_tensors="pt")
+        inputs = self._model_inputs(inputs).to(self.device)
         with torch.inference_mode():
             out = self._model.generate(**inputs, max_new_tokens=self.max_new_tokens, do_sample=False)
         new_tokens = out[:, inputs["input_ids"].shape[1]:]
         return self._processor.batch_decode(new_tokens, skip_special_tokens=True)
+
+    def _model_inputs(self, inputs):
+        """Drop what the processor returns but the model does not take.
+
+        A tokenizer that lists `token_type_ids` among its outputs (transformers 4.x's generic fast
+        tokenizer does, 5.x's does not) makes generate() refuse the batch when the model's forward has
+        no such argument; models that use them (Gemma 3, ...) name it and keep it.
+        """
+        if "token_type_ids" in inputs and "token_type_ids" not in inspect.signature(self._model.forward).parameters:
+            del inputs["token_type_ids"]
+        return inputs
 
     def verify(self, items: Sequence[VerifyItem]) -> list[Verdict]:
         verdicts: list[Verdict] = []
