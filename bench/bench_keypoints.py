@@ -20,10 +20,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.common import frames_1280x720
-from logotag_gui.core import synth
-from logotag_gui.core.backends import make_proposer
-from logotag_gui.core.logos import load_dictionary
-from logotag_gui.core.records import Frame, FrameRef
+from logotag_gui.core.base.records import Frame, FrameRef
+from logotag_gui.core.media import synth
+from logotag_gui.core.media.logos import load_dictionary
+from logotag_gui.core.pipeline.backends import make_proposer
 
 
 def main() -> None:
@@ -69,11 +69,11 @@ WAYS = [
 
 
 def compare_on_clip(args: argparse.Namespace) -> None:
-    from logotag_gui.core.config import RunConfig
-    from logotag_gui.core.evaluate import Box, evaluate, load_truth
-    from logotag_gui.core.pipeline import run_pipeline
+    from logotag_gui.core.analysis.evaluate import Box, evaluate, load_truth
+    from logotag_gui.core.base.config import RunConfig
+    from logotag_gui.core.media.video import open_source, sample_indices
+    from logotag_gui.core.pipeline.run import run_pipeline
     from logotag_gui.core.store import open_repository
-    from logotag_gui.core.video import open_source, sample_indices
 
     truth = load_truth(args.truth)
     frames = None
@@ -88,7 +88,7 @@ def compare_on_clip(args: argparse.Namespace) -> None:
     print(f"{args.backend} on {Path(args.clip).name} ({info.width}x{info.height}), stage 1 only; "
           f"one process, ways in turn on the same frames")
     print(f"{'way':<80} {'frames/s':>8} {'s/frame':>8} {'recall':>7} {'relaxed':>7} {'precision':>9}")
-    from logotag_gui.core.backends import ModelCache as Cache
+    from logotag_gui.core.pipeline.backends import ModelCache as Cache
 
     models = Cache()
     with tempfile.TemporaryDirectory() as tmp:  # warm-up: models loaded, OCR engine started

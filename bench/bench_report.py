@@ -12,9 +12,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from logotag_gui.core import synth
-from logotag_gui.core.records import BBox, Candidate, FrameRef, ReviewState
-from logotag_gui.core.report import build_report, write_csv, write_html
+from logotag_gui.core.analysis.report import build_report, write_csv, write_html
+from logotag_gui.core.base.records import BBox, Candidate, FrameRef, ReviewState
+from logotag_gui.core.media import synth
 from logotag_gui.core.store import open_repository
 from logotag_gui.core.store.schema import CandidateRow
 

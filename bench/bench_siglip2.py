@@ -21,8 +21,8 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.common import frames_1280x720, save_siglip2, timed
-from logotag_gui.core.crops import WindowSpec, make_windows
-from logotag_gui.core.embedders.siglip2 import Siglip2Proposer
+from logotag_gui.core.proposers.siglip2 import Siglip2Proposer
+from logotag_gui.core.vision.crops import WindowSpec, make_windows
 
 
 def seed_loop(model, processor, frame: np.ndarray, boxes: np.ndarray) -> np.ndarray:

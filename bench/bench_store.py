@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.common import percentiles
-from logotag_gui.core.records import BBox, Candidate, FrameRef
+from logotag_gui.core.base.records import BBox, Candidate, FrameRef
 from logotag_gui.core.review import Project
 
 

@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from logotag_gui.core.evaluate import Truth, brand_key, load_truth
-from logotag_gui.core.follow import TRACKERS, FollowSettings, follow_box
-from logotag_gui.core.records import BBox
-from logotag_gui.core.video import open_source
+from logotag_gui.core.analysis.evaluate import Truth, brand_key, load_truth
+from logotag_gui.core.base.records import BBox
+from logotag_gui.core.media.video import open_source
+from logotag_gui.core.pipeline.follow import TRACKERS, FollowSettings, follow_box
 
 
 def main() -> None:

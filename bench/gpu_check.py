@@ -38,7 +38,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.common import frames_1280x720
-from logotag_gui.core.crops import WindowSpec, make_windows
+from logotag_gui.core.vision.crops import WindowSpec, make_windows
 
 
 def sync(device: str) -> None:
@@ -79,7 +79,7 @@ def seed_loop(model, processor, frame: np.ndarray, boxes: np.ndarray, device: st
 def stage_one(size: str, device: str, frames: int) -> dict:
     from transformers import AutoImageProcessor, AutoModel
 
-    from logotag_gui.core.embedders.siglip2 import Siglip2Proposer
+    from logotag_gui.core.proposers.siglip2 import Siglip2Proposer
 
     images = frames_1280x720(frames)
     boxes = make_windows(1280, 720, WindowSpec())
@@ -208,7 +208,7 @@ VLMS = {"qwen25": save_qwen25_vl, "llava": save_llava}
 
 
 def stage_two(size: str, device: str, batches: list[int], max_new_tokens: int, vlm: str) -> dict:
-    from logotag_gui.core.records import BBox, Candidate, FrameRef
+    from logotag_gui.core.base.records import BBox, Candidate, FrameRef
     from logotag_gui.core.verifiers import VerifyItem
     from logotag_gui.core.verifiers.vlm import VlmVerifier
 
@@ -238,8 +238,8 @@ def stage_two(size: str, device: str, batches: list[int], max_new_tokens: int, v
 
 
 def end_to_end(clip: str, logos: str, size: str, device: str, vlm_arch: str) -> dict:
-    from logotag_gui.core.config import RunConfig
-    from logotag_gui.core.pipeline import run_pipeline
+    from logotag_gui.core.base.config import RunConfig
+    from logotag_gui.core.pipeline.run import run_pipeline
     from logotag_gui.core.store import open_repository
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -21,10 +21,10 @@ from pathlib import Path
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from logotag_gui.core.config import RunConfig
-from logotag_gui.core.evaluate import Box, Truth, evaluate, format_table
-from logotag_gui.core.pipeline import run_pipeline
-from logotag_gui.core.records import BBox
+from logotag_gui.core.analysis.evaluate import Box, Truth, evaluate, format_table
+from logotag_gui.core.base.config import RunConfig
+from logotag_gui.core.base.records import BBox
+from logotag_gui.core.pipeline.run import run_pipeline
 from logotag_gui.core.store import open_repository
 
 

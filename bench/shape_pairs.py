@@ -22,7 +22,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from bench.shape_material import BACKGROUNDS, FL27, FONTS, ICONS, load_backgrounds, squash
-from logotag_gui.core.embedders.shape_net import TEMPLATE, template_canvas
+from logotag_gui.core.proposers.shape_net import TEMPLATE, template_canvas
 
 SCENE = 256
 FONT_SIZE = 48  # wordmarks are drawn at this size, then warped to their size in the image

@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 REVIEWER = r'''
 import random, sys
 sys.path.insert(0, sys.argv[3])
-from logotag_gui.core.records import BBox, DecisionKind
+from logotag_gui.core.base.records import BBox, DecisionKind
 from logotag_gui.core.review import Project
 db, start = sys.argv[1], int(sys.argv[2])
 project = Project.open(db)  # durable: synchronous=FULL, as in the app
@@ -63,7 +63,7 @@ while True:
 PIPELINE = r'''
 import sys
 sys.path.insert(0, sys.argv[3])
-from logotag_gui.core.config import RunConfig
+from logotag_gui.core.base.config import RunConfig
 from logotag_gui.core.review import Project
 from logotag_gui.core.store.repository import RunBusy
 db, clips, logos = sys.argv[1], sys.argv[2].split(","), sys.argv[4]
@@ -91,7 +91,7 @@ def main() -> None:
     p.add_argument("--folder", default="/tmp/logotag-soak")
     p.add_argument("--seed", type=int, default=1)
     args = p.parse_args()
-    from logotag_gui.core.config import RunConfig
+    from logotag_gui.core.base.config import RunConfig
     from logotag_gui.core.review import Project
     from logotag_gui.core.store import open_repository
 

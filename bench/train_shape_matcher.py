@@ -45,7 +45,7 @@ from torch.nn import functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench import shape_material
 from bench.shape_pairs import SCENE, Material, sample
-from logotag_gui.core.embedders.shape_net import (
+from logotag_gui.core.proposers.shape_net import (
     STRIDE,
     TEMPLATE,
     ShapeNet,
@@ -331,7 +331,7 @@ def train(args: argparse.Namespace) -> None:
 
 
 def _user_model_dir() -> Path:
-    from logotag_gui.core.embedders.shape_net import default_model_dir
+    from logotag_gui.core.proposers.shape_net import default_model_dir
 
     return default_model_dir()
 

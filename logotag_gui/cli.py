@@ -8,11 +8,11 @@ import re
 import sys
 from pathlib import Path
 
-from logotag_gui.core import backends
-from logotag_gui.core.config import DEFAULT_SIGLIP, RunConfig, settings
-from logotag_gui.core.errors import LogoTagError
-from logotag_gui.core.logsetup import setup_logging
-from logotag_gui.core.safe_io import redact_secrets, redact_url
+from logotag_gui.core.base.config import DEFAULT_SIGLIP, RunConfig, settings
+from logotag_gui.core.base.errors import LogoTagError
+from logotag_gui.core.base.logsetup import setup_logging
+from logotag_gui.core.base.safe_io import redact_secrets, redact_url
+from logotag_gui.core.pipeline import backends
 
 log = logging.getLogger("logotag")
 
@@ -53,8 +53,8 @@ def _config(args: argparse.Namespace) -> RunConfig:
 def cmd_run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from logotag_gui.core.export import export
-    from logotag_gui.core.pipeline import run_pipeline
+    from logotag_gui.core.analysis.export import export
+    from logotag_gui.core.pipeline.run import run_pipeline
     from logotag_gui.core.store import open_repository
 
     repo = open_repository(args.db)
@@ -90,7 +90,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_run_many(args: argparse.Namespace) -> int:
-    from logotag_gui.core.run_many import plan_clips, run_many
+    from logotag_gui.core.jobs.run_many import plan_clips, run_many
 
     plan = plan_clips(args.inputs)
     print(f"{len(plan.clips)} clip(s) to run{' on Ray at ' + args.ray if args.ray else ' on a local Ray'}, "
@@ -125,8 +125,8 @@ def cmd_run_many(args: argparse.Namespace) -> int:
 
 
 def cmd_index(args: argparse.Namespace) -> int:
-    from logotag_gui.core.backends import ModelCache, choose_backends
-    from logotag_gui.core.logos import load_dictionary
+    from logotag_gui.core.media.logos import load_dictionary
+    from logotag_gui.core.pipeline.backends import ModelCache, choose_backends
 
     dictionary = load_dictionary(args.logos)
     config = RunConfig(input="", logos=args.logos, embedder=args.embedder, verifier="none",
@@ -142,7 +142,7 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from logotag_gui.core.export import export
+    from logotag_gui.core.analysis.export import export
     from logotag_gui.core.store import open_repository
 
     repo = open_repository(args.db, create=False)
@@ -166,11 +166,11 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     import json as _json
     import tempfile
 
-    from logotag_gui.core.evaluate import load_truth
+    from logotag_gui.core.analysis.evaluate import load_truth
+    from logotag_gui.core.media.video import open_source
     from logotag_gui.core.review.learning import Learner
     from logotag_gui.core.review.project import Project
     from logotag_gui.core.review.simulate import simulate_review
-    from logotag_gui.core.video import open_source
 
     truth = load_truth(args.truth)
     if truth.kind != "video":
@@ -242,8 +242,8 @@ def cmd_videos(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from logotag_gui.core.exposure import ExposureRules
-    from logotag_gui.core.report import build_report, empty_note, write_csv, write_html
+    from logotag_gui.core.analysis.exposure import ExposureRules
+    from logotag_gui.core.analysis.report import build_report, empty_note, write_csv, write_html
     from logotag_gui.core.store import open_repository
 
     repo = open_repository(args.db, create=False)
@@ -269,14 +269,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from logotag_gui.core.store import open_repository
 
     if args.from_reviews:
-        from logotag_gui.core.calibration import calibrate, format_calibration
+        from logotag_gui.core.analysis.calibration import calibrate, format_calibration
 
         repo = open_repository(args.db, create=False)
         rows = calibrate(repo.candidates(video_id=_video_id(repo, args.video)), target_precision=args.target_precision)
         print(_json.dumps([dataclasses.asdict(r) for r in rows], indent=1) if args.json
               else format_calibration(rows, args.target_precision))
         return 0
-    from logotag_gui.core.evaluate import evaluate, format_table, load_truth
+    from logotag_gui.core.analysis.evaluate import evaluate, format_table, load_truth
 
     if not args.truth:
         raise LogoTagError("eval needs --truth (COCO json or a LogoTag video truth), or --from-reviews --db")
@@ -291,9 +291,9 @@ def _eval_predictions(args: argparse.Namespace, truth):
     """Predictions from an export, or from running the pipeline on the truth's images or clip."""
     import tempfile
 
-    from logotag_gui.core.evaluate import Box, predictions_from_records
-    from logotag_gui.core.export import read_jsonl
-    from logotag_gui.core.video import sample_indices
+    from logotag_gui.core.analysis.evaluate import Box, predictions_from_records
+    from logotag_gui.core.analysis.export import read_jsonl
+    from logotag_gui.core.media.video import sample_indices
 
     interval, frames = 0.0, None
     if truth.kind == "video":
@@ -304,7 +304,7 @@ def _eval_predictions(args: argparse.Namespace, truth):
         return predictions_from_records(read_jsonl(args.predictions)), frames, interval
     if not (args.input and args.logos):
         raise LogoTagError("eval needs --predictions FILE.jsonl, or --input (images folder or clip) and --logos")
-    from logotag_gui.core.pipeline import run_pipeline
+    from logotag_gui.core.pipeline.run import run_pipeline
     from logotag_gui.core.store import open_repository
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from logotag_gui.core import synth
+from logotag_gui.core.media import synth
 
 
 def main() -> None:

@@ -8,7 +8,7 @@ import pytest
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never download anything
 
-from logotag_gui.core import synth
+from logotag_gui.core.media import synth
 from tests.tiny_models import save_tiny_llava, save_tiny_siglip2
 
 

@@ -99,7 +99,7 @@ def save_tiny_shape_matcher(folder: Path, *, seed: int = 0) -> Path:
     """A random-weight shape matcher (width 8, 16-dim features) in the model-folder format users install."""
     import torch
 
-    from logotag_gui.core.embedders.shape_net import ShapeNet, save_shape_net
+    from logotag_gui.core.proposers.shape_net import ShapeNet, save_shape_net
 
     torch.manual_seed(seed)
     save_shape_net(ShapeNet(width=8, dim=16), folder)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QInputDialog
 
-from logotag_gui.core.records import DecisionKind
+from logotag_gui.core.base.records import DecisionKind
 
 if TYPE_CHECKING:
     from logotag_gui.qt.main_window import MainWindow

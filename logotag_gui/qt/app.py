@@ -13,8 +13,8 @@ import logging
 import sys
 from pathlib import Path
 
-from logotag_gui.core.config import RunConfig
-from logotag_gui.core.logsetup import setup_logging
+from logotag_gui.core.base.config import RunConfig
+from logotag_gui.core.base.logsetup import setup_logging
 
 log = logging.getLogger(__name__)
 

@@ -13,9 +13,9 @@ import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSlider, QToolButton, QVBoxLayout, QWidget
 
-from logotag_gui.core.records import Candidate
+from logotag_gui.core.base.records import Candidate
 from logotag_gui.core.review import ReviewSession, VideoSummary
-from logotag_gui.qt.models import format_time
+from logotag_gui.qt.table_model import format_time
 from logotag_gui.qt.widgets.frame_view import FrameView
 from logotag_gui.qt.widgets.timeline import Timeline
 from logotag_gui.qt.workers import FrameLoader, start_in_thread

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from logotag_gui.core.records import ReviewState, VerdictState
-from logotag_gui.qt.models import CandidateTableModel, Filter
+from logotag_gui.core.base.records import ReviewState, VerdictState
+from logotag_gui.qt.table_model import CandidateTableModel, Filter
 
 ANY = "any"
 

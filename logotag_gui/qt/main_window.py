@@ -28,16 +28,16 @@ from PySide6.QtWidgets import (
     QTreeWidgetItem,
 )
 
-from logotag_gui.core.errors import LogoTagError
-from logotag_gui.core.records import Candidate
+from logotag_gui.core.base.errors import LogoTagError
+from logotag_gui.core.base.records import Candidate
+from logotag_gui.core.base.safe_io import redact_url
 from logotag_gui.core.review import Project, VideoSummary
-from logotag_gui.core.safe_io import redact_url
 from logotag_gui.qt.clip_view import ClipView
 from logotag_gui.qt.dialogs.messages import ShortcutsDialog, show_error
 from logotag_gui.qt.filter_bar import FilterBar
-from logotag_gui.qt.models import CandidateTableModel
 from logotag_gui.qt.review_controller import ReviewController
 from logotag_gui.qt.run_controller import RunController
+from logotag_gui.qt.table_model import CandidateTableModel
 from logotag_gui.qt.widgets.exposure_panel import ExposurePanel
 from logotag_gui.qt.widgets.review_panel import ReviewPanel
 from logotag_gui.qt.workers import run_in_background
@@ -391,6 +391,6 @@ def _title(target: str) -> str:
     return Path(target).name if "://" not in target else redact_url(target)
 
 
-from logotag_gui.core.records import DecisionKind as _Kind  # noqa: E402  (short names for the wiring above)
+from logotag_gui.core.base.records import DecisionKind as _Kind  # noqa: E402  (short names for the wiring above)
 
 _ACCEPT, _REJECT = _Kind.ACCEPT, _Kind.REJECT

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject, QThread, Signal
 from PySide6.QtWidgets import QInputDialog, QMessageBox
 
-from logotag_gui.core.errors import LogoTagError
-from logotag_gui.core.records import BBox, Candidate, DecisionKind, ReviewState
+from logotag_gui.core.base.errors import LogoTagError
+from logotag_gui.core.base.records import BBox, Candidate, DecisionKind, ReviewState
 from logotag_gui.core.review import ReviewSession
 from logotag_gui.qt.dialogs.messages import show_error
 from logotag_gui.qt.session_bridge import SessionBridge

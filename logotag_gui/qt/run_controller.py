@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QThread, Signal
 
-from logotag_gui.core.config import RunConfig
-from logotag_gui.core.records import Candidate, Progress
+from logotag_gui.core.base.config import RunConfig
+from logotag_gui.core.base.records import Candidate, Progress
 from logotag_gui.qt.dialogs.messages import show_error
 from logotag_gui.qt.dialogs.run_dialog import RunDialog
 from logotag_gui.qt.workers import PipelineWorker, start_in_thread

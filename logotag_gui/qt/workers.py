@@ -15,13 +15,13 @@ import numpy as np
 from PySide6.QtCore import QObject, QRunnable, QThread, QThreadPool, Signal, Slot
 from PySide6.QtGui import QImage
 
-from logotag_gui.core.backends import ModelCache
-from logotag_gui.core.config import RunConfig
-from logotag_gui.core.errors import LogoTagError
-from logotag_gui.core.records import Candidate, Progress
+from logotag_gui.core.base.config import RunConfig
+from logotag_gui.core.base.errors import LogoTagError
+from logotag_gui.core.base.records import Candidate, Progress
+from logotag_gui.core.media.video import Source, open_source
+from logotag_gui.core.pipeline.backends import ModelCache
 from logotag_gui.core.review import Project
 from logotag_gui.core.review.learning import Learner
-from logotag_gui.core.video import Source, open_source
 from logotag_gui.qt.images import to_qimage
 
 log = logging.getLogger(__name__)
@@ -261,7 +261,7 @@ class FollowWorker(_ClipWorker):
             self.failed.emit("The clip cannot be read: nothing to follow the box through.")
             self.followed.emit(seed, None)
             return
-        from logotag_gui.core.follow import follow_box
+        from logotag_gui.core.pipeline.follow import follow_box
 
         self.cancel.clear()
         try:

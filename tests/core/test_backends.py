@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from logotag_gui.cli import build_parser
-from logotag_gui.core import backends
-from logotag_gui.core.backends import ModelCache, make_proposer, make_verifier, resolved_threshold
-from logotag_gui.core.config import RunConfig, settings
+from logotag_gui.core.base.config import RunConfig, settings
+from logotag_gui.core.pipeline import backends
+from logotag_gui.core.pipeline.backends import ModelCache, make_proposer, make_verifier, resolved_threshold
 
 
 def test_every_run_setting_has_a_cli_option_that_reaches_the_run_config(tmp_path):

@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from logotag_gui.core.backends import make_verifier
-from logotag_gui.core.errors import ModelUnavailable
-from logotag_gui.core.records import BBox, Candidate, FrameRef, VerdictState
+from logotag_gui.core.base.errors import ModelUnavailable
+from logotag_gui.core.base.records import BBox, Candidate, FrameRef, VerdictState
+from logotag_gui.core.pipeline.backends import make_verifier
 from logotag_gui.core.verifiers import VerifyItem
 from logotag_gui.core.verifiers.endpoint import RESPONSE_FORMAT, EndpointVerifier, _retry_after
 from logotag_gui.core.verifiers.json_verdict import verdict_from_text

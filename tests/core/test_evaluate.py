@@ -5,10 +5,18 @@ import json
 import pytest
 
 from logotag_gui.cli import main
-from logotag_gui.core.calibration import calibrate
-from logotag_gui.core.evaluate import Box, evaluate, load_truth, predictions_from_records
-from logotag_gui.core.records import BBox, Candidate, FrameRef, Review, ReviewState, Verdict, VerdictState
-from logotag_gui.core.synth import write_truth
+from logotag_gui.core.analysis.calibration import calibrate
+from logotag_gui.core.analysis.evaluate import Box, evaluate, load_truth, predictions_from_records
+from logotag_gui.core.base.records import (
+    BBox,
+    Candidate,
+    FrameRef,
+    Review,
+    ReviewState,
+    Verdict,
+    VerdictState,
+)
+from logotag_gui.core.media.synth import write_truth
 
 
 def _coco(tmp_path):

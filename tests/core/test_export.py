@@ -5,12 +5,12 @@ import json
 
 from PIL import Image
 
-from logotag_gui.core.config import RunConfig
-from logotag_gui.core.export import FIELDS, export, read_jsonl
-from logotag_gui.core.pipeline import run_pipeline
-from logotag_gui.core.records import BBox, DecisionKind
+from logotag_gui.core.analysis.export import FIELDS, export, read_jsonl
+from logotag_gui.core.base.config import RunConfig
+from logotag_gui.core.base.records import BBox, DecisionKind
+from logotag_gui.core.media.synth import DEMO_BRANDS, DEMO_PLACEMENTS, background, make_logo, render_frame
+from logotag_gui.core.pipeline.run import run_pipeline
 from logotag_gui.core.store import open_repository
-from logotag_gui.core.synth import DEMO_BRANDS, DEMO_PLACEMENTS, background, make_logo, render_frame
 
 SEED_KEYS = {"frame", "bbox", "score_retr", "brand", "verdict", "confidence_vlm", "rationale"}
 

@@ -4,8 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from logotag_gui.core.exposure import ExposureRules, clip_exposure, combine, sampling_interval
-from logotag_gui.core.records import BBox, Candidate, FrameRef, Review, ReviewState, Verdict, VerdictState
+from logotag_gui.core.analysis.exposure import ExposureRules, clip_exposure, combine, sampling_interval
+from logotag_gui.core.base.records import (
+    BBox,
+    Candidate,
+    FrameRef,
+    Review,
+    ReviewState,
+    Verdict,
+    VerdictState,
+)
 
 W, H = 1000, 600  # frame area 600,000
 
@@ -93,7 +101,7 @@ def test_against_the_generated_clips_truth(demo_clip):
 
 
 def test_the_cumulative_line_stays_at_zero_until_the_brand_appears_and_flat_between_appearances():
-    from logotag_gui.core.exposure import cumulative_steps
+    from logotag_gui.core.analysis.exposure import cumulative_steps
 
     steps = cumulative_steps([(4.0, 0.5), (4.5, 1.0), (9.0, 1.5)], 12.0)
     assert steps[:3] == [(0.0, 0.0), (4.0, 0.0), (4.0, 0.5)]  # flat at 0 until t=4, no ramp from t=0

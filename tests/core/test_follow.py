@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from logotag_gui.core import synth
-from logotag_gui.core.config import RunConfig
-from logotag_gui.core.follow import FollowSettings, follow_box
-from logotag_gui.core.pipeline import run_pipeline
+from logotag_gui.core.base.config import RunConfig
+from logotag_gui.core.media import synth
+from logotag_gui.core.media.video import open_source
+from logotag_gui.core.pipeline.follow import FollowSettings, follow_box
+from logotag_gui.core.pipeline.run import run_pipeline
 from logotag_gui.core.store import open_repository
-from logotag_gui.core.video import open_source
 
 # A pan that zooms in on Norvik over 40 frames, then a cut to another scene with Aquila only.
 PAN = synth.Shot(40, (synth.Placement("Norvik", (0.10, 0.20), (0.45, 0.35), 0.22, end_width_frac=0.34),), seed=3)
@@ -74,7 +74,7 @@ def test_an_image_folder_has_no_motion_to_follow(tmp_path, logos_dir):
     folder.mkdir()
     Image.new("RGB", (64, 64)).save(folder / "a.png")
     source = open_source(folder)
-    from logotag_gui.core.records import BBox
+    from logotag_gui.core.base.records import BBox
 
     result = follow_box(source, frame_index=0, bbox=BBox(1, 1, 10, 10), sampled=[0])
     assert result.boxes == [] and "not a clip" in result.stops["forward"]

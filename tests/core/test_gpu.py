@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from logotag_gui.core.embedders.siglip2 import Siglip2Proposer
+from logotag_gui.core.proposers.siglip2 import Siglip2Proposer
 
 pytestmark = [pytest.mark.gpu,
               pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")]

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from logotag_gui.core.errors import InputError
-from logotag_gui.core.logos import load_dictionary
+from logotag_gui.core.base.errors import InputError
+from logotag_gui.core.media.logos import load_dictionary
 
 
 def test_both_layouts_aliases_and_transparent_polarities(tmp_path):

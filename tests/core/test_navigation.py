@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from logotag_gui.core.navigation import next_candidate, next_track, review_order
-from logotag_gui.core.records import BBox, Candidate, FrameRef, Review, ReviewState
+from logotag_gui.core.base.records import BBox, Candidate, FrameRef, Review, ReviewState
+from logotag_gui.core.pipeline.navigation import next_candidate, next_track, review_order
 
 
 def _c(cid, frame, x=0, track=None, decided=False):

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from logotag_gui.core.records import BBox, Candidate, FrameRef, VerdictState
-from logotag_gui.core.text_reading import TextReader, name_similarity
+from logotag_gui.core.base.records import BBox, Candidate, FrameRef, VerdictState
 from logotag_gui.core.verifiers import VerifyItem
 from logotag_gui.core.verifiers.ocr import OcrVerifier
+from logotag_gui.core.vision.text_reading import TextReader, name_similarity
 
 
 def _text_image(text: str) -> np.ndarray:

@@ -12,10 +12,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageDraw, ImageFont
 
-from logotag_gui.core.logos import load_dictionary
-from logotag_gui.core.pipeline import _Verification, combine_track_verdicts
-from logotag_gui.core.records import BBox, Candidate, Frame, FrameRef, Verdict, VerdictState
-from logotag_gui.core.text_reading import (
+from logotag_gui.core.base.records import BBox, Candidate, Frame, FrameRef, Verdict, VerdictState
+from logotag_gui.core.media.logos import load_dictionary
+from logotag_gui.core.pipeline.run import _Verification, combine_track_verdicts
+from logotag_gui.core.verifiers import VerifyItem, prepare_verifier
+from logotag_gui.core.verifiers.ocr import OcrVerifier
+from logotag_gui.core.vision.text_reading import (
     TextLine,
     TextReader,
     allowed_edits,
@@ -23,8 +25,6 @@ from logotag_gui.core.text_reading import (
     match_name,
     substring_distance,
 )
-from logotag_gui.core.verifiers import VerifyItem, prepare_verifier
-from logotag_gui.core.verifiers.ocr import OcrVerifier
 
 YES, NO, UNSURE = VerdictState.YES, VerdictState.NO, VerdictState.UNSURE
 

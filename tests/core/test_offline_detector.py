@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from logotag_gui.core import synth
-from logotag_gui.core.embedders.keypoints import KeypointProposer, synthesized_views
-from logotag_gui.core.embedders.ocr_text import OcrTextProposer, is_mention
-from logotag_gui.core.embedders.offline import OfflineProposer, fuse
-from logotag_gui.core.logos import load_dictionary
-from logotag_gui.core.records import BBox, Candidate, Frame, FrameRef
+from logotag_gui.core.base.records import BBox, Candidate, Frame, FrameRef
+from logotag_gui.core.media import synth
+from logotag_gui.core.media.logos import load_dictionary
+from logotag_gui.core.proposers.keypoints import KeypointProposer, synthesized_views
+from logotag_gui.core.proposers.ocr_text import OcrTextProposer, is_mention
+from logotag_gui.core.proposers.offline import OfflineProposer, fuse
 
 
 def _frame_with_text(text: str, at=(300, 200), *, plain: bool = False) -> Frame:
@@ -53,7 +53,7 @@ def test_synthesized_views_keep_the_outline_and_help_tilted_logos(logos_dir):
 
 
 def test_offline_proposer_finds_the_demo_logos(demo_clip, logos_dir):
-    from logotag_gui.core.video import open_source
+    from logotag_gui.core.media.video import open_source
 
     clip, truth = demo_clip
     proposer = OfflineProposer()
@@ -67,7 +67,7 @@ def test_offline_proposer_finds_the_demo_logos(demo_clip, logos_dir):
 
 def test_ocr_box_grows_from_the_word_to_the_whole_mark(logos_dir, demo_clip):
     """The references show where the emblem sits around the name, so the box covers the logo."""
-    from logotag_gui.core.video import open_source
+    from logotag_gui.core.media.video import open_source
 
     clip, truth = demo_clip
     proposer = OcrTextProposer()
@@ -169,7 +169,7 @@ def _word(text: str, size: int = 60, color=(200, 20, 20)) -> np.ndarray:
 
 
 def test_a_reference_cropped_tight_around_its_name_is_still_read():
-    from logotag_gui.core.text_reading import TextReader
+    from logotag_gui.core.vision.text_reading import TextReader
 
     loose = _word("Kestrel")
     ys, xs = np.where(loose.min(axis=2) < 200)

@@ -2,11 +2,11 @@ from __future__ import annotations
 
 import pytest
 
-from logotag_gui.core.backends import ModelCache
-from logotag_gui.core.config import RunConfig
-from logotag_gui.core.errors import InputError
-from logotag_gui.core.pipeline import _Verification, combine_track_verdicts, run_pipeline
-from logotag_gui.core.records import BBox, Candidate, Frame, FrameRef, Verdict, VerdictState
+from logotag_gui.core.base.config import RunConfig
+from logotag_gui.core.base.errors import InputError
+from logotag_gui.core.base.records import BBox, Candidate, Frame, FrameRef, Verdict, VerdictState
+from logotag_gui.core.pipeline.backends import ModelCache
+from logotag_gui.core.pipeline.run import _Verification, combine_track_verdicts, run_pipeline
 from logotag_gui.core.store import open_repository
 
 

@@ -11,8 +11,8 @@ import pytest
 from PIL import Image
 
 from logotag_gui.cli import main
-from logotag_gui.core import logsetup
-from logotag_gui.core.records import BBox, DecisionKind, FrameRef
+from logotag_gui.core.base import logsetup
+from logotag_gui.core.base.records import BBox, DecisionKind, FrameRef
 from logotag_gui.core.store import open_repository
 
 
@@ -136,7 +136,7 @@ def test_outputs_into_a_missing_folder_are_one_line(tmp_path, capsys):
 
 
 def test_run_prints_the_database_without_its_password(tmp_path, monkeypatch, capsys):
-    import logotag_gui.core.pipeline as pipeline
+    import logotag_gui.core.pipeline.run as pipeline
     import logotag_gui.core.store as store
 
     result = SimpleNamespace(run_id=1, resumed_from=None, frames_done=2, frames_total=2, candidates=0,

@@ -18,14 +18,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from logotag_gui.core import logos as logos_mod
-from logotag_gui.core import logsetup, report
-from logotag_gui.core.errors import InputError, OutputError
-from logotag_gui.core.evaluate import load_truth, predictions_from_records
-from logotag_gui.core.export import export, read_jsonl
-from logotag_gui.core.logos import build_index, load_dictionary, load_index_if_fresh, manifest_for, save_index
-from logotag_gui.core.records import BBox, DecisionKind, FrameRef
-from logotag_gui.core.safe_io import (
+from logotag_gui.core.analysis import report
+from logotag_gui.core.analysis.evaluate import load_truth, predictions_from_records
+from logotag_gui.core.analysis.export import export, read_jsonl
+from logotag_gui.core.base import logsetup
+from logotag_gui.core.base.errors import InputError, OutputError
+from logotag_gui.core.base.records import BBox, DecisionKind, FrameRef
+from logotag_gui.core.base.safe_io import (
     SafeDictWriter,
     atomic_write,
     atomic_write_text,
@@ -35,6 +34,9 @@ from logotag_gui.core.safe_io import (
     safe_child,
     safe_filename,
 )
+from logotag_gui.core.media import logos as logos_mod
+from logotag_gui.core.media.logos import load_dictionary
+from logotag_gui.core.proposers.logo_index import build_index, load_index_if_fresh, manifest_for, save_index
 from logotag_gui.core.store import open_repository
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -168,7 +170,7 @@ def test_kill_9_during_report_leaves_the_previous_report_whole(tmp_path):
     out.write_text("previous report\n")
     script = textwrap.dedent(f"""
         import os, signal
-        from logotag_gui.core import report
+        from logotag_gui.core.analysis import report
         from logotag_gui.core.store import open_repository
         real_row, calls = report._row, []
         def row(*args):

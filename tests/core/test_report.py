@@ -3,9 +3,9 @@ from __future__ import annotations
 import csv
 
 from logotag_gui.cli import main
-from logotag_gui.core.config import RunConfig
-from logotag_gui.core.pipeline import run_pipeline
-from logotag_gui.core.records import DecisionKind
+from logotag_gui.core.base.config import RunConfig
+from logotag_gui.core.base.records import DecisionKind
+from logotag_gui.core.pipeline.run import run_pipeline
 from logotag_gui.core.store import open_repository
 
 

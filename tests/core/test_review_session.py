@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from logotag_gui.core.follow import FollowedBox, FollowResult
-from logotag_gui.core.records import BBox, Candidate, DecisionKind, FrameRef, ReviewState
+from logotag_gui.core.base.records import BBox, Candidate, DecisionKind, FrameRef, ReviewState
+from logotag_gui.core.pipeline.follow import FollowedBox, FollowResult
 from logotag_gui.core.review import LIKE_REJECTED, Project, ReviewSession
 from logotag_gui.core.store import open_repository
 
@@ -134,7 +134,7 @@ def test_look_alikes_of_rejected_boxes_come_last(session):
 def test_the_project_keeps_crops_inside_the_logo_folder(tmp_path, logos_dir):
     import numpy as np
 
-    from logotag_gui.core.errors import InputError
+    from logotag_gui.core.base.errors import InputError
 
     project = Project.open(tmp_path / "p.sqlite")
     project.set_logos(str(logos_dir))

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from logotag_gui.cli import main
-from logotag_gui.core.config import RunConfig
-from logotag_gui.core.errors import InputError, LogoTagError
-from logotag_gui.core.pipeline import run_pipeline
-from logotag_gui.core.run_many import _report_progress, plan_clips, run_clip, run_many
+from logotag_gui.core.base.config import RunConfig
+from logotag_gui.core.base.errors import InputError, LogoTagError
+from logotag_gui.core.jobs.run_many import _report_progress, plan_clips, run_clip, run_many
+from logotag_gui.core.pipeline.run import run_pipeline
 from logotag_gui.core.store import open_repository
 
 FAST = ["--embedder", "keypoints", "--verifier", "none", "--no-propagate"]

@@ -10,9 +10,9 @@ import av
 import numpy as np
 import pytest
 
-from logotag_gui.core.config import RunConfig
-from logotag_gui.core.errors import InputError
-from logotag_gui.core.pipeline import run_pipeline
+from logotag_gui.core.base.config import RunConfig
+from logotag_gui.core.base.errors import InputError
+from logotag_gui.core.pipeline.run import run_pipeline
 from logotag_gui.core.store import open_repository
 from logotag_gui.core.store.repository import RunBusy
 
@@ -135,7 +135,7 @@ def test_row7_a_clip_cut_off_in_the_middle_fails_and_a_rerun_retries_the_rest(tm
 
 
 def test_row14_an_unreadable_image_is_skipped_noted_and_the_rest_stored(tmp_path, logos_dir, demo_clip):
-    from logotag_gui.core.video import open_source
+    from logotag_gui.core.media.video import open_source
 
     folder = tmp_path / "photos"
     folder.mkdir()

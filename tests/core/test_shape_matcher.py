@@ -5,13 +5,16 @@ import pytest
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
-from logotag_gui.core import synth
-from logotag_gui.core.backends import make_proposer
-from logotag_gui.core.embedders import shape as shape_module
-from logotag_gui.core.embedders import shape_net
-from logotag_gui.core.embedders.offline import OfflineProposer
-from logotag_gui.core.embedders.shape import ShapeProposer
-from logotag_gui.core.embedders.shape_net import (
+from logotag_gui.core.base.errors import ModelUnavailable
+from logotag_gui.core.base.records import BBox, Frame, FrameRef
+from logotag_gui.core.media import synth
+from logotag_gui.core.media.logos import load_dictionary
+from logotag_gui.core.pipeline.backends import make_proposer
+from logotag_gui.core.proposers import shape as shape_module
+from logotag_gui.core.proposers import shape_net
+from logotag_gui.core.proposers.offline import OfflineProposer
+from logotag_gui.core.proposers.shape import ShapeProposer
+from logotag_gui.core.proposers.shape_net import (
     CONFIG_FILE,
     PACKAGED_MODEL,
     STRIDE,
@@ -24,9 +27,6 @@ from logotag_gui.core.embedders.shape_net import (
     template_canvas,
     to_tensor,
 )
-from logotag_gui.core.errors import ModelUnavailable
-from logotag_gui.core.logos import load_dictionary
-from logotag_gui.core.records import BBox, Frame, FrameRef
 from tests.tiny_models import save_tiny_shape_matcher
 
 # The model LogoTag ships (package data), else one installed on this machine ($LOGOTAG_SHAPE_MODEL or the
@@ -249,8 +249,8 @@ def test_the_shipped_model_is_a_shape_matcher_of_this_version():
 
 
 def test_a_run_says_when_the_offline_detector_has_no_shape_matcher(tmp_path, monkeypatch):
-    from logotag_gui.core.backends import choose_backends
-    from logotag_gui.core.config import RunConfig
+    from logotag_gui.core.base.config import RunConfig
+    from logotag_gui.core.pipeline.backends import choose_backends
 
     _no_model_anywhere(tmp_path, monkeypatch)
     config = RunConfig(input="", logos="", embedder="offline", verifier="ocr")

@@ -9,12 +9,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from logotag_gui.core.crops import WindowSpec, crop_resize, frame_tensor, make_windows
-from logotag_gui.core.embedders.siglip2 import Siglip2Proposer, _pooled, naflex_size
-from logotag_gui.core.errors import ModelUnavailable
-from logotag_gui.core.logos import load_dictionary
-from logotag_gui.core.models import pil_image_processor_kwargs
-from logotag_gui.core.records import Frame, FrameRef
+from logotag_gui.core.base.errors import ModelUnavailable
+from logotag_gui.core.base.records import Frame, FrameRef
+from logotag_gui.core.media.logos import load_dictionary
+from logotag_gui.core.proposers.siglip2 import Siglip2Proposer, _pooled, naflex_size
+from logotag_gui.core.vision.crops import WindowSpec, crop_resize, frame_tensor, make_windows
+from logotag_gui.core.vision.weights import pil_image_processor_kwargs
 from tests.tiny_models import siglip2_pil_module
 
 get_image_size_for_max_num_patches = siglip2_pil_module().get_image_size_for_max_num_patches

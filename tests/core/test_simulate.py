@@ -7,8 +7,8 @@ import json
 import pytest
 
 from logotag_gui.cli import main
-from logotag_gui.core.evaluate import Box, Truth
-from logotag_gui.core.records import BBox, Candidate, FrameRef, ReviewState
+from logotag_gui.core.analysis.evaluate import Box, Truth
+from logotag_gui.core.base.records import BBox, Candidate, FrameRef, ReviewState
 from logotag_gui.core.review import Project
 from logotag_gui.core.review.simulate import simulate_review
 from logotag_gui.core.store import open_repository
@@ -62,8 +62,8 @@ def test_following_and_learning_save_actions_on_a_clip(tmp_path, demo_clip, logo
     project.add_clips([str(clip)])
     project.close()  # checkpointed: the file alone holds the project
     truth = Truth("video", {f: [Box(b, box) for b, box in boxes] for f, boxes in truth_frames.items()}, 10.0)
+    from logotag_gui.core.media.video import open_source
     from logotag_gui.core.review.learning import Learner
-    from logotag_gui.core.video import open_source
 
     results = {}
     for name, propagate, learn in (("plain", False, False), ("assisted", True, True)):

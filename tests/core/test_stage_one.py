@@ -8,12 +8,12 @@ import threading
 import numpy as np
 import pytest
 
-from logotag_gui.core.embedders.keypoints import KeypointProposer
-from logotag_gui.core.embedders.offline import OfflineProposer
-from logotag_gui.core.logos import load_dictionary
-from logotag_gui.core.records import Frame, FrameRef
-from logotag_gui.core.stage_one import StageOne, block_means, prefetch, unchanged
-from logotag_gui.core.video import open_source
+from logotag_gui.core.base.records import Frame, FrameRef
+from logotag_gui.core.media.logos import load_dictionary
+from logotag_gui.core.media.video import open_source
+from logotag_gui.core.pipeline.stage_one import StageOne, block_means, prefetch, unchanged
+from logotag_gui.core.proposers.keypoints import KeypointProposer
+from logotag_gui.core.proposers.offline import OfflineProposer
 
 
 def _frames(path, n=None) -> list[Frame]:

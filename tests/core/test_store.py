@@ -6,8 +6,8 @@ import threading
 import pytest
 from sqlalchemy import text
 
-from logotag_gui.core.errors import StoreError
-from logotag_gui.core.records import (
+from logotag_gui.core.base.errors import StoreError
+from logotag_gui.core.base.records import (
     BBox,
     Candidate,
     DecisionKind,

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from logotag_gui.core.records import BBox, Candidate, FrameRef
-from logotag_gui.core.tracks import TrackLinker, cross_brand_margin, nms
+from logotag_gui.core.base.records import BBox, Candidate, FrameRef
+from logotag_gui.core.pipeline.tracks import TrackLinker, cross_brand_margin, nms
 
 
 def cand(frame, x, brand="a", score=0.8, y=0, size=50):

@@ -14,13 +14,13 @@ import numpy as np
 import pytest
 import torch
 
-from logotag_gui.core import models
-from logotag_gui.core.embedders.siglip2 import _pooled
-from logotag_gui.core.errors import ModelUnavailable
-from logotag_gui.core.models import dtype_kwargs, pil_image_processor_kwargs, transformers_version
-from logotag_gui.core.records import BBox, Candidate, FrameRef, VerdictState
+from logotag_gui.core.base.errors import ModelUnavailable
+from logotag_gui.core.base.records import BBox, Candidate, FrameRef, VerdictState
+from logotag_gui.core.proposers.siglip2 import _pooled
 from logotag_gui.core.verifiers import VerifyItem, vlm
 from logotag_gui.core.verifiers.vlm import DEFAULT_MODEL, REMOTE_CODE_ISSUE, VlmVerifier, remote_code_blocked
+from logotag_gui.core.vision import weights as models
+from logotag_gui.core.vision.weights import dtype_kwargs, pil_image_processor_kwargs, transformers_version
 
 ON_5 = transformers_version() >= (5, 0)
 
@@ -91,7 +91,7 @@ def test_pooled_takes_a_tensor_or_an_output_object():
 
 
 def test_get_image_features_differs_by_line_and_pooled_gives_rows(tiny_siglip):
-    from logotag_gui.core.embedders.siglip2 import Siglip2Proposer
+    from logotag_gui.core.proposers.siglip2 import Siglip2Proposer
 
     proposer = Siglip2Proposer(model_id=str(tiny_siglip), device="cpu")
     inputs = proposer._patchify(torch.rand(2, 3, 32, 48))

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from logotag_gui.core import synth
-from logotag_gui.core.errors import InputError
-from logotag_gui.core.video import open_source, probe
+from logotag_gui.core.base.errors import InputError
+from logotag_gui.core.media import synth
+from logotag_gui.core.media.video import open_source, probe
 
 
 @pytest.mark.parametrize("suffix,codec", [(".mp4", "libx264"), (".webm", "libvpx-vp9"), (".mkv", "libx264"),

@@ -8,8 +8,8 @@ import re
 import numpy as np
 import pytest
 
-from logotag_gui.core.errors import ModelUnavailable
-from logotag_gui.core.records import BBox, Candidate, FrameRef, VerdictState
+from logotag_gui.core.base.errors import ModelUnavailable
+from logotag_gui.core.base.records import BBox, Candidate, FrameRef, VerdictState
 from logotag_gui.core.verifiers import VerifyItem, vlm
 from logotag_gui.core.verifiers.vlm import PROMPT, VlmVerifier
 

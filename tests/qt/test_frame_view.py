@@ -8,7 +8,7 @@ from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QApplication
 
-from logotag_gui.core.records import BBox, Candidate, FrameRef
+from logotag_gui.core.base.records import BBox, Candidate, FrameRef
 from logotag_gui.qt.images import to_qimage
 from logotag_gui.qt.widgets.frame_view import FrameView
 

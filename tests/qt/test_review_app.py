@@ -7,8 +7,8 @@ import json
 import pytest
 from PySide6.QtCore import Qt
 
-from logotag_gui.core.config import RunConfig
-from logotag_gui.core.records import BBox, ReviewState
+from logotag_gui.core.base.config import RunConfig
+from logotag_gui.core.base.records import BBox, ReviewState
 from logotag_gui.core.store import open_repository
 
 pytestmark = pytest.mark.gui

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from logotag_gui.core import backends
-from logotag_gui.core.config import RunConfig, settings
+from logotag_gui.core.base.config import RunConfig, settings
+from logotag_gui.core.pipeline import backends
 
 pytestmark = pytest.mark.gui
 

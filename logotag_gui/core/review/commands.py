@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from logotag_gui.core.records import BBox, Candidate, DecisionKind, FrameRef, Review
+from logotag_gui.core.base.records import BBox, Candidate, DecisionKind, FrameRef, Review
 
 if TYPE_CHECKING:
     from logotag_gui.core.review.session import ReviewSession

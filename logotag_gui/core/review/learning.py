@@ -33,15 +33,15 @@ from typing import Protocol
 import numpy as np
 from PIL import Image
 
-from logotag_gui.core import appearance
-from logotag_gui.core.embedders.keypoints import FrameFeatures, KeypointProposer
-from logotag_gui.core.follow import shot_cuts
-from logotag_gui.core.logos import LogoDictionary, Reference
-from logotag_gui.core.records import Candidate, DecisionKind, Frame, ReviewState
+from logotag_gui.core.base.records import Candidate, DecisionKind, Frame, ReviewState
+from logotag_gui.core.media.logos import LogoDictionary, Reference
+from logotag_gui.core.pipeline.follow import shot_cuts
+from logotag_gui.core.pipeline.tracks import TrackLinker, nms
+from logotag_gui.core.proposers.keypoints import FrameFeatures, KeypointProposer
 from logotag_gui.core.review.session import LIKE_REJECTED
 from logotag_gui.core.store.learned import LearnedReference
 from logotag_gui.core.store.repository import Repository, VideoSummary
-from logotag_gui.core.tracks import TrackLinker, nms
+from logotag_gui.core.vision import appearance
 
 log = logging.getLogger(__name__)
 REVIEW_ROOT = Path("review")  # references learned from review are named review/<id>.png

@@ -15,19 +15,19 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from logotag_gui.core.config import RunConfig
-from logotag_gui.core.errors import LogoTagError
-from logotag_gui.core.logos import LogoDictionary, load_dictionary
-from logotag_gui.core.records import Candidate, Progress
+from logotag_gui.core.base.config import RunConfig
+from logotag_gui.core.base.errors import LogoTagError
+from logotag_gui.core.base.records import Candidate, Progress
+from logotag_gui.core.base.safe_io import atomic_write_bytes, redact_url, safe_child, safe_filename
+from logotag_gui.core.media.logos import LogoDictionary, load_dictionary
+from logotag_gui.core.media.video import probe
 from logotag_gui.core.review.session import ReviewSession
-from logotag_gui.core.safe_io import atomic_write_bytes, redact_url, safe_child, safe_filename
 from logotag_gui.core.store.repository import (
     Repository,
     VideoSummary,
     database_url,
     open_repository,
 )
-from logotag_gui.core.video import probe
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ class Project:
 
     def run(self, config: RunConfig, *, models=None, on_progress: Callable[[Progress], None] | None = None,
             on_batch: Callable[[list[Candidate]], None] | None = None, cancel: Callable[[], bool] | None = None):
-        from logotag_gui.core.pipeline import run_pipeline
+        from logotag_gui.core.pipeline.run import run_pipeline
 
         return run_pipeline(config, repo=self.repo, models=models, on_progress=on_progress, on_batch=on_batch,
                             cancel=cancel)
@@ -138,18 +138,18 @@ class Project:
 
     # ---- outputs -----------------------------------------------------------------------------------------
     def export(self, path: str, *, reviewed_only: bool, video_id: int | None = None) -> int:
-        from logotag_gui.core.export import export
+        from logotag_gui.core.analysis.export import export
 
         return export(self.repo, path, video_id=video_id, reviewed_only=reviewed_only)
 
     def write_report(self, path: str, *, rules) -> str:
-        from logotag_gui.core.report import build_report, write_csv, write_html
+        from logotag_gui.core.analysis.report import build_report, write_csv, write_html
 
         (write_csv if path.lower().endswith(".csv") else write_html)(build_report(self.repo, rules=rules), path)
         return path
 
     def calibration_text(self, target_precision: float = 0.9) -> str:
-        from logotag_gui.core.calibration import calibrate, format_calibration
+        from logotag_gui.core.analysis.calibration import calibrate, format_calibration
 
         rows = calibrate(self.repo.candidates(), target_precision=target_precision)
         return format_calibration(rows, target_precision) if rows else \

@@ -13,12 +13,12 @@ from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from logotag_gui.core.follow import FollowResult, FollowSettings, follow_box
-from logotag_gui.core.navigation import next_candidate, next_track
-from logotag_gui.core.records import BBox, Candidate, DecisionKind, FrameRef
+from logotag_gui.core.base.records import BBox, Candidate, DecisionKind, FrameRef
+from logotag_gui.core.media.video import sample_indices
+from logotag_gui.core.pipeline.follow import FollowResult, FollowSettings, follow_box
+from logotag_gui.core.pipeline.navigation import next_candidate, next_track
 from logotag_gui.core.review.commands import AddBox, AddTrack, Decide
 from logotag_gui.core.store.repository import Repository, VideoSummary
-from logotag_gui.core.video import sample_indices
 
 log = logging.getLogger(__name__)
 LIKE_REJECTED = "like_rejected"

@@ -16,9 +16,9 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from logotag_gui.core.evaluate import Box, Truth, brand_key
-from logotag_gui.core.exposure import ExposureRules, clip_exposure, sampling_interval
-from logotag_gui.core.records import Candidate, DecisionKind, Review, ReviewState, VerdictState
+from logotag_gui.core.analysis.evaluate import Box, Truth, brand_key
+from logotag_gui.core.analysis.exposure import ExposureRules, clip_exposure, sampling_interval
+from logotag_gui.core.base.records import Candidate, DecisionKind, Review, ReviewState, VerdictState
 from logotag_gui.core.review.learning import Learner
 from logotag_gui.core.review.session import ReviewSession
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import CursorResult, delete, select
 
-from logotag_gui.core.records import BBox
+from logotag_gui.core.base.records import BBox
 from logotag_gui.core.store.schema import ReviewReference
 
 if TYPE_CHECKING:

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from sqlalchemy import Column, Connection, DefaultClause, func, inspect, select, text, update
 
-from logotag_gui.core.errors import StoreError
+from logotag_gui.core.base.errors import StoreError
 from logotag_gui.core.store import schema
 
 

@@ -17,8 +17,8 @@ from sqlalchemy import Connection, Engine, create_engine, delete, event, func, s
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from logotag_gui.core.errors import StoreError
-from logotag_gui.core.records import (
+from logotag_gui.core.base.errors import StoreError
+from logotag_gui.core.base.records import (
     BBox,
     Candidate,
     DecisionKind,
@@ -28,7 +28,7 @@ from logotag_gui.core.records import (
     Verdict,
     VerdictState,
 )
-from logotag_gui.core.safe_io import redact_secrets, redact_url
+from logotag_gui.core.base.safe_io import redact_secrets, redact_url
 from logotag_gui.core.store import schema
 from logotag_gui.core.store.learned import LearnedMixin
 from logotag_gui.core.store.migrations import ensure_schema

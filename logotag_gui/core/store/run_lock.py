@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from logotag_gui.core.errors import StoreError
+from logotag_gui.core.base.errors import StoreError
 from logotag_gui.core.store.runs import HEARTBEAT_S, RunsMixin
 
 log = logging.getLogger(__name__)

@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import CursorResult, Result, delete, func, or_, select, update
 
-from logotag_gui.core.config import DEFAULT_FPS
-from logotag_gui.core.errors import StoreError
-from logotag_gui.core.safe_io import redact_secrets
+from logotag_gui.core.base.config import DEFAULT_FPS
+from logotag_gui.core.base.errors import StoreError
+from logotag_gui.core.base.safe_io import redact_secrets
 from logotag_gui.core.store.schema import CandidateRow, Run, Video, aware, utcnow
 
 if TYPE_CHECKING:

@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from logotag_gui.core.records import NOT_VERIFIED, Candidate, Verdict
+from logotag_gui.core.base.records import NOT_VERIFIED, Candidate, Verdict
 
 if TYPE_CHECKING:
-    from logotag_gui.core.logos import LogoDictionary
+    from logotag_gui.core.media.logos import LogoDictionary
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,8 +33,8 @@ from datetime import datetime, timezone
 
 from PIL import Image
 
-from logotag_gui.core.errors import ModelUnavailable
-from logotag_gui.core.records import Verdict, VerdictState
+from logotag_gui.core.base.errors import ModelUnavailable
+from logotag_gui.core.base.records import Verdict, VerdictState
 from logotag_gui.core.verifiers import VerifyItem
 from logotag_gui.core.verifiers.json_verdict import verdict_from_text
 from logotag_gui.core.verifiers.vlm import PROMPT

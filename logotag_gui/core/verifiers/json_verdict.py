@@ -13,7 +13,7 @@ import math
 import re
 from dataclasses import dataclass
 
-from logotag_gui.core.records import Verdict, VerdictState
+from logotag_gui.core.base.records import Verdict, VerdictState
 
 _SMART = str.maketrans({"\u201c": '"', "\u201d": '"', "\u201e": '"', "\u2018": "'", "\u2019": "'", "\u00ab": '"', "\u00bb": '"'})
 _FENCE = re.compile(r"```(?:json)?", re.IGNORECASE)

@@ -23,8 +23,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from logotag_gui.core.records import Verdict, VerdictState
-from logotag_gui.core.text_reading import (
+from logotag_gui.core.base.records import Verdict, VerdictState
+from logotag_gui.core.verifiers import VerifyItem
+from logotag_gui.core.vision.text_reading import (
     UNREADABLE_SIDE,
     NameMatch,
     TextLine,
@@ -35,10 +36,9 @@ from logotag_gui.core.text_reading import (
     substring_distance,
     words,
 )
-from logotag_gui.core.verifiers import VerifyItem
 
 if TYPE_CHECKING:
-    from logotag_gui.core.logos import LogoDictionary
+    from logotag_gui.core.media.logos import LogoDictionary
 
 log = logging.getLogger(__name__)
 

@@ -18,11 +18,17 @@ from pathlib import Path
 
 from PIL import Image
 
-from logotag_gui.core.errors import ModelUnavailable
-from logotag_gui.core.models import dtype_for, dtype_kwargs, pick_device, resolve_model, transformers_version
-from logotag_gui.core.records import Verdict
+from logotag_gui.core.base.errors import ModelUnavailable
+from logotag_gui.core.base.records import Verdict
 from logotag_gui.core.verifiers import VerifyItem
 from logotag_gui.core.verifiers.json_verdict import verdict_from_text
+from logotag_gui.core.vision.weights import (
+    dtype_for,
+    dtype_kwargs,
+    pick_device,
+    resolve_model,
+    transformers_version,
+)
 
 log = logging.getLogger(__name__)
 DEFAULT_MODEL = "lmms-lab/LLaVA-OneVision-1.5-8B-Instruct"

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-from logotag_gui.core.logsetup import log_path
+from logotag_gui.core.base.logsetup import log_path
 
 
 def show_error(parent, title: str, message: str) -> None:

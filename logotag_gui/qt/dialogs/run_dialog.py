@@ -22,8 +22,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from logotag_gui.core import backends
-from logotag_gui.core.config import RunConfig, settings
+from logotag_gui.core.base.config import RunConfig, settings
+from logotag_gui.core.pipeline import backends
 
 PLACEHOLDERS = {"vlm_revision": "commit SHA (required with remote code)",
                 "vlm_endpoint": "http://localhost:8000/v1 (with Stage 2: endpoint)"}

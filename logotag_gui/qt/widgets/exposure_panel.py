@@ -19,9 +19,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from logotag_gui.core.exposure import BrandExposure, ExposureRules, clip_exposure, cumulative_steps
-from logotag_gui.core.records import Candidate
-from logotag_gui.core.report import PALETTE
+from logotag_gui.core.analysis.exposure import BrandExposure, ExposureRules, clip_exposure, cumulative_steps
+from logotag_gui.core.analysis.report import PALETTE
+from logotag_gui.core.base.records import Candidate
 
 COLUMNS = ["Brand", "Seconds", "Exposures", "Mean size", "Max size", "Centre s", "Solus s", "Excluded"]
 

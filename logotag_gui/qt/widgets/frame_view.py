@@ -13,8 +13,8 @@ from PySide6.QtWidgets import (
     QGraphicsView,
 )
 
-from logotag_gui.core.records import BBox, Candidate, ReviewState, VerdictState
-from logotag_gui.qt.models import STATE_COLOURS
+from logotag_gui.core.base.records import BBox, Candidate, ReviewState, VerdictState
+from logotag_gui.qt.table_model import STATE_COLOURS
 
 VERDICT_MARK = {VerdictState.YES: "✓", VerdictState.NO: "✗", VerdictState.UNSURE: "?", VerdictState.UNPARSABLE: "⚠",
                 VerdictState.NOT_RUN: ""}

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from logotag_gui.core.records import Candidate
+from logotag_gui.core.base.records import Candidate
 from logotag_gui.qt.images import to_qimage
 
 THUMB = 180

@@ -6,8 +6,8 @@ from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QPainter, QPen
 from PySide6.QtWidgets import QWidget
 
-from logotag_gui.core.records import Candidate, ReviewState
-from logotag_gui.qt.models import STATE_COLOURS
+from logotag_gui.core.base.records import Candidate, ReviewState
+from logotag_gui.qt.table_model import STATE_COLOURS
 
 LANE_H = 14
 MAX_LANES = 6  # the strip keeps its height; more brands share it (the video area never shrinks during a run)

@@ -1,0 +1,1 @@
+"""Export and analysis: records out, exposure figures, reports, evaluation against truth, calibration."""

@@ -1,0 +1,172 @@
+"""Exposure metrics that sponsorship analysts deliver, computed from reviewed detections.
+
+Rules (each is a parameter): a frame's detection stands for the sampling interval; two copies of a
+logo on one frame count once; an exposure is a run of frames whose gaps stay within the tolerance;
+a detection below the minimum size share, or an exposure shorter than the minimum duration, is not
+legible and is excluded (and counted as excluded).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from logotag_gui.core.base.records import Candidate, ReviewState, VerdictState
+
+
+@dataclass(frozen=True, slots=True)
+class ExposureRules:
+    source: str = "accepted"  # "accepted" (reviewed) or "model" (model "yes" verdicts, before review)
+    gap_tolerance_s: float = 1.0
+    min_size_share: float = 0.0  # box area / frame area
+    min_duration_s: float = 0.0
+
+
+@dataclass(slots=True)
+class BrandExposure:
+    brand: str
+    seconds: float = 0.0
+    exposures: int = 0
+    mean_size_share: float = 0.0
+    max_size_share: float = 0.0
+    centre_seconds: float = 0.0
+    edge_seconds: float = 0.0
+    solus_seconds: float = 0.0
+    frames: int = 0
+    excluded_small: int = 0  # detections below the minimum size share
+    excluded_brief: int = 0  # exposures shorter than the minimum duration
+    excluded_brief_seconds: float = 0.0
+    best: Candidate | None = field(default=None, repr=False)  # the largest legible detection
+    timeline: list[tuple[float, float]] = field(default_factory=list, repr=False)  # (t, cumulative seconds)
+
+
+def included(c: Candidate, source: str) -> bool:
+    if source == "accepted":
+        return c.review.state is ReviewState.ACCEPTED
+    if source == "model":
+        return c.verdict.state is VerdictState.YES
+    raise ValueError(f"unknown exposure source '{source}': use accepted or model")
+
+
+def size_share(c: Candidate) -> float:
+    area = c.frame.width * c.frame.height
+    return c.final_bbox.area / area if area else 0.0
+
+
+def is_centre(c: Candidate) -> bool:
+    """The box centre lies in the middle third of the frame, horizontally and vertically."""
+    cx, cy = c.final_bbox.center
+    w, h = c.frame.width, c.frame.height
+    return w / 3 <= cx <= 2 * w / 3 and h / 3 <= cy <= 2 * h / 3
+
+
+def clip_exposure(candidates: Iterable[Candidate], *, interval_s: float, rules: ExposureRules = ExposureRules()
+                  ) -> dict[str, BrandExposure]:
+    """Per-brand exposure for one clip. `interval_s` is what one sampled frame stands for."""
+    out: dict[str, BrandExposure] = {}
+    # brand -> frame index -> detections there (two copies on one frame count once)
+    frames: dict[str, dict[int, list[Candidate]]] = defaultdict(lambda: defaultdict(list))
+    for c in candidates:
+        if not included(c, rules.source):
+            continue
+        brand = c.final_brand
+        stats = out.setdefault(brand, BrandExposure(brand))
+        if size_share(c) < rules.min_size_share:
+            stats.excluded_small += 1
+            continue
+        frames[brand][c.frame.index].append(c)
+
+    # Drop exposures that are too brief before solus is computed: an illegible flash of a rival
+    # does not break another brand's solus time.
+    kept: dict[str, dict[int, list[Candidate]]] = {}
+    for brand, by_frame in frames.items():
+        stats = out[brand]
+        kept[brand] = {}
+        for run in _runs(by_frame, interval_s, rules.gap_tolerance_s):
+            duration = len(run) * interval_s
+            if duration + 1e-9 < rules.min_duration_s:
+                stats.excluded_brief += 1
+                stats.excluded_brief_seconds += duration
+                continue
+            stats.exposures += 1
+            for index in run:
+                kept[brand][index] = by_frame[index]
+
+    brands_on: dict[int, set[str]] = defaultdict(set)
+    for brand, by_frame in kept.items():
+        for index in by_frame:
+            brands_on[index].add(brand)
+    for brand, by_frame in kept.items():
+        stats = out[brand]
+        shares, total = [], 0.0
+        for index in sorted(by_frame):
+            dets = by_frame[index]
+            biggest = max(dets, key=size_share)
+            shares.append(size_share(biggest))
+            if stats.best is None or size_share(biggest) > size_share(stats.best):
+                stats.best = biggest
+            if any(is_centre(d) for d in dets):
+                stats.centre_seconds += interval_s
+            else:
+                stats.edge_seconds += interval_s
+            if brands_on[index] == {brand}:
+                stats.solus_seconds += interval_s
+            total += interval_s
+            stats.timeline.append((biggest.frame.t, round(total, 6)))
+        stats.frames = len(by_frame)
+        stats.seconds = round(total, 6)
+        stats.mean_size_share = sum(shares) / len(shares) if shares else 0.0
+        stats.max_size_share = max(shares, default=0.0)
+    return dict(sorted(out.items()))
+
+
+def _runs(by_frame: dict[int, list[Candidate]], interval_s: float, gap_tolerance_s: float) -> list[list[int]]:
+    """Frame indices grouped into continuous appearances (gaps up to one interval plus the tolerance)."""
+    runs: list[list[int]] = []
+    last_t = None
+    for index in sorted(by_frame):
+        t = by_frame[index][0].frame.t
+        if last_t is None or t - last_t > interval_s + gap_tolerance_s + 1e-9:
+            runs.append([])
+        runs[-1].append(index)
+        last_t = t
+    return runs
+
+
+def cumulative_steps(timeline: Sequence[tuple[float, float]], duration_s: float) -> list[tuple[float, float]]:
+    """(t, cumulative seconds) corners of a step line: flat at 0 until the brand first appears, a rise at
+    each frame it is on screen, flat between appearances, and on to the end of the clip."""
+    points, last = [(0.0, 0.0)], 0.0
+    for t, cum in timeline:
+        points += [(t, last), (t, cum)]
+        last = cum
+    points.append((max(duration_s, points[-1][0]), last))
+    return points
+
+
+def combine(per_clip: Sequence[dict[str, BrandExposure]]) -> dict[str, BrandExposure]:
+    """Project totals: sums of seconds and counts; sizes weighted by frames."""
+    out: dict[str, BrandExposure] = {}
+    for clip in per_clip:
+        for brand, s in clip.items():
+            t = out.setdefault(brand, BrandExposure(brand))
+            weight = t.frames + s.frames
+            if weight:
+                t.mean_size_share = (t.mean_size_share * t.frames + s.mean_size_share * s.frames) / weight
+            t.max_size_share = max(t.max_size_share, s.max_size_share)
+            for name in ("seconds", "centre_seconds", "edge_seconds", "solus_seconds", "excluded_brief_seconds"):
+                setattr(t, name, round(getattr(t, name) + getattr(s, name), 6))
+            for name in ("exposures", "frames", "excluded_small", "excluded_brief"):
+                setattr(t, name, getattr(t, name) + getattr(s, name))
+            if s.best is not None and (t.best is None or size_share(s.best) > size_share(t.best)):
+                t.best = s.best
+    return dict(sorted(out.items()))
+
+
+def sampling_interval(*, native_fps: float, run_fps: float | None, kind: str) -> float:
+    """What one sampled frame stands for, in seconds."""
+    if kind == "images":
+        return 1.0
+    fps = min(run_fps or native_fps, native_fps)
+    return 1.0 / fps

@@ -1,0 +1,197 @@
+"""Exposure report for a project: per clip and per brand, as CSV or a one-page HTML file.
+
+The HTML embeds its chart and thumbnails (PNG/JPEG as data URIs) so it can be sent as one file.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from PIL import Image, ImageDraw, ImageFont
+
+from logotag_gui.core.analysis.exposure import (
+    BrandExposure,
+    ExposureRules,
+    clip_exposure,
+    combine,
+    cumulative_steps,
+    sampling_interval,
+)
+from logotag_gui.core.base.safe_io import SafeDictWriter, atomic_write, atomic_write_text
+from logotag_gui.core.store import Repository
+from logotag_gui.core.store.repository import VideoSummary
+
+CSV_FIELDS = ["scope", "clip", "brand", "seconds", "exposures", "frames", "mean_size_share", "max_size_share",
+              "centre_seconds", "edge_seconds", "solus_seconds", "excluded_small", "excluded_brief",
+              "excluded_brief_seconds", "source"]
+PALETTE = [(214, 39, 40), (31, 119, 180), (44, 160, 44), (255, 127, 14), (148, 103, 189), (140, 86, 75),
+           (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207)]
+
+
+@dataclass(slots=True)
+class ClipReport:
+    video: VideoSummary
+    interval_s: float
+    brands: dict[str, BrandExposure]
+
+
+@dataclass(slots=True)
+class ProjectReport:
+    rules: ExposureRules
+    clips: list[ClipReport]
+    totals: dict[str, BrandExposure]
+
+
+def build_report(repo: Repository, *, rules: ExposureRules | None = None, video_id: int | None = None
+                 ) -> ProjectReport:
+    rules = rules or ExposureRules()
+    clips = []
+    for video in repo.videos():
+        if video_id is not None and video.id != video_id:
+            continue
+        interval = sampling_interval(native_fps=video.fps, run_fps=repo.clip_fps(video.id), kind=video.kind)
+        brands = clip_exposure(repo.candidates(video_id=video.id), interval_s=interval, rules=rules)
+        clips.append(ClipReport(video, interval, brands))
+    return ProjectReport(rules, clips, combine([c.brands for c in clips]))
+
+
+def empty_note(report: ProjectReport) -> str | None:
+    """Why the report holds no exposure at all, and what to do; None when it holds some."""
+    if report.totals:
+        return None
+    if not report.clips:
+        return "The project holds no clips (or not the one asked for); add a clip and run it first."
+    candidates = sum(c.video.candidates for c in report.clips)
+    decided = sum(c.video.decided for c in report.clips)
+    if candidates == 0:
+        return "The project holds no detections yet; run the pipeline on its clips first."
+    if report.rules.source == "model":
+        return ("No detection has a model 'yes' verdict (a run without a verifier leaves verdicts unset); "
+                "run with a verifier, or review the clips and report the accepted detections.")
+    if decided == 0:
+        return (f"No detection has been reviewed yet ({candidates} waiting), so this report of reviewed "
+                "detections is empty: review the clips first, or report the model's unreviewed verdicts "
+                "instead (`--source model`).")
+    return (f"None of the {decided} reviewed detections was accepted, so this report is empty; review more, or "
+            "report the model's unreviewed verdicts instead (`--source model`).")
+
+
+def _row(scope: str, clip: str, s: BrandExposure, source: str) -> dict[str, object]:
+    return {"scope": scope, "clip": clip, "brand": s.brand, "seconds": round(s.seconds, 3), "exposures": s.exposures,
+            "frames": s.frames, "mean_size_share": round(s.mean_size_share, 5),
+            "max_size_share": round(s.max_size_share, 5), "centre_seconds": round(s.centre_seconds, 3),
+            "edge_seconds": round(s.edge_seconds, 3), "solus_seconds": round(s.solus_seconds, 3),
+            "excluded_small": s.excluded_small, "excluded_brief": s.excluded_brief,
+            "excluded_brief_seconds": round(s.excluded_brief_seconds, 3), "source": source}
+
+
+def write_csv(report: ProjectReport, path: str | Path) -> None:
+    """Atomically, through the one formula-neutralising CSV writer the export uses too."""
+    with atomic_write(path, "w", encoding="utf-8", newline="") as fh:
+        writer = SafeDictWriter(fh, fieldnames=CSV_FIELDS)
+        writer.writeheader()
+        for clip in report.clips:
+            for s in clip.brands.values():
+                writer.writerow(_row("clip", Path(clip.video.path).name, s, report.rules.source))
+        for s in report.totals.values():
+            writer.writerow(_row("project", "", s, report.rules.source))
+
+
+def chart_png(clip: ClipReport, *, width: int = 900, height: int = 260) -> bytes:
+    """Cumulative seconds on screen over the clip's timeline, one line per brand."""
+    img = Image.new("RGB", (width, height), "white")
+    d = ImageDraw.Draw(img)
+    font = ImageFont.load_default(size=12)
+    left, right, top, bottom = 50, width - 150, 12, height - 28
+    duration = max(clip.video.duration_s, 1e-6)
+    peak = max((s.seconds for s in clip.brands.values()), default=0.0) or 1.0
+    d.line([(left, bottom), (right, bottom)], fill="black")
+    d.line([(left, top), (left, bottom)], fill="black")
+    d.text((left, bottom + 6), "0 s", fill="black", font=font)
+    d.text((right - 30, bottom + 6), f"{duration:.0f} s", fill="black", font=font)
+    d.text((4, top), f"{peak:.1f} s", fill="black", font=font)
+    for i, s in enumerate(clip.brands.values()):
+        colour = PALETTE[i % len(PALETTE)]
+        points = [(left + t / duration * (right - left), bottom - cum / peak * (bottom - top))
+                  for t, cum in cumulative_steps(s.timeline, duration)]
+        if len(points) > 1:
+            d.line(points, fill=colour, width=2)
+        d.text((right + 10, top + 16 * i), f"{s.brand}: {s.seconds:.1f} s", fill=colour, font=font)
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def thumbnail_jpeg(clip: ClipReport, s: BrandExposure, *, max_side: int = 220) -> bytes | None:
+    """The best (largest) exposure of a brand, cropped from its frame."""
+    from logotag_gui.core.base.errors import LogoTagError
+    from logotag_gui.core.media.video import open_source
+
+    if s.best is None:
+        return None
+    try:
+        source = open_source(clip.video.path)
+        try:
+            frame = source.frame(s.best.frame.index)
+        finally:
+            source.close()
+    except (LogoTagError, IndexError, OSError, Image.DecompressionBombError, Image.DecompressionBombWarning):
+        return None  # a thumbnail is optional: a moved, unreadable or oversized source leaves it out
+    crop = Image.fromarray(frame.crop(s.best.final_bbox.expanded(1.2)))
+    crop.thumbnail((max_side, max_side))
+    buf = io.BytesIO()
+    crop.save(buf, format="JPEG", quality=85)
+    return buf.getvalue()
+
+
+def _data_uri(kind: str, data: bytes) -> str:
+    return f"data:{kind};base64,{base64.b64encode(data).decode()}"
+
+
+def _table(rows: list[BrandExposure], thumbs: dict[str, bytes | None] | None = None) -> str:
+    head = ("<tr><th>Brand</th><th>Seconds</th><th>Exposures</th><th>Mean size</th><th>Max size</th>"
+            "<th>Centre s</th><th>Edge s</th><th>Solus s</th><th>Excluded (small / brief)</th>"
+            + ("<th>Best exposure</th>" if thumbs is not None else "") + "</tr>")
+    body = []
+    for s in rows:
+        thumb = ""
+        if thumbs is not None:
+            data = thumbs.get(s.brand)
+            thumb = f"<td><img src='{_data_uri('image/jpeg', data)}' alt='{html.escape(s.brand)}'></td>" if data else "<td>–</td>"
+        body.append(
+            f"<tr><td>{html.escape(s.brand)}</td><td>{s.seconds:.1f}</td><td>{s.exposures}</td>"
+            f"<td>{s.mean_size_share:.2%}</td><td>{s.max_size_share:.2%}</td><td>{s.centre_seconds:.1f}</td>"
+            f"<td>{s.edge_seconds:.1f}</td><td>{s.solus_seconds:.1f}</td>"
+            f"<td>{s.excluded_small} / {s.excluded_brief}</td>{thumb}</tr>")
+    return f"<table>{head}{''.join(body)}</table>"
+
+
+def write_html(report: ProjectReport, path: str | Path, *, title: str = "Brand exposure report") -> None:
+    r = report.rules
+    source = "reviewed (accepted) detections" if r.source == "accepted" else "model 'yes' verdicts, NOT reviewed"
+    parts = [f"<h1>{html.escape(title)}</h1>",
+             f"<p class='meta'>Generated {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC from {source}. "
+             f"Legibility: boxes of at least {r.min_size_share:.2%} of the frame, exposures of at least "
+             f"{r.min_duration_s:g} s; gaps up to {r.gap_tolerance_s:g} s join an exposure.</p>",
+             "<h2>Project totals</h2>", _table(list(report.totals.values()))]
+    note = empty_note(report)
+    if note:
+        parts.insert(2, f"<p class='note'><strong>{html.escape(note)}</strong></p>")
+    for clip in report.clips:
+        thumbs = {b: thumbnail_jpeg(clip, s) for b, s in clip.brands.items()}
+        parts += [f"<h2>{html.escape(Path(clip.video.path).name)}</h2>",
+                  f"<p class='meta'>{clip.video.duration_s:.1f} s, each sampled frame stands for "
+                  f"{clip.interval_s:.2f} s</p>",
+                  f"<img class='chart' src='{_data_uri('image/png', chart_png(clip))}' alt='seconds on screen'>",
+                  _table(list(clip.brands.values()), thumbs)]
+    style = ("body{font-family:sans-serif;max-width:980px;margin:2em auto;color:#222}"
+             "table{border-collapse:collapse;width:100%;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;"
+             "text-align:right}td:first-child,th:first-child{text-align:left}.meta{color:#666}"
+             ".chart{max-width:100%}.note{color:#a40;font-size:1.1em}")
+    atomic_write_text(path, f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+                            f"<style>{style}</style></head><body>{''.join(parts)}</body></html>")

@@ -1,0 +1,1 @@
+"""Records and settings: the bottom layer, imported by everything above."""

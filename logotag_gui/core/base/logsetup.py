@@ -1,0 +1,76 @@
+"""One logging setup for the app and the CLI: a rotating log file under the user's data directory.
+
+Every handler formats through `RedactingFormatter`: a database URL's password never reaches the log
+file or the console, whatever message or traceback carries it. A log folder that cannot be written
+falls back to the temporary folder (and then to the console only) instead of failing the command.
+"""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import os
+import tempfile
+from pathlib import Path
+
+from platformdirs import user_log_dir
+
+from logotag_gui.core.base.safe_io import redact_secrets
+
+_configured: Path | None = None
+LOG_NAME = "logotag.log"
+
+
+class RedactingFormatter(logging.Formatter):
+    """Formats as usual, then hides `scheme://user:password@` passwords in the whole text (traceback included)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact_secrets(super().format(record))
+
+
+def log_path() -> Path:
+    if _configured is not None:
+        return _configured
+    override = os.environ.get("LOGOTAG_LOG_DIR")
+    return Path(override or user_log_dir("logotag", appauthor=False)) / LOG_NAME
+
+
+def _file_handler(path: Path) -> logging.Handler:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return logging.handlers.RotatingFileHandler(path, maxBytes=2_000_000, backupCount=3, encoding="utf-8")
+
+
+def setup_logging(*, verbose: bool = False, console: bool = True) -> Path:
+    """Configure root logging once; returns the log file's path (shown in error messages)."""
+    global _configured
+    if _configured is not None:
+        return _configured
+    path = log_path()
+    root = logging.getLogger()
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    problem = None
+    file_handler: logging.Handler | None = None
+    for candidate in (path, Path(tempfile.gettempdir()) / f"logotag-{os.getuid() if hasattr(os, 'getuid') else 'user'}"
+                      / LOG_NAME):
+        try:
+            file_handler = _file_handler(candidate)
+        except OSError as exc:
+            problem = problem or f"cannot write the log file '{candidate}' ({exc.strerror or exc})"
+            continue
+        path = candidate
+        break
+    if file_handler is not None:
+        file_handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s [%(threadName)s] %(message)s"))
+        root.addHandler(file_handler)
+    if console:
+        stream = logging.StreamHandler()
+        stream.setLevel(logging.DEBUG if verbose else logging.WARNING)
+        stream.setFormatter(RedactingFormatter("%(levelname)s: %(message)s"))
+        root.addHandler(stream)
+    for noisy in ("faiss.loader", "httpx", "huggingface_hub", "PIL"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    if problem:
+        logging.getLogger(__name__).warning("%s; %s", problem,
+                                            f"logging to '{path}' instead" if file_handler else "logging to the console only")
+    _configured = path
+    return path

@@ -1,0 +1,1 @@
+"""Work spread over machines: many clips on a Ray cluster."""

@@ -1,0 +1,1 @@
+"""Video and logos: decoding frames, reading the logo dictionary, generated demo material."""

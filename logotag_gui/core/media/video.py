@@ -1,0 +1,317 @@
+"""Open, sample and seek frames with PyAV, the decoder the GUI also displays with.
+
+The frame index is computed from each decoded frame's presentation time and the stream's average
+rate, the same way on both the sampling path and the seek path, so a box made on frame N is drawn
+on the frame the viewer calls N.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from logotag_gui.core.base.errors import InputError
+from logotag_gui.core.base.records import Frame, FrameRef
+
+VIDEO_SUFFIXES = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi"}
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
+_FORCE_SEEK = 1 << 62
+REENCODE_HINT = "re-encode it, e.g. `ffmpeg -i IN -c:v libx264 -pix_fmt yuv420p OUT.mp4`"
+
+
+@dataclass(frozen=True, slots=True)
+class SourceInfo:
+    path: str
+    kind: str  # "video" or "images"
+    fps: float  # native frame rate; 1.0 for an image folder (one image a "second")
+    frame_count: int
+    duration_s: float
+    width: int
+    height: int
+
+
+def natural_key(name: str) -> list[object]:
+    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", name)]
+
+
+class ImageFolderSource:
+    """A folder of images: each image is one frame, named by its file name."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            entries = list(path.iterdir())
+        except OSError as exc:
+            raise InputError(f"Cannot read image folder '{path}': {exc.strerror or exc}; check its permissions.") from exc
+        self.files = sorted((p for p in entries if p.suffix.lower() in IMAGE_SUFFIXES), key=lambda p: natural_key(p.name))
+        if not self.files:
+            raise InputError(
+                f"Image folder '{path}' holds no images ({', '.join(sorted(IMAGE_SUFFIXES))}); "
+                "point LogoTag at a video file or a folder of images."
+            )
+        # Unreadable images are skipped with a warning (the run records them), never the whole folder.
+        self.skipped: dict[str, str] = {}
+        first = None
+        for index in range(len(self.files)):
+            try:
+                first = self._load(index)
+                break
+            except InputError as exc:
+                self.skipped[self.files[index].name] = str(exc)
+        if first is None:
+            raise InputError(f"No image in '{path}' can be read ({len(self.files)} tried; the first: "
+                             f"{next(iter(self.skipped.values()))}).")
+        h, w = first.shape[:2]
+        self.info = SourceInfo(str(path), "images", 1.0, len(self.files), float(len(self.files)), w, h)
+
+    def _load(self, index: int) -> np.ndarray:
+        file = self.files[index]
+        try:
+            with warnings.catch_warnings():  # between 1x and 2x Pillow's pixel limit it only warns
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                with Image.open(file) as im:
+                    return np.asarray(im.convert("RGB"))
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+            raise InputError(f"Image '{file.name}' is too large to open safely ({exc}); scale it down.") from exc
+        except (UnidentifiedImageError, OSError, ValueError) as exc:
+            raise InputError(f"Cannot read image '{file.name}': {exc}. Remove or replace the file.") from exc
+
+    def frame(self, index: int) -> Frame:
+        if not 0 <= index < len(self.files):
+            raise IndexError(index)
+        image = self._load(index)
+        h, w = image.shape[:2]
+        return Frame(FrameRef(index, float(index), w, h, self.files[index].name), image)
+
+    def sample(self, *, fps: float | None = None, start: int = 0, end: int | None = None) -> Iterator[Frame]:
+        """Every readable image is a frame (the others go to `skipped`); `fps` does not thin an image folder."""
+        stop = len(self.files) if end is None else min(end + 1, len(self.files))
+        for index in range(start, stop):
+            try:
+                yield self.frame(index)
+            except InputError as exc:
+                self.skipped[self.files[index].name] = str(exc)
+
+    def sampled_indices(self, *, fps: float | None = None, start: int = 0, end: int | None = None) -> list[int]:
+        stop = len(self.files) if end is None else min(end + 1, len(self.files))
+        return list(range(start, stop))
+
+    def close(self) -> None:
+        pass
+
+
+class VideoSource:
+    """A video file decoded with PyAV; sequential reads reuse the decoder, seeks go to keyframes."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        if path.stat().st_size == 0:
+            raise InputError(f"Video '{path}' is empty (0 bytes); the copy or download probably failed.")
+        try:
+            self._container = av.open(str(path))
+        except PermissionError as exc:  # PyAV's is also an FFmpegError: say what it is
+            raise InputError(f"Cannot read video '{path}': permission denied; give your user read access.") from exc
+        except av.FFmpegError as exc:
+            raise InputError(f"Cannot open video '{path}': {_reason(exc)}. The file is corrupt, truncated or not a video; {REENCODE_HINT}.") from exc
+        if not self._container.streams.video:
+            self._container.close()
+            raise InputError(f"'{path}' has no video stream (audio only?); choose a file with video.")
+        self._stream = self._container.streams.video[0]
+        self._stream.thread_type = "AUTO"
+        rate = self._stream.average_rate or self._stream.guessed_rate or 25
+        self._rate = float(rate)
+        self._start_pts = self._stream.start_time or 0
+        self._tb = float(self._stream.time_base)
+        duration = self._duration_s()
+        ctx = self._stream.codec_context
+        if not ctx.width or not ctx.height:
+            raise InputError(f"Video '{path}' reports no frame size; {REENCODE_HINT}.")
+        frames = self._stream.frames or int(round(duration * self._rate))
+        self.info = SourceInfo(str(path), "video", self._rate, frames, duration, ctx.width, ctx.height)
+        self._iter: Iterator[av.VideoFrame] | None = None
+        self._last_index = -1
+        # Fail now, not in a worker minutes later, when no frame decodes at all.
+        first = self._read_next()
+        if first is None:
+            raise InputError(f"Video '{path}' holds no decodable frames; {REENCODE_HINT}.")
+        self._pending: Frame | None = first
+
+    def _duration_s(self) -> float:
+        if self._stream.duration:
+            return float(self._stream.duration * self._stream.time_base)
+        if self._container.duration:
+            return self._container.duration / av.time_base
+        return 0.0
+
+    def _to_frame(self, vf: av.VideoFrame) -> Frame:
+        pts = vf.pts if vf.pts is not None else 0
+        t = max(0.0, (pts - self._start_pts) * self._tb)
+        index = int(round(t * self._rate))
+        image = vf.to_ndarray(format="rgb24")
+        h, w = image.shape[:2]
+        return Frame(FrameRef(index, round(t, 6), w, h), image)
+
+    def _read_next(self) -> Frame | None:
+        if self._iter is None:
+            self._iter = self._container.decode(self._stream)
+        try:
+            vf = next(self._iter)
+        except StopIteration:
+            return None
+        except av.FFmpegError as exc:
+            raise InputError(
+                f"Video '{self.path}' stops decoding after frame {self._last_index}: {_reason(exc)}. "
+                f"The file is probably truncated; {REENCODE_HINT}."
+            ) from exc
+        frame = self._to_frame(vf)
+        self._last_index = frame.index
+        return frame
+
+    def _next(self) -> Frame | None:
+        if self._pending is not None:
+            frame, self._pending = self._pending, None
+            return frame
+        return self._read_next()
+
+    def _seek(self, index: int) -> None:
+        target_pts = int(self._start_pts + (index / self._rate) / self._tb)
+        self._container.seek(target_pts, stream=self._stream, backward=True, any_frame=False)
+        self._iter = None
+        self._pending = None
+        self._last_index = -1
+
+    def frame(self, index: int) -> Frame:
+        """The frame with this index (or the closest one before it, where the stream skips frames)."""
+        if not 0 <= index < self.info.frame_count:
+            raise IndexError(f"frame {index} is outside '{self.path.name}' (0..{self.info.frame_count - 1})")
+        # Stepping forward a little: keep decoding rather than seek back to a keyframe.
+        ahead = index - self._last_index
+        if not (0 < ahead <= max(2 * self._rate, 12)) or (self._pending is not None and self._pending.index > index):
+            self._seek(index)
+        best: Frame | None = None
+        while True:
+            frame = self._next()
+            if frame is None:
+                break
+            if frame.index > index:
+                # Keep it for the next sequential read.
+                self._pending = frame
+                break
+            best = frame
+            if frame.index == index:
+                break
+        if best is None:
+            if self._pending is not None:
+                return self._pending
+            raise IndexError(f"frame {index} is past the end of '{self.path}'")
+        return best
+
+    def luma(self, *, start: int, end: int) -> Iterator[tuple[FrameRef, np.ndarray]]:
+        """Every decoded frame from `start` to `end` (inclusive) as its luma plane (H x W uint8).
+
+        For tracking: the Y plane of a YUV frame is the grey image, taken without a colour
+        conversion (about twice as fast as decoding to RGB at 1280x720).
+        """
+        self._seek(max(0, start))
+        self._last_index = _FORCE_SEEK  # the container moves under this loop: the next frame() must seek
+        for vf in self._container.decode(self._stream):
+            pts = vf.pts if vf.pts is not None else 0
+            t = max(0.0, (pts - self._start_pts) * self._tb)
+            index = int(round(t * self._rate))
+            if index < start:
+                continue
+            if index > end:
+                break
+            yield FrameRef(index, round(t, 6), vf.width, vf.height), _luma(vf)
+
+    def sampled_indices(self, *, fps: float, start: int = 0, end: int | None = None) -> list[int]:
+        """Indices `sample` will yield, computed without decoding (for progress totals)."""
+        return sample_indices(frame_count=self.info.frame_count, native_fps=self._rate, fps=fps, start=start, end=end)
+
+    def sample(self, *, fps: float, start: int = 0, end: int | None = None) -> Iterator[Frame]:
+        """Frames at `fps` (never more than the native rate), from frame `start` to `end` inclusive."""
+        wanted = iter(self.sampled_indices(fps=fps, start=start, end=end))
+        target = next(wanted, None)
+        if target is None:
+            return
+        if target > 0:
+            self._seek(target)
+        else:
+            self._seek(0)
+        while target is not None:
+            frame = self._next()
+            if frame is None:
+                return
+            if frame.index < target:
+                continue
+            yield frame
+            while target is not None and target <= frame.index:
+                target = next(wanted, None)
+
+    def close(self) -> None:
+        self._container.close()
+
+
+Source = VideoSource | ImageFolderSource
+
+
+def open_source(path: str | Path) -> Source:
+    """Open a video file or an image folder, or raise InputError naming the file and the fix."""
+    path = Path(path).expanduser()
+    try:
+        path.stat()
+    except PermissionError as exc:
+        raise InputError(f"Cannot reach '{path}': permission denied on a folder on its way; check its permissions.") from exc
+    except OSError as exc:
+        raise InputError(f"'{path}' does not exist; check the path.") from exc
+    if path.is_dir():
+        return ImageFolderSource(path)
+    if path.suffix.lower() not in VIDEO_SUFFIXES:
+        raise InputError(
+            f"'{path.name}' is not a supported video ({', '.join(sorted(VIDEO_SUFFIXES))}); "
+            f"convert it or point LogoTag at a folder of images."
+        )
+    return VideoSource(path)
+
+
+def probe(path: str | Path) -> SourceInfo:
+    source = open_source(path)
+    try:
+        return source.info
+    finally:
+        source.close()
+
+
+def _luma(vf: av.VideoFrame) -> np.ndarray:
+    if vf.format.name in ("yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "nv12", "gray"):
+        plane = vf.planes[0]
+        return np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)[:, :plane.width].copy()
+    return vf.to_ndarray(format="gray")
+
+
+def _reason(exc: Exception) -> str:
+    text = getattr(exc, "strerror", None) or str(exc)
+    return text.rstrip(".")
+
+
+def sample_indices(*, frame_count: int, native_fps: float, fps: float, start: int = 0,
+                   end: int | None = None) -> list[int]:
+    """The frame indices sampled at `fps` (the same grid VideoSource.sample decodes)."""
+    last = frame_count - 1 if end is None else min(end, frame_count - 1)
+    step = native_fps / fps if fps and fps < native_fps else 1.0
+    out: list[int] = []
+    k = math.ceil(start / step - 1e-9)
+    while True:
+        index = int(math.floor(k * step + 1e-6))
+        if index > last:
+            return out
+        out.append(index)
+        k += 1

@@ -1,0 +1,476 @@
+"""Follow one box through a clip: forward and backward from its frame, through every decoded frame.
+
+A box (drawn by a reviewer, or a confident detection) becomes a proposed track with a box on each
+sampled frame where the mark stays in view. Between sampled frames, pyramidal Lucas-Kanade optical
+flow (OpenCV) carries feature points of the box from frame to frame, and a similarity transform
+fitted to them with RANSAC moves and scales the box; points whose forward-backward error is large
+are dropped. At each sampled frame the box is re-anchored by matching the seed crop's SIFT
+keypoints (as the keypoint backend does) in a window around it; where too few keypoints match, the
+crop's normalised cross-correlation must still say the mark is there. Following stops at a shot cut
+(the luma thumbnails of two consecutive frames differ too much), when the mark leaves the frame,
+or when the match fails. `bench/bench_tracking.py` measures this against OpenCV's MIL, KCF and CSRT
+trackers on clips with per-frame truth (speed and IoU), which is how the flow tracker was chosen.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import cv2
+import numpy as np
+
+from logotag_gui.core.base.records import BBox, Candidate, FrameRef, VerdictState
+
+ProgressFn = Callable[[int, int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class FollowSettings:
+    work_width: int = 640  # optical flow runs on luma frames scaled to this width
+    max_points: int = 80
+    min_points: int = 6
+    fb_error_px: float = 1.0  # forward-backward flow error allowed, in work pixels
+    min_visible: float = 0.6  # the mark has left when less of its box than this is in the frame
+    # A shot cut: the mean absolute difference of two consecutive 64x36 luma thumbnails is above the
+    # floor and many times the recent ones (measured: 0.3-8 inside shots, pans and zooms included; 25-104
+    # at cuts, on the pan clip, the generated clips and the tests' shots).
+    cut_floor: float = 12.0
+    cut_ratio: float = 6.0
+    min_similarity: float = 0.3  # the crop's cross-correlation when keypoints alone cannot re-anchor
+    min_inliers: int = 8
+    min_search_similarity: float = 0.75  # the cross-correlation a lost box must find its last look again at
+    max_seconds: float | None = None  # how far to follow each way (None: until something stops it)
+    chunk_frames: int = 64  # backward, frames are decoded forward in chunks of this many and reversed
+
+
+@dataclass(frozen=True, slots=True)
+class FollowedBox:
+    frame: FrameRef
+    bbox: BBox
+    score: float  # keypoint inlier share where re-anchored, else the crop's cross-correlation
+    anchored: bool
+
+
+@dataclass(slots=True)
+class FollowResult:
+    boxes: list[FollowedBox] = field(default_factory=list)  # on sampled frames, the seed's frame left out
+    stops: dict[str, str] = field(default_factory=dict)  # "forward"/"backward" -> why it stopped there
+    frames_tracked: int = 0
+
+
+# ---- trackers: one box from frame to frame ----------------------------------------------------------
+class Tracker(Protocol):
+    """What following needs of a tracker: start on a box, then say where it went on each next frame."""
+
+    def start(self, gray: np.ndarray, box: BBox) -> bool: ...
+
+    def update(self, gray: np.ndarray) -> BBox | None: ...
+
+
+class FlowTracker:
+    """Lucas-Kanade feature flow with a RANSAC similarity fit: follows translation and scale (zoom).
+
+    Where the flow fails (a semi-transparent mark over a scene moving another way, motion blur), the box's
+    last good look is searched for by normalised cross-correlation around where it was, at its size.
+    """
+
+    name = "flow"
+
+    def __init__(self, settings: FollowSettings = FollowSettings()) -> None:
+        self.s = settings
+        self.prev: np.ndarray | None = None
+        self.points = np.empty((0, 1, 2), np.float32)
+        self.box = BBox(0, 0, 0, 0)
+        self.look: np.ndarray | None = None  # the box's content on the last frame it was followed on
+        self.searched = 0  # frames in a row found by search alone: the flow must come back soon
+
+    def start(self, gray: np.ndarray, box: BBox) -> bool:
+        self.prev, self.box = gray, box
+        self.points = self._features(gray, box)
+        self.look = _crop(gray, box)
+        return len(self.points) >= self.s.min_points or self.look is not None
+
+    def _features(self, gray: np.ndarray, box: BBox) -> np.ndarray:
+        # The inner part of the box: its rim is mostly background, which may move differently.
+        inner = box.expanded(0.85).clipped(gray.shape[1], gray.shape[0])
+        x1, y1, x2, y2 = inner.as_int_xyxy()
+        mask = np.zeros_like(gray)
+        mask[y1:y2, x1:x2] = 255
+        found = cv2.goodFeaturesToTrack(gray, self.s.max_points, 0.01, 3, mask=mask, blockSize=5)
+        return found.astype(np.float32) if found is not None else np.empty((0, 1, 2), np.float32)
+
+    def update(self, gray: np.ndarray) -> BBox | None:
+        if self.prev is None:
+            return None
+        moved = self._flow(gray) if len(self.points) >= self.s.min_points else None
+        if moved is None:
+            self.searched += 1
+            moved = self._search(gray) if self.searched <= 3 else None
+            if moved is None:
+                return None
+            self.points = self._features(gray, moved)
+        else:
+            self.searched = 0
+        self.box, self.prev = moved, gray
+        look = _crop(gray, moved)
+        self.look = look if look is not None else self.look
+        return self.box
+
+    def _flow(self, gray: np.ndarray) -> BBox | None:
+        lk = {"winSize": (15, 15), "maxLevel": 3,
+              "criteria": (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 20, 0.03)}
+        ahead, ok1, _ = cv2.calcOpticalFlowPyrLK(self.prev, gray, self.points, None, **lk)
+        back, ok2, _ = cv2.calcOpticalFlowPyrLK(gray, self.prev, ahead, None, **lk)
+        error = np.linalg.norm((self.points - back).reshape(-1, 2), axis=1)
+        good = (ok1.ravel() == 1) & (ok2.ravel() == 1) & (error < self.s.fb_error_px)
+        if good.sum() < self.s.min_points:
+            return None
+        src, dst = self.points[good].reshape(-1, 2), ahead[good].reshape(-1, 2)
+        m, inliers = cv2.estimateAffinePartial2D(src, dst, method=cv2.RANSAC, ransacReprojThreshold=1.5)
+        if m is None or inliers is None or inliers.sum() < self.s.min_points:
+            return None
+        scale = math.hypot(m[0, 0], m[1, 0])
+        if not 0.9 <= scale <= 1.1:  # a zoom is gradual: a jump in scale is a bad fit, not the mark
+            return None
+        cx, cy = self.box.center
+        nx, ny = m @ np.array([cx, cy, 1.0])
+        w, h = self.box.w * scale, self.box.h * scale
+        kept = dst[inliers.ravel() == 1].reshape(-1, 1, 2).astype(np.float32)
+        box = BBox(float(nx - w / 2), float(ny - h / 2), float(w), float(h))
+        # Points are lost to occlusion and drift: top them up inside the box as it is now.
+        self.points = kept if len(kept) >= self.s.max_points // 2 else self._features(gray, box)
+        return box
+
+    def _search(self, gray: np.ndarray) -> BBox | None:
+        if self.look is None or min(self.look.shape) < 4 or self.look.std() < 1e-3:
+            return None
+        x1, y1, x2, y2 = self.box.expanded(2.0).clipped(gray.shape[1], gray.shape[0]).as_int_xyxy()
+        window = gray[y1:y2, x1:x2]
+        if window.shape[0] < self.look.shape[0] or window.shape[1] < self.look.shape[1]:
+            return None
+        scores = cv2.matchTemplate(window, self.look, cv2.TM_CCOEFF_NORMED)
+        _, best, _, (bx, by) = cv2.minMaxLoc(scores)
+        if best < self.s.min_search_similarity:
+            return None
+        return BBox(float(x1 + bx), float(y1 + by), self.box.w, self.box.h)
+
+
+def _crop(gray: np.ndarray, box: BBox) -> np.ndarray | None:
+    x1, y1, x2, y2 = box.clipped(gray.shape[1], gray.shape[0]).as_int_xyxy()
+    if x2 - x1 < 4 or y2 - y1 < 4 or (x2 - x1) * (y2 - y1) < 0.8 * box.area:
+        return None  # too small, or partly out of view: not a reliable look
+    return gray[y1:y2, x1:x2].copy()
+
+
+class OpenCVTracker:
+    """OpenCV's single-object trackers (MIL in the main build; KCF, CSRT with opencv-contrib) for comparison."""
+
+    def __init__(self, kind: str) -> None:
+        factory = getattr(cv2, f"Tracker{kind}_create", None)
+        if factory is None:
+            raise ValueError(f"OpenCV {cv2.__version__} has no Tracker{kind} (KCF and CSRT need opencv-contrib)")
+        self.name, self._factory = kind.lower(), factory
+        self._tracker: Any | None = None  # a cv2.Tracker, made by start()
+
+    def start(self, gray: np.ndarray, box: BBox) -> bool:
+        self._tracker = tracker = self._factory()
+        x1, y1, x2, y2 = box.clipped(gray.shape[1], gray.shape[0]).as_int_xyxy()
+        try:
+            tracker.init(cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR), (x1, y1, max(1, x2 - x1), max(1, y2 - y1)))
+        except cv2.error:
+            return False
+        return True
+
+    def update(self, gray: np.ndarray) -> BBox | None:
+        assert self._tracker is not None, "start() comes first"
+        ok, (x, y, w, h) = self._tracker.update(cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR))
+        return BBox(float(x), float(y), float(w), float(h)) if ok else None
+
+
+TrackerFactory = Callable[[FollowSettings], Tracker]
+TRACKERS: dict[str, TrackerFactory] = {
+    "flow": FlowTracker,
+    "mil": lambda s: OpenCVTracker("MIL"),
+    "kcf": lambda s: OpenCVTracker("KCF"),
+    "csrt": lambda s: OpenCVTracker("CSRT"),
+}
+
+
+# ---- what stops a track ------------------------------------------------------------------------------
+def thumbnail(gray: np.ndarray) -> np.ndarray:
+    return cv2.resize(gray, (64, 36), interpolation=cv2.INTER_AREA).astype(np.int16)
+
+
+class CutDetector:
+    """Feed consecutive frames; says when one starts a new shot."""
+
+    def __init__(self, settings: FollowSettings) -> None:
+        self.s = settings
+        self._previous: np.ndarray | None = None
+        self._recent: deque[float] = deque(maxlen=10)
+
+    def __call__(self, gray: np.ndarray) -> bool:
+        thumb = thumbnail(gray)
+        previous, self._previous = self._previous, thumb
+        if previous is None:
+            return False
+        difference = float(np.abs(previous - thumb).mean())
+        usual = float(np.median(self._recent)) if self._recent else 0.0
+        cut = difference > max(self.s.cut_floor, self.s.cut_ratio * usual)
+        if cut:
+            self._recent.clear()  # a new shot: its own motion is what is usual now
+        else:
+            self._recent.append(difference)
+        return cut
+
+
+def shot_cuts(source, settings: FollowSettings = FollowSettings()) -> list[int]:
+    """The first frame of each shot after the first (the frames where a cut lands); [] for an image folder."""
+    if source.info.kind != "video":
+        return []
+    cut = CutDetector(settings)
+    return [ref.index for ref, gray in source.luma(start=0, end=source.info.frame_count - 1) if cut(gray)]
+
+
+def visible_share(box: BBox, width: int, height: int) -> float:
+    return box.clipped(width, height).area / box.area if box.area > 0 else 0.0
+
+
+# ---- re-anchoring with the seed crop ------------------------------------------------------------------
+_SIFT = None
+
+
+def _sift():
+    global _SIFT
+    if _SIFT is None:
+        _SIFT = cv2.SIFT_create(nfeatures=1500, contrastThreshold=0.015)
+    return _SIFT
+
+
+@dataclass(slots=True)
+class Template:
+    """The mark as first seen: its luma crop, and SIFT keypoints found with its long side at `SIDE` pixels.
+
+    Matching happens at that one scale (the window around the box is resized to match), which keeps
+    SIFT's work to a few hundred pixels square whatever the mark's size on screen.
+    """
+
+    SIDE = 128
+    crop: np.ndarray
+    points: np.ndarray  # in crop pixels
+    descriptors: np.ndarray | None
+    factor: float  # the crop was resized by this much to find them
+
+    @classmethod
+    def from_frame(cls, gray: np.ndarray, box: BBox) -> Template:
+        x1, y1, x2, y2 = box.clipped(gray.shape[1], gray.shape[0]).as_int_xyxy()
+        crop = gray[y1:max(y2, y1 + 1), x1:max(x2, x1 + 1)]
+        f = cls.SIDE / max(crop.shape)
+        kps, desc = _sift().detectAndCompute(_resized(crop, f), None)
+        pts = np.array([k.pt for k in kps], dtype=np.float32) / f if kps else np.empty((0, 2), np.float32)
+        return cls(crop, pts, desc, f)
+
+
+def correlation(template: Template, gray: np.ndarray, box: BBox) -> float:
+    """Best normalised cross-correlation of the template, resized to the box, near the box.
+
+    Only the part of the box inside the frame is compared: a mark half out of view is still itself.
+    """
+    w, h = int(round(box.w)), int(round(box.h))
+    if w < 4 or h < 4:
+        return 0.0
+    resized = cv2.resize(template.crop, (w, h), interpolation=cv2.INTER_AREA)
+    # The visible part of the box, in box pixels.
+    x0, y0 = int(round(box.x)), int(round(box.y))
+    vx1, vy1 = max(0, -x0), max(0, -y0)
+    vx2, vy2 = min(w, gray.shape[1] - x0), min(h, gray.shape[0] - y0)
+    if vx2 - vx1 < 4 or vy2 - vy1 < 4:
+        return 0.0
+    part = resized[vy1:vy2, vx1:vx2]
+    if part.std() < 1e-3:
+        return 0.0
+    pad_x, pad_y = max(2, w // 7), max(2, h // 7)  # a little slack for the flow's error
+    wx1, wy1 = max(0, x0 + vx1 - pad_x), max(0, y0 + vy1 - pad_y)
+    wx2, wy2 = min(gray.shape[1], x0 + vx2 + pad_x), min(gray.shape[0], y0 + vy2 + pad_y)
+    window = gray[wy1:wy2, wx1:wx2]
+    if window.shape[0] < part.shape[0] or window.shape[1] < part.shape[1]:
+        return 0.0
+    return float(cv2.matchTemplate(window, part, cv2.TM_CCOEFF_NORMED).max())
+
+
+def anchor(template: Template, gray: np.ndarray, box: BBox, *, min_inliers: int) -> tuple[BBox, float] | None:
+    """Where the template's keypoints put the mark in a window around `box`, or None."""
+    if template.descriptors is None or len(template.points) < min_inliers:
+        return None
+    x1, y1, x2, y2 = box.expanded(2.0).clipped(gray.shape[1], gray.shape[0]).as_int_xyxy()
+    window = gray[y1:y2, x1:x2]
+    # Bring the window to the scale the template's keypoints were found at.
+    scale = min(4.0, max(0.05, template.factor * template.crop.shape[1] / max(1.0, box.w)))
+    window = _resized(window, scale)
+    kps, desc = _sift().detectAndCompute(window, None)
+    if desc is None or len(kps) < min_inliers:
+        return None
+    matcher = cv2.BFMatcher(cv2.NORM_L2)
+    pairs = matcher.knnMatch(template.descriptors, desc, k=2)
+    good = [(m.queryIdx, m.trainIdx) for m, *rest in pairs if rest and m.distance < 0.75 * rest[0].distance]
+    if len(good) < min_inliers:
+        return None
+    src = template.points[[q for q, _ in good]]
+    dst = np.array([kps[t].pt for _, t in good], dtype=np.float32) / scale + np.array([x1, y1], dtype=np.float32)
+    m, inliers = cv2.estimateAffinePartial2D(src, dst, method=cv2.RANSAC, ransacReprojThreshold=3.0)
+    if m is None or inliers is None or inliers.sum() < min_inliers:
+        return None
+    th, tw = template.crop.shape
+    corners = np.array([[0, 0], [tw, 0], [tw, th], [0, th]], dtype=np.float32)
+    moved = corners @ m[:, :2].T + m[:, 2]
+    (ax1, ay1), (ax2, ay2) = moved.min(axis=0), moved.max(axis=0)
+    found = BBox(float(ax1), float(ay1), float(ax2 - ax1), float(ay2 - ay1))
+    if found.iou(box) < 0.3:  # a fit far from where the flow put it is more likely a look-alike
+        return None
+    return found, min(1.0, int(inliers.sum()) / 40)
+
+
+# ---- following ---------------------------------------------------------------------------------------
+def _frames(source, *, start: int, stop: int, step: int, chunk: int) -> Iterator[tuple[FrameRef, np.ndarray]]:
+    """Luma frames from `start` towards `stop` (inclusive), forward (step 1) or backward (step -1)."""
+    if step > 0:
+        yield from source.luma(start=start, end=stop)
+        return
+    high = start
+    while high >= stop:
+        low = max(stop, high - chunk + 1)
+        block = list(source.luma(start=low, end=high))
+        yield from reversed(block)
+        high = low - 1
+
+
+def _resized(gray: np.ndarray, factor: float) -> np.ndarray:
+    if factor == 1.0:
+        return gray
+    size = (max(1, int(round(gray.shape[1] * factor))), max(1, int(round(gray.shape[0] * factor))))
+    return cv2.resize(gray, size, interpolation=cv2.INTER_CUBIC if factor > 1 else cv2.INTER_AREA)
+
+
+def follow_box(source, *, frame_index: int, bbox: BBox, sampled: Sequence[int],
+               settings: FollowSettings = FollowSettings(), tracker: str = "flow",
+               on_progress: ProgressFn | None = None, cancel: Callable[[], bool] | None = None) -> FollowResult:
+    """Follow `bbox` (source pixels on frame `frame_index`) forward and backward through the clip.
+
+    Returns a box on each frame of `sampled` that the mark reaches, and why each direction stopped.
+    An image folder holds no motion to follow: nothing is returned.
+    """
+    result = FollowResult()
+    info = source.info
+    if info.kind != "video":
+        result.stops = {"forward": "images are not a clip", "backward": "images are not a clip"}
+        return result
+    wanted = set(sampled)
+    span = None if settings.max_seconds is None else int(settings.max_seconds * info.fps)
+    last = info.frame_count - 1 if span is None else min(info.frame_count - 1, frame_index + span)
+    first = 0 if span is None else max(0, frame_index - span)
+    total = max(1, last - first)
+    template: list[Template] = []  # made from the seed frame on the first pass
+    for name, step, stop in (("forward", 1, last), ("backward", -1, first)):
+        result.stops[name] = _follow_one_way(
+            source, result, frame_index=frame_index, bbox=bbox, step=step, stop=stop, wanted=wanted,
+            settings=settings, tracker=tracker, template=template, on_progress=on_progress, cancel=cancel,
+            total=total)
+    result.boxes.sort(key=lambda b: b.frame.index)
+    return result
+
+
+def _follow_one_way(source, result: FollowResult, *, frame_index: int, bbox: BBox, step: int, stop: int,
+                    wanted: set[int], settings: FollowSettings, tracker: str, template: list[Template],
+                    on_progress: ProgressFn | None,
+                    cancel: Callable[[], bool] | None, total: int) -> str:
+    frames = _frames(source, start=frame_index, stop=stop, step=step, chunk=settings.chunk_frames)
+    first = next(frames, None)
+    if first is None or first[0].index != frame_index:
+        return "seed frame not decodable"
+    ref, gray = first
+    factor = min(1.0, settings.work_width / ref.width)
+    follower = TRACKERS[tracker](settings)
+    if not template:
+        template.append(Template.from_frame(gray, bbox))
+    if not follower.start(_resized(gray, factor), _scale(bbox, factor)):
+        return "too little texture in the box to follow"
+    cut = CutDetector(settings)
+    cut(gray)
+    for ref, gray in frames:
+        if cancel is not None and cancel():
+            return "cancelled"
+        result.frames_tracked += 1
+        if on_progress is not None and result.frames_tracked % 25 == 0:
+            on_progress(min(result.frames_tracked, total), total)
+        if cut(gray):
+            return f"shot cut at frame {ref.index}" if step > 0 else f"shot cut after frame {ref.index}"
+        moved = follower.update(_resized(gray, factor))
+        if moved is None:
+            return f"lost at frame {ref.index}"
+        box = _scale(moved, 1 / factor)
+        if box.w < 6 or box.h < 6:
+            return f"too small at frame {ref.index}"
+        if visible_share(box, ref.width, ref.height) < settings.min_visible:
+            return f"left the frame at frame {ref.index}"
+        if ref.index not in wanted:
+            continue
+        found = anchor(template[0], gray, box, min_inliers=settings.min_inliers)
+        if found is not None:
+            box, score = found
+            follower.start(_resized(gray, factor), _scale(box, factor))
+        else:
+            score = correlation(template[0], gray, box)
+            if score < settings.min_similarity:
+                return f"no longer matches at frame {ref.index} (similarity {score:.2f})"
+        clipped = box.clipped(ref.width, ref.height)
+        result.boxes.append(FollowedBox(ref, clipped, round(score, 4), found is not None))
+    return "end of clip" if step > 0 else "start of clip"
+
+
+def _scale(box: BBox, factor: float) -> BBox:
+    return BBox(box.x * factor, box.y * factor, box.w * factor, box.h * factor)
+
+
+def confident(c: Candidate, *, min_score: float) -> bool:
+    """Worth carrying through the clip: the verifier said yes, or nothing said no and the score is high."""
+    if c.verdict.state is VerdictState.YES:
+        return True
+    return c.verdict.state in (VerdictState.NOT_RUN, VerdictState.UNSURE) and c.score >= min_score
+
+
+def extend_tracks(source, candidates: Sequence[Candidate], *, sampled: Sequence[int], min_score: float,
+                  settings: FollowSettings = FollowSettings(), cancel: Callable[[], bool] | None = None,
+                  on_progress: ProgressFn | None = None) -> list[Candidate]:
+    """New candidates (method "tracked") where a confident track's mark stays in view but the detector missed it.
+
+    Each track is followed from its best box; a followed box becomes a candidate of the track's brand
+    and id on each sampled frame where no candidate of that brand holds the spot.
+    """
+    occupied: dict[tuple[int, str], list[BBox]] = {}
+    tracks: dict[int, list[Candidate]] = {}
+    for c in candidates:
+        occupied.setdefault((c.frame.index, c.final_brand), []).append(c.final_bbox)
+        if c.track_id is not None:
+            tracks.setdefault(c.track_id, []).append(c)
+    seeds = [max(members, key=lambda c: c.score) for members in tracks.values()
+             if any(confident(c, min_score=min_score) for c in members)]
+    added: list[Candidate] = []
+    for i, seed in enumerate(sorted(seeds, key=lambda c: (c.frame.index, c.track_id or 0))):
+        if on_progress is not None:
+            on_progress(i, len(seeds))
+        followed = follow_box(source, frame_index=seed.frame.index, bbox=seed.bbox, sampled=sampled,
+                              settings=settings, cancel=cancel)
+        if "cancelled" in followed.stops.values():
+            break
+        for box in followed.boxes:
+            spot = occupied.setdefault((box.frame.index, seed.brand), [])
+            if any(b.overlaps(box.bbox) for b in spot):
+                continue
+            spot.append(box.bbox)
+            added.append(Candidate(box.frame, box.bbox, seed.brand, box.score, "tracked", reference=seed.reference,
+                                   track_id=seed.track_id))
+    return sorted(added, key=lambda c: (c.frame.index, c.bbox.x))

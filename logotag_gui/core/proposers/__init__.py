@@ -1,0 +1,25 @@
+"""Stage 1: embedders (proposers) turn a frame into candidate boxes, behind one small protocol.
+
+They are listed, built and given their run settings by the registry in `core/backends.py`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:  # kept light: the shape matcher's trainer imports this package where faiss is absent
+    from logotag_gui.core.base.records import Candidate, Frame
+    from logotag_gui.core.media.logos import LogoDictionary
+
+
+class Proposer(Protocol):
+    name: str
+    model_id: str
+    revision: str | None
+
+    def prepare(self, dictionary: LogoDictionary) -> None:
+        """Index the references; called once per dictionary, before the first frame."""
+
+    def propose(self, frame: Frame) -> list[Candidate]:
+        """Raw candidates for one frame, before NMS and tracking."""
+
