@@ -27,6 +27,7 @@ class RunController(QObject):
         self._thread: QThread | None = None
         self.running = False
         self._states: dict[str, str] = {}  # clip path -> queued / running, while runs are under way
+        self._last_settings: RunConfig | None = None  # the dialog opens with what the last run used
 
     def start(self, db_url: str) -> None:
         self.worker = PipelineWorker(db_url)
@@ -63,11 +64,12 @@ class RunController(QObject):
         if not videos:
             return
         if config is None:
-            dialog = RunDialog(RunConfig(input=videos[0].path, logos=w.logos_dir), frame_count=videos[0].frame_count,
-                               clips=len(videos), parent=w)
+            base = (self._last_settings or RunConfig()).with_(input=videos[0].path, logos=w.logos_dir, start_frame=0,
+                                                               end_frame=None)
+            dialog = RunDialog(base, frame_count=videos[0].frame_count, clips=len(videos), parent=w)
             if dialog.exec() != RunDialog.DialogCode.Accepted:
                 return
-            config = dialog.config()
+            config = self._last_settings = dialog.config()
         configs = [config.with_(input=v.path, logos=w.logos_dir) for v in videos]
         if len(videos) > 1:  # a frame range only makes sense for one clip
             configs = [c.with_(start_frame=0, end_frame=None) for c in configs]

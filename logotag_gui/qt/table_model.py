@@ -162,7 +162,8 @@ class CandidateTableModel(QAbstractTableModel):
         if col == 3:
             return f"{c.score:.3f}"
         if col == 4:
-            return c.verdict.state.value + (" (track)" if c.verdict.from_track else "")
+            shown = "not verified" if c.verdict.state.value == "not_run" else c.verdict.state.value
+            return shown + (" (track)" if c.verdict.from_track else "")
         if col == 5:
             return "" if c.verdict.confidence is None else f"{c.verdict.confidence:.2f}"
         if col == 6:

@@ -48,3 +48,35 @@ def test_edits_come_back_typed(qtbot):
     assert config.threshold == pytest.approx(0.4)
     assert (config.device, config.propagate, config.start_frame, config.end_frame) == ("cuda:1", False, 10, 99)
     assert config.vlm_revision is None  # an empty revision is no revision
+
+
+def test_the_dialog_opens_with_what_the_last_run_used(window, qtbot, tmp_path, demo_clip, logos_dir, monkeypatch):
+    from logotag_gui.qt.dialogs.run_dialog import RunDialog
+
+    clip, _ = demo_clip
+    assert window.open_project(str(tmp_path / "p.sqlite")) and window.set_logos(str(logos_dir))
+    window.add_clips([str(clip)])
+    seen: list[RunConfig] = []
+
+    def run_with(choose):
+        def exec_(dialog):
+            seen.append(dialog.config())
+            choose(dialog)
+            return RunDialog.DialogCode.Accepted
+        monkeypatch.setattr(RunDialog, "exec", exec_)
+        with qtbot.waitSignal(window.runs.worker.allFinished, timeout=120_000):
+            window.runs.run_clips([window.video.id])
+        qtbot.waitUntil(lambda: not window.runs.running, timeout=10_000)
+
+    def keypoints_at_one_fps(dialog):
+        dialog.fields["embedder"].setCurrentText("keypoints")
+        dialog.fields["verifier"].setCurrentText("none")
+        dialog.fields["fps"].setValue(1.0)
+        dialog.start.setValue(5)
+
+    run_with(keypoints_at_one_fps)
+    run_with(lambda dialog: None)
+    assert (seen[0].embedder, seen[0].fps) == ("auto", 2.0)
+    second = seen[1]
+    assert (second.embedder, second.verifier, second.fps) == ("keypoints", "none", 1.0)
+    assert second.start_frame == 0  # a frame range is for one run, not remembered
