@@ -20,10 +20,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q "$(TORCH)"
 	$(BIN)/pip install -q -e ".[dev]"
-	# rapidocr-onnxruntime asks for opencv-python, whose Qt plugins clash with PySide6: install it
-	# without its dependencies (they are listed in pyproject.toml, with the headless OpenCV).
-	$(BIN)/pip install -q --no-deps "rapidocr-onnxruntime==1.4.4"
-	$(BIN)/python -c "import cv2, rapidocr_onnxruntime, PySide6, torch; print('LogoTag is set up: torch', torch.__version__, '/ OpenCV', cv2.__version__)"
+	# An older setup installed rapidocr-onnxruntime by hand (its opencv-python would clash with PySide6).
+	$(BIN)/pip uninstall -q -y rapidocr-onnxruntime 2>/dev/null || true
+	$(BIN)/python -c "import cv2, rapidocr, PySide6, torch; print('LogoTag is set up: torch', torch.__version__, '/ OpenCV', cv2.__version__)"
 	@missing=""; for lib in $(XCB_LIBS); do ldconfig -p 2>/dev/null | grep -q "$$lib" || missing="$$missing $$lib"; done; \
 	  if [ -n "$$missing" ]; then echo "note: the app's window needs Qt's X11 libraries (missing:$$missing):"; \
 	  echo "      sudo apt-get install $(XCB_PACKAGES)"; echo "      (the tests run without them)"; fi

@@ -16,7 +16,14 @@ import numpy as np
 
 from logotag_gui.core.base.records import BBox, Candidate, Frame
 from logotag_gui.core.media.logos import LogoDictionary
-from logotag_gui.core.vision.text_reading import TextReader, name_in_reference, name_similarity, normalise
+from logotag_gui.core.vision.text_reading import (
+    ENGINE,
+    TextReader,
+    engine_revision,
+    name_in_reference,
+    name_similarity,
+    normalise,
+)
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +36,7 @@ class OcrTextProposer:
     max_side: int = 1600  # frames are read at up to this size (text needs resolution)
     thread_safe = True  # frames may be proposed on several threads at once (stage_one.py)
     name: str = "ocr"
-    model_id: str = "rapidocr-onnxruntime"
+    model_id: str = ENGINE
     revision: str | None = None
     _names: dict[str, list[str]] = field(default_factory=dict)
     # brand -> where the whole mark lies around its written name, in units of the name's box
@@ -42,9 +49,7 @@ class OcrTextProposer:
     # loaded between runs, so each reference is read once per session.
 
     def __post_init__(self) -> None:
-        from importlib.metadata import version
-
-        self.revision = version("rapidocr-onnxruntime")
+        self.revision = engine_revision()
 
     @property
     def embedder_id(self) -> str:

@@ -1,15 +1,25 @@
 """SigLIP-2 NaFlex proposer: multi-scale windows → image features → FAISS cosine search.
 
-Windows are cropped, resized to their NaFlex size, normalised and cut into patches with batched
-tensor operations (see crops.py); the Hugging Face image processor is read only for its settings
-(patch size, patch budget, mean/std), so the features match what the processor would give.
+Windows are cropped and resized with batched tensor operations on the model's device (crops.py),
+then cut into NaFlex patches for the whole batch with one reshape-permute copy; the processor's
+normalisation is folded into the model's patch embedding, so the patches need one dtype conversion
+and nothing else. The Hugging Face image processor is read only for its settings (patch size, patch
+budget, mean/std), so the features match what the processor would give (the bench prints the
+cosine). Each window shape is one batch of at most `batch_size` windows.
+
+On a CPU with native bf16 dot products (AVX512-BF16, AMX) the model runs in bf16, about twice as
+fast as fp32 there with features at cosine > 0.9999 to fp32's; elsewhere on a CPU in fp32, on a GPU
+in bf16 (`precision` overrides).
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +35,7 @@ from logotag_gui.core.proposers.logo_index import (
     manifest_for,
     save_index,
 )
-from logotag_gui.core.vision.crops import WindowSpec, crop_resize, frame_tensor, group_by_shape, make_windows
+from logotag_gui.core.vision.crops import WindowSpec, crop_resize, frame_pixels, group_by_shape, make_windows
 from logotag_gui.core.vision.weights import (
     dtype_for,
     dtype_kwargs,
@@ -68,12 +78,91 @@ def _pooled(features) -> torch.Tensor:
     return pooled
 
 
+@cache
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU multiplies bf16 natively (AVX512-BF16 or AMX): there bf16 matmuls are about
+    twice as fast as fp32; elsewhere they are emulated and slower than fp32."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    return bool(flags & {"avx512_bf16", "amx_bf16"})
+    except OSError:
+        pass
+    return False
+
+
+def model_dtype(device: str, precision: str = "auto") -> torch.dtype:
+    """bf16 or fp32 for the model: `precision` "fp32" / "bf16", or "auto" (bf16 on a GPU and on a CPU
+    with native bf16, fp32 otherwise)."""
+    if precision == "fp32":
+        return torch.float32
+    if precision == "bf16":
+        return torch.bfloat16
+    if precision != "auto":
+        raise ValueError(f"precision must be auto, fp32 or bf16, not {precision!r}")
+    if device == "cpu" and cpu_has_native_bf16():
+        return torch.bfloat16
+    return dtype_for(device)
+
+
+def _fold_normalisation(model, mean, std, patch: int) -> None:
+    """Fold the processor's (x / 255 - mean) / std into the patch embedding (a Linear over patches laid
+    out (row, column, channel)), so it takes raw 0-255 pixel values.
+
+    Normalising is affine and the embedding linear, so W((x/255 - m)/s) + b = (W/(255 s)) x + (b - W m/s):
+    the same features, and a batch of patches costs one uint8 → float conversion instead of three
+    passes over its largest tensor. Done in fp32 on this proposer's own model, before any cast.
+    """
+    embed = model.vision_model.embeddings.patch_embedding
+    mean_t = torch.as_tensor(mean, dtype=torch.float32).repeat(patch * patch)  # channel is the fastest axis
+    std_t = torch.as_tensor(std, dtype=torch.float32).repeat(patch * patch)
+    if embed.weight.shape[1] != mean_t.numel():
+        raise ValueError(f"patch embedding takes {embed.weight.shape[1]} values, not {mean_t.numel()} per patch")
+    with torch.no_grad():
+        weight = embed.weight.float()
+        embed.bias.copy_(embed.bias.float() - weight @ (mean_t / std_t))
+        embed.weight.copy_(weight / (255.0 * std_t))
+
+
+def _cache_position_embeddings(model) -> None:
+    """Resize the position embeddings once per window shape, not once per window and batch.
+
+    Siglip2VisionEmbeddings resizes its position grid to every image's patch grid on each call
+    (transformers 5: a batched weight computation; 4.57: one interpolate per image), which costs a
+    tiny model as much as its encoder. Our batches hold one shape, so the result for one image is
+    computed by the library's own function, kept, and broadcast over the batch; mixed batches still
+    take the library's path. Set on this model instance only (ours: loaded by this proposer).
+    """
+    embeddings = getattr(getattr(model, "vision_model", None), "embeddings", None)
+    original = getattr(type(embeddings), "resize_positional_embeddings", None)
+    if embeddings is None or original is None:
+        return
+    kept: dict[tuple, torch.Tensor] = {}
+
+    def resize(positional_embeddings: torch.Tensor, spatial_shapes: torch.Tensor, max_length: int) -> torch.Tensor:
+        n = spatial_shapes.shape[0]
+        # One image (a reference) gains nothing; mixed shapes take the library's path.
+        if n < 2 or torch.is_grad_enabled() or not bool((spatial_shapes == spatial_shapes[0]).all()):
+            return original(positional_embeddings, spatial_shapes, max_length=max_length)
+        h, w = (int(v) for v in spatial_shapes[0].tolist())
+        key = (h, w, int(max_length), positional_embeddings.dtype, positional_embeddings.device)
+        if key not in kept:
+            if len(kept) >= 32:  # a frame has a handful of window shapes; never grow without bound
+                kept.clear()
+            kept[key] = original(positional_embeddings, spatial_shapes[:1], max_length=max_length)
+        return kept[key].expand(n, -1, -1)
+
+    embeddings.resize_positional_embeddings = resize
+
+
 @dataclass
 class Siglip2Proposer:
     model_id: str = DEFAULT_MODEL
     revision: str | None = None
     device: str = "auto"
-    batch_size: int = 32
+    batch_size: int = 0  # windows per model call; 0: as many as fit (see _batch_for)
     top_k: int = 3
     threshold: float = 0.7
     min_margin: float = 0.0
@@ -83,58 +172,114 @@ class Siglip2Proposer:
     # Never upsample a window past its own pixels (a 192 px window: 144 patches, not 256). Faster on
     # small windows; the processor always fills its patch budget, so this is off by default.
     native_resolution: bool = False
+    precision: str = "auto"  # model dtype: auto, fp32 or bf16 (see model_dtype)
     name: str = "siglip2"
+    # Seconds spent per stage when a dict is set here (bench/bench_siglip2.py --profile); the device is
+    # synchronised at each stage's end only then.
+    profile: dict[str, float] | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         from transformers import AutoImageProcessor, AutoModel
 
         path = resolve_model(self.model_id, revision=self.revision, allow_download=self.allow_download)
         self.device = pick_device(self.device)
-        self._dtype = dtype_for(self.device)
-        self._model = AutoModel.from_pretrained(path, **dtype_kwargs(self._dtype)).to(self.device).eval()
+        self._dtype = model_dtype(self.device, self.precision)
+        # Loaded in fp32, the processor's normalisation folded into the patch embedding, then cast.
+        model = AutoModel.from_pretrained(path, **dtype_kwargs(torch.float32)).eval()
         # Read for its settings only: the PIL processor needs no torchvision on either line.
         proc = AutoImageProcessor.from_pretrained(path, **pil_image_processor_kwargs())
         self._patch = int(proc.patch_size)
         self._max_patches = int(proc.max_num_patches)
-        self._mean = torch.tensor(proc.image_mean, device=self.device).view(1, 3, 1, 1)
-        self._std = torch.tensor(proc.image_std, device=self.device).view(1, 3, 1, 1)
+        _fold_normalisation(model, proc.image_mean, proc.image_std, self._patch)
+        _cache_position_embeddings(model)
+        self._model = model.to(device=self.device, dtype=self._dtype)
         self._index: LogoIndex | None = None
+
+    # ---- timing (bench only) ----------------------------------------------------------------
+    @contextmanager
+    def _stage(self, name: str):
+        if self.profile is None:
+            yield
+            return
+        t0 = time.perf_counter()
+        yield
+        if self.device.startswith("cuda"):
+            torch.cuda.synchronize()
+        self.profile[name] = self.profile.get(name, 0.0) + time.perf_counter() - t0
 
     # ---- features -------------------------------------------------------------------------
     def _patchify(self, images: torch.Tensor, *, pad_to: int | None = None) -> dict[str, torch.Tensor]:
-        """(N, 3, h, w) in [0, 1], h and w multiples of the patch size → the model's NaFlex inputs.
+        """(N, C, h, w) images, h and w multiples of the patch size → the model's NaFlex inputs.
 
+        uint8 images hold 0-255, float ones 0-1 (torchvision's convention). The patch layout is cut
+        in the input dtype with one reshape-permute copy for the whole batch (in uint8: a quarter of
+        float's traffic), then converted to the model's dtype. The pixel values stay 0-255: this
+        model's patch embedding holds the processor's (x / 255 - mean) / std (`_fold_normalisation`).
         All images of a batch share one shape, so no padding is needed (`pad_to` reproduces the
         processor's padding to its patch budget, for comparison).
         """
         n, c, h, w = images.shape
         p = self._patch
-        x = (images - self._mean) / self._std
-        x = x.reshape(n, c, h // p, p, w // p, p).permute(0, 2, 4, 3, 5, 1).reshape(n, (h // p) * (w // p), -1)
-        real = x.shape[1]
+        gh, gw = h // p, w // p
+        patches = (images.permute(0, 2, 3, 1)  # (n, h, w, c): a view, contiguous for channels-last images
+                   .reshape(n, gh, p, gw, p, c).permute(0, 1, 3, 2, 4, 5).reshape(n, gh * gw, p * p, c))
+        # The patch embedding takes raw 0-255 values (the normalisation is folded into it): one conversion.
+        x = patches.to(self._dtype)
+        if images.dtype != torch.uint8:
+            x.mul_(255.0)
+        x = x.view(n, gh * gw, p * p * c)
+        real = gh * gw
         length = max(real, pad_to or real)
-        pixel_values = torch.nn.functional.pad(x, (0, 0, 0, length - real))
+        if length > real:
+            x = torch.nn.functional.pad(x, (0, 0, 0, length - real))
         mask = torch.zeros((n, length), dtype=torch.int32, device=x.device)
         mask[:, :real] = 1
-        shapes = torch.tensor([[h // p, w // p]] * n, dtype=torch.long, device=x.device)
-        return {"pixel_values": pixel_values.to(self._dtype), "pixel_attention_mask": mask, "spatial_shapes": shapes}
+        shapes = torch.tensor([[gh, gw]], dtype=torch.long, device=x.device).repeat(n, 1)
+        return {"pixel_values": x, "pixel_attention_mask": mask, "spatial_shapes": shapes}
 
     @torch.inference_mode()
     def _features(self, batch: torch.Tensor) -> np.ndarray:
-        return _pooled(self._model.get_image_features(**self._patchify(batch))).float().cpu().numpy()
+        with self._stage("patchify"):
+            inputs = self._patchify(batch)
+        with self._stage("model"):
+            pooled = _pooled(self._model.get_image_features(**inputs))
+        with self._stage("to host"):
+            return pooled.float().cpu().numpy()
+
+    def _batch_for(self, patches: int) -> int:
+        """Windows per model call for windows of `patches` patches.
+
+        On a GPU, as many as memory allows at base size (256 k tokens). On a CPU, as many as keep the
+        largest tensor (the pixel values, or the MLP's activations) under 32 MB: on Linux, glibc
+        hands larger blocks back to the OS on every free, and touching fresh pages again costs more
+        than the larger matmuls gain (measured: batches of 16-20 base windows beat 64).
+        """
+        if self.batch_size > 0:
+            return self.batch_size
+        if self.device != "cpu":
+            return max(1, 262_144 // max(1, patches))
+        vision = self._model.config.vision_config
+        per_token = max(3 * self._patch ** 2, int(vision.intermediate_size)) * self._dtype.itemsize
+        return max(1, (32 << 20) // (max(1, patches) * per_token))
 
     def embed_windows(self, image: np.ndarray, boxes: np.ndarray) -> np.ndarray:
         """One feature row per box, in the order of `boxes`."""
-        frame = frame_tensor(image, self.device)
+        boxes = np.asarray(boxes, dtype=np.int64).reshape(-1, 4)
+        with self._stage("upload"):
+            pixels = frame_pixels(image, self.device)
         out: np.ndarray | None = None
         for (w, h), rows in group_by_shape(boxes).items():
             budget = self._max_patches
             if self.native_resolution:
                 budget = min(budget, max(1, (h // self._patch) * (w // self._patch)))
             target = naflex_size(h, w, self._patch, budget)
-            for start in range(0, len(rows), self.batch_size):
-                part = rows[start:start + self.batch_size]
-                feats = self._features(crop_resize(frame, boxes[part], target))
+            step = self._batch_for((target[0] // self._patch) * (target[1] // self._patch))
+            step = math.ceil(len(rows) / math.ceil(len(rows) / step))  # equal batches: 36 + 36, not 64 + 8
+            for start in range(0, len(rows), step):
+                part = rows[start:start + step]
+                with self._stage("crop+resize"):
+                    crops = crop_resize(pixels, boxes[part], target)
+                feats = self._features(crops)
                 if out is None:
                     out = np.zeros((len(boxes), feats.shape[1]), np.float32)
                 out[part] = feats
@@ -170,9 +315,16 @@ class Siglip2Proposer:
     def propose(self, frame: Frame) -> list[Candidate]:
         if self._index is None:
             raise RuntimeError("prepare() must run before propose()")
-        boxes = make_windows(frame.ref.width, frame.ref.height, self.windows)
-        scores, ids = self._index.search(self.embed_windows(frame.image, boxes), self.top_k * 4)
-        entries = self._index.entries
+        with self._stage("windows"):
+            boxes = make_windows(frame.ref.width, frame.ref.height, self.windows)
+        features = self.embed_windows(frame.image, boxes)
+        with self._stage("faiss"):
+            scores, ids = self._index.search(features, self.top_k * 4)
+        with self._stage("candidates"):
+            return self._candidates(frame, boxes, scores, ids)
+
+    def _candidates(self, frame: Frame, boxes: np.ndarray, scores: np.ndarray, ids: np.ndarray) -> list[Candidate]:
+        entries = self._index.entries if self._index is not None else []
         out = []
         for box, row_scores, row_ids in zip(boxes.tolist(), scores, ids, strict=True):
             per_brand: dict[str, tuple[float, str]] = {}

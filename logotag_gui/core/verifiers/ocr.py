@@ -26,10 +26,12 @@ import numpy as np
 from logotag_gui.core.base.records import Verdict, VerdictState
 from logotag_gui.core.verifiers import VerifyItem
 from logotag_gui.core.vision.text_reading import (
+    ENGINE,
     UNREADABLE_SIDE,
     NameMatch,
     TextLine,
     TextReader,
+    engine_revision,
     match_name,
     name_in_reference,
     normalise,
@@ -59,13 +61,11 @@ class OcrVerifier:
     # Brands whose references show a readable name; None: not known (prepare() was not called).
     named_marks: set[str] | None = None
     name: str = "ocr"
-    model_id: str = "rapidocr-onnxruntime"
+    model_id: str = ENGINE
     revision: str | None = None
 
     def __post_init__(self) -> None:
-        from importlib.metadata import version
-
-        self.revision = version("rapidocr-onnxruntime")
+        self.revision = engine_revision()
 
     def prepare(self, dictionary: LogoDictionary) -> None:
         """Learn every brand's names and which brands' marks show a name OCR can read (cached per reference)."""

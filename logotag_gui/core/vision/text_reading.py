@@ -1,4 +1,4 @@
-"""Reading text in images (rapidocr: its ONNX models ship in its wheel) and matching brand names in it.
+"""Reading text in images (rapidocr with the PP-OCRv6 ONNX models its wheel ships) and matching brand names in it.
 
 Shared by the OCR proposer (stage 1: text that names a brand becomes a candidate) and the OCR verifier
 (stage 2: does the text in a box name its brand?), which stay independent of each other.
@@ -23,6 +23,7 @@ import threading
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -137,7 +138,12 @@ class TextLine:
 
 
 class TextReader:
-    """A shared rapidocr engine (loading its ONNX models takes a second)."""
+    """A shared rapidocr engine (loading its ONNX models takes a second).
+
+    `read` returns each text line with a box that hugs its letters (see `_tight_word`): the detector's
+    own boxes are padded by half the text's height and, on a small logo, can take in an emblem beside
+    the name, while the proposer and the keypoint search need where the name itself is written.
+    """
 
     _engine = None
     _loading = threading.Lock()  # frames are read on several threads: load the engine once
@@ -146,21 +152,164 @@ class TextReader:
     def engine(cls):
         with cls._loading:
             if cls._engine is None:
-                from rapidocr_onnxruntime import RapidOCR
-
-                cls._engine = RapidOCR()
+                cls._engine = _load_engine()
         return cls._engine
 
     @classmethod
     def read(cls, image: np.ndarray) -> list[TextLine]:
-        result, _ = cls.engine()(np.ascontiguousarray(image[:, :, ::-1]))  # rapidocr expects BGR
+        import cv2
+
+        image = np.ascontiguousarray(image)
+        # rapidocr expects BGR; word boxes: where the recogniser placed each word's letters along its line
+        result = cls.engine()(np.ascontiguousarray(image[:, :, ::-1]), return_word_box=True)
+        quads, texts, scores = (getattr(result, k, None) for k in ("boxes", "txts", "scores"))
+        if quads is None or not texts or scores is None:
+            return []
+        line_quads = [np.asarray(q, dtype=np.float32).reshape(4, 2) for q in quads]
+        # rapidocr drops the word boxes of a line it could not place, so its list need not align with the
+        # lines: each word goes to the line whose outline holds its centre.
+        words_of: list[list[tuple[np.ndarray, str]]] = [[] for _ in line_quads]
+        for line_words in getattr(result, "word_results", None) or ():
+            for word in line_words or ():
+                if len(word) < 3 or word[2] is None:
+                    continue
+                quad = np.asarray(word[2], dtype=np.float32).reshape(4, 2)
+                centre = tuple(float(v) for v in quad.mean(axis=0))
+                inside = [cv2.pointPolygonTest(q, centre, True) for q in line_quads]
+                best = int(np.argmax(inside))
+                if inside[best] >= -2.0:
+                    words_of[best].append((quad, str(word[0])))
+        gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if image.ndim == 3 else image
         lines = []
-        for quad, text, score in result or []:
-            pts = np.asarray(quad, dtype=np.float32)
-            x1, y1 = pts.min(axis=0)
-            x2, y2 = pts.max(axis=0)
-            lines.append(TextLine(str(text), float(score), BBox(float(x1), float(y1), float(x2 - x1), float(y2 - y1))))
+        for line_quad, text, score, words in zip(line_quads, texts, scores, words_of, strict=False):
+            outline = _bbox(line_quad)
+            tight = [_bbox(_tight_word(gray, quad, word)) for quad, word in words]
+            box = outline if not tight else _clip_to(_union(tight), outline)
+            lines.append(TextLine(str(text).strip(), float(score), box))
         return lines
+
+
+WORD_REACH = 0.25  # the recogniser's word box is widened by this much of its height at each end, then fitted
+WORD_MARGIN = 0.15  # kept around a word's letters, in units of their height (the box hugs the name, not the line)
+
+
+def _tight_word(gray: np.ndarray, quad: np.ndarray, text: str) -> np.ndarray:
+    """The part of a word's box (a quadrilateral from the recogniser) that holds its letters, plus a margin.
+
+    Along the line, the recogniser says where the word's letters are (their columns in its crop, give or
+    take part of a letter); across it, the box is the detector's, padded by about half the text's height,
+    and on a small logo it can take in an emblem beside the name. The letters themselves (`_letters`), in
+    the word's upright crop widened a little, give both extents. Never larger than the detector's line
+    (the caller clips); the word's box unchanged where no letters stand out (too small, or no contrast).
+    """
+    import cv2
+
+    p = quad.astype(np.float32)
+    # The recogniser's columns can cut a word's first or last letter: look a little beyond them.
+    along = (p[1] - p[0] + p[2] - p[3]) / 2
+    height = (np.linalg.norm(p[3] - p[0]) + np.linalg.norm(p[2] - p[1])) / 2
+    reach = along / max(1e-6, float(np.linalg.norm(along))) * WORD_REACH * height
+    p = np.array([p[0] - reach, p[1] + reach, p[2] + reach, p[3] - reach], dtype=np.float32)
+    w = int(round(max(np.linalg.norm(p[0] - p[1]), np.linalg.norm(p[3] - p[2]))))
+    h = int(round(max(np.linalg.norm(p[0] - p[3]), np.linalg.norm(p[1] - p[2]))))
+    if w < 2 or h < 6:  # too small to tell its letters from the ground: keep its box
+        return quad
+    upright = np.array([[0, 0], [w, 0], [w, h], [0, h]], dtype=np.float32)
+    to_upright = cv2.getPerspectiveTransform(p, upright)
+    crop = cv2.warpPerspective(gray, to_upright, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    found = _letters(crop, sum(not ch.isspace() for ch in text))
+    if found is None:
+        return quad
+    left, top, right, bottom = found
+    margin = WORD_MARGIN * (bottom - top)
+    x1, x2 = max(0.0, left - margin), min(float(w), right + margin)
+    y1, y2 = max(0.0, top - margin), min(float(h), bottom + margin)
+    corners = np.array([[[x1, y1], [x2, y1], [x2, y2], [x1, y2]]], dtype=np.float32)
+    return cv2.perspectiveTransform(corners, np.linalg.inv(to_upright)).reshape(4, 2)
+
+
+def _letters(crop: np.ndarray, count: int) -> tuple[int, int, int, int] | None:
+    """Where the `count` letters of an upright word crop lie (left, top, right, bottom), or None if unclear.
+
+    Otsu's threshold splits the crop in two: dark letters on light ground or light on dark. Of each side's
+    pieces, the letters are those that are not a band of ground along the crop's top or bottom row (the
+    detector's padding can reach beyond the plate the word is printed on) and are of about one height
+    (within a factor of two of the median piece): a taller piece is a neighbouring emblem or frame that
+    the word's box cuts, a small one a speck. The side whose letters number closest to what the recogniser
+    read is the ink (bold letters can outweigh their ground; a plate within a label has ground both ways).
+    """
+    import cv2
+
+    h, w = crop.shape[:2]
+    if float(crop.max()) - float(crop.min()) < 16:  # no contrast to tell ink from ground
+        return None
+    threshold, _ = cv2.threshold(crop, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
+    bright = crop > threshold
+    best: tuple[int, np.ndarray] | None = None
+    for ink in (bright, ~bright):
+        _, _, stats, _ = cv2.connectedComponentsWithStats(ink.astype(np.uint8), connectivity=8)
+        pieces = stats[1:]  # left, top, width, height, area; label 0 is the other side
+        top, height = pieces[:, cv2.CC_STAT_TOP], pieces[:, cv2.CC_STAT_HEIGHT]
+        ground = ((top == 0) | (top + height >= h)) & (pieces[:, cv2.CC_STAT_WIDTH] > w // 2)
+        pieces = pieces[(pieces[:, cv2.CC_STAT_AREA] >= max(2, 0.002 * h * w)) & (height >= 3) & ~ground]
+        if len(pieces) == 0:
+            continue
+        typical = float(np.median(pieces[:, cv2.CC_STAT_HEIGHT]))
+        letters = pieces[(pieces[:, cv2.CC_STAT_HEIGHT] >= 0.5 * typical) & (pieces[:, cv2.CC_STAT_HEIGHT] <= 2.0 * typical)]
+        miss = abs(len(letters) - count)
+        if best is None or miss < best[0]:
+            best = (miss, letters)
+    if best is None or best[0] > max(2, count // 2):  # neither side looks like the word read there
+        return None
+    letters = best[1]
+    left, top = int(letters[:, cv2.CC_STAT_LEFT].min()), int(letters[:, cv2.CC_STAT_TOP].min())
+    right = int((letters[:, cv2.CC_STAT_LEFT] + letters[:, cv2.CC_STAT_WIDTH]).max())
+    bottom = int((letters[:, cv2.CC_STAT_TOP] + letters[:, cv2.CC_STAT_HEIGHT]).max())
+    return (left, top, right, bottom) if bottom - top >= 3 else None
+
+
+def _bbox(pts: np.ndarray) -> BBox:
+    (x1, y1), (x2, y2) = pts.min(axis=0), pts.max(axis=0)
+    return BBox(float(x1), float(y1), float(x2 - x1), float(y2 - y1))
+
+
+def _union(boxes: Sequence[BBox]) -> BBox:
+    x1, y1 = min(b.x for b in boxes), min(b.y for b in boxes)
+    x2, y2 = max(b.x2 for b in boxes), max(b.y2 for b in boxes)
+    return BBox(x1, y1, x2 - x1, y2 - y1)
+
+
+def _clip_to(box: BBox, outline: BBox) -> BBox:
+    x1, y1 = max(box.x, outline.x), max(box.y, outline.y)
+    x2, y2 = min(box.x2, outline.x2), min(box.y2, outline.y2)
+    return outline if x2 <= x1 or y2 <= y1 else BBox(x1, y1, x2 - x1, y2 - y1)
+
+
+ENGINE = "rapidocr"  # the distribution that reads text; its wheel ships the ONNX models below
+MODEL_FILES = {"Det": "PP-OCRv6_det_small.onnx", "Cls": "ch_ppocr_mobile_v2.0_cls_mobile.onnx",
+               "Rec": "PP-OCRv6_rec_small.onnx"}
+
+
+def engine_revision() -> str:
+    from importlib.metadata import version
+
+    return version(ENGINE)
+
+
+def _load_engine():
+    import rapidocr
+    from rapidocr import RapidOCR
+
+    models = Path(rapidocr.__file__).parent / "models"
+    paths = {task: models / name for task, name in MODEL_FILES.items()}
+    missing = sorted(p.name for p in paths.values() if not p.is_file())
+    if missing:
+        raise RuntimeError(f"rapidocr {engine_revision()} does not ship {', '.join(missing)} in {models}: LogoTag "
+                           "reads text with the models in rapidocr's wheel and never downloads any; "
+                           "install the version LogoTag names (pip install 'rapidocr>=3.10,<3.11')")
+    params = {"Global.log_level": "error",  # not a warning for each image without text
+              **{f"{task}.model_path": str(p) for task, p in paths.items()}}
+    return RapidOCR(params=params)
 
 
 # (image hash, shape, names, min_similarity) -> where the reference shows the name, or None: each reference is
@@ -171,9 +320,9 @@ _REFERENCE_NAMES: dict[tuple, BBox | None] = {}
 def name_in_reference(image: np.ndarray, names: Sequence[str], *, min_similarity: float = 0.8) -> BBox | None:
     """Where a reference image shows one of the brand's names, in its own pixels; None for a symbol.
 
-    Small references are read larger. The text detector misses words that touch the image border and
-    references are often cropped tight, so the crop is read with a border too (FedEx, Google, Coca-Cola
-    need it); slanted script (Sprite) is read only once turned upright.
+    Small references are read larger. A text detector can miss words that touch the image border (PP-OCRv4
+    missed FedEx, Google and Coca-Cola) and references are often cropped tight, so the crop is read with a
+    border too; slanted script (Sprite) is read only once turned upright.
     """
     import cv2
 
@@ -185,7 +334,11 @@ def name_in_reference(image: np.ndarray, names: Sequence[str], *, min_similarity
     if f > 1.0:
         image = cv2.resize(image, (int(w * f), int(h * f)), interpolation=cv2.INTER_CUBIC)
     pad = int(0.15 * max(image.shape[:2]))
-    padded = cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
+    # The ground's colour (the median of the edge pixels), not the edge replicated: letters that touch the
+    # edge would be drawn out into streaks, and the box of the name with them.
+    edge = np.concatenate([image[0], image[-1], image[:, 0], image[:, -1]]).reshape(-1, image.shape[2] if image.ndim == 3 else 1)
+    ground = [float(v) for v in np.median(edge, axis=0)]
+    padded = cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=ground)
     views = itertools.chain([(image, np.array([[1, 0, -pad], [0, 1, -pad]], dtype=np.float32)),
                              (padded, np.array([[1, 0, 0], [0, 1, 0]], dtype=np.float32))],
                             (_rotated(padded, angle) for angle in (20, -20)))  # turned only if needed
