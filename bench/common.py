@@ -20,7 +20,10 @@ def frames_1280x720(n: int, seed: int = 0) -> list[np.ndarray]:
 def save_siglip2(folder: Path, *, size: str) -> Path:
     """A random-weight SigLIP-2 NaFlex: "tiny" (pipeline overhead) or "base" (SigLIP-2 base's architecture)."""
     from transformers import Siglip2Config, Siglip2Model
-    from transformers.models.siglip2.image_processing_pil_siglip2 import Siglip2ImageProcessorPil
+
+    from tests.tiny_models import (
+        _siglip2_pil_processor_class,  # the PIL processor on either transformers line
+    )
 
     if size == "tiny":
         text = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 2,
@@ -31,7 +34,7 @@ def save_siglip2(folder: Path, *, size: str) -> Path:
         # Siglip2Config's defaults are the base model (768 wide, 12 layers, patch 16, 256 patches).
         config = Siglip2Config(text_config={"vocab_size": 1024})
     Siglip2Model(config).save_pretrained(folder)
-    Siglip2ImageProcessorPil(max_num_patches=256).save_pretrained(folder)
+    _siglip2_pil_processor_class()(max_num_patches=256).save_pretrained(folder)
     return folder
 
 

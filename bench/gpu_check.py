@@ -37,27 +37,13 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.common import frames_1280x720
+from bench.common import frames_1280x720, save_siglip2
 from logotag_gui.core.vision.crops import WindowSpec, make_windows
 
 
 def sync(device: str) -> None:
     if device.startswith("cuda"):
         torch.cuda.synchronize()
-
-
-def save_siglip2(folder: Path, size: str) -> Path:
-    from transformers import Siglip2Config, Siglip2Model
-
-    from tests.tiny_models import save_tiny_siglip2, siglip2_pil_module
-
-    if size == "tiny":
-        return save_tiny_siglip2(folder, max_num_patches=256)
-    # Siglip2Config's defaults are the base model (768 wide, 12 layers, patch 16); 256 patches as the hub's.
-    Siglip2Model(Siglip2Config(text_config={"vocab_size": 1024})).to(torch.bfloat16).save_pretrained(folder)
-    module = siglip2_pil_module()
-    (getattr(module, "Siglip2ImageProcessorPil", None) or module.Siglip2ImageProcessor)(max_num_patches=256).save_pretrained(folder)
-    return folder
 
 
 def seed_loop(model, processor, frame: np.ndarray, boxes: np.ndarray, device: str) -> torch.Tensor:
@@ -84,7 +70,7 @@ def stage_one(size: str, device: str, frames: int) -> dict:
     images = frames_1280x720(frames)
     boxes = make_windows(1280, 720, WindowSpec())
     with tempfile.TemporaryDirectory() as tmp:
-        path = save_siglip2(Path(tmp), size)
+        path = save_siglip2(Path(tmp), size=size)
         ours = Siglip2Proposer(model_id=str(path), device=device, batch_size=256 if device != "cpu" else 32)
         dtype = torch.bfloat16 if device != "cpu" else torch.float32
         model = AutoModel.from_pretrained(path, dtype=dtype).to(device).eval()
@@ -243,7 +229,7 @@ def end_to_end(clip: str, logos: str, size: str, device: str, vlm_arch: str) -> 
     from logotag_gui.core.store import open_repository
 
     with tempfile.TemporaryDirectory() as tmp:
-        siglip = save_siglip2(Path(tmp) / "siglip2", size)
+        siglip = save_siglip2(Path(tmp) / "siglip2", size=size)
         vlm = VLMS[vlm_arch](Path(tmp) / "vlm", size)
         repo = open_repository(f"{tmp}/e2e.sqlite")
         config = RunConfig(input=clip, logos=logos, embedder="siglip2", verifier="vlm", siglip_model=str(siglip),

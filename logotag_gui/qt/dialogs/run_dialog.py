@@ -77,9 +77,9 @@ class RunDialog(QDialog):
         if meta["choices"] is not None:
             combo = QComboBox()
             if isinstance(meta["choices"], str):  # a stage: the registry's backends, each explained
+                table = backends.PROPOSERS if meta["choices"] == "proposers" else backends.VERIFIERS
                 combo.addItems(backends.choices(meta["choices"]))
-                for i, name in enumerate(backends.choices(meta["choices"])[1:], start=1):
-                    table = backends.PROPOSERS if meta["choices"] == "proposers" else backends.VERIFIERS
+                for i, name in enumerate(table, start=1):  # after "auto"
                     combo.setItemData(i, table[name].summary, Qt.ItemDataRole.ToolTipRole)
             else:  # a device may also be named ("cuda:1")
                 combo.setEditable(True)
