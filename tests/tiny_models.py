@@ -43,13 +43,15 @@ def _clip_pil_processor_class():
     return getattr(clip, "CLIPImageProcessorPil", None) or clip.CLIPImageProcessor
 
 
-def save_tiny_siglip2(folder: Path, *, hidden: int = 32, max_num_patches: int = 64) -> Path:
+def save_tiny_siglip2(folder: Path, *, hidden: int = 32, max_num_patches: int = 64, seed: int = 0) -> Path:
+    import torch
     from transformers import Siglip2Config, Siglip2Model
 
     text = {"hidden_size": hidden, "intermediate_size": 2 * hidden, "num_hidden_layers": 1,
             "num_attention_heads": 2, "vocab_size": 64, "bos_token_id": 1, "eos_token_id": 2, "pad_token_id": 0}
     vision = {"hidden_size": hidden, "intermediate_size": 2 * hidden, "num_hidden_layers": 1,
               "num_attention_heads": 2, "patch_size": 16, "num_patches": 256}
+    torch.manual_seed(seed)  # the same weights on every machine: numeric tolerances hold everywhere or nowhere
     model = Siglip2Model(Siglip2Config(text_config=text, vision_config=vision))
     model.save_pretrained(folder)
     _siglip2_pil_processor_class()(max_num_patches=max_num_patches).save_pretrained(folder)
@@ -62,8 +64,9 @@ CHAT_TEMPLATE = (
 )
 
 
-def save_tiny_llava(folder: Path) -> Path:
+def save_tiny_llava(folder: Path, *, seed: int = 0) -> Path:
     """A natively supported VLM (LLaVA: CLIP vision tower + Llama) with a small trained BPE tokenizer."""
+    import torch
     from tokenizers import ByteLevelBPETokenizer
     from transformers import (
         CLIPVisionConfig,
@@ -87,6 +90,7 @@ def save_tiny_llava(folder: Path) -> Path:
                        pad_token_id=2)
     config = LlavaConfig(vision_config=vision, text_config=text, image_token_id=tokenizer.convert_tokens_to_ids("<image>"),
                          vision_feature_layer=-1)
+    torch.manual_seed(seed)
     LlavaForConditionalGeneration(config).save_pretrained(folder)
     image_processor = _clip_pil_processor_class()(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
     LlavaProcessor(image_processor=image_processor, tokenizer=tokenizer, patch_size=8,
