@@ -63,8 +63,9 @@ def main() -> None:
 
 # Ways of running stage 1, compared on the same clip in one process: (label, RunConfig changes).
 WAYS = [
-    ("one frame at a time", {"workers": 1, "skip_unchanged": False}),
-    ("LogoTag's default (decode ahead, a thread per core, unchanged frames skipped)", {}),
+    ("one frame at a time, fp32", {"workers": 1, "skip_unchanged": False, "precision": "fp32"}),
+    ("decode ahead, a thread per core, unchanged frames skipped, fp32", {"precision": "fp32"}),
+    ("LogoTag's default (the same, bf16 where the CPU has it natively)", {}),
 ]
 
 

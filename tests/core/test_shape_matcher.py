@@ -76,9 +76,11 @@ def _scene_with(mark: Image.Image) -> tuple[Frame, Frame]:
 
 
 @needs_trained
-def test_shape_proposer_finds_a_bare_emblem_and_nothing_on_an_empty_scene(tmp_path):
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_shape_proposer_finds_a_bare_emblem_and_nothing_on_an_empty_scene(tmp_path, precision):
     with_mark, empty = _scene_with(_bare_emblem(tmp_path))
-    proposer = ShapeProposer(model=TRAINED)
+    proposer = ShapeProposer(model=TRAINED, precision=precision)
+    assert next(proposer.net.parameters()).dtype == {"fp32": torch.float32, "bf16": torch.bfloat16}[precision]
     proposer.prepare(load_dictionary(tmp_path / "logos"))
     found = proposer.propose(with_mark)
     assert found and found[0].brand == "Norvik" and found[0].method == "shape"
@@ -91,7 +93,7 @@ def test_offline_detector_finds_the_emblem_that_keypoints_and_ocr_miss(tmp_path)
     with_mark, _ = _scene_with(_bare_emblem(tmp_path))
     dictionary = load_dictionary(tmp_path / "logos")
     fused = OfflineProposer(shape=ShapeProposer(model=TRAINED, threshold=0.65))
-    without_shapes = OfflineProposer(shape=None)  # keypoints and OCR alone
+    without_shapes = OfflineProposer(find_shape=False)  # keypoints and OCR alone
     fused.prepare(dictionary)
     without_shapes.prepare(dictionary)
     assert without_shapes.propose(with_mark) == []
@@ -108,9 +110,16 @@ def test_a_model_folder_loads_through_the_users_path_and_bad_ones_say_why(tmp_pa
     torch.manual_seed(0)  # the same random network, held in memory at the precision it is saved in
     built = ShapeNet(width=8, dim=16).half().float().eval()
     image = to_tensor(synth.background(96, 64, 1))[None]
+    exact = ShapeProposer(model=folder, precision="fp32")
+    halved = ShapeProposer(model=folder, precision="bf16")
     with torch.inference_mode():
-        features = proposer.net(image)
+        features = exact.net(image)
         assert features.shape == (1, 16, 8, 12) and torch.allclose(features, built(image), atol=1e-5)
+        # bf16 convolutions, fp32 unit features: each cell's feature points the same way to within a few degrees
+        rough = halved.net(image)
+        assert rough.dtype == torch.float32 and (rough * features).sum(dim=1).min() > 0.95
+    with pytest.raises(ValueError, match="precision"):
+        ShapeProposer(model=folder, precision="fp8")
     with pytest.raises(ModelUnavailable, match=r"absent has no config\.json and model\.safetensors"):
         ShapeProposer(model=tmp_path / "absent")
     (folder / CONFIG_FILE).write_text('{"architecture": "something-else"}')

@@ -12,7 +12,7 @@ from PIL import Image
 from logotag_gui.core.base.errors import ModelUnavailable
 from logotag_gui.core.base.records import Frame, FrameRef
 from logotag_gui.core.media.logos import load_dictionary
-from logotag_gui.core.proposers.siglip2 import Siglip2Proposer, _pooled, model_dtype, naflex_size
+from logotag_gui.core.proposers.siglip2 import Siglip2Proposer, _pooled, naflex_size
 from logotag_gui.core.vision.crops import (
     WindowSpec,
     crop_resize,
@@ -22,7 +22,7 @@ from logotag_gui.core.vision.crops import (
     group_by_shape,
     make_windows,
 )
-from logotag_gui.core.vision.weights import pil_image_processor_kwargs
+from logotag_gui.core.vision.weights import model_dtype, pil_image_processor_kwargs
 from tests.tiny_models import siglip2_pil_module
 
 get_image_size_for_max_num_patches = siglip2_pil_module().get_image_size_for_max_num_patches

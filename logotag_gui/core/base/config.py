@@ -17,6 +17,7 @@ DEFAULT_FPS = 2.0  # frames sampled per second: the seed's default, and the grid
 # Choices filled in from the backend registry (backends.py), which sits above this module.
 PROPOSERS, VERIFIERS = "proposers", "verifiers"
 DEVICES = ("auto", "cpu", "cuda", "mps")
+PRECISIONS = ("auto", "fp32", "bf16")
 
 
 def setting(default: Any, help: str, *, label: str | None = None, choices: tuple[str, ...] | str | None = None,
@@ -71,6 +72,9 @@ class RunConfig:
     shape_min_standout: float = setting(5.0, "the shape matcher: standard deviations a peak must stand out of the "
                                         "reference's scores over the frame")
     device: str = setting("auto", "auto, cpu, cuda, cuda:1, mps", label="Device:", choices=DEVICES)
+    precision: str = setting("auto", "number format of the neural models (SigLIP-2, the shape matcher); auto: bf16 on "
+                             "a GPU and on CPUs that multiply bf16 natively (about twice as fast), else fp32",
+                             label="Precision:", choices=PRECISIONS)
     batch_frames: int = setting(4, "frames per stored batch (a killed run loses at most one)")
     workers: int = setting(0, "threads proposing frames at once with the offline backends (0: one per core, up to "
                            "four)")

@@ -47,7 +47,7 @@ class Backend:
 
 def _siglip_load(c: RunConfig) -> dict[str, Any]:
     return {"model_id": c.siglip_model, "revision": c.siglip_revision, "device": c.device,
-            "allow_download": c.allow_download}
+            "precision": c.precision, "allow_download": c.allow_download}
 
 
 def _vlm_load(c: RunConfig) -> dict[str, Any]:
@@ -62,7 +62,7 @@ PROPOSERS: dict[str, Backend] = {b.name: b for b in [
                                "min_margin": c.min_margin, "native_resolution": c.siglip_native},
             threshold=0.7),  # cosine: the seed's default
     Backend("offline", "keypoints + OCR text + the shipped shape matcher, fused (no download)",
-            "logotag_gui.core.proposers.offline:OfflineProposer",
+            "logotag_gui.core.proposers.offline:OfflineProposer", load=lambda c: {"precision": c.precision},
             per_run=lambda c: {"shape_threshold": c.shape_threshold, "shape_min_standout": c.shape_min_standout},
             threshold=0.25),
     Backend("keypoints", "SIFT keypoints matched to each reference, RANSAC homography (no download)",
@@ -70,7 +70,7 @@ PROPOSERS: dict[str, Backend] = {b.name: b for b in [
     Backend("ocr", "text that names a brand (rapidocr, no download)",
             "logotag_gui.core.proposers.ocr_text:OcrTextProposer", threshold=0.5),
     Backend("shape", "the shipped shape matcher alone: bare symbols (no download)",
-            "logotag_gui.core.proposers.shape:ShapeProposer",
+            "logotag_gui.core.proposers.shape:ShapeProposer", load=lambda c: {"precision": c.precision},
             per_run=lambda c: {"threshold": resolved_threshold(c, "shape"), "min_standout": c.shape_min_standout},
             threshold=0.6),  # mean cell cosine
 ]}

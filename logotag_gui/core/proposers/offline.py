@@ -52,9 +52,9 @@ def fuse(primary: list[Candidate], secondary: list[Candidate], *, yield_to_other
     return out + rest
 
 
-def _shape_matcher() -> ShapeProposer | None:
+def _shape_matcher(precision: str) -> ShapeProposer | None:
     try:
-        return ShapeProposer()
+        return ShapeProposer(precision=precision)
     except ModelUnavailable as exc:
         log.warning("offline detector without its shape matcher: %s", exc)
         return None
@@ -64,7 +64,9 @@ def _shape_matcher() -> ShapeProposer | None:
 class OfflineProposer:
     keypoints: KeypointProposer = field(default_factory=lambda: KeypointProposer(synthesize=True))
     ocr: OcrTextProposer = field(default_factory=OcrTextProposer)
-    shape: ShapeProposer | None = field(default_factory=_shape_matcher)
+    shape: ShapeProposer | None = None  # None: the installed shape matcher (find_shape), if any
+    find_shape: bool = True
+    precision: str = "auto"  # the shape matcher's number format (ShapeProposer.precision)
     # Beside a symbol-only brand's read name, a lower shape score will do: the name already says
     # that brand is here (FlickrLogos-27: 78 names read, 41 symbols boxed at IoU >= 0.5, 70 on the spot).
     shape_near_name: float = 0.45
@@ -78,6 +80,8 @@ class OfflineProposer:
     revision: str | None = None
 
     def __post_init__(self) -> None:
+        if self.shape is None and self.find_shape:
+            self.shape = _shape_matcher(self.precision)
         self.revision = f"{self.keypoints.revision}+{self.ocr.revision}+{self.shape.revision if self.shape else 'none'}"
 
     @property

@@ -42,8 +42,13 @@ class ShapeNet(nn.Module):
                                   nn.Conv2d(4 * w, dim, 1))
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        """images: (B, 3, H, W) float in [0, 1]."""
-        return F.normalize(self.body(images - 0.5), dim=1)
+        """images: (B, 3, H, W) float in [0, 1]; features in fp32 whatever the weights' dtype (bf16 runs
+        the convolutions, fp32 the normalisation and the correlation that thresholds read)."""
+        weights = next(self.parameters())
+        x = (images - 0.5).to(weights.dtype)
+        if weights.is_contiguous(memory_format=torch.channels_last) and not weights.is_contiguous():
+            x = x.contiguous(memory_format=torch.channels_last)
+        return F.normalize(self.body(x).float(), dim=1)
 
 
 def to_tensor(image: np.ndarray) -> torch.Tensor:

@@ -19,7 +19,6 @@ import math
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -37,8 +36,8 @@ from logotag_gui.core.proposers.logo_index import (
 )
 from logotag_gui.core.vision.crops import WindowSpec, crop_resize, frame_pixels, group_by_shape, make_windows
 from logotag_gui.core.vision.weights import (
-    dtype_for,
     dtype_kwargs,
+    model_dtype,
     pick_device,
     pil_image_processor_kwargs,
     resolve_model,
@@ -76,35 +75,6 @@ def _pooled(features) -> torch.Tensor:
     if pooled is None:
         raise TypeError(f"get_image_features returned {type(features).__name__} without a pooler_output")
     return pooled
-
-
-@cache
-def cpu_has_native_bf16() -> bool:
-    """Whether this CPU multiplies bf16 natively (AVX512-BF16 or AMX): there bf16 matmuls are about
-    twice as fast as fp32; elsewhere they are emulated and slower than fp32."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("flags"):
-                    flags = set(line.split(":", 1)[1].split())
-                    return bool(flags & {"avx512_bf16", "amx_bf16"})
-    except OSError:
-        pass
-    return False
-
-
-def model_dtype(device: str, precision: str = "auto") -> torch.dtype:
-    """bf16 or fp32 for the model: `precision` "fp32" / "bf16", or "auto" (bf16 on a GPU and on a CPU
-    with native bf16, fp32 otherwise)."""
-    if precision == "fp32":
-        return torch.float32
-    if precision == "bf16":
-        return torch.bfloat16
-    if precision != "auto":
-        raise ValueError(f"precision must be auto, fp32 or bf16, not {precision!r}")
-    if device == "cpu" and cpu_has_native_bf16():
-        return torch.bfloat16
-    return dtype_for(device)
 
 
 def _fold_normalisation(model, mean, std, patch: int) -> None:
