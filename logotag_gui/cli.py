@@ -39,6 +39,8 @@ def _add_run_options(p: argparse.ArgumentParser, *, for_eval: bool = False) -> N
         if isinstance(meta["choices"], str):  # a stage: the registry's backends, each explained
             choices = backends.choices(meta["choices"])
             help_text += f". {backends.explain(meta['choices'])}"
+        elif meta["choices"] is not None and not meta["open_choices"]:
+            choices = list(meta["choices"])
         if f.name == "threshold":
             help_text += f": {backends.default_thresholds()}"
         p.add_argument(flag, type={"int": int, "float": float}.get(kind, str), default=default, choices=choices,

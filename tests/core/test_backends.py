@@ -59,3 +59,26 @@ def test_offline_detector_shape_settings_reach_its_shape_matcher(monkeypatch):
     again = cache.proposer("offline", RunConfig(input="x", logos="y"))
     assert (again.shape_threshold, again.shape_min_standout) == (0.65, 5.0)
     assert again.shape is offline.shape  # the loaded network is shared
+
+
+def test_precision_is_a_load_setting_offered_as_three_choices(monkeypatch, capsys):
+    monkeypatch.delenv("LOGOTAG_SHAPE_MODEL")  # the shipped matcher
+    import torch
+
+    cache = ModelCache()
+    exact = cache.proposer("offline", RunConfig(input="x", logos="y", precision="fp32"))
+    halved = cache.proposer("offline", RunConfig(input="x", logos="y", precision="bf16"))
+    assert len(cache._items) == 2  # another number format is another load
+    assert next(exact.shape.net.parameters()).dtype == torch.float32
+    assert next(halved.shape.net.parameters()).dtype == torch.bfloat16
+    assert _config_of(["--precision", "fp32"]).precision == "fp32"
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["run", "clip.mp4", "--logos", "logos", "--precision", "fp8"])
+    assert "invalid choice: 'fp8'" in capsys.readouterr().err
+    assert _config_of(["--device", "cuda:1"]).device == "cuda:1"  # a device's choices are suggestions
+
+
+def _config_of(options: list[str]) -> RunConfig:
+    from logotag_gui.cli import _config
+
+    return _config(build_parser().parse_args(["run", "clip.mp4", "--logos", "logos", *options]))

@@ -48,6 +48,9 @@ def test_edits_come_back_typed(qtbot):
     assert config.threshold == pytest.approx(0.4)
     assert (config.device, config.propagate, config.start_frame, config.end_frame) == ("cuda:1", False, 10, 99)
     assert config.vlm_revision is None  # an empty revision is no revision
+    assert dialog.fields["device"].isEditable() and not dialog.fields["precision"].isEditable()
+    dialog.fields["precision"].setCurrentText("fp32")
+    assert dialog.config().precision == "fp32"
 
 
 def test_the_dialog_opens_with_what_the_last_run_used(window, qtbot, tmp_path, demo_clip, logos_dir, monkeypatch):

@@ -21,9 +21,12 @@ PRECISIONS = ("auto", "fp32", "bf16")
 
 
 def setting(default: Any, help: str, *, label: str | None = None, choices: tuple[str, ...] | str | None = None,
-            lo: float | None = None, hi: float | None = None, step: float | None = None, cli: bool = True) -> Any:
-    """A RunConfig field with what the CLI and the run dialog need to offer it."""
-    meta = {"help": help, "label": label, "choices": choices, "range": (lo, hi, step), "cli": cli}
+            lo: float | None = None, hi: float | None = None, step: float | None = None, cli: bool = True,
+            open_choices: bool = False) -> Any:
+    """A RunConfig field with what the CLI and the run dialog need to offer it (`open_choices`: the choices
+    are suggestions and other values are valid too, as "cuda:1" is a device)."""
+    meta = {"help": help, "label": label, "choices": choices, "range": (lo, hi, step), "cli": cli,
+            "open_choices": open_choices}
     return field(default=default, metadata=meta)
 
 
@@ -71,7 +74,8 @@ class RunConfig:
                                      "symbol needs (stricter than --embedder shape's own threshold, 0.6)")
     shape_min_standout: float = setting(5.0, "the shape matcher: standard deviations a peak must stand out of the "
                                         "reference's scores over the frame")
-    device: str = setting("auto", "auto, cpu, cuda, cuda:1, mps", label="Device:", choices=DEVICES)
+    device: str = setting("auto", "auto, cpu, cuda, cuda:1, mps", label="Device:", choices=DEVICES,
+                          open_choices=True)
     precision: str = setting("auto", "number format of the neural models (SigLIP-2, the shape matcher); auto: bf16 on "
                              "a GPU and on CPUs that multiply bf16 natively (about twice as fast), else fp32",
                              label="Precision:", choices=PRECISIONS)

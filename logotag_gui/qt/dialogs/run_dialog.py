@@ -81,8 +81,8 @@ class RunDialog(QDialog):
                 combo.addItems(backends.choices(meta["choices"]))
                 for i, name in enumerate(table, start=1):  # after "auto"
                     combo.setItemData(i, table[name].summary, Qt.ItemDataRole.ToolTipRole)
-            else:  # a device may also be named ("cuda:1")
-                combo.setEditable(True)
+            else:  # a device may also be named ("cuda:1"); a precision is one of three
+                combo.setEditable(meta["open_choices"])
                 combo.addItems(list(meta["choices"]))
             combo.setCurrentText(str(value))
             return combo
