@@ -82,3 +82,12 @@ def _config_of(options: list[str]) -> RunConfig:
     from logotag_gui.cli import _config
 
     return _config(build_parser().parse_args(["run", "clip.mp4", "--logos", "logos", *options]))
+
+
+def test_the_registry_says_which_backends_take_a_setting():
+    assert backends.users_of("vlm_endpoint") == {"verifiers": ["endpoint"]}
+    assert backends.users_of("precision") == {"proposers": ["siglip2", "offline", "shape"]}
+    assert backends.users_of("fps") == {} and backends.users_of("threshold") == {}  # the whole run's
+    assert backends.applies("siglip_model", "auto", "none") and not backends.applies("siglip_model", "offline", "vlm")
+    assert backends.applies("device", "offline", "auto")  # auto may pick the VLM
+    assert not backends.applies("device", "keypoints", "ocr")

@@ -83,3 +83,18 @@ def test_the_dialog_opens_with_what_the_last_run_used(window, qtbot, tmp_path, d
     second = seen[1]
     assert (second.embedder, second.verifier, second.fps) == ("keypoints", "none", 1.0)
     assert second.start_frame == 0  # a frame range is for one run, not remembered
+
+
+def test_settings_no_chosen_stage_takes_are_greyed_out_and_say_who_takes_them(qtbot):
+    base = RunConfig(input="clip.mp4", logos="logos", embedder="offline", verifier="ocr")
+    dialog = _dialog(qtbot, base)
+    assert dialog.config() == base.with_(end_frame=99)  # greyed settings still come back unchanged
+    enabled = {name for name, widget in dialog.fields.items() if widget.isEnabled()}
+    assert {"vlm_model", "vlm_endpoint", "siglip_model", "device", "trust_remote_code"}.isdisjoint(enabled)
+    assert {"embedder", "verifier", "fps", "threshold", "min_margin", "precision", "propagate"} <= enabled
+    assert "Stage 2: endpoint" in dialog.fields["vlm_endpoint"].toolTip()
+    dialog.fields["verifier"].setCurrentText("endpoint")
+    assert dialog.fields["vlm_endpoint"].isEnabled() and dialog.fields["vlm_model"].isEnabled()
+    assert not dialog.fields["trust_remote_code"].isEnabled()  # remote code is a local VLM's matter
+    dialog.fields["embedder"].setCurrentText("auto")  # auto may pick SigLIP-2
+    assert dialog.fields["siglip_model"].isEnabled() and dialog.fields["device"].isEnabled()

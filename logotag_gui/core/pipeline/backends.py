@@ -40,6 +40,22 @@ class Backend:
     per_run: Options = _none  # attributes a run sets on its own copy
     threshold: float | None = None  # proposers: the retrieval score a candidate needs by default
 
+    def reads(self) -> frozenset[str]:
+        """The run settings this backend takes: those its load and per-run options read (recorded on a
+        default RunConfig, so the registry stays the one place that says it)."""
+        seen: set[str] = set()
+        defaults = RunConfig(input="", logos="")
+
+        class Recorder:
+            def __getattr__(self, name: str) -> Any:
+                seen.add(name)
+                return getattr(defaults, name)
+
+        recorder: Any = Recorder()
+        self.load(recorder)
+        self.per_run(recorder)
+        return frozenset(seen)
+
     def build(self, **options: Any) -> Any:
         module, _, cls = self.target.partition(":")
         return getattr(importlib.import_module(module), cls)(**options)
@@ -102,6 +118,36 @@ def explain(stage: str) -> str:
     """One line per backend of a stage, for help texts: "name: what it is"."""
     table = PROPOSERS if stage == "proposers" else VERIFIERS
     return "; ".join(f"{b.name}: {b.summary}" for b in table.values())
+
+
+# What "auto" may pick in each stage (resolve_backends): a setting of either may matter.
+AUTO_PICKS = {"proposers": ("siglip2", "offline"), "verifiers": ("vlm", "ocr")}
+
+
+# Settings the pipeline applies to every proposer's candidates (run.py: filter_candidates), besides any
+# backend's own use of them.
+RUN_WIDE = frozenset({"threshold", "min_margin"})
+
+
+def users_of(setting: str) -> dict[str, list[str]]:
+    """stage -> the backends that take `setting`; empty for a setting of the whole run."""
+    if setting in RUN_WIDE:
+        return {}
+    found = {stage: [name for name, b in table.items() if setting in b.reads()]
+             for stage, table in (("proposers", PROPOSERS), ("verifiers", VERIFIERS))}
+    return {stage: names for stage, names in found.items() if names}
+
+
+def applies(setting: str, embedder: str, verifier: str) -> bool:
+    """Whether `setting` matters with these stage choices ("auto" counts as whatever it may pick)."""
+    users = users_of(setting)
+    if not users:
+        return True
+    for stage, chosen in (("proposers", embedder), ("verifiers", verifier)):
+        picks = AUTO_PICKS[stage] if chosen == "auto" else (chosen,)
+        if any(name in users.get(stage, ()) for name in picks):
+            return True
+    return False
 
 
 def default_thresholds() -> str:

@@ -36,17 +36,21 @@ class RunDialog(QDialog):
         self.setWindowTitle("Run the pipeline" + (f" on {clips} clips" if clips > 1 else ""))
         self._base = base
         self.fields: dict[str, QWidget] = {}
-        form = QFormLayout()
+        form = self._form = QFormLayout()
         for f in settings():
             if f.metadata["label"] is None:
                 continue
             widget = self._widget(f, getattr(base, f.name))
             self.fields[f.name] = widget
-            widget.setToolTip(f.metadata["help"])
             if isinstance(widget, QCheckBox):
                 form.addRow("", widget)
             else:
                 form.addRow(f.metadata["label"], widget)
+        for stage in ("embedder", "verifier"):
+            combo = self.fields.get(stage)
+            if isinstance(combo, QComboBox):
+                combo.currentTextChanged.connect(self._grey_what_does_not_apply)
+        self._grey_what_does_not_apply()
         self.start, self.end = QSpinBox(), QSpinBox()
         last = max(0, frame_count - 1)
         for box, value in ((self.start, base.start_frame), (self.end, last if base.end_frame is None else base.end_frame)):
@@ -66,6 +70,28 @@ class RunDialog(QDialog):
         layout.addLayout(form)
         layout.addWidget(hint)
         layout.addWidget(buttons)
+
+    def _grey_what_does_not_apply(self) -> None:
+        """A setting only some backends take (the VLM's model, SigLIP-2's, the endpoint URL) is greyed out
+        unless a chosen stage takes it, and its tooltip says which do."""
+        embedder, verifier = (self._text(name) for name in ("embedder", "verifier"))
+        for f in settings():
+            widget = self.fields.get(f.name)
+            if widget is None:
+                continue
+            users = backends.users_of(f.name)
+            used = backends.applies(f.name, embedder, verifier)
+            widget.setEnabled(used)
+            label = self._form.labelForField(widget)
+            if label is not None:
+                label.setEnabled(used)
+            where = "; ".join(f"{'Stage 1' if stage == 'proposers' else 'Stage 2'}: {', '.join(names)}"
+                              for stage, names in users.items())
+            widget.setToolTip(f.metadata["help"] + (f"\n(used with {where})" if where else ""))
+
+    def _text(self, name: str) -> str:
+        widget = self.fields.get(name)
+        return widget.currentText().strip() if isinstance(widget, QComboBox) else getattr(self._base, name)
 
     @staticmethod
     def _widget(f: dataclasses.Field, value: object) -> QWidget:
