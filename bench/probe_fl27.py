@@ -41,6 +41,21 @@ def pick_references(images: dict, anns: dict, names: dict, how: str) -> dict[str
     return picked
 
 
+def by_method(kept: list, truth: dict) -> str:
+    """Which sources the boxes came from (keypoints, ocr, shape and their fusions): how many, and how many
+    lie on a true box of their brand (IoU >= 0.5), so that false positives can be traced to a source."""
+    rows: dict[str, list[int]] = {}
+    for c in kept:
+        on_truth = any(b.brand == c.brand and b.bbox.iou(c.bbox) >= 0.5 for b in truth.get(c.frame.name, []))
+        row = rows.setdefault(c.method, [0, 0])
+        row[0] += 1
+        row[1] += on_truth
+    lines = [f"{'source':<24} {'boxes':>6} {'on a true box':>14} {'elsewhere':>10}"]
+    for method, (n, hit) in sorted(rows.items(), key=lambda item: -item[1][0]):
+        lines.append(f"{method:<24} {n:>6} {hit:>14} {n - hit:>10}")
+    return "\n".join(lines)
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "fl27_dev"))
@@ -83,14 +98,16 @@ def main() -> None:
                                             verifier=args.verifier), repo=repo, cache_root=str(tmp / "cache"))
             per_image = (time.perf_counter() - t0) / max(1, result.frames_done)
             predictions: dict = {}
-            for c in repo.candidates(video_id=result.video_id):
-                if c.verdict.state.value != "no":  # "unsure" is not a rejection
-                    predictions.setdefault(c.frame.name, []).append(Box(c.brand, c.bbox, c.score))
+            kept = [c for c in repo.candidates(video_id=result.video_id)
+                    if c.verdict.state.value != "no"]  # "unsure" is not a rejection
+            for c in kept:
+                predictions.setdefault(c.frame.name, []).append(Box(c.brand, c.bbox, c.score))
             scored = evaluate(Truth("images", truth), predictions)
             t = scored.total()
             print(f"\n== {backend}: recall {t.recall:.1%} (relaxed {t.relaxed_recall:.1%}), precision {t.precision:.1%}, "
                   f"{scored.false_positives_per_frame:.3f} false positives per image, {per_image:.2f} s per image")
             print(format_table(scored))
+            print(by_method(kept, truth))
             repo.close()
 
 

@@ -22,6 +22,7 @@ import os
 from dataclasses import dataclass, field
 from hashlib import sha1
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -92,7 +93,8 @@ class ShapeProposer:
         # On a CPU with native bf16 the convolutions run in bf16, channels last: the pyramid of a 1280x720
         # frame takes half the time (README: speed), and the scores differ by a few thousandths.
         if model_dtype("cpu", self.precision) == torch.bfloat16:
-            self.net = self.net.to(dtype=torch.bfloat16, memory_format=torch.channels_last)  # type: ignore[call-overload]  # the stubs omit memory_format
+            net: Any = self.net  # Module.to takes memory_format, which its type stubs leave out
+            self.net = net.to(dtype=torch.bfloat16, memory_format=torch.channels_last)
         self.revision = sha1((self.model / WEIGHTS_FILE).read_bytes()).hexdigest()[:12]
 
     @property
