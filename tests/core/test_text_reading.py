@@ -129,6 +129,24 @@ def test_the_engine_names_its_missing_models(monkeypatch, tmp_path):
         text_reading._load_engine()
 
 
+@pytest.mark.parametrize(("cores", "threads"), [(1, 1), (2, 1), (3, 1), (8, 2), (16, 4)])
+def test_the_engine_shares_the_cores_with_the_frames_proposed_at_once(monkeypatch, cores, threads):
+    """A frame per core is read at once (at most four): each engine call gets the cores of one worker."""
+    import rapidocr
+
+    seen = {}
+
+    class Engine:
+        def __init__(self, params):
+            seen.update(params)
+
+    monkeypatch.setattr(rapidocr, "RapidOCR", Engine)
+    monkeypatch.setattr("os.cpu_count", lambda: cores)
+    text_reading._load_engine()
+    assert seen["EngineConfig.onnxruntime.intra_op_num_threads"] == threads
+    assert all(Path(seen[f"{task}.model_path"]).is_file() for task in MODEL_FILES)
+
+
 def _requirements(dist: str, seen: set[str]) -> set[str]:
     """The installed distributions that `dist` needs (its base requirements, not its extras), transitively."""
     from packaging.requirements import Requirement

@@ -8,6 +8,7 @@ dialog (none: the CLI only), and its range. `cli.py` and the run dialog are gene
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +19,18 @@ DEFAULT_FPS = 2.0  # frames sampled per second: the seed's default, and the grid
 PROPOSERS, VERIFIERS = "proposers", "verifiers"
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "fp32", "bf16")
+
+
+def default_workers() -> int:
+    """Frames proposed at once (RunConfig.workers 0): both cores of a laptop, at most four threads
+    (beyond that, the libraries' own threads already fill the CPU)."""
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+def cores_per_worker() -> int:
+    """The cores each of the default workers has to itself: what a library's own thread pool should use
+    while frames are proposed at once (more threads than cores spin and wait on each other)."""
+    return max(1, (os.cpu_count() or 1) // default_workers())
 
 
 def setting(default: Any, help: str, *, label: str | None = None, choices: tuple[str, ...] | str | None = None,

@@ -15,14 +15,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from logotag_gui.core.base.config import RunConfig
+from logotag_gui.core.base.config import RunConfig, default_workers
 from logotag_gui.core.base.errors import Cancelled, InputError
 from logotag_gui.core.base.records import Candidate, Frame, Progress, Verdict, VerdictState
 from logotag_gui.core.media.logos import load_dictionary
 from logotag_gui.core.media.video import REENCODE_HINT, open_source
 from logotag_gui.core.pipeline.backends import ModelCache, choose_backends, describe, resolved_threshold
 from logotag_gui.core.pipeline.follow import extend_tracks
-from logotag_gui.core.pipeline.stage_one import StageOne, default_workers, prefetch
+from logotag_gui.core.pipeline.stage_one import StageOne, prefetch
 from logotag_gui.core.pipeline.tracks import TrackLinker, cross_brand_margin, filter_candidates, nms
 from logotag_gui.core.verifiers import Verifier, VerifyItem, prepare_verifier
 

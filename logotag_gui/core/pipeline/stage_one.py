@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import os
 import queue
 import threading
 from collections.abc import Callable, Generator, Iterable, Sequence
@@ -23,6 +22,7 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
+from logotag_gui.core.base.config import default_workers
 from logotag_gui.core.base.records import Candidate, Frame
 
 if TYPE_CHECKING:
@@ -30,11 +30,6 @@ if TYPE_CHECKING:
 
 BLOCK = 20  # pixels per side of a block whose mean is compared
 UNCHANGED_LEVELS = 3.0  # the largest change of a block's mean luma (0-255) that still counts as unchanged
-
-
-def default_workers() -> int:
-    """Both cores of a laptop, at most four threads (beyond that, the libraries' own threads already fill the CPU)."""
-    return max(1, min(4, os.cpu_count() or 1))
 
 
 def prefetch(frames: Iterable[Frame], depth: int = 4) -> Generator[Frame, None, None]:

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from logotag_gui.core.base.config import cores_per_worker
 from logotag_gui.core.base.records import BBox
 
 WHOLE_WORD_MAX = 5  # names this short hide inside ordinary words: match whole words only
@@ -308,6 +309,9 @@ def _load_engine():
                            "reads text with the models in rapidocr's wheel and never downloads any; "
                            "install the version LogoTag names (pip install 'rapidocr>=3.10,<3.11')")
     params = {"Global.log_level": "error",  # not a warning for each image without text
+              # Stage 1 reads a frame per core at once: an engine using every core for each frame spins its
+              # threads against the others' (on 2 cores, one thread each made the offline detector 22% faster).
+              "EngineConfig.onnxruntime.intra_op_num_threads": cores_per_worker(),
               **{f"{task}.model_path": str(p) for task, p in paths.items()}}
     return RapidOCR(params=params)
 
