@@ -20,7 +20,14 @@ from PIL import Image, ImageDraw, ImageFont
 from logotag_gui.core.base.records import BBox
 from logotag_gui.core.media import synth
 from logotag_gui.core.vision import text_reading
-from logotag_gui.core.vision.text_reading import MODEL_FILES, TextReader, _letters, name_similarity
+from logotag_gui.core.vision.text_reading import (
+    MODEL_FILES,
+    TextLine,
+    TextReader,
+    _letters,
+    name_box,
+    name_similarity,
+)
 
 
 def _ink_box(mask: np.ndarray) -> BBox:
@@ -169,3 +176,25 @@ def test_a_plain_pip_install_brings_the_ocr_engine_and_only_the_headless_opencv(
     assert "opencv-python" not in needed and "rapidocr-onnxruntime" not in needed
     with pytest.raises(metadata.PackageNotFoundError):
         metadata.distribution("opencv-python")
+
+
+def test_the_name_box_is_the_run_of_words_that_names_the_brand():
+    stylised, plain, tagline = BBox(0, 10, 60, 20), BBox(70, 0, 80, 40), BBox(160, 10, 90, 20)
+    line = TextLine("Bata Bata Shoes", 0.9, BBox(0, 0, 250, 40), (("Bata", stylised), ("Bata", plain), ("Shoes", tagline)))
+    assert name_box(line, ["Bata"], 0.8) == plain  # one word rather than "Bata Bata"; the taller of the two
+    assert name_box(line, ["Shoes"], 0.8) == tagline
+    coca = TextLine("Coca Cola", 0.9, BBox(0, 0, 100, 20), (("Coca", BBox(0, 0, 45, 20)), ("Cola", BBox(55, 0, 45, 20))))
+    assert name_box(coca, ["Coca-Cola"], 0.8) == BBox(0, 0, 100, 20)  # only the whole line names it
+    assert name_box(coca, ["Pepsi"], 0.8) == coca.box  # nothing names it: the line
+    unknown = TextLine("Bata Bata", 0.9, BBox(5, 5, 90, 20))  # the recogniser placed no words
+    assert name_box(unknown, ["Bata"], 0.8) == unknown.box
+
+
+def test_a_name_read_in_a_line_with_other_words_is_boxed_alone():
+    """rapidocr reads "Norvik Sports" at 24 px as one line; the name's box is the word "Norvik", not the line."""
+    _, ink = _written("Norvik", 24)
+    scene, _ = _written("Norvik Sports", 24)
+    lines = [line for line in TextReader.read(scene) if "norvik" in line.text.lower()]
+    assert lines and [word for word, _ in lines[0].words] == ["Norvik", "Sports"]
+    box = name_box(lines[0], ["Norvik"], 0.8)
+    assert _covers(box, ink, slack=3) and box.x2 < ink.x2 + ink.h < lines[0].box.x2 - 50  # without "Sports"

@@ -20,6 +20,7 @@ from logotag_gui.core.vision.text_reading import (
     ENGINE,
     TextReader,
     engine_revision,
+    name_box,
     name_in_reference,
     name_similarity,
     normalise,
@@ -101,7 +102,7 @@ class OcrTextProposer:
                     best_brand, best = brand, sim
             if best_brand is None or best < self.min_similarity or is_mention(line.text, self._names[best_brand]):
                 continue
-            b = line.box
+            b = name_box(line, self._names[best_brand], self.min_similarity)
             box = BBox(b.x / scale, b.y / scale, b.w / scale, b.h / scale).clipped(frame.ref.width, frame.ref.height)
             hits.append(NameHit(best_brand, line.text, round(best * line.score, 4), box))
         return hits

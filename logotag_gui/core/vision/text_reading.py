@@ -136,6 +136,27 @@ class TextLine:
     text: str
     score: float
     box: BBox
+    words: tuple[tuple[str, BBox], ...] = ()  # the recogniser's words, each boxed tight to its letters
+
+
+def name_box(line: TextLine, names: Sequence[str], min_similarity: float) -> BBox:
+    """Where the line names the brand: the shortest run of its words that names it as well as any
+    (a line can hold a tagline, or the name twice: Bata's mark is a stylised and a plain "Bata", read
+    as one line); the whole line where its words are not known or only the whole line names it. Between
+    equal runs, the tallest: a name is usually the largest text of its line."""
+    best: tuple[tuple[float, int, float], BBox] | None = None
+    n = len(line.words)
+    for i in range(n):
+        for j in range(i + 1, n + 1):
+            text = " ".join(word for word, _ in line.words[i:j])
+            similarity = max(name_similarity(text, name) for name in names)
+            if similarity < min_similarity:
+                continue
+            box = _union([b for _, b in line.words[i:j]])
+            key = (similarity, -(j - i), box.h)
+            if best is None or key > best[0]:
+                best = (key, box)
+    return line.box if best is None else best[1]
 
 
 class TextReader:
@@ -184,9 +205,9 @@ class TextReader:
         lines = []
         for line_quad, text, score, words in zip(line_quads, texts, scores, words_of, strict=False):
             outline = _bbox(line_quad)
-            tight = [_bbox(_tight_word(gray, quad, word)) for quad, word in words]
-            box = outline if not tight else _clip_to(_union(tight), outline)
-            lines.append(TextLine(str(text).strip(), float(score), box))
+            tight = [(word, _clip_to(_bbox(_tight_word(gray, quad, word)), outline)) for quad, word in words]
+            box = outline if not tight else _clip_to(_union([b for _, b in tight]), outline)
+            lines.append(TextLine(str(text).strip(), float(score), box, tuple(tight)))
         return lines
 
 
@@ -349,7 +370,8 @@ def name_in_reference(image: np.ndarray, names: Sequence[str], *, min_similarity
     found = None
     for i, (view, to_view) in enumerate(views):
         lines = TextReader.read(np.ascontiguousarray(view))
-        scored = [(max(name_similarity(line.text, n) for n in names), line.box) for line in lines]
+        scored = [(max(name_similarity(line.text, n) for n in names), name_box(line, names, min_similarity))
+                  for line in lines]
         best = max(((sim, b) for sim, b in scored if sim >= min_similarity and b.w > 0 < b.h),
                    key=lambda item: item[0], default=None)
         if best is not None:
