@@ -370,12 +370,11 @@ def name_in_reference(image: np.ndarray, names: Sequence[str], *, min_similarity
     found = None
     for i, (view, to_view) in enumerate(views):
         lines = TextReader.read(np.ascontiguousarray(view))
-        scored = [(max(name_similarity(line.text, n) for n in names), name_box(line, names, min_similarity))
-                  for line in lines]
-        best = max(((sim, b) for sim, b in scored if sim >= min_similarity and b.w > 0 < b.h),
-                   key=lambda item: item[0], default=None)
-        if best is not None:
-            b = best[1]
+        scored = sorted(((max(name_similarity(line.text, n) for n in names), k) for k, line in enumerate(lines)),
+                        key=lambda item: (-item[0], item[1]))  # best first; the first read among equals
+        boxes = (name_box(lines[k], names, min_similarity) for sim, k in scored if sim >= min_similarity)
+        b = next((box for box in boxes if box.w > 0 < box.h), None)  # the best-named line's name, boxed
+        if b is not None:
             corners = np.array([[b.x, b.y], [b.x2, b.y], [b.x2, b.y2], [b.x, b.y2]], dtype=np.float32).reshape(-1, 1, 2)
             pts = cv2.transform(corners, cv2.invertAffineTransform(to_view)).reshape(-1, 2) - pad
             (x1, y1), (x2, y2) = pts.min(axis=0) / f, pts.max(axis=0) / f
