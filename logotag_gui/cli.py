@@ -15,6 +15,9 @@ from logotag_gui.core.base.safe_io import redact_secrets, redact_url
 from logotag_gui.core.pipeline import backends
 
 log = logging.getLogger("logotag")
+# simulate-review's strategies (review/simulate.py's STRATEGIES, which a test holds this to): named here so
+# that `logotag --help` does not import the review layer.
+STRATEGIES = ("boxes", "exposures", "audit")
 
 
 def _add_run_options(p: argparse.ArgumentParser, *, for_eval: bool = False) -> None:
@@ -181,16 +184,11 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         target = args.db if args.in_place else _copy_project(args.db, Path(tmp) / "simulated.sqlite")
         project = Project.open(target, create=False, durable=False)
         try:
-            videos = project.videos()
-            video_id = _video_id(project.repo, args.video)
-            if video_id is None:
-                if len(videos) != 1:
-                    raise LogoTagError(f"The project holds {len(videos)} clips: name one with --video "
-                                       "(`logotag videos --db ...` lists them).")
-                video_id = videos[0].id
+            video_id = _one_clip(project, args.video)
             session = project.session(video_id, reviewer="oracle")
             source = None
-            if not (args.no_propagate and args.no_learn):  # following and learning read the clip's pixels
+            pixels = not (args.no_propagate and args.no_learn) and (args.strategy != "audit" or args.review_first)
+            if pixels:  # following and learning read the clip's pixels
                 try:
                     source = open_source(session.video.path)
                 except LogoTagError as exc:
@@ -200,8 +198,10 @@ def cmd_simulate(args: argparse.Namespace) -> int:
                 learner = None if source is None or args.no_learn else Learner(
                     project.repo, source, video=session.video, sampled=session.sampled,
                     dictionary=project.dictionary(), reviewer="oracle")
-                result = simulate_review(session, truth, source=source, learner=learner,
-                                         propagate=not args.no_propagate)
+                result = simulate_review(session, truth, strategy=args.strategy, source=source, learner=learner,
+                                         propagate=not args.no_propagate, max_actions=args.budget
+                                         if args.strategy != "audit" else None, frames=args.budget or 60,
+                                         seeds=args.seeds, review_first=args.review_first, misses=args.misses)
             finally:
                 if source is not None:
                     source.close()
@@ -235,28 +235,105 @@ def _copy_project(db: str, copy: Path) -> str:
 
 
 def cmd_videos(args: argparse.Namespace) -> int:
-    from logotag_gui.core.store import open_repository
+    from logotag_gui.core.review.project import Project
 
-    repo = open_repository(args.db, create=False)
-    for v in repo.videos():
-        print(f"{v.id:>4}  {v.decided:>6}/{v.candidates:<6} reviewed  {v.last_run_status or 'not run':<9}  {v.path}")
+    project = Project.open(args.db, create=False)
+    try:
+        for v in project.videos():
+            meter = project.session(v.id, reviewer="").meter() if v.candidates else None
+            seconds = f"  {meter.format()}" if meter else ""
+            print(f"{v.id:>4}  {v.decided:>6}/{v.candidates:<6} reviewed  {v.last_run_status or 'not run':<9}  "
+                  f"{v.path}{seconds}")
+    finally:
+        project.close()
     return 0
 
 
-def cmd_report(args: argparse.Namespace) -> int:
-    from logotag_gui.core.analysis.exposure import ExposureRules
-    from logotag_gui.core.analysis.report import build_report, empty_note, write_csv, write_html
-    from logotag_gui.core.store import open_repository
+def cmd_audit(args: argparse.Namespace) -> int:
+    """Draw (or grow) a clip's audit sample; then, from its answers, seconds per brand with a 95% interval."""
+    import getpass
+    import json as _json
 
-    repo = open_repository(args.db, create=False)
-    rules = ExposureRules(source=args.source, gap_tolerance_s=args.gap, min_size_share=args.min_size,
-                          min_duration_s=args.min_duration)
-    report = build_report(repo, rules=rules, video_id=_video_id(repo, args.video))
-    out = args.out or f"exposure.{args.format}"
-    (write_html if args.format == "html" else write_csv)(report, out)
+    from logotag_gui.core.review.audit import Audit
+    from logotag_gui.core.review.project import Project
+
+    project = Project.open(args.db, create=False)
+    try:
+        video_id = _one_clip(project, args.video)
+        session = project.session(video_id, reviewer=getpass.getuser())
+        audit = Audit(session)
+        if args.frames is not None:
+            if audit.sample is None or args.new or audit.stale:
+                audit.draw(frames=args.frames, seed=args.seed)
+                print(f"drew {len(audit.frames)} of {len(session.sampled)} sampled frames (seed {args.seed}); "
+                      "answer them in the app: Review → Audit sample")
+            elif args.frames > len(audit.frames):
+                audit.extend(args.frames - len(audit.frames))
+                print(f"the sample now holds {len(audit.frames)} frames")
+        if audit.sample is None:
+            raise LogoTagError("This clip has no audit sample: draw one with --frames N (e.g. --frames 60).")
+        estimate = audit.estimate(target=args.target)
+        if estimate is None:
+            raise LogoTagError("The clip was run again on another grid since its sample was drawn: draw a new one "
+                               "(--frames N --new).")
+        answered = len(audit.answers)
+        if args.json:
+            print(_json.dumps({"answered": answered, "frames": len(audit.frames), "population": len(session.sampled),
+                               "more_frames": estimate.more_frames, "target": args.target,
+                               "brands": [_estimate_row(e) for e in [*estimate.brands.values(), estimate.total]
+                                          if e is not None]}, indent=1))
+            return 0
+        print(f"{'brand':<24} {'seconds':>9} {'± 95%':>8} {'model+review':>13}")
+        for e in [*estimate.brands.values(), estimate.total]:
+            if e is not None:
+                print(f"{e.brand:<24} {e.seconds:9.1f} {e.half_width:8.1f} {e.predicted_s:13.1f}")
+        share = answered / max(1, len(session.sampled))
+        more = ("reached" if estimate.more_frames == 0 else "not reachable within the clip"
+                if estimate.more_frames is None else f"{estimate.more_frames} frames more")
+        print(f"{answered}/{len(audit.frames)} sample frames answered ({share:.1%} of the clip's {len(session.sampled)} "
+              f"sampled frames); ±{args.target:.0%} on the total: {more}; {session.meter().format()}")
+    finally:
+        project.close()
+    return 0
+
+
+def _estimate_row(e) -> dict:
+    return {"brand": e.brand, "seconds": round(e.seconds, 3), "half_width": round(e.half_width, 3),
+            "low": round(e.low, 3), "high": round(e.high, 3), "predicted_s": round(e.predicted_s, 3),
+            "exact": e.exact}
+
+
+def _one_clip(project, which: str | None) -> int:
+    video_id = _video_id(project.repo, which)
+    if video_id is None:
+        videos = project.videos()
+        if len(videos) != 1:
+            raise LogoTagError(f"The project holds {len(videos)} clips: name one with --clip "
+                               "(`logotag videos --db ...` lists them).")
+        video_id = videos[0].id
+    return video_id
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from logotag_gui.core.analysis.audit import Z95
+    from logotag_gui.core.analysis.exposure import ExposureRules
+    from logotag_gui.core.analysis.report import empty_note, write_csv, write_html
+    from logotag_gui.core.review.project import Project
+
+    project = Project.open(args.db, create=False)
+    try:
+        rules = ExposureRules(source=args.source, gap_tolerance_s=args.gap, min_size_share=args.min_size,
+                              min_duration_s=args.min_duration)
+        report = project.report(rules=rules, video_id=_video_id(project.repo, args.video))
+        out = args.out or f"exposure.{args.format}"
+        (write_html if args.format == "html" else write_csv)(report, out)
+    finally:
+        project.close()
     for s in report.totals.values():
+        est = report.estimate(s.brand)
+        audited = f"  audit {est[0]:7.1f} ± {Z95 * est[1]:.1f} s" if est else ""
         print(f"{s.brand:<24} {s.seconds:8.1f} s  {s.exposures:4d} exposures  solus {s.solus_seconds:6.1f} s  "
-              f"mean size {s.mean_size_share:6.2%}")
+              f"mean size {s.mean_size_share:6.2%}{audited}")
     print(f"wrote {out} ({'reviewed detections' if args.source == 'accepted' else 'model verdicts, not reviewed'})")
     note = empty_note(report)
     if note:  # the (empty) report is still written: it is true, and a script waiting for the file gets it
@@ -404,7 +481,34 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--no-propagate", action="store_true", help="a drawn box is not followed through the clip")
     sim.add_argument("--no-learn", action="store_true", help="decisions teach nothing while the review goes on")
     sim.add_argument("--in-place", action="store_true", help="write the oracle's decisions into the project itself")
+    sim.add_argument("--strategy", choices=STRATEGIES, default="boxes",
+                     help="boxes: box by box; exposures: exposure by exposure (accept/reject one, trim, extend, "
+                          "split, mark a brand on screen); audit: answer seeded random samples of frames and "
+                          "estimate the seconds with a 95%% interval (default boxes)")
+    sim.add_argument("--budget", type=int, default=None,
+                     help="audit: frames per sample (default 60); boxes and exposures: stop after this many actions")
+    sim.add_argument("--seeds", type=int, default=20, help="audit: how many seeded samples (default 20)")
+    sim.add_argument("--misses", choices=("draw", "mark"), default="draw",
+                     help="exposures: fix a brand on screen that nothing counts by drawing its box on its largest view "
+                          "(followed, and taught: finds it in other shots) or by marking it on screen and moving the "
+                          "exposure's out point (default draw)")
+    sim.add_argument("--review-first", type=int, default=0, metavar="ACTIONS",
+                     help="audit: review the most uncertain exposures first, up to this many actions")
     sim.set_defaults(func=cmd_simulate)
+
+    aud = sub.add_parser("audit", parents=[common], help="draw or extend a clip's audit sample, or estimate its seconds "
+                                                      "per brand with a 95%% interval from the answers")
+    aud.add_argument("--db", required=True)
+    aud.add_argument("--clip", "--video", dest="video", default=None,
+                     help="which clip (id, path or file name); needed when several")
+    aud.add_argument("--frames", type=int, default=None,
+                     help="draw a sample of this many sampled frames (or grow the current one to it)")
+    aud.add_argument("--seed", type=int, default=0, help="the sample's random seed (default 0)")
+    aud.add_argument("--new", action="store_true", help="draw a new sample even where the clip has one")
+    aud.add_argument("--target", type=float, default=0.05,
+                     help="the 95%% half-width to reach, as a share of the total (default 0.05)")
+    aud.add_argument("--json", action="store_true")
+    aud.set_defaults(func=cmd_audit)
 
     videos = sub.add_parser("videos", parents=[common], help="list the project's clips and their review progress")
     videos.add_argument("--db", required=True)

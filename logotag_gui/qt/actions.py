@@ -67,7 +67,7 @@ def _draw(w: MainWindow) -> None:
 
 
 def _toggle(w: MainWindow, attribute: str, on: bool) -> None:
-    setattr(w.review, attribute, on)
+    w.review.set_option(attribute, on)
 
 
 # name, menu, text, shortcut, needs (project | clip | idle | ""), handler
@@ -91,10 +91,24 @@ ACTIONS: list[tuple[str, str, str, str, str, Callable]] = [
     ("accept_track", "Re&view", "Accept whole track", "T", "clip", lambda w: w.review.decide_track(DecisionKind.ACCEPT)),
     ("reject_track", "Re&view", "Reject whole track", "Shift+T", "clip",
      lambda w: w.review.decide_track(DecisionKind.REJECT)),
+    ("accept_exposure", "Re&view", "Accept exposure", "Shift+A", "clip",
+     lambda w: w.review.decide_exposure(DecisionKind.ACCEPT)),
+    ("reject_exposure", "Re&view", "Reject exposure", "Shift+R", "clip",
+     lambda w: w.review.decide_exposure(DecisionKind.REJECT)),
+    ("accept_gallery", "Re&view", "Accept the brand's exposures still to review", "Ctrl+Shift+A", "clip",
+     lambda w: w.review.accept_gallery()),
+    ("set_in", "Re&view", "Exposure starts here (in point)", "I", "clip", lambda w: w.review.move_edge("in")),
+    ("set_out", "Re&view", "Exposure ends here (out point)", "O", "clip", lambda w: w.review.move_edge("out")),
+    ("split", "Re&view", "Split the exposure here", "S", "clip", lambda w: w.review.split_exposure()),
+    ("present", "Re&view", "A brand is on screen here (no box)…", "P", "clip", lambda w: w.review.mark_present()),
     ("relabel", "Re&view", "Relabel…", "L", "clip", lambda w: w.review.relabel()),
     ("draw", "Re&view", "Draw a missed box", "B", "clip", _draw),
     ("follow", "Re&view", "Follow this box through the clip", "E", "clip", lambda w: w.review.follow()),
     ("find_more", "Re&view", "Find more like this", "M", "clip", lambda w: w.review.find_more()),
+    ("audit_next", "Re&view", "Audit: next frame to answer", "U", "clip", lambda w: w.review.next_audit_frame()),
+    ("audit_confirm", "Re&view", "Audit: confirm this frame's brands", "Ctrl+Return", "clip",
+     lambda w: w.review.confirm_audit_frame()),
+    ("audit_add", "Re&view", "Audit: add a brand on screen…", "Shift+P", "clip", lambda w: w.review.add_audit_brand()),
     ("calibration", "Re&view", "Calibration from reviews…", "", "project", lambda w: w.show_calibration()),
     ("undo", "Re&view", "Undo", "Ctrl+Z", "project", lambda w: w.review.undo()),
     ("redo", "Re&view", "Redo", "Ctrl+Shift+Z", "project", lambda w: w.review.redo()),
@@ -104,6 +118,10 @@ ACTIONS: list[tuple[str, str, str, str, str, Callable]] = [
      lambda w: w.review.navigate(step=1, unreviewed=True)),
     ("prev_unreviewed", "&Navigate", "Previous unreviewed candidate", "Shift+N", "clip",
      lambda w: w.review.navigate(step=-1, unreviewed=True)),
+    ("next_exposure", "&Navigate", "Next exposure to review", "X", "clip",
+     lambda w: w.review.navigate_exposures(1)),
+    ("prev_exposure", "&Navigate", "Previous exposure to review", "Shift+X", "clip",
+     lambda w: w.review.navigate_exposures(-1)),
     ("next_track", "&Navigate", "Next track", "]", "clip", lambda w: w.review.navigate(step=1, track=True)),
     ("prev_track", "&Navigate", "Previous track", "[", "clip", lambda w: w.review.navigate(step=-1, track=True)),
     ("play", "&Navigate", "Play / pause", "Space", "clip", lambda w: w.clip_view.toggle_play()),
@@ -113,17 +131,22 @@ ACTIONS: list[tuple[str, str, str, str, str, Callable]] = [
     ("sample_back", "&Navigate", "Previous sampled frame", "Shift+Left", "clip", lambda w: w.clip_view.step_sampled(-1)),
     ("first", "&Navigate", "First frame", "Home", "clip", lambda w: w.clip_view.go_to(0)),
     ("last", "&Navigate", "Last frame", "End", "clip", lambda w: w.clip_view.go_to(w.video.frame_count - 1)),
+    ("gallery", "&View", "Film strip: the exposure's frames, or the brand's exposures to review", "G", "clip",
+     lambda w: w.clip_view.toggle_gallery()),
     ("fit", "&View", "Fit frame", "F", "clip", lambda w: w.clip_view.view.fit()),
     ("zoom_in", "&View", "Zoom in", "+", "clip", lambda w: w.clip_view.view.zoom(1.25)),
     ("zoom_out", "&View", "Zoom out", "-", "clip", lambda w: w.clip_view.view.zoom(0.8)),
     ("escape", "&View", "Cancel drawing or following", "Esc", "clip", lambda w: w.cancel_busy()),
     ("shortcuts", "&Help", "Keyboard shortcuts", "F1", "", lambda w: w.show_shortcuts()),
+    # Audit: the number keys tick or untick the brands listed for the frame shown.
+    *[(f"audit_toggle_{n}", "Re&view", f"Audit: tick or untick brand {n}", str(n), "clip",
+       lambda w, row=n - 1: w.audit_panel.toggle(row)) for n in range(1, 10)],
 ]
 # Review options, on by default: (name, text, controller attribute)
 TOGGLES = [("follow_drawn", "Follow drawn and tightened boxes through the clip", "follow_drawn"),
            ("learn", "Learn from decisions while reviewing", "learn")]
-TOOLBAR = ["open", "add_clips", "logos", "run_clip", "cancel", "accept", "reject", "accept_track", "draw", "follow",
-           "undo", "redo", "export_reviewed"]
+TOOLBAR = ["open", "add_clips", "logos", "run_clip", "cancel", "next_exposure", "accept_exposure", "reject_exposure",
+           "present", "draw", "accept", "reject", "undo", "redo", "export_reviewed"]
 SHORTCUT_SHEET = [(QKeySequence(s).toString(QKeySequence.SequenceFormat.NativeText), text.rstrip("…"))
                   for _, _, text, s, _, _ in ACTIONS if s]
 

@@ -1,8 +1,9 @@
-"""The centre of the window: frame view, scrubber over sampled frames, timeline and transport.
+"""The centre of the window: frame view, scrubber over sampled frames, exposure timeline, film strip.
 
-Frames are decoded by a FrameLoader on its own thread; boxes are drawn when the frame they belong
-to arrives, so a box is always shown on exactly the frame it was made for. The boxes are read from
-the review session, never copied.
+Frames are decoded by a FrameLoader on its own thread (and the film strip's pictures by a ThumbLoader on
+another); boxes are drawn when the frame they belong to arrives, so a box is always shown on exactly the
+frame it was made for. Boxes and exposures are read from the review session, never copied: the view
+subscribes to the session's changes and redraws only what they touch.
 """
 
 from __future__ import annotations
@@ -14,16 +15,19 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSlider, QToolButton, QVBoxLayout, QWidget
 
 from logotag_gui.core.base.records import Candidate
-from logotag_gui.core.review import ReviewSession, VideoSummary
+from logotag_gui.core.review import Changes, ReviewSession, VideoSummary
 from logotag_gui.qt.table_model import format_time
+from logotag_gui.qt.widgets.film_strip import FilmStrip
 from logotag_gui.qt.widgets.frame_view import FrameView
 from logotag_gui.qt.widgets.timeline import Timeline
-from logotag_gui.qt.workers import FrameLoader, start_in_thread
+from logotag_gui.qt.workers import FrameLoader, ThumbLoader, start_in_thread
 
 
 class ClipView(QWidget):
     frameShown = Signal(int, object)  # index, RGB array
     loaderFailed = Signal(str)
+    exposureClicked = Signal(object, int)  # Exposure, frame (a bar of the timeline or a tile of the gallery)
+    edgeDragged = Signal(object, str, int)  # Exposure, "in" / "out", frame
     _openClip = Signal(str)
 
     def __init__(self, parent=None) -> None:
@@ -48,6 +52,8 @@ class ClipView(QWidget):
         layout.addWidget(self.view, 1)
         layout.addLayout(transport)
         layout.addWidget(self.timeline)
+        self.strip = FilmStrip()
+        layout.addWidget(self.strip)
 
         self.loader = FrameLoader()
         self._loader_thread = start_in_thread(self.loader, "frame-loader")
@@ -55,6 +61,15 @@ class ClipView(QWidget):
         self.loader.frameReady.connect(self._frame_ready)
         self.loader.failed.connect(self.loaderFailed)
         self.timeline.frameClicked.connect(self.go_to)
+        self.timeline.exposureClicked.connect(self.exposureClicked)
+        self.timeline.edgeDragged.connect(self.edgeDragged)
+        self.thumbs = ThumbLoader()
+        self._thumb_thread = start_in_thread(self.thumbs, "thumb-loader")
+        self.thumbs.thumb.connect(self._thumb_ready)
+        self.strip.thumbsWanted.connect(lambda frames: self.thumbs.want(self.video.path, frames) if self.video else None)
+        self.strip.frameClicked.connect(self.go_to)
+        self.strip.exposureClicked.connect(lambda e: self.exposureClicked.emit(e, e.first))
+        self._unsubscribe = None
 
         self.session: ReviewSession | None = None
         self.video: VideoSummary | None = None
@@ -71,14 +86,18 @@ class ClipView(QWidget):
         """Show the session's clip on its review grid, staying on `current` when it is the same clip."""
         self.stop()
         same = self.video is not None and self.video.id == session.video.id
+        if self._unsubscribe is not None:
+            self._unsubscribe()
         self.session, self.video = session, session.video
+        self._unsubscribe = session.subscribe(self._changed)
         self.sampled = session.sampled or [0]
         self.slider.blockSignals(True)
         self.slider.setRange(0, len(self.sampled) - 1)
         self.slider.blockSignals(False)
         self.timeline.set_clip(self.video.frame_count)
-        self.timeline.set_candidates(session.candidates)
+        self._show_exposures()
         if not same:
+            self.strip.forget_thumbs()
             self._openClip.emit(self.video.path)
             self.shown = None
             self.go_to(0)
@@ -88,26 +107,48 @@ class ClipView(QWidget):
 
     def close_clip(self) -> None:
         self.stop()
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
         self.session = self.video = None
         self.shown = None
         self.view.set_candidates([])
+        self.strip.show_exposure(None)
+        self.timeline.set_exposures({}, None)
 
-    def candidates_changed(self, candidates: list[Candidate]) -> None:
-        """Some candidates changed, appeared or went: touch only their frames."""
+    def _changed(self, changes: Changes) -> None:
+        """The session changed: redraw the boxes of the frame shown, the bars of the brands touched."""
         if self.session is None:
             return
-        frames = {c.frame.index for c in candidates}
-        for index in frames:
-            self.timeline.set_frame(index, self.session.at_frame(index))
-        if self.shown in frames:
-            self._redraw_boxes()
-        self._update_label()
-
-    def candidates_removed(self, _ids: list[int]) -> None:
-        if self.session is not None:
-            self.timeline.set_candidates(self.session.candidates)
-            self._redraw_boxes()
+        if changes.candidates:
+            frames = {c.frame.index for c in changes.added + changes.changed}
+            if changes.reset or changes.removed or self.shown in frames:
+                self._redraw_boxes()
             self._update_label()
+        if changes.exposures or changes.selection or changes.reset:
+            self._show_exposures()
+        if changes.selection:
+            self.select(self.session.current_id)
+
+    def _show_exposures(self) -> None:
+        s = self.session
+        if s is None:
+            return
+        current = s.current_exposure
+        self.timeline.set_exposures({b: s.exposures(b) for b in s.brands_on_screen()}, current)
+        if self.strip.gallery and current is not None:
+            self.strip.show_gallery([e for e in s.review_queue() if e.brand == current.brand])
+        else:
+            self.strip.show_exposure(current)
+
+    def toggle_gallery(self) -> None:
+        """The film strip shows the selected exposure's frames, or its brand's exposures still to review."""
+        self.strip.gallery = not self.strip.gallery
+        self._show_exposures()
+
+    def _thumb_ready(self, path: str, index: int, image) -> None:
+        if self.video is not None and path == self.video.path:
+            self.strip.set_thumb(index, image)
 
     def candidates_here(self) -> list[Candidate]:
         if self.session is None or self.shown is None:
@@ -116,7 +157,10 @@ class ClipView(QWidget):
 
     def _redraw_boxes(self) -> None:
         if self.shown is not None:
-            self.view.set_candidates(self.candidates_here(), self.selected_id)
+            here = self.candidates_here()
+            self.view.set_candidates([c for c in here if c.has_box], self.selected_id)
+            self.view.set_presences(sorted({c.final_brand for c in here if not c.has_box
+                                            and c.review.state.value == "accepted"}))
 
     def select(self, candidate_id: int | None) -> None:
         self.selected_id = candidate_id
@@ -168,7 +212,7 @@ class ClipView(QWidget):
         if self.video is None:
             return
         t = self.current / self.video.fps if self.video.kind == "video" else float(self.current)
-        n = len(self.session.at_frame(self.current)) if self.session is not None else 0
+        n = sum(c.has_box for c in self.session.at_frame(self.current)) if self.session is not None else 0
         state = f"{n} box{'es' if n != 1 else ''}" if self.shown == self.current else "decoding…"
         self.position.setText(f"frame {self.current}/{self.video.frame_count - 1}  {format_time(t)}  {state}")
 
@@ -193,5 +237,6 @@ class ClipView(QWidget):
 
     def shutdown(self) -> None:
         self.stop()
-        self._loader_thread.quit()
-        self._loader_thread.wait(3000)
+        for thread in (self._loader_thread, self._thumb_thread):
+            thread.quit()
+            thread.wait(3000)

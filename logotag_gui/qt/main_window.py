@@ -23,14 +23,14 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QTableView,
     QTreeWidget,
     QTreeWidgetItem,
 )
 
 from logotag_gui.core.base.errors import LogoTagError
-from logotag_gui.core.base.records import Candidate
-from logotag_gui.core.base.safe_io import redact_url
+from logotag_gui.core.base.records import Candidate, DecisionKind
 from logotag_gui.core.review import Project, VideoSummary
 from logotag_gui.qt.clip_view import ClipView
 from logotag_gui.qt.dialogs.messages import ShortcutsDialog, show_error
@@ -38,6 +38,7 @@ from logotag_gui.qt.filter_bar import FilterBar
 from logotag_gui.qt.review_controller import ReviewController
 from logotag_gui.qt.run_controller import RunController
 from logotag_gui.qt.table_model import CandidateTableModel
+from logotag_gui.qt.widgets.audit_panel import AuditPanel
 from logotag_gui.qt.widgets.exposure_panel import ExposurePanel
 from logotag_gui.qt.widgets.review_panel import ReviewPanel
 from logotag_gui.qt.workers import run_in_background
@@ -78,13 +79,22 @@ class MainWindow(QMainWindow):
         self.dictionary.setHeaderLabels(["Brand / reference", "origin"])
         self._dock("Clips", self.clips, Qt.DockWidgetArea.LeftDockWidgetArea)
         self._dock("Dictionary", self.dictionary, Qt.DockWidgetArea.LeftDockWidgetArea)
-        self._dock("Review", self.panel, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.review_dock = self._dock("Review", _scrolling(self.panel), Qt.DockWidgetArea.RightDockWidgetArea)
         self.filter_bar = FilterBar(self.table_model)
         self.table_dock = self._dock("Candidates", self.filter_bar.wrap(self.table), Qt.DockWidgetArea.BottomDockWidgetArea)
         self.exposure = ExposurePanel()
         self.exposure_dock = self._dock("Exposure", self.exposure, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.tabifyDockWidget(self.table_dock, self.exposure_dock)
+        self.audit_panel = AuditPanel()
+        self.audit_dock = self._dock("Audit", _scrolling(self.audit_panel), Qt.DockWidgetArea.RightDockWidgetArea)
+        self.tabifyDockWidget(self.review_dock, self.audit_dock)
+        self.review_dock.raise_()
         self.table_dock.raise_()
+        # The frame, its timeline and film strip come first: the table starts short (drag its edge to grow it).
+        self.resizeDocks([self.table_dock], [170], Qt.Orientation.Vertical)
+        self.meter = QLabel()
+        self.meter.setToolTip("Seconds settled by review, and seconds the project counts that nobody has reviewed "
+                              "yet (resting on the model); an audit sample's estimate where there is one")
 
         self.progress = QProgressBar()
         self.progress.setMaximumWidth(260)
@@ -94,7 +104,7 @@ class MainWindow(QMainWindow):
         self.cancel_btn.hide()
         self._on_cancel = None  # what Cancel stops now: a run, or following a box
         self.cancel_btn.clicked.connect(lambda: self._on_cancel() if self._on_cancel else None)
-        for w in (self.progress_label, self.progress, self.cancel_btn):
+        for w in (self.meter, self.progress_label, self.progress, self.cancel_btn):
             self.statusBar().addPermanentWidget(w)
 
         self.review = ReviewController(self)
@@ -117,17 +127,23 @@ class MainWindow(QMainWindow):
         cv.view.candidateClicked.connect(r.select)
         cv.view.boxEdited.connect(r.edit_box)
         cv.view.boxDrawn.connect(r.box_drawn)
-        cv.frameShown.connect(lambda *_: self.refresh_panel())
+        cv.frameShown.connect(lambda index, _array: (self.refresh_panel(), self.audit_panel.show_frame(r.audit, index)))
+        cv.exposureClicked.connect(r.select_exposure)
+        cv.edgeDragged.connect(lambda e, edge, frame: r.move_edge(edge, frame, e))
         cv.loaderFailed.connect(lambda m: show_error(self, "Cannot show this clip", m))
         self.clips.currentItemChanged.connect(self._clip_chosen)
         self.table.selectionModel().currentRowChanged.connect(self._table_row)
-        self.panel.acceptClicked.connect(lambda: r.decide(_ACCEPT))
-        self.panel.rejectClicked.connect(lambda: r.decide(_REJECT))
-        self.panel.acceptTrackClicked.connect(lambda: r.decide_track(_ACCEPT))
+        self.panel.acceptClicked.connect(lambda: r.decide(DecisionKind.ACCEPT))
+        self.panel.rejectClicked.connect(lambda: r.decide(DecisionKind.REJECT))
+        self.panel.acceptTrackClicked.connect(lambda: r.decide_track(DecisionKind.ACCEPT))
         self.panel.followClicked.connect(lambda: r.follow())
         self.panel.findMoreClicked.connect(r.find_more)
         self.panel.relabelChosen.connect(r.relabel)
         self.panel.addToDictionaryClicked.connect(self.add_crop_to_dictionary)
+        self.audit_panel.drawRequested.connect(r.draw_audit)
+        self.audit_panel.confirmRequested.connect(r.confirm_audit_frame)
+        self.audit_panel.nextRequested.connect(r.next_audit_frame)
+        self.audit_panel.addBrandRequested.connect(r.add_audit_brand)
 
     # ---- project -------------------------------------------------------------------------------
     def open_project(self, target: str) -> bool:
@@ -263,7 +279,30 @@ class MainWindow(QMainWindow):
         if c is not None and self.session is not None and c.id != self.session.current_id:
             self.review.select(c.id)
 
+    def update_meter(self) -> None:
+        session = self.session
+        if session is None:
+            self.meter.setText("")
+            return
+        m = session.meter()
+        text = f"settled {m.settled_s:.1f} s · on the model {m.on_model_s:.1f} s · {m.pending_exposures} to review"
+        estimate = self.exposure.estimate
+        if estimate is not None and estimate.total is not None and estimate.total.answered:
+            text += f" · audit {estimate.total.format()}"
+        self.meter.setText(text)
+
+    def show_audit(self) -> None:
+        """The audit panel and the exposure panel's estimates, for the clip under review."""
+        audit, session = self.review.audit, self.session
+        estimate = audit.estimate() if audit is not None and audit.sample is not None else None
+        self.exposure.set_estimate(estimate)
+        self.audit_panel.show_audit(audit, estimate, len(session.sampled) if session else 0)
+        if session is not None:
+            self.audit_panel.show_frame(audit, self.clip_view.current)
+        self.update_meter()
+
     def refresh_panel(self) -> None:
+        self.panel.show_exposure(self.session.current_exposure if self.session else None)
         c = self.current_candidate()
         frame = self.clip_view.frame_array if c is not None and self.clip_view.shown == c.frame.index else None
         self.panel.show_candidate(c, frame, self._reference_for(c),
@@ -383,14 +422,15 @@ class MainWindow(QMainWindow):
         super().closeEvent(event)
 
 
+def _scrolling(panel) -> QScrollArea:
+    """A side panel that scrolls rather than making the window taller than a laptop's screen."""
+    area = QScrollArea()
+    area.setWidget(panel)
+    area.setWidgetResizable(True)
+    area.setFrameShape(QScrollArea.Shape.NoFrame)
+    return area
+
+
 def _clip_label(path: str, decided: int, total: int, state: str) -> str:
     return f"{Path(path).name}\n  {decided}/{total} reviewed · {state}"
 
-
-def _title(target: str) -> str:
-    return Path(target).name if "://" not in target else redact_url(target)
-
-
-from logotag_gui.core.base.records import DecisionKind as _Kind  # noqa: E402  (short names for the wiring above)
-
-_ACCEPT, _REJECT = _Kind.ACCEPT, _Kind.REJECT

@@ -1,8 +1,10 @@
-"""The reviewer's keys and clicks, turned into review-session calls; and the session's events, into views.
+"""The reviewer's keys and clicks, turned into review-assistant calls; and the session's changes, into the
+window's selection, panel and meter.
 
-Every decision goes through the ReviewSession (Qt-free, committed at once). What reads pixels, following
-a box through the clip and learning from decisions, runs on the AssistWorker's thread; its results come
-back here and enter the session as one step each.
+Every decision goes through the ReviewAssistant (core/review/assistant.py), which decides through the
+Qt-free ReviewSession (committed at once) and says what LogoTag does next: its jobs (following a box,
+learning from a decision, looking for a brand marked on screen) run on two JobWorker threads here, and
+their results are applied back on this thread. The views subscribe to the session themselves.
 """
 
 from __future__ import annotations
@@ -15,116 +17,171 @@ from PySide6.QtWidgets import QInputDialog, QMessageBox
 
 from logotag_gui.core.base.errors import LogoTagError
 from logotag_gui.core.base.records import BBox, Candidate, DecisionKind, ReviewState
-from logotag_gui.core.review import ReviewSession
+from logotag_gui.core.review import Changes, ReviewSession
+from logotag_gui.core.review.assistant import Job, Notice, ReviewAssistant
+from logotag_gui.core.review.audit import Audit
+from logotag_gui.core.review.exposure_edits import ExposureEditError
+from logotag_gui.core.review.exposures import Exposure
 from logotag_gui.qt.dialogs.messages import show_error
-from logotag_gui.qt.session_bridge import SessionBridge
-from logotag_gui.qt.workers import FollowWorker, LearnWorker, start_in_thread
+from logotag_gui.qt.workers import JobWorker, start_in_thread
 
 if TYPE_CHECKING:
     from logotag_gui.qt.main_window import MainWindow
 
 log = logging.getLogger(__name__)
+LANES = ("follow", "learn")
 
 
 class ReviewController(QObject):
     _openClip = Signal(object, object, object)  # video, sampled frames, reviewer -> both workers
-    _follow = Signal(object, object)  # seed, sampled frames
-    _teach = Signal(object, object, bool)  # decided, the clip's candidates, search due brands
-    _search = Signal(str, object)
-    _forget = Signal(object)
+    _follow_job = Signal(object)
+    _learn_job = Signal(object)
 
     def __init__(self, window: MainWindow) -> None:
         super().__init__(window)
         self.w = window
         self.session: ReviewSession | None = None
-        self.bridge: SessionBridge | None = None
-        self.follower: FollowWorker | None = None
-        self.learner: LearnWorker | None = None
+        self.assistant: ReviewAssistant | None = None
+        self.audit: Audit | None = None
+        self.workers: dict[str, JobWorker] = {}
         self._threads: list[QThread] = []
+        self._unsubscribe = None
         self.following = False
         self.follow_drawn = True  # a drawn box is followed through the clip at once
         self.learn = True  # decisions teach views and look-alikes while the review goes on
 
     # ---- the project and the clip ------------------------------------------------------------------------
     def start(self, db_url: str) -> None:
-        self.follower, self.learner = FollowWorker(db_url), LearnWorker(db_url)
-        self._threads = [start_in_thread(self.follower, "follow"), start_in_thread(self.learner, "learn")]
-        for worker in (self.follower, self.learner):
+        self.workers = {lane: JobWorker(db_url, lane=lane) for lane in LANES}
+        self._threads = [start_in_thread(worker, lane) for lane, worker in self.workers.items()]
+        for worker in self.workers.values():
             self._openClip.connect(worker.open_clip)
-            worker.failed.connect(lambda m: self.w.statusBar().showMessage(m, 10000))
-        self._follow.connect(self.follower.follow)
-        self._teach.connect(self.learner.teach)
-        self._search.connect(self.learner.search)
-        self._forget.connect(self.learner.forget)
-        self.follower.followed.connect(self._followed)
-        self.follower.progress.connect(self._follow_progress)
-        self.learner.lessons.connect(self._lessons)
+            worker.done.connect(self._job_done)
+            worker.failed.connect(self._job_failed)
+            worker.notice.connect(lambda m: self.w.statusBar().showMessage(m, 10000))
+        self._follow_job.connect(self.workers["follow"].run)
+        self._learn_job.connect(self.workers["learn"].run)
+        self.workers["follow"].progress.connect(self._follow_progress)
 
     def stop(self) -> list[QThread]:
         """Stop the worker threads; returns those that did not finish (their owner must keep them alive)."""
         self.set_session(None)
-        for worker in (self.follower, self.learner):
-            if worker is not None:
-                worker.cancel.set()
-        self.follower = self.learner = None
+        for worker in self.workers.values():
+            worker.cancel.set()
+        self.workers = {}
         threads, self._threads = self._threads, []
         for thread in threads:
             thread.quit()
         return [t for t in threads if not t.wait(30_000)]
 
     def set_session(self, session: ReviewSession | None) -> None:
-        if self.bridge is not None:
-            self.bridge.detach()
-            self.bridge.deleteLater()
-        self.session, self.bridge = session, None
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        self.session = session
+        self.assistant = None if session is None else ReviewAssistant(
+            session, self._dispatch, follow=self.follow_drawn, learn=self.learn, notify=self._notice)
+        self.audit = None if session is None else Audit(session)
         w = self.w
         w.table_model.set_session(session)
+        w.exposure.set_session(session)
         if session is None:
             w.clip_view.close_clip()
             w.panel.show_candidate(None, None, None)
+            w.show_audit()
             return
-        self.bridge = b = SessionBridge(session, self)
-        for slot in (w.table_model.candidates_added, w.clip_view.candidates_changed, self._counts_changed):
-            b.added.connect(slot)
-        for slot in (w.table_model.candidates_changed, w.clip_view.candidates_changed, self._counts_changed):
-            b.changed.connect(slot)
-        for slot in (w.table_model.candidates_removed, w.clip_view.candidates_removed, self._counts_changed):
-            b.removed.connect(slot)
-        b.reset.connect(self._reset)
-        b.selected.connect(self._selected)
-        b.history.connect(w.update_enabled)
+        self._unsubscribe = session.subscribe(self._changed)
         w.clip_view.open_clip(session)
-        w.exposure.set_clip(session.candidates, interval_s=1 / session.fps if session.video.kind == "video" else 1.0,
-                            duration_s=session.video.duration_s)
-        if self.learner is not None:
-            self.learner.cancel.set()  # a pass over the previous clip stops; open_clip clears it
-            self._openClip.emit(session.video, session.sampled, session.reviewer)
+        w.show_audit()
+        for worker in self.workers.values():
+            worker.cancel.set()  # a pass over the previous clip stops; open_clip clears it
+        self._openClip.emit(session.video, session.sampled, session.reviewer)
+        self.assistant.catch_up()  # queued behind open_clip on the learning lane
 
-    def _reset(self) -> None:
+    def set_option(self, name: str, on: bool) -> None:
+        """The Review menu's switches: follow drawn boxes, learn from decisions."""
+        setattr(self, name, on)
+        if self.assistant is not None:
+            setattr(self.assistant, {"follow_drawn": "follow_drawn", "learn": "learn"}[name], on)
+
+    def _changed(self, changes: Changes) -> None:
         w = self.w
-        w.table_model.set_session(self.session)
-        w.clip_view.open_clip(self.session)  # same clip: stays on the frame shown
-        self._counts_changed([])
-        self._selected(self.session.current_id)
+        if changes.reset:
+            self._selected()
+        if changes.candidates:
+            w.refresh_clip_item()
+            w.refresh_panel()
+        if changes.candidates or changes.audit:
+            w.show_audit()
+        if changes.selection:
+            self._selected()
+        if changes.history:
+            w.update_enabled()
+        w.update_meter()
 
-    def _counts_changed(self, _what) -> None:
-        self.w.exposure.candidates_changed(self.session.candidates)
-        self.w.refresh_clip_item()
-        self.w.refresh_panel()
+    # ---- jobs -------------------------------------------------------------------------------------------
+    def _dispatch(self, job: Job) -> None:
+        if not self.workers:
+            return
+        if job.lane == "follow":
+            self.following = True
+            if job.text:
+                self.w.show_busy(job.text, self.cancel_follow)
+            self._follow_job.emit(job)
+        else:
+            self._learn_job.emit(job)
+
+    def _job_done(self, job: Job, result) -> None:
+        if job.lane == "follow":
+            self._follow_finished()
+        if self.session is None:
+            return
+        try:
+            job.apply(result)
+        except LogoTagError as exc:
+            show_error(self.w, "Not saved", f"What {job.text.rstrip('…') or 'learning'} found was not saved: {exc}")
+
+    def _job_failed(self, job: Job, message: str) -> None:
+        if job.lane == "follow":
+            self._follow_finished()
+        self.w.statusBar().showMessage(f"{job.text.rstrip('…') or 'Learning from the decision'} failed: {message}",
+                                       10000)
+
+    def _follow_finished(self) -> None:
+        self.following = False
+        self.w.hide_busy()
+
+    def _notice(self, notice: Notice) -> None:
+        self.w.statusBar().showMessage(notice.text, notice.seconds * 1000)
+
+    def cancel_follow(self) -> None:
+        worker = self.workers.get("follow")
+        if worker is not None and self.following:
+            worker.cancel.set()
+
+    def _follow_progress(self, done: int, total: int) -> None:
+        self.w.show_busy(f"Following… {done}/{total} frames", self.cancel_follow, done=done, total=total)
 
     # ---- selection ------------------------------------------------------------------------------------
     def select(self, candidate_id: int | None) -> None:
         if self.session is not None:
             self.session.select(candidate_id)
 
-    def _selected(self, candidate_id: int | None) -> None:
-        w = self.w
-        c = self.session.get(candidate_id) if self.session else None
-        w.clip_view.select(candidate_id)
-        if c is not None and c.frame.index != w.clip_view.current:
+    def select_exposure(self, e: Exposure, frame: int | None = None) -> None:
+        if self.session is None:
+            return
+        self.session.select_exposure(e)
+        self.w.clip_view.go_to(frame if frame is not None else (e.live or (e.first, e.last))[0])
+
+    def _selected(self) -> None:
+        w, s = self.w, self.session
+        c = s.current if s else None
+        w.clip_view.select(c.id if c else None)
+        if c is not None and c.frame.index != w.clip_view.current and (
+                s.current_exposure is None or not s.current_exposure.contains(w.clip_view.current)):
             w.clip_view.go_to(c.frame.index)
         if c is not None:
-            row = w.table_model.row_of(c.id)
+            row = w.table_model.row_of(c.stored_id)
             if row is not None and w.table.currentIndex().row() != row:
                 w.table.selectRow(row)
         w.refresh_panel()
@@ -144,13 +201,28 @@ class ReviewController(QObject):
             w.statusBar().showMessage("Moving in the table's order (its sort and filter)", 3000)
         self.session.select(c.id)
 
+    def navigate_exposures(self, step: int = 1) -> None:
+        """X / Shift+X: the next (previous) exposure to review, where the seconds are least certain first."""
+        if self.session is None:
+            return
+        e = self.session.next_exposure(step=step)
+        if e is None:
+            left = self.session.meter()
+            self.w.statusBar().showMessage("Every exposure is reviewed" if not left.pending_exposures else
+                                           "No more exposures that way", 4000)
+            return
+        self.select_exposure(e)
+        self.w.statusBar().showMessage(f"{e.brand}: frames {e.first}-{e.last}, {e.length_s:.1f} s, model "
+                                       f"{e.state.value.replace('_', ' ')} ({e.belief:.0%}) — Shift+A accepts, "
+                                       "Shift+R rejects, I / O move its ends to the frame shown, S splits it", 8000)
+
     # ---- deciding -------------------------------------------------------------------------------------
     def _target(self) -> Candidate | None:
         if self.session is None:
             return None
         c = self.session.current
         if c is None:
-            here = self.w.clip_view.candidates_here()
+            here = [h for h in self.w.clip_view.candidates_here() if h.has_box]
             c = here[0] if len(here) == 1 else None
             if c is not None:  # the frame's only box: act on it, and show that it is the one
                 self.session.select(c.id)
@@ -158,7 +230,7 @@ class ReviewController(QObject):
             self.w.statusBar().showMessage("Select a box first (J/K move through candidates)", 3000)
         return c
 
-    def _ask_brand(self, title: str, default: str | None) -> str | None:
+    def ask_brand(self, title: str, default: str | None) -> str | None:
         """A brand from the project's list; a new name only when the reviewer confirms it (no typo brands)."""
         brands = self.w.project.brands()
         index = brands.index(default) if default in brands else 0
@@ -178,150 +250,178 @@ class ReviewController(QObject):
         """A write the reviewer made: a failure is said, never swallowed (nothing is pretended saved)."""
         try:
             return fn(*args, **kwargs)
+        except ExposureEditError as exc:
+            self.w.statusBar().showMessage(str(exc), 8000)
         except LogoTagError as exc:
             show_error(self.w, "Not saved", f"The decision was not saved: {exc}")
-        except LookupError:
-            self.w.statusBar().showMessage("Select a box first (J/K move through candidates)", 3000)
+        except LookupError as exc:
+            what = "an exposure (X moves through them)" if "exposure" in str(exc) else "a box (J/K move through them)"
+            self.w.statusBar().showMessage(f"Select {what} first", 3000)
         return None
 
     def decide(self, kind: DecisionKind) -> None:
         c = self._target()
-        if c is None:
+        if c is None or self.assistant is None:
             return
-        done = self._saving(self.session.accept if kind is DecisionKind.ACCEPT else self.session.reject, c)
-        if done is None:
-            return
-        self._learn_from([done])
-        if kind is DecisionKind.ACCEPT and len(self.session.track(done.track_id)) <= 2:
+        done = self._saving(self.assistant.accept if kind is DecisionKind.ACCEPT else self.assistant.reject, c)
+        if done is not None and kind is DecisionKind.ACCEPT and len(self.session.track(done.track_id)) <= 2:
             self.w.statusBar().showMessage(f"Accepted {done.final_brand} on frame {done.frame.index}. The detector saw "
                                            "it only here: K goes back to it, E follows it through the clip", 8000)
 
     def decide_track(self, kind: DecisionKind) -> None:
         c = self._target()
-        if c is None:
+        if c is None or self.assistant is None:
             return
-        done = self._saving(self.session.decide_track, c, kind)
+        done = self._saving(self.assistant.decide_track, c, kind)
         if done:
             self.w.statusBar().showMessage(f"{kind.value.title()}ed {len(done)} boxes of the track", 4000)
-            self._learn_from(done)
 
     def relabel(self, brand: str | None = None) -> None:
         c = self._target()
-        if c is None:
+        if c is None or self.assistant is None:
             return
         if brand is None:
-            brand = self._ask_brand("Relabel", c.final_brand)
+            brand = self.ask_brand("Relabel", c.final_brand)
             if brand is None:
                 return
         if brand != c.final_brand:
-            done = self._saving(self.session.relabel, c, brand)
-            if done is not None:
-                self._learn_from([done])
+            self._saving(self.assistant.relabel, c, brand)
 
     def edit_box(self, candidate_id: int, bbox: BBox) -> None:
         c = self.session.get(candidate_id) if self.session else None
-        if c is None:
-            return
-        done = self._saving(self.session.edit_box, c, bbox)
-        if done is None:
-            return
-        self._learn_from([done])
-        # A tightened box fixes its track: follow it, and the track's boxes that are off are replaced.
-        if self.follow_drawn and any(not m.review.decided for m in self.session.track(done.track_id)):
-            self.follow(done)
+        if c is not None and self.assistant is not None:
+            self._saving(self.assistant.edit_box, c, bbox)
 
     def box_drawn(self, bbox: BBox) -> None:
         if self.session is None:
             return
         current = self.session.current
-        brand = self._ask_brand("New box", self.session.last_brand or (current.final_brand if current else None))
+        brand = self.ask_brand("New box", self.session.last_brand or (current.final_brand if current else None))
         if brand is not None:
             self.add_box(bbox, brand)
 
     def add_box(self, bbox: BBox, brand: str) -> Candidate | None:
-        drawn = self._saving(self.session.add_box, self.w.clip_view.current, bbox, brand)
-        if drawn is None:
+        if self.assistant is None:
             return None
-        if self.follow_drawn:
-            self.follow(drawn)
-        self._learn_from([drawn])
-        return drawn
+        return self._saving(self.assistant.add_box, self.w.clip_view.current, bbox, brand)
 
     def undo(self) -> None:
-        self._undo_or_redo(self.session.undo if self.session else None)
+        if self.assistant is not None:
+            self._saving(self.assistant.undo)
 
     def redo(self) -> None:
-        self._undo_or_redo(self.session.redo if self.session else None)
+        if self.assistant is not None:
+            self._saving(self.assistant.redo)
 
-    def _undo_or_redo(self, step) -> None:
-        if step is None:
+    # ---- exposures ----------------------------------------------------------------------------------------
+    def decide_exposure(self, kind: DecisionKind) -> None:
+        """Shift+A / Shift+R: the whole selected exposure."""
+        if self.assistant is None:
             return
-        before = {c.id: c.review.state for c in self.session.candidates}
-        changed = self._saving(step) or []
-        gone = [i for i in before if self.session.get(i) is None]
-        # What the undone decisions taught goes; a redone one teaches again.
-        self._forget.emit([c.id for c in changed] + gone)
-        self._learn_from([c for c in changed if c.review.state is not ReviewState.PENDING], search=False)
+        fn = self.assistant.accept_exposure if kind is DecisionKind.ACCEPT else self.assistant.reject_exposure
+        before = self.session.current_exposure
+        if self._saving(fn) is not None and before is not None:
+            verb = "Accepted" if kind is DecisionKind.ACCEPT else "Rejected"
+            self.w.statusBar().showMessage(f"{verb} {before.brand}, {before.length_s:.1f} s — "
+                                           f"{self.session.meter().format()}", 5000)
+            nxt = self.session.current_exposure
+            if nxt is not None and nxt.key != before.key:
+                self.w.clip_view.go_to((nxt.live or (nxt.first, nxt.last))[0])
+
+    def accept_gallery(self) -> None:
+        """Ctrl+Shift+A: every exposure of the selected exposure's brand still to review, at once."""
+        if self.assistant is None or self.session.current_exposure is None:
+            self.w.statusBar().showMessage("Select an exposure first (X moves through them)", 3000)
+            return
+        brand = self.session.current_exposure.brand
+        pending = [e for e in self.session.review_queue() if e.brand == brand]
+        if self._saving(self.assistant.accept_exposures, pending) is not None:
+            self.w.statusBar().showMessage(f"Accepted {len(pending)} exposures of {brand} — "
+                                           f"{self.session.meter().format()}", 6000)
+
+    def move_edge(self, edge: str, frame: int | None = None, e: Exposure | None = None) -> None:
+        """I / O (or a drag of the bar's end): the exposure's in or out point to the frame shown."""
+        if self.assistant is None:
+            return
+        frame = self.w.clip_view.current if frame is None else frame
+        fn = self.assistant.set_in if edge == "in" else self.assistant.set_out
+        self._saving(fn, frame, e)
+
+    def split_exposure(self) -> None:
+        if self.assistant is not None:
+            self._saving(self.assistant.split_exposure, self.w.clip_view.current)
+
+    def mark_present(self) -> None:
+        """P: a brand on screen on the frame shown, without drawing (LogoTag looks for its mark)."""
+        if self.assistant is None:
+            return
+        current = self.session.current_exposure
+        brand = self.ask_brand("On screen here", self.session.last_brand or (current.brand if current else None))
+        if brand is not None:
+            self._saving(self.assistant.mark_present, self.w.clip_view.current, brand)
 
     # ---- following and learning -----------------------------------------------------------------------
     def follow(self, c: Candidate | None = None) -> None:
         c = c or self._target()
-        if c is None or self.follower is None or self.session is None:
+        if c is None or self.assistant is None:
             return
         if self.following:
             self.w.statusBar().showMessage("Already following a box (Esc cancels it)", 3000)
             return
-        self.following = True
-        self.w.show_busy(f"Following the {c.final_brand} box through the clip…", self.cancel_follow)
-        self._follow.emit(c, self.session.sampled)
-
-    def cancel_follow(self) -> None:
-        if self.follower is not None and self.following:
-            self.follower.cancel.set()
-
-    def _follow_progress(self, done: int, total: int) -> None:
-        self.w.show_busy(f"Following… {done}/{total} frames", self.cancel_follow, done=done, total=total)
-
-    def _followed(self, seed: Candidate, result) -> None:
-        self.following = False
-        self.w.hide_busy()
-        if result is None or self.session is None or self.session.get(seed.id) is None:
-            return  # it failed (said so), or the clip changed, or the drawing was undone, meanwhile
-        added = self._saving(self.session.add_followed, self.session.get(seed.id), result) or []
-        stops = "; ".join(f"{way}: {why}" for way, why in result.stops.items())
-        if added:
-            self.w.statusBar().showMessage(f"Followed {seed.final_brand}: {len(added)} boxes proposed on its track "
-                                           f"(T accepts the whole track, Shift+T rejects it) — {stops}", 12000)
-        else:
-            self.w.statusBar().showMessage(f"Nothing to add by following this box — {stops}", 8000)
+        self.assistant.follow(c)
 
     def find_more(self) -> None:
         c = self._target()
-        if c is None or self.learner is None:
+        if c is None or self.assistant is None:
             return
         if c.review.state is not ReviewState.ACCEPTED:
             self.w.statusBar().showMessage("Accept, tighten or draw the box first: M searches the clip with the views "
                                            "of its brand that review taught", 6000)
             return
-        self._learn_from([c], search=False)  # its view first (kept once), then the search with every view
         self.w.statusBar().showMessage(f"Looking for more {c.final_brand} with what review taught…", 5000)
-        self._search.emit(c.final_brand, self.session.candidates)
+        self.assistant.find_more(c)
 
-    def _learn_from(self, decided: list[Candidate], *, search: bool = True) -> None:
-        if self.learn and decided and self.learner is not None and self.session is not None:
-            self._teach.emit(decided, self.session.candidates, search)
+    # ---- the audit ----------------------------------------------------------------------------------------
+    def draw_audit(self, frames: int) -> None:
+        if self.audit is None:
+            return
+        a = self.audit
+        if a.sample is not None and not a.stale and frames > len(a.frames):
+            self._saving(a.extend, frames - len(a.frames))
+        else:
+            if a.answers and QMessageBox.question(
+                    self.w, "Audit sample", f"This clip's sample has {len(a.answers)} answers. Draw a new sample "
+                    "(the old one is kept in the project, inactive)?") != QMessageBox.StandardButton.Yes:
+                return
+            self._saving(a.draw, frames=frames, seed=a.sample.seed + 1 if a.sample is not None else 0)
+        self.next_audit_frame(from_start=True)
 
-    def _lessons(self, lessons) -> None:
-        if self.session is None or lessons.video_id != self.session.video.id:
-            return  # the reviewer moved to another clip: what was found is stored and shows there
-        self.session.ingest(lessons.added)
-        self.session.update(lessons.hinted)
-        if lessons.added:
-            brands = ", ".join(lessons.searched)
-            self.w.statusBar().showMessage(f"Found {len(lessons.added)} more boxes of {brands} with what review "
-                                           "taught (pending, on the timeline)", 8000)
-        elif lessons.searched:
-            self.w.statusBar().showMessage(f"No more {', '.join(lessons.searched)} found", 5000)
-        if lessons.hinted:
-            self.w.statusBar().showMessage(f"{len(lessons.hinted)} pending boxes look like a rejected one: "
-                                           "they come last", 8000)
+    def next_audit_frame(self, *, from_start: bool = False) -> None:
+        """U: the next frame of the sample still to answer (in the sample's order)."""
+        if self.audit is None or self.audit.sample is None:
+            self.w.statusBar().showMessage("Draw an audit sample first (the Audit panel)", 4000)
+            return
+        frame = self.audit.next_unanswered(None if from_start else self.w.clip_view.current)
+        if frame is None:
+            self.w.statusBar().showMessage("Every frame of the sample is answered", 4000)
+            return
+        self.w.clip_view.go_to(frame)
+
+    def confirm_audit_frame(self) -> None:
+        panel = self.w.audit_panel
+        if self.audit is None or panel.frame is None:
+            self.w.statusBar().showMessage("This frame is not in the audit sample (U goes to the next one)", 4000)
+            return
+        try:
+            self.audit.answer(panel.frame, panel.checked())
+        except LogoTagError as exc:
+            show_error(self.w, "Not saved", f"The answer was not saved: {exc}")
+            return
+        self.next_audit_frame()
+
+    def add_audit_brand(self) -> None:
+        if self.w.audit_panel.frame is None:
+            return
+        brand = self.ask_brand("On screen on this frame", self.session.last_brand if self.session else None)
+        if brand is not None:
+            self.w.audit_panel.add_brand(brand)

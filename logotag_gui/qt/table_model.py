@@ -14,7 +14,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
 from PySide6.QtGui import QColor
 
 from logotag_gui.core.base.records import Candidate, ReviewState
-from logotag_gui.core.review import ReviewSession
+from logotag_gui.core.review import Changes, ReviewSession
 
 COLUMNS = ["Frame", "Time", "Brand", "Score", "Verdict", "Conf.", "Decision", "Track"]
 STATE_COLOURS = {ReviewState.PENDING: QColor(240, 190, 40), ReviewState.ACCEPTED: QColor(60, 180, 90),
@@ -64,21 +64,32 @@ class CandidateTableModel(QAbstractTableModel):
         self._shown = 0
         self._filter = Filter()
         self._sort = (0, Qt.SortOrder.AscendingOrder)
+        self._unsubscribe: Callable[[], None] | None = None
 
     # ---- following the session -------------------------------------------------------------------
     def set_session(self, session: ReviewSession | None) -> None:
+        """Show this session's candidates and follow its changes."""
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
         self.beginResetModel()
         self.session = session
         self._rebuild()
         self.endResetModel()
+        if session is not None:
+            self._unsubscribe = session.subscribe(self._changed)
+
+    def _changed(self, changes: Changes) -> None:
+        if changes.reset or changes.added or changes.removed:
+            self.candidates_added()
+        elif changes.changed:
+            self.candidates_changed(changes.changed)
 
     def candidates_added(self, _candidates: Sequence[Candidate] = ()) -> None:
         """Rows stored by a run or by review: re-filtered and re-sorted, the rows already shown kept."""
         self.beginResetModel()
         self._rebuild(keep_shown=True)
         self.endResetModel()
-
-    candidates_removed = candidates_added
 
     def candidates_changed(self, candidates: Sequence[Candidate]) -> None:
         # A changed row stays where it is until the next filter or sort: rows must not jump under the reviewer.
@@ -158,9 +169,9 @@ class CandidateTableModel(QAbstractTableModel):
         if col == 1:
             return format_time(c.frame.t)
         if col == 2:
-            return c.final_brand + (" *" if c.review.brand else "")
+            return c.final_brand + (" *" if c.review.brand else "") + ("" if c.has_box else " (on screen, no box)")
         if col == 3:
-            return f"{c.score:.3f}"
+            return f"{c.score:.3f}" if c.has_box else "–"
         if col == 4:
             shown = "not verified" if c.verdict.state.value == "not_run" else c.verdict.state.value
             return shown + (" (track)" if c.verdict.from_track else "")

@@ -12,16 +12,17 @@ from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QObject, QRunnable, QThread, QThreadPool, Signal, Slot
+from PySide6.QtCore import QObject, QRunnable, Qt, QThread, QThreadPool, Signal, Slot
 from PySide6.QtGui import QImage
 
 from logotag_gui.core.base.config import RunConfig
 from logotag_gui.core.base.errors import LogoTagError
-from logotag_gui.core.base.records import Candidate, Progress
+from logotag_gui.core.base.records import Progress
 from logotag_gui.core.media.video import Source, open_source
 from logotag_gui.core.pipeline.backends import ModelCache
 from logotag_gui.core.review import Project
-from logotag_gui.core.review.learning import Learner
+from logotag_gui.core.review.assistant import Bench, Job
+from logotag_gui.core.review.learning import Learner, clip_embedder
 from logotag_gui.qt.images import to_qimage
 
 log = logging.getLogger(__name__)
@@ -212,16 +213,23 @@ def run_in_background(fn, *, db_url: str, on_done, on_error, parent: QObject) ->
     return signals
 
 
-class _ClipWorker(QObject):
-    """A worker with its own project connection and decoder for the clip under review."""
+class JobWorker(QObject):
+    """Runs the review assistant's jobs for the clip under review on its own thread, with its own project
+    connection, decoder and (on the learning lane) learner: compute here, apply back on the GUI thread.
 
-    failed = Signal(str)
+    Two of them run, one per lane, so that a learning pass never keeps the reviewer waiting for a follow."""
 
-    def __init__(self, db_url: str) -> None:
+    done = Signal(object, object)  # Job, its result
+    failed = Signal(object, str)  # Job, message
+    progress = Signal(int, int)
+    notice = Signal(str)
+
+    def __init__(self, db_url: str, *, lane: str) -> None:
         super().__init__()
-        self._db_url = db_url
+        self._db_url, self.lane = db_url, lane
         self._project: Project | None = None
-        self._source: Source | None = None
+        self._bench: Bench | None = None
+        self._video_id: int | None = None
         self.cancel = threading.Event()  # set from the GUI thread: stop the job in hand
 
     @Slot(object, object, object)
@@ -230,89 +238,100 @@ class _ClipWorker(QObject):
         self.cancel.clear()
         try:
             self._project = Project.open(self._db_url, create=False)
-            self._source = open_source(video.path)
-            self._opened(video, sampled, reviewer)
+            source = open_source(video.path)
+            learner = Learner(self._project.repo, source, video=video, sampled=sampled,
+                              dictionary=self._project.dictionary(), reviewer=reviewer,
+                              embedder=clip_embedder(self._project.repo, video.id)) if self.lane == "learn" else None
+            self._bench = Bench(source, learner, sampled, cancel=self.cancel.is_set,
+                                progress=lambda d, t: self.progress.emit(d, t))
+            self._video_id = video.id
         except LogoTagError as exc:
-            self.failed.emit(f"Following and learning are off for this clip: {exc}")
+            self.notice.emit(f"Following and learning are off for this clip: {exc}")
             self.close()
 
-    def _opened(self, video, sampled: list[int], reviewer: str) -> None:
-        pass
+    @Slot(object)
+    def run(self, job: Job) -> None:
+        if self._bench is None:
+            self.failed.emit(job, "The clip cannot be read: following and learning are off for it.")
+            return
+        self.cancel.clear()
+        try:
+            result = job.compute(self._bench)
+        except LogoTagError as exc:
+            self.failed.emit(job, str(exc))
+            return
+        except Exception as exc:  # a bug: keep the app alive, the log has the details
+            log.exception("review job failed: %s", job.text)
+            self.failed.emit(job, f"unexpected error: {exc.__class__.__name__}: {exc}")
+            return
+        self.done.emit(job, result)
+
+    @Slot()
+    def close(self) -> None:
+        if self._bench is not None and self._bench.source is not None:
+            self._bench.source.close()
+        if self._project is not None:
+            self._project.close()
+        self._project = self._bench = None
+
+
+class ThumbLoader(QObject):
+    """Small frames for the film strip, decoded on its own thread; the newest request wins."""
+
+    thumb = Signal(str, int, object)  # clip path, frame index, QImage
+    _wake = Signal()
+
+    def __init__(self, width: int = 176) -> None:
+        super().__init__()
+        self._lock = threading.Lock()
+        self._wanted: tuple[str, list[int]] | None = None
+        self._source: Source | None = None
+        self._path: str | None = None
+        self._width = width
+        self._cache: OrderedDict[tuple[str, int], QImage] = OrderedDict()
+        self._wake.connect(self._work)
+
+    def want(self, path: str, frames: list[int]) -> None:
+        with self._lock:
+            self._wanted = (path, list(frames))
+        self._wake.emit()
+
+    @Slot()
+    def _work(self) -> None:
+        with self._lock:
+            wanted, self._wanted = self._wanted, None
+        if wanted is None:
+            return
+        path, frames = wanted
+        for index in frames:
+            with self._lock:
+                if self._wanted is not None:  # a newer request (its wake-up is queued): serve it instead
+                    return
+            image = self._thumb(path, index)
+            if image is not None:
+                self.thumb.emit(path, index, image)
+
+    def _thumb(self, path: str, index: int) -> QImage | None:
+        key = (path, index)
+        if key in self._cache:
+            return self._cache[key]
+        try:
+            if self._path != path:
+                if self._source is not None:
+                    self._source.close()
+                self._source, self._path = open_source(path), path
+            assert self._source is not None
+            frame = self._source.frame(index)
+        except (LogoTagError, IndexError):
+            return None
+        image = to_qimage(frame.image).scaledToWidth(self._width, Qt.TransformationMode.SmoothTransformation)
+        self._cache[key] = image
+        if len(self._cache) > 400:
+            self._cache.popitem(last=False)
+        return image
 
     @Slot()
     def close(self) -> None:
         if self._source is not None:
             self._source.close()
-        if self._project is not None:
-            self._project.close()
-        self._project = self._source = None
-
-
-class FollowWorker(_ClipWorker):
-    """Follows a box through the clip (compute only: the session stores the proposal, as one undoable step).
-    A thread of its own, so that a learning pass never keeps the reviewer waiting for a follow."""
-
-    followed = Signal(object, object)  # seed Candidate, FollowResult
-    progress = Signal(int, int)
-
-    @Slot(object, object)
-    def follow(self, seed: Candidate, sampled: list[int]) -> None:
-        if self._source is None:
-            self.failed.emit("The clip cannot be read: nothing to follow the box through.")
-            self.followed.emit(seed, None)
-            return
-        from logotag_gui.core.pipeline.follow import follow_box
-
-        self.cancel.clear()
-        try:
-            result = follow_box(self._source, frame_index=seed.frame.index, bbox=seed.final_bbox, sampled=sampled,
-                                on_progress=lambda d, t: self.progress.emit(d, t), cancel=self.cancel.is_set)
-        except LogoTagError as exc:
-            self.failed.emit(f"Could not follow the box: {exc}")
-            result = None
-        self.followed.emit(seed, result)
-
-
-class LearnWorker(_ClipWorker):
-    """Learns from decisions in the background: keeps views and look-alikes, searches with them, and stores
-    what it finds (handed back as stored candidates for the session to show)."""
-
-    lessons = Signal(object)  # Lessons
-
-    def __init__(self, db_url: str) -> None:
-        super().__init__(db_url)
-        self._learner: Learner | None = None
-
-    def _opened(self, video, sampled: list[int], reviewer: str) -> None:
-        self._learner = Learner(self._project.repo, self._source, video=video, sampled=sampled,
-                                dictionary=self._project.dictionary(), reviewer=reviewer)
-
-    def close(self) -> None:
-        super().close()
-        self._learner = None
-
-    @Slot(object, object, bool)
-    def teach(self, decided: list[Candidate], clip: list[Candidate], search: bool) -> None:
-        if self._learner is None:
-            return
-        try:
-            self.lessons.emit(self._learner.teach(decided, clip, search=search, cancel=self.cancel.is_set))
-        except LogoTagError as exc:
-            self.failed.emit(f"Learning from the decision failed: {exc}")
-
-    @Slot(str, object)
-    def search(self, brand: str, clip: list[Candidate]) -> None:
-        if self._learner is None:
-            return
-        from logotag_gui.core.review.learning import Lessons
-
-        try:
-            self.lessons.emit(Lessons(video_id=self._learner.video.id, searched=[brand],
-                                      added=self._learner.search(brand, clip, cancel=self.cancel.is_set)))
-        except LogoTagError as exc:
-            self.failed.emit(f"Finding more {brand} failed: {exc}")
-
-    @Slot(object)
-    def forget(self, candidate_ids: list[int]) -> None:
-        if self._learner is not None:
-            self._learner.forget(candidate_ids)
+        self._source = self._path = None

@@ -8,26 +8,15 @@ import pytest
 from logotag_gui.core.base.records import BBox, Candidate, DecisionKind, FrameRef, ReviewState
 from logotag_gui.core.pipeline.follow import FollowedBox, FollowResult
 from logotag_gui.core.review import LIKE_REJECTED, Project, ReviewSession
-from logotag_gui.core.store import open_repository
+from tests.seeded import frame, seeded_project
 
 
 def _frame(i):
-    return FrameRef(i, i / 10, 640, 360)
+    return frame(i)
 
 
 def _project(db, boxes):
-    """A clip at 10 fps sampled at 2 fps (every 5th frame) with stored model candidates:
-    boxes = [(frame, x, brand, track)]."""
-    repo = open_repository(db)
-    vid = repo.add_video(path="/clips/a.mp4", kind="video", fps=10, frame_count=60, duration_s=6, width=640,
-                         height=360)
-    run = repo.start_run(video_id=vid, config={"fps": 2}, embedder=("keypoints", "", ""), verifier=("none", "", ""),
-                         frames_total=12)
-    first = repo.reserve_track_ids(vid, 100)
-    cands = [Candidate(_frame(f), BBox(x, 50, 60, 40), brand, 0.8, "keypoints",
-                       track_id=None if t is None else first + t) for f, x, brand, t in boxes]
-    repo.add_batch(run_id=run, video_id=vid, candidates=cands, last_frame_index=55, frames_done=12)
-    return repo, vid
+    return seeded_project(db, boxes)
 
 
 @pytest.fixture
@@ -49,7 +38,9 @@ def test_decisions_are_stored_at_once_and_move_to_the_next_unreviewed(session):
     stored = session.repo.candidate(first.id)
     assert stored.review.state is ReviewState.ACCEPTED and stored.review.reviewer == "ann"
     assert session.current.frame.index == 0 and session.current.brand == "globex"  # the next unreviewed
-    assert [e.kind for e in session.events][-3:] == ["changed", "history", "selected"]
+    decided, moved = session.events[-2:]  # one change for the decision (and undo's state), then the move
+    assert [c.id for c in decided.changed] == [first.id] and decided.history and decided.exposures == {"acme"}
+    assert moved.selection and not moved.candidates
     globex = session.reject()
     assert session.repo.candidate(globex.id).review.state is ReviewState.REJECTED
     assert session.decided_count() == 2
@@ -94,7 +85,7 @@ def test_relabel_edit_and_a_drawn_box_and_their_undo(session):
     assert session.at_frame(30) == [drawn] and session.current_id == drawn.id
     session.undo()  # a drawn box is removed by undo
     assert session.at_frame(30) == [] and session.repo.count_candidates() == 5
-    assert session.events[-2].kind == "removed"
+    assert session.events[-1].removed == (drawn.id,) and session.events[-1].history
     session.redo()
     assert len(session.at_frame(30)) == 1
 

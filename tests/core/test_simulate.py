@@ -93,3 +93,16 @@ def test_simulate_review_command_works_on_a_copy(tmp_path, capsys):
     out = json.loads(capsys.readouterr().out)
     assert out["actions"] == 9 and out["error"] == 0.0 and out["model_error"] == pytest.approx(0.4)
     assert (tmp_path / "p.sqlite").read_bytes() == before  # the project itself is left alone
+
+
+def test_the_oracle_reviews_exposures_for_exact_seconds_with_fewer_actions(tmp_path):
+    repo, vid, truth = _hand_made(tmp_path / "p.sqlite")
+    session = Project(repo, str(tmp_path / "p.sqlite")).session(vid, reviewer="oracle")
+    result = simulate_review(session, truth, strategy="exposures", propagate=False)
+    # acme's exposure (0-20) holds no acme on 15: split there; both parts are right (one key for the brand's
+    # gallery); the part on 20 is moved out to 25, where acme stays; globex is rejected.
+    assert result.counts == {"split": 1, "accept_gallery": 1, "gallery_check": 2, "extend": 1,
+                             "reject_exposure": 1}
+    assert result.actions == 2 + 1 + 2 + 1 == 6 < 9  # box review: 9 (above)
+    assert result.error == 0.0 and result.reviewed_s == {"acme": 2.5}
+    assert result.analyst_seconds == pytest.approx(2 * 3.2 + 2 * 1.6 + 1.6)

@@ -188,7 +188,8 @@ def load_truth(path: str | Path) -> Truth:
 
 
 def predictions_from_records(records: Iterable[dict]) -> dict[Key, list[Box]]:
-    """Exported JSONL records → boxes by frame (file name or index); rejected records are left out.
+    """Exported JSONL records → boxes by frame (file name or index); rejected records and presences (a brand
+    marked on screen without a box: nothing to score as a box) are left out.
 
     A record without a usable `frame`, `brand` or `bbox` is an InputError naming it.
     """
@@ -196,7 +197,7 @@ def predictions_from_records(records: Iterable[dict]) -> dict[Key, list[Box]]:
     for n, r in enumerate(records, 1):
         if not isinstance(r, dict):
             raise InputError(f"Prediction record {n} is {_kind(r)}, not an exported record object.")
-        if r.get("decision") == "rejected":
+        if r.get("decision") == "rejected" or r.get("method") == "presence":
             continue
         try:
             frame = r["frame"]

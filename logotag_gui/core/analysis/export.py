@@ -1,7 +1,8 @@
 """Streamed JSONL and CSV exports: one record per candidate, the seed's keys plus review fields.
 
 `brand` and `bbox` are the reviewed values (after relabels and box edits); `brand_model` and
-`bbox_model` keep what the model proposed.
+`bbox_model` keep what the model proposed. A presence (the reviewer said the brand is on screen, without
+a box) has no box: `bbox` is null and `method` is "presence".
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ def to_record(video: str, c: Candidate) -> dict[str, object]:
     return {
         # For an image folder the frame is the image's file name; for a video, its frame index.
         "frame": c.frame.name if c.frame.name is not None else c.frame.index,
-        "bbox": c.final_bbox.as_list(),
+        "bbox": c.final_bbox.as_list() if c.has_box else None,
         "score_retr": round(c.score, 4),
         "brand": c.final_brand,
         "verdict": c.verdict.state.value,
@@ -42,7 +43,7 @@ def to_record(video: str, c: Candidate) -> dict[str, object]:
         "reviewer": c.review.reviewer or None,
         "decided_at": c.review.decided_at.isoformat() if c.review.decided_at else None,
         "brand_model": c.brand,
-        "bbox_model": c.bbox.as_list(),
+        "bbox_model": c.bbox.as_list() if c.has_box else None,
         "candidate_id": c.id,
     }
 

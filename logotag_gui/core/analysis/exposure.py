@@ -3,7 +3,9 @@
 Rules (each is a parameter): a frame's detection stands for the sampling interval; two copies of a
 logo on one frame count once; an exposure is a run of frames whose gaps stay within the tolerance;
 a detection below the minimum size share, or an exposure shorter than the minimum duration, is not
-legible and is excluded (and counted as excluded).
+legible and is excluded (and counted as excluded). A presence (the reviewer said the brand is on screen,
+without a box) counts its seconds; where a frame holds only presences of a brand, its size and position
+are unknown (counted apart, never as small or at the edge).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ class BrandExposure:
     excluded_small: int = 0  # detections below the minimum size share
     excluded_brief: int = 0  # exposures shorter than the minimum duration
     excluded_brief_seconds: float = 0.0
+    unknown_seconds: float = 0.0  # on screen with no box (a presence): size and position unknown
     best: Candidate | None = field(default=None, repr=False)  # the largest legible detection
     timeline: list[tuple[float, float]] = field(default_factory=list, repr=False)  # (t, cumulative seconds)
 
@@ -50,6 +53,7 @@ def included(c: Candidate, source: str) -> bool:
 
 
 def size_share(c: Candidate) -> float:
+    """The box's share of the frame (0 for a presence, whose size is unknown)."""
     area = c.frame.width * c.frame.height
     return c.final_bbox.area / area if area else 0.0
 
@@ -72,7 +76,7 @@ def clip_exposure(candidates: Iterable[Candidate], *, interval_s: float, rules: 
             continue
         brand = c.final_brand
         stats = out.setdefault(brand, BrandExposure(brand))
-        if size_share(c) < rules.min_size_share:
+        if c.has_box and size_share(c) < rules.min_size_share:
             stats.excluded_small += 1
             continue
         frames[brand][c.frame.index].append(c)
@@ -102,14 +106,18 @@ def clip_exposure(candidates: Iterable[Candidate], *, interval_s: float, rules: 
         shares, total = [], 0.0
         for index in sorted(by_frame):
             dets = by_frame[index]
-            biggest = max(dets, key=size_share)
-            shares.append(size_share(biggest))
-            if stats.best is None or size_share(biggest) > size_share(stats.best):
-                stats.best = biggest
-            if any(is_centre(d) for d in dets):
-                stats.centre_seconds += interval_s
+            boxes = [d for d in dets if d.has_box]
+            biggest = max(boxes or dets, key=size_share)
+            if not boxes:
+                stats.unknown_seconds += interval_s
             else:
-                stats.edge_seconds += interval_s
+                shares.append(size_share(biggest))
+                if stats.best is None or size_share(biggest) > size_share(stats.best):
+                    stats.best = biggest
+                if any(is_centre(d) for d in boxes):
+                    stats.centre_seconds += interval_s
+                else:
+                    stats.edge_seconds += interval_s
             if brands_on[index] == {brand}:
                 stats.solus_seconds += interval_s
             total += interval_s
@@ -155,7 +163,8 @@ def combine(per_clip: Sequence[dict[str, BrandExposure]]) -> dict[str, BrandExpo
             if weight:
                 t.mean_size_share = (t.mean_size_share * t.frames + s.mean_size_share * s.frames) / weight
             t.max_size_share = max(t.max_size_share, s.max_size_share)
-            for name in ("seconds", "centre_seconds", "edge_seconds", "solus_seconds", "excluded_brief_seconds"):
+            for name in ("seconds", "centre_seconds", "edge_seconds", "solus_seconds", "excluded_brief_seconds",
+                         "unknown_seconds"):
                 setattr(t, name, round(getattr(t, name) + getattr(s, name), 6))
             for name in ("exposures", "frames", "excluded_small", "excluded_brief"):
                 setattr(t, name, getattr(t, name) + getattr(s, name))

@@ -1,6 +1,8 @@
 """Exposure report for a project: per clip and per brand, as CSV or a one-page HTML file.
 
-The HTML embeds its chart and thumbnails (PNG/JPEG as data URIs) so it can be sent as one file.
+The HTML embeds its chart and thumbnails (PNG/JPEG as data URIs) so it can be sent as one file. Where a
+clip has an answered audit sample, each brand's estimated seconds with their 95% interval stand beside
+the reviewed seconds, with the share of frames audited and how many more would reach a ±5% interval.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
+from logotag_gui.core.analysis.audit import ALL, ClipEstimate, Estimate
+from logotag_gui.core.analysis.audit import combine as combine_estimates
 from logotag_gui.core.analysis.exposure import (
     BrandExposure,
     ExposureRules,
@@ -28,7 +32,8 @@ from logotag_gui.core.store.repository import VideoSummary
 
 CSV_FIELDS = ["scope", "clip", "brand", "seconds", "exposures", "frames", "mean_size_share", "max_size_share",
               "centre_seconds", "edge_seconds", "solus_seconds", "excluded_small", "excluded_brief",
-              "excluded_brief_seconds", "source"]
+              "excluded_brief_seconds", "unknown_seconds", "source", "estimate_s", "ci95_low", "ci95_high",
+              "audited_frames", "sampled_frames", "more_frames_for_5pct"]
 PALETTE = [(214, 39, 40), (31, 119, 180), (44, 160, 44), (255, 127, 14), (148, 103, 189), (140, 86, 75),
            (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207)]
 
@@ -38,6 +43,8 @@ class ClipReport:
     video: VideoSummary
     interval_s: float
     brands: dict[str, BrandExposure]
+    estimate: ClipEstimate | None = None  # from the clip's audit sample, where it has answers
+    sampled_frames: int = 0
 
 
 @dataclass(slots=True)
@@ -45,19 +52,30 @@ class ProjectReport:
     rules: ExposureRules
     clips: list[ClipReport]
     totals: dict[str, BrandExposure]
+    estimates: dict[str, tuple[float, float]] | None = None  # brand -> (seconds, standard error), all clips
+
+    def estimate(self, brand: str) -> tuple[float, float] | None:
+        return self.estimates.get(brand) if self.estimates else None
 
 
-def build_report(repo: Repository, *, rules: ExposureRules | None = None, video_id: int | None = None
-                 ) -> ProjectReport:
+def build_report(repo: Repository, *, rules: ExposureRules | None = None, video_id: int | None = None,
+                 estimates: dict[int, tuple[ClipEstimate, int]] | None = None) -> ProjectReport:
+    """`estimates`: video id -> (its audit estimate, its sampled frames), for the clips that have one (the
+    review layer computes them: the estimate corrects what review and the model say)."""
     rules = rules or ExposureRules()
+    estimates = estimates or {}
     clips = []
     for video in repo.videos():
         if video_id is not None and video.id != video_id:
             continue
         interval = sampling_interval(native_fps=video.fps, run_fps=repo.clip_fps(video.id), kind=video.kind)
         brands = clip_exposure(repo.candidates(video_id=video.id), interval_s=interval, rules=rules)
-        clips.append(ClipReport(video, interval, brands))
-    return ProjectReport(rules, clips, combine([c.brands for c in clips]))
+        estimate, sampled = estimates.get(video.id, (None, 0))
+        clips.append(ClipReport(video, interval, brands, estimate, sampled))
+    audited = [c.estimate for c in clips if c.estimate is not None]
+    # Project totals of the estimates only where every clip of the report has one (else they mean nothing).
+    totals = combine_estimates(audited) if audited and len(audited) == len(clips) else None
+    return ProjectReport(rules, clips, combine([c.brands for c in clips]), totals)
 
 
 def empty_note(report: ProjectReport) -> str | None:
@@ -87,19 +105,44 @@ def _row(scope: str, clip: str, s: BrandExposure, source: str) -> dict[str, obje
             "max_size_share": round(s.max_size_share, 5), "centre_seconds": round(s.centre_seconds, 3),
             "edge_seconds": round(s.edge_seconds, 3), "solus_seconds": round(s.solus_seconds, 3),
             "excluded_small": s.excluded_small, "excluded_brief": s.excluded_brief,
-            "excluded_brief_seconds": round(s.excluded_brief_seconds, 3), "source": source}
+            "excluded_brief_seconds": round(s.excluded_brief_seconds, 3),
+            "unknown_seconds": round(s.unknown_seconds, 3), "source": source}
+
+
+def _estimate_cells(seconds: float, half_width: float, **more) -> dict[str, object]:
+    return {"estimate_s": round(seconds, 3), "ci95_low": round(max(0.0, seconds - half_width), 3),
+            "ci95_high": round(seconds + half_width, 3), **more}
+
+
+def _clip_estimate_cells(clip: ClipReport, e: Estimate | None) -> dict[str, object]:
+    if clip.estimate is None or e is None:
+        return {}
+    return _estimate_cells(e.seconds, e.half_width, audited_frames=e.answered, sampled_frames=clip.sampled_frames,
+                           more_frames_for_5pct=clip.estimate.more_frames if e.brand == ALL else "")
 
 
 def write_csv(report: ProjectReport, path: str | Path) -> None:
     """Atomically, through the one formula-neutralising CSV writer the export uses too."""
+    from logotag_gui.core.analysis.audit import Z95
+
     with atomic_write(path, "w", encoding="utf-8", newline="") as fh:
         writer = SafeDictWriter(fh, fieldnames=CSV_FIELDS)
         writer.writeheader()
         for clip in report.clips:
-            for s in clip.brands.values():
-                writer.writerow(_row("clip", Path(clip.video.path).name, s, report.rules.source))
-        for s in report.totals.values():
-            writer.writerow(_row("project", "", s, report.rules.source))
+            estimated = clip.estimate.brands if clip.estimate is not None else {}
+            for brand in sorted(set(clip.brands) | set(estimated)):
+                s = clip.brands.get(brand, BrandExposure(brand))
+                writer.writerow(_row("clip", Path(clip.video.path).name, s, report.rules.source)
+                                | _clip_estimate_cells(clip, estimated.get(brand)))
+            if clip.estimate is not None and clip.estimate.total is not None:
+                total = BrandExposure(ALL, seconds=sum(s.seconds for s in clip.brands.values()))
+                writer.writerow(_row("clip", Path(clip.video.path).name, total, report.rules.source)
+                                | _clip_estimate_cells(clip, clip.estimate.total))
+        for brand in sorted(set(report.totals) | set(report.estimates or {})):
+            s = report.totals.get(brand, BrandExposure(brand))
+            est = report.estimate(brand)
+            cells = _estimate_cells(est[0], Z95 * est[1]) if est is not None else {}
+            writer.writerow(_row("project", "", s, report.rules.source) | cells)
 
 
 def chart_png(clip: ClipReport, *, width: int = 900, height: int = 260) -> bytes:
@@ -153,22 +196,53 @@ def _data_uri(kind: str, data: bytes) -> str:
     return f"data:{kind};base64,{base64.b64encode(data).decode()}"
 
 
-def _table(rows: list[BrandExposure], thumbs: dict[str, bytes | None] | None = None) -> str:
-    head = ("<tr><th>Brand</th><th>Seconds</th><th>Exposures</th><th>Mean size</th><th>Max size</th>"
-            "<th>Centre s</th><th>Edge s</th><th>Solus s</th><th>Excluded (small / brief)</th>"
+def _table(rows: list[BrandExposure], thumbs: dict[str, bytes | None] | None = None,
+           estimates: dict[str, str] | None = None) -> str:
+    head = ("<tr><th>Brand</th><th>Seconds</th>" + ("<th>Estimate (95%)</th>" if estimates is not None else "")
+            + "<th>Exposures</th><th>Mean size</th><th>Max size</th>"
+            "<th>Centre s</th><th>Edge s</th><th>Solus s</th><th>No box s</th><th>Excluded (small / brief)</th>"
             + ("<th>Best exposure</th>" if thumbs is not None else "") + "</tr>")
     body = []
     for s in rows:
+        estimate = f"<td>{html.escape(estimates.get(s.brand, '–'))}</td>" if estimates is not None else ""
         thumb = ""
         if thumbs is not None:
             data = thumbs.get(s.brand)
             thumb = f"<td><img src='{_data_uri('image/jpeg', data)}' alt='{html.escape(s.brand)}'></td>" if data else "<td>–</td>"
         body.append(
-            f"<tr><td>{html.escape(s.brand)}</td><td>{s.seconds:.1f}</td><td>{s.exposures}</td>"
+            f"<tr><td>{html.escape(s.brand)}</td><td>{s.seconds:.1f}</td>{estimate}<td>{s.exposures}</td>"
             f"<td>{s.mean_size_share:.2%}</td><td>{s.max_size_share:.2%}</td><td>{s.centre_seconds:.1f}</td>"
-            f"<td>{s.edge_seconds:.1f}</td><td>{s.solus_seconds:.1f}</td>"
+            f"<td>{s.edge_seconds:.1f}</td><td>{s.solus_seconds:.1f}</td><td>{s.unknown_seconds:.1f}</td>"
             f"<td>{s.excluded_small} / {s.excluded_brief}</td>{thumb}</tr>")
     return f"<table>{head}{''.join(body)}</table>"
+
+
+def _with_estimates(brands: dict[str, BrandExposure], estimates: dict[str, tuple[float, float]] | None
+                    ) -> list[BrandExposure]:
+    """The rows: every reviewed brand, and every brand only the audit found."""
+    names = sorted(set(brands) | {b for b in (estimates or {}) if b != ALL})
+    return [brands.get(b, BrandExposure(b)) for b in names]
+
+
+def _formatted(estimates: dict[str, tuple[float, float]] | None) -> dict[str, str] | None:
+    from logotag_gui.core.analysis.audit import Z95
+
+    if estimates is None:
+        return None
+    return {b: f"{s:.1f} ± {Z95 * se:.1f} s" for b, (s, se) in estimates.items()}
+
+
+def _audit_note(clip: ClipReport) -> str:
+    e = clip.estimate
+    if e is None or e.total is None:
+        return ""
+    t = e.total
+    share = t.answered / max(1, clip.sampled_frames)
+    more = ("" if e.more_frames == 0 else "; a ±5% interval needs about "
+            f"{e.more_frames} frames more" if e.more_frames is not None else "")
+    return (f"<p class='meta'>Audit: {t.answered} of {clip.sampled_frames} sampled frames answered ({share:.1%}); "
+            f"all brands {t.seconds:.1f} ± {t.half_width:.1f} s (95%), the model and review alone "
+            f"{t.predicted_s:.1f} s{more}.</p>")
 
 
 def write_html(report: ProjectReport, path: str | Path, *, title: str = "Brand exposure report") -> None:
@@ -178,17 +252,19 @@ def write_html(report: ProjectReport, path: str | Path, *, title: str = "Brand e
              f"<p class='meta'>Generated {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC from {source}. "
              f"Legibility: boxes of at least {r.min_size_share:.2%} of the frame, exposures of at least "
              f"{r.min_duration_s:g} s; gaps up to {r.gap_tolerance_s:g} s join an exposure.</p>",
-             "<h2>Project totals</h2>", _table(list(report.totals.values()))]
+             "<h2>Project totals</h2>", _table(_with_estimates(report.totals, report.estimates),
+                                               estimates=_formatted(report.estimates))]
     note = empty_note(report)
     if note:
         parts.insert(2, f"<p class='note'><strong>{html.escape(note)}</strong></p>")
     for clip in report.clips:
         thumbs = {b: thumbnail_jpeg(clip, s) for b, s in clip.brands.items()}
+        estimated = {b: (e.seconds, e.se) for b, e in clip.estimate.brands.items()} if clip.estimate else None
         parts += [f"<h2>{html.escape(Path(clip.video.path).name)}</h2>",
                   f"<p class='meta'>{clip.video.duration_s:.1f} s, each sampled frame stands for "
-                  f"{clip.interval_s:.2f} s</p>",
+                  f"{clip.interval_s:.2f} s</p>", _audit_note(clip),
                   f"<img class='chart' src='{_data_uri('image/png', chart_png(clip))}' alt='seconds on screen'>",
-                  _table(list(clip.brands.values()), thumbs)]
+                  _table(_with_estimates(clip.brands, estimated), thumbs, estimates=_formatted(estimated))]
     style = ("body{font-family:sans-serif;max-width:980px;margin:2em auto;color:#222}"
              "table{border-collapse:collapse;width:100%;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;"
              "text-align:right}td:first-child,th:first-child{text-align:left}.meta{color:#666}"

@@ -2,7 +2,9 @@
 
 One record type (Candidate) flows from proposal to verification to the store; stages return
 updated copies with ``dataclasses.replace`` rather than mutating. Frames (index + timestamp) are
-the truth; track ids are derived and may be recomputed.
+the truth. A track id is an identity reserved from the clip (the store hands them out): review
+relies on it (one key decides a track; undo gives boxes their track back), so it is never recomputed.
+Exposures (a brand's continuous appearance) are derived from the frames, as review groups them.
 """
 
 from __future__ import annotations
@@ -33,6 +35,23 @@ class ReviewState(str, Enum):
     REJECTED = "rejected"
 
 
+class ExposureState(str, Enum):
+    """What an exposure (a brand's continuous appearance) rests on: the model's word, or the reviewer's."""
+
+    PENDING_YES = "pending_yes"  # not reviewed; the model counts it
+    PENDING_UNSURE = "pending_unsure"
+    PENDING_NO = "pending_no"  # not reviewed; the model does not count it
+    PARTLY = "partly"  # some of its frames decided, some not
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    TRIMMED = "trimmed"  # decided: part accepted, part rejected
+
+    @property
+    def pending(self) -> bool:
+        return self in (ExposureState.PENDING_YES, ExposureState.PENDING_UNSURE, ExposureState.PENDING_NO,
+                        ExposureState.PARTLY)
+
+
 class DecisionKind(str, Enum):
     ACCEPT = "accept"
     REJECT = "reject"
@@ -41,6 +60,15 @@ class DecisionKind(str, Enum):
     ADDED = "added"
     # Undo of the first decision on a candidate: back to pending, history kept.
     CLEAR = "clear"
+    # The reviewer said "this brand is on screen here" (a presence, with or without a box), or moved an
+    # exposure's in or out point over this frame.
+    PRESENT = "present"
+
+
+# Which proposer made a candidate, where review made it: a box drawn by hand; a brand marked on screen
+# without a box (counted in seconds; its size and position are unknown).
+MANUAL = "manual"
+PRESENCE = "presence"
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,8 +232,22 @@ class Candidate:
     def final_bbox(self) -> BBox:
         return self.review.bbox or self.bbox
 
+    @property
+    def has_box(self) -> bool:
+        """False for a presence: the brand is on screen, but where is not known."""
+        return self.method != PRESENCE
+
     def with_(self, **changes: Any) -> Candidate:
         return dataclasses.replace(self, **changes)
+
+
+# The review order (frame, then left to right, then id): the session, navigation and the store's queries
+# all sort candidates by it.
+REVIEW_ORDER_FIELDS = ("frame_index", "x", "id")
+
+
+def review_key(c: Candidate) -> tuple[int, float, int]:
+    return (c.frame.index, c.bbox.x, c.id or 0)
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,7 @@ from PIL import Image, UnidentifiedImageError
 
 from logotag_gui.core.base.errors import InputError
 from logotag_gui.core.base.records import Frame, FrameRef
+from logotag_gui.core.media.shots import CutDetector
 
 VIDEO_SUFFIXES = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi"}
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
@@ -91,8 +92,10 @@ class ImageFolderSource:
         h, w = image.shape[:2]
         return Frame(FrameRef(index, float(index), w, h, self.files[index].name), image)
 
-    def sample(self, *, fps: float | None = None, start: int = 0, end: int | None = None) -> Iterator[Frame]:
-        """Every readable image is a frame (the others go to `skipped`); `fps` does not thin an image folder."""
+    def sample(self, *, fps: float | None = None, start: int = 0, end: int | None = None,
+               cuts: list[int] | None = None) -> Iterator[Frame]:
+        """Every readable image is a frame (the others go to `skipped`); `fps` does not thin an image folder,
+        and a folder of photos has no shots (`cuts` stays empty)."""
         stop = len(self.files) if end is None else min(end + 1, len(self.files))
         for index in range(start, stop):
             try:
@@ -236,25 +239,39 @@ class VideoSource:
         """Indices `sample` will yield, computed without decoding (for progress totals)."""
         return sample_indices(frame_count=self.info.frame_count, native_fps=self._rate, fps=fps, start=start, end=end)
 
-    def sample(self, *, fps: float, start: int = 0, end: int | None = None) -> Iterator[Frame]:
-        """Frames at `fps` (never more than the native rate), from frame `start` to `end` inclusive."""
+    def sample(self, *, fps: float, start: int = 0, end: int | None = None,
+               cuts: list[int] | None = None) -> Iterator[Frame]:
+        """Frames at `fps` (never more than the native rate), from frame `start` to `end` inclusive.
+
+        Every frame is decoded (the codec needs them), but only the sampled ones are converted to RGB. Where
+        `cuts` is a list, the shot cuts among the decoded frames are appended to it as they are found (the
+        luma planes cost no conversion)."""
         wanted = iter(self.sampled_indices(fps=fps, start=start, end=end))
         target = next(wanted, None)
         if target is None:
             return
-        if target > 0:
-            self._seek(target)
-        else:
-            self._seek(0)
-        while target is not None:
-            frame = self._next()
-            if frame is None:
-                return
-            if frame.index < target:
-                continue
-            yield frame
-            while target is not None and target <= frame.index:
-                target = next(wanted, None)
+        self._seek(max(0, target))
+        self._last_index = _FORCE_SEEK  # the container moves under this loop: the next frame() must seek
+        detector = CutDetector() if cuts is not None else None
+        last = -1
+        try:
+            for vf in self._container.decode(self._stream):
+                pts = vf.pts if vf.pts is not None else 0
+                index = last = int(round(max(0.0, (pts - self._start_pts) * self._tb) * self._rate))
+                if detector is not None and detector(_luma(vf)) and cuts is not None:
+                    cuts.append(index)
+                if index < target:
+                    continue
+                yield self._to_frame(vf)
+                while target is not None and target <= index:
+                    target = next(wanted, None)
+                if target is None:
+                    return
+        except av.FFmpegError as exc:
+            raise InputError(
+                f"Video '{self.path}' stops decoding after frame {last}: {_reason(exc)}. "
+                f"The file is probably truncated; {REENCODE_HINT}."
+            ) from exc
 
     def close(self) -> None:
         self._container.close()

@@ -15,7 +15,6 @@ trackers on clips with per-frame truth (speed and IoU), which is how the flow tr
 from __future__ import annotations
 
 import math
-from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -24,6 +23,7 @@ import cv2
 import numpy as np
 
 from logotag_gui.core.base.records import BBox, Candidate, FrameRef, VerdictState
+from logotag_gui.core.media.shots import CUT_FLOOR, CUT_RATIO, CutDetector
 
 ProgressFn = Callable[[int, int], None]
 
@@ -35,11 +35,9 @@ class FollowSettings:
     min_points: int = 6
     fb_error_px: float = 1.0  # forward-backward flow error allowed, in work pixels
     min_visible: float = 0.6  # the mark has left when less of its box than this is in the frame
-    # A shot cut: the mean absolute difference of two consecutive 64x36 luma thumbnails is above the
-    # floor and many times the recent ones (measured: 0.3-8 inside shots, pans and zooms included; 25-104
-    # at cuts, on the pan clip, the generated clips and the tests' shots).
-    cut_floor: float = 12.0
-    cut_ratio: float = 6.0
+    # A shot cut (media/shots.py): consecutive thumbnails differ by more than the floor and the ratio.
+    cut_floor: float = CUT_FLOOR
+    cut_ratio: float = CUT_RATIO
     min_similarity: float = 0.3  # the crop's cross-correlation when keypoints alone cannot re-anchor
     min_inliers: int = 8
     min_search_similarity: float = 0.75  # the cross-correlation a lost box must find its last look again at
@@ -201,41 +199,6 @@ TRACKERS: dict[str, TrackerFactory] = {
 
 
 # ---- what stops a track ------------------------------------------------------------------------------
-def thumbnail(gray: np.ndarray) -> np.ndarray:
-    return cv2.resize(gray, (64, 36), interpolation=cv2.INTER_AREA).astype(np.int16)
-
-
-class CutDetector:
-    """Feed consecutive frames; says when one starts a new shot."""
-
-    def __init__(self, settings: FollowSettings) -> None:
-        self.s = settings
-        self._previous: np.ndarray | None = None
-        self._recent: deque[float] = deque(maxlen=10)
-
-    def __call__(self, gray: np.ndarray) -> bool:
-        thumb = thumbnail(gray)
-        previous, self._previous = self._previous, thumb
-        if previous is None:
-            return False
-        difference = float(np.abs(previous - thumb).mean())
-        usual = float(np.median(self._recent)) if self._recent else 0.0
-        cut = difference > max(self.s.cut_floor, self.s.cut_ratio * usual)
-        if cut:
-            self._recent.clear()  # a new shot: its own motion is what is usual now
-        else:
-            self._recent.append(difference)
-        return cut
-
-
-def shot_cuts(source, settings: FollowSettings = FollowSettings()) -> list[int]:
-    """The first frame of each shot after the first (the frames where a cut lands); [] for an image folder."""
-    if source.info.kind != "video":
-        return []
-    cut = CutDetector(settings)
-    return [ref.index for ref, gray in source.luma(start=0, end=source.info.frame_count - 1) if cut(gray)]
-
-
 def visible_share(box: BBox, width: int, height: int) -> float:
     return box.clipped(width, height).area / box.area if box.area > 0 else 0.0
 
@@ -398,7 +361,7 @@ def _follow_one_way(source, result: FollowResult, *, frame_index: int, bbox: BBo
         template.append(Template.from_frame(gray, bbox))
     if not follower.start(_resized(gray, factor), _scale(bbox, factor)):
         return "too little texture in the box to follow"
-    cut = CutDetector(settings)
+    cut = CutDetector(floor=settings.cut_floor, ratio=settings.cut_ratio)
     cut(gray)
     for ref, gray in frames:
         if cancel is not None and cancel():

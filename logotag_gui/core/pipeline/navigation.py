@@ -1,7 +1,7 @@
 """Moving through a clip's candidates in review order: next, previous, next unreviewed, next track.
 
-Pure functions over candidates sorted by (frame index, id), so the GUI's keyboard logic is tested
-headless.
+Pure functions over candidates in review order (records.review_key: frame, then left to right, then id),
+so the GUI's keyboard logic is tested headless.
 """
 
 from __future__ import annotations
@@ -9,11 +9,11 @@ from __future__ import annotations
 import bisect
 from collections.abc import Sequence
 
-from logotag_gui.core.base.records import Candidate
+from logotag_gui.core.base.records import Candidate, review_key
 
 
 def review_order(candidates: Sequence[Candidate]) -> list[Candidate]:
-    return sorted(candidates, key=lambda c: (c.frame.index, c.bbox.x, c.id or 0))
+    return sorted(candidates, key=review_key)
 
 
 def _start(ordered: Sequence[Candidate], frame: int, current_id: int | None, step: int) -> int:
@@ -42,7 +42,7 @@ def next_track(ordered: Sequence[Candidate], *, frame: int, current_id: int | No
     for c in ordered:
         if c.track_id is not None and c.track_id not in firsts:
             firsts[c.track_id] = c
-    starts = sorted(firsts.values(), key=lambda c: (c.frame.index, c.bbox.x, c.id or 0))
+    starts = sorted(firsts.values(), key=review_key)
     current = next((c for c in ordered if c.id == current_id), None)
     if current is not None and current.track_id in firsts:
         key = firsts[current.track_id]

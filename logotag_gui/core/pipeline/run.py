@@ -308,7 +308,8 @@ def _process(source, config: RunConfig, todo: list[int], *, repo: Repository, ru
     report(Progress("frames", result.frames_done, result.frames_total))
     if not todo:
         return
-    frames_iter = prefetch(source.sample(fps=config.fps, start=todo[0], end=config.end_frame))
+    cuts: list[int] = []  # where shots start, as the decoder passes them (it sees every frame)
+    frames_iter = prefetch(source.sample(fps=config.fps, start=todo[0], end=config.end_frame, cuts=cuts))
     stage_one = StageOne(proposer, workers=config.workers or default_workers(), skip_unchanged=config.skip_unchanged)
     last_index = -1
     try:
@@ -343,6 +344,8 @@ def _process(source, config: RunConfig, todo: list[int], *, repo: Repository, ru
     finally:
         frames_iter.close()  # stops the decoder's thread before anything else reads the source
         stage_one.close()
+        if source.info.kind == "video" and last_index >= 0:
+            repo.add_cuts(video_id, [f for f in cuts if f <= last_index], looked=(todo[0], last_index))
         timings["unchanged_frames"] = timings.get("unchanged_frames", 0) + stage_one.unchanged_frames
     _check_decoded(source, todo, done_here, last_index, result)
 

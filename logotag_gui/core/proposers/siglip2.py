@@ -267,13 +267,19 @@ class Siglip2Proposer:
     def embedder_id(self) -> str:
         return f"siglip2:{self.model_id}"
 
-    def prepare(self, dictionary: LogoDictionary) -> None:
+    def prepare(self, dictionary: LogoDictionary, *, cache: bool = True) -> None:
+        """Embed the dictionary's references into a FAISS index (kept on disk by the dictionary's files, unless
+        `cache` is off: the views review taught are not files and change with every decision)."""
         from platformdirs import user_cache_dir
 
-        cache_root = self.cache_root or user_cache_dir("logotag")
-        folder = index_folder(Path(cache_root), dictionary, self.embedder_id)
         dim = int(self._model.config.vision_config.hidden_size)
         expected = manifest_for(dictionary, embedder_id=self.embedder_id, revision=self.revision, dim=dim)
+        if not cache:
+            self._index = build_index(dictionary, self.embed_images([r.image for r in dictionary.references]),
+                                      expected)
+            return
+        cache_root = self.cache_root or user_cache_dir("logotag")
+        folder = index_folder(Path(cache_root), dictionary, self.embedder_id)
         index = load_index_if_fresh(folder, expected)
         if index is None:
             vectors = self.embed_images([r.image for r in dictionary.references])

@@ -1,7 +1,9 @@
-"""The review session and what drives it: following boxes, learning from decisions, the oracle reviewer."""
+"""The review session and what drives it: exposures, following boxes, learning from decisions, the audit,
+the oracle reviewer."""
 
 from logotag_gui.core.review.project import Project
-from logotag_gui.core.review.session import LIKE_REJECTED, ReviewEvent, ReviewSession
+from logotag_gui.core.review.session import LIKE_REJECTED, Meter, ReviewSession
+from logotag_gui.core.review.steps import Changes
 from logotag_gui.core.store.repository import RunRecord, VideoSummary
 
-__all__ = ["LIKE_REJECTED", "Project", "ReviewEvent", "ReviewSession", "RunRecord", "VideoSummary"]
+__all__ = ["LIKE_REJECTED", "Changes", "Meter", "Project", "ReviewSession", "RunRecord", "VideoSummary"]

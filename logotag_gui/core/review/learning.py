@@ -14,6 +14,10 @@ rejected box a look-alike to avoid.
   view of the brand.
 - `mark_lookalikes` hints candidates that look more like a rejected box of their brand than like any
   view of it ("like_rejected": sorted last, or rejected at once where the reviewer asked for that).
+- Views are the project's, not the clip's: `catch_up` searches a clip, when it is opened, with the views the
+  reviewer set in the project's other clips that have not searched it yet (the same boards at the next
+  match). Where the clip was run with SigLIP-2 and its weights are here, its embeddings search beside the
+  keypoints (`embedder`: the views become its FAISS references).
 
 It reads pixels (decoding frames), so the app runs it on a worker thread with its own repository and
 decoder; the simulator calls it in line.
@@ -23,19 +27,20 @@ from __future__ import annotations
 
 import bisect
 import io
+import json
 import logging
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 from PIL import Image
 
 from logotag_gui.core.base.records import Candidate, DecisionKind, Frame, ReviewState
 from logotag_gui.core.media.logos import LogoDictionary, Reference
-from logotag_gui.core.pipeline.follow import shot_cuts
+from logotag_gui.core.media.shots import shot_cuts
 from logotag_gui.core.pipeline.tracks import TrackLinker, nms
 from logotag_gui.core.proposers.keypoints import FrameFeatures, KeypointProposer
 from logotag_gui.core.review.session import LIKE_REJECTED
@@ -100,6 +105,8 @@ class Learner:
     _since_pass: dict[str, int] = field(default_factory=dict)
     _features: OrderedDict = field(default_factory=OrderedDict)
     _frames: OrderedDict = field(default_factory=OrderedDict)
+    # A second finder beside the keypoints: SigLIP-2 (proposers/siglip2.py) where the clip was run with it.
+    embedder: Any = None
     _reference_descriptors: dict[str, list[np.ndarray]] = field(default_factory=dict)
     _cuts: list[int] | None = None
 
@@ -195,9 +202,14 @@ class Learner:
         if not views:
             return []
         sizes = [v.ref.bbox.area for v in views]
-        own_shots = set() if every_view else {self._shot(v.ref.frame_index) for v in views}
-        self._keypoints.prepare(LogoDictionary(REVIEW_ROOT, [
-            Reference(brand, REVIEW_ROOT / f"{v.ref.id}.png", "opaque", v.image) for v in views], {}, {}))
+        # Following covers the shot a view was taken in; a view from another clip says nothing of this one's shots.
+        own_shots = set() if every_view else {self._shot(v.ref.frame_index) for v in views
+                                              if v.ref.video_id == self.video.id}
+        taught = LogoDictionary(REVIEW_ROOT, [Reference(brand, REVIEW_ROOT / f"{v.ref.id}.png", "opaque", v.image)
+                                              for v in views], {}, {})
+        self._keypoints.prepare(taught)
+        if self.embedder is not None:
+            self.embedder.prepare(taught, cache=False)
         held: dict[int, list[Candidate]] = {}
         for c in candidates:
             if c.final_brand == brand:
@@ -210,17 +222,58 @@ class Learner:
             if own_shots and self._shot(index) in own_shots:
                 continue
             frame = self._frame(index)
+            proposed = self._keypoints.propose(frame, self._frame_features(frame))
+            if self.embedder is not None:
+                proposed += self.embedder.propose(frame)
             hits = [h.with_(method="learned", reference=f"review:{Path(h.reference or '').stem}")
-                    for h in nms(self._keypoints.propose(frame, self._frame_features(frame)))
+                    for h in nms(proposed)
                     if not any(c.final_bbox.overlaps(h.bbox) for c in held.get(index, []))
                     and min(sizes) / 16 <= h.bbox.area <= 16 * max(sizes)]  # a mark seen from 4x nearer or farther
             found += linker.link_frame(hits)
         return self.mark_lookalikes(found)
 
+    def catch_up(self, clip: Mapping[str, Sequence[Candidate]], *, cancel: Callable[[], bool] | None = None
+                 ) -> Lessons:
+        """Search this clip with the views reviewers set in the project's other clips that have not searched it
+        yet (what they taught elsewhere finds the same boards here before the reviewer gets to them)."""
+        lessons = Lessons(video_id=self.video.id)
+        key = f"learned.searched.{self.video.id}"
+        done = set(json.loads(self.repo.setting(key) or "[]"))
+        fresh = [v for v in self._views.values() if v.ref.video_id != self.video.id and v.ref.polarity == "positive"
+                 and v.ref.taught_by in SET_BY_REVIEWER and v.ref.id not in done]
+        for brand in sorted({v.ref.brand for v in fresh}):
+            if cancel is not None and cancel():
+                return lessons
+            lessons.added += self.search(brand, clip.get(brand, ()), cancel=cancel, every_view=False)
+            lessons.searched.append(brand)
+        if fresh and not (cancel is not None and cancel()):
+            self.repo.set_setting(key, json.dumps(sorted(done | {v.ref.id for v in fresh})))
+        return lessons
+
+    def locate(self, brand: str, frame_index: int) -> Candidate | None:
+        """Where the brand's mark is on this frame, found with its dictionary references and every view review
+        taught of it (SIFT keypoints, as the keypoint backend finds them), or None."""
+        refs = [Reference(brand, REVIEW_ROOT / f"{v.ref.id}.png", "opaque", v.image)
+                for v in self.views(brand, "positive")]
+        if self.dictionary is not None:  # named under the review root: one dictionary for both
+            refs += [Reference(brand, REVIEW_ROOT / f"logos-{i}-{r.path.name}", r.variant, r.image)
+                     for i, r in enumerate(self.dictionary.references) if r.brand == brand]
+        if not refs:
+            return None
+        finder = KeypointProposer(min_inliers=self.settings.min_inliers, synthesize=False, max_instances=1)
+        finder.prepare(LogoDictionary(REVIEW_ROOT, refs, {}, {}))
+        frame = self._frame(frame_index)
+        hits = sorted(nms(finder.propose(frame, finder.frame_features(frame))), key=lambda h: -h.score)
+        return hits[0].with_(method="located") if hits else None
+
     def _shot(self, index: int) -> int:
-        """Which shot of the clip a frame is in (0 for the first), from the cuts found once per clip."""
+        """Which shot of the clip a frame is in (0 for the first): from the cuts the run found, else found once
+        here (a clip run before runs recorded them) and stored for the review to group exposures by."""
         if self._cuts is None:
-            self._cuts = shot_cuts(self.source)
+            self._cuts = self.repo.cuts(self.video.id)
+            if self._cuts is None:
+                self._cuts = shot_cuts(self.source)
+                self.repo.add_cuts(self.video.id, self._cuts)
         return bisect.bisect_right(self._cuts, index)
 
     def _frame_features(self, frame: Frame) -> FrameFeatures | None:
@@ -259,19 +312,21 @@ class Learner:
         return self._reference_descriptors[brand]
 
     # ---- one step after decisions: what the app's worker and the simulator both run ------------------------
-    def teach(self, decided: Sequence[Candidate], clip: Sequence[Candidate], *, search: bool = True,
+    def teach(self, decided: Sequence[Candidate], clip: Mapping[str, Sequence[Candidate]], *, search: bool = True,
               cancel: Callable[[], bool] | None = None) -> Lessons:
         """Learn from `decided`; hint the clip's pending look-alikes of newly rejected boxes; where a brand
-        is due (or always, for "Find more like this"), search with its views. Writes what it finds."""
+        is due (or always, for "Find more like this"), search with its views. Writes what it finds.
+
+        `clip`: the clip's candidates of the brands these decisions are about (see `brands_taught`)."""
         lessons = Lessons(video_id=self.video.id)
         due = self.learn(decided)
         rejected = {c.final_brand for c in decided if c.review.state is ReviewState.REJECTED}
         rejected |= {c.brand for c in decided if c.review.state is ReviewState.ACCEPTED and c.final_brand != c.brand}
         for brand in sorted(rejected):
-            lessons.hinted += self.recheck(brand, clip)
+            lessons.hinted += self.recheck(brand, clip.get(brand, ()))
         if search:
             for brand in due:
-                lessons.added += self.search(brand, clip, cancel=cancel, every_view=False)
+                lessons.added += self.search(brand, clip.get(brand, ()), cancel=cancel, every_view=False)
                 lessons.searched.append(brand)
         return lessons
 
@@ -295,6 +350,36 @@ class Learner:
             if ids:
                 out += self.repo.set_hint(ids, hint)
         return out
+
+
+def clip_embedder(repo: Repository, video_id: int) -> Any:
+    """SigLIP-2 as the clip's latest SigLIP-2 run loaded it, for learning to search with; None where the clip was
+    never run with it or its weights are not here (learning then searches with keypoints alone, as it says)."""
+    from dataclasses import fields
+
+    from logotag_gui.core.base.config import RunConfig
+    from logotag_gui.core.base.errors import LogoTagError
+    from logotag_gui.core.pipeline.backends import ModelCache
+
+    runs = [r for r in repo.runs(video_id) if r.embedder == "siglip2"]
+    if not runs:
+        return None
+    known = {f.name for f in fields(RunConfig)}
+    config = RunConfig(**{k: v for k, v in runs[-1].config.items() if k in known})
+    try:
+        return ModelCache().proposer("siglip2", config)
+    except (LogoTagError, OSError) as exc:
+        log.warning("learning searches without SigLIP-2: %s", exc)
+        return None
+
+
+def brands_taught(decided: Iterable[Candidate]) -> set[str]:
+    """The brands these decisions teach about (a relabel teaches about the brand the model said, too): the
+    candidates of these brands are all that `Learner.teach` reads of the clip."""
+    out: set[str] = set()
+    for c in decided:
+        out |= {c.final_brand, c.brand}
+    return out
 
 
 @dataclass(slots=True)

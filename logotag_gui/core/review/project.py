@@ -142,10 +142,30 @@ class Project:
 
         return export(self.repo, path, video_id=video_id, reviewed_only=reviewed_only)
 
-    def write_report(self, path: str, *, rules) -> str:
-        from logotag_gui.core.analysis.report import build_report, write_csv, write_html
+    def audit_estimates(self, *, video_id: int | None = None) -> dict:
+        """video id -> (its audit estimate, its sampled frames), for clips with an answered, current sample."""
+        from logotag_gui.core.review.audit import Audit
 
-        (write_csv if path.lower().endswith(".csv") else write_html)(build_report(self.repo, rules=rules), path)
+        out = {}
+        for v in self.videos():
+            if (video_id is not None and v.id != video_id) or self.repo.audit_sample(v.id) is None:
+                continue
+            session = self.session(v.id, reviewer="")
+            estimate = Audit(session).estimate()
+            if estimate is not None and estimate.total is not None and estimate.total.answered:
+                out[v.id] = (estimate, len(session.sampled))
+        return out
+
+    def report(self, *, rules, video_id: int | None = None):
+        from logotag_gui.core.analysis.report import build_report
+
+        return build_report(self.repo, rules=rules, video_id=video_id,
+                            estimates=self.audit_estimates(video_id=video_id))
+
+    def write_report(self, path: str, *, rules) -> str:
+        from logotag_gui.core.analysis.report import write_csv, write_html
+
+        (write_csv if path.lower().endswith(".csv") else write_html)(self.report(rules=rules), path)
         return path
 
     def calibration_text(self, target_precision: float = 0.9) -> str:

@@ -1,8 +1,10 @@
-"""The review session: one clip's candidate list, and everything a reviewer does to it.
+"""The review session: one clip's candidates and exposures, and everything a reviewer decides about them.
 
-Qt-free: the app's table, timeline and frame view are views of this object (they subscribe to its
-change events), and the review simulator drives the very same object. Every decision is committed
-before the method returns; undo and redo write new decisions (history is kept) and are bounded.
+Qt-free: the app's table, timeline, film strip and frame view are views of this object (each subscribes
+to its typed changes), and the review simulator drives the very same object. Every decision is committed
+before the method returns (one transaction per step); undo and redo write new decisions (history is kept)
+and are bounded. What needs pixels (following a box, learning from a decision) is the review assistant's
+(assistant.py), which calls back in here with what it found.
 """
 
 from __future__ import annotations
@@ -13,59 +15,83 @@ from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from logotag_gui.core.base.records import BBox, Candidate, DecisionKind, FrameRef
+from logotag_gui.core.analysis.belief import Belief
+from logotag_gui.core.analysis.exposure import ExposureRules
+from logotag_gui.core.base.records import (
+    MANUAL,
+    BBox,
+    Candidate,
+    DecisionKind,
+    FrameRef,
+    ReviewState,
+    review_key,
+)
 from logotag_gui.core.media.video import sample_indices
-from logotag_gui.core.pipeline.follow import FollowResult, FollowSettings, follow_box
+from logotag_gui.core.pipeline.follow import FollowResult
 from logotag_gui.core.pipeline.navigation import next_candidate, next_track
-from logotag_gui.core.review.commands import AddBox, AddTrack, Decide
+from logotag_gui.core.review import exposure_edits
+from logotag_gui.core.review.exposures import Exposure, group_exposures
+from logotag_gui.core.review.steps import Changes, Step
+from logotag_gui.core.store.edits import Decision, EditResult, ReviewEdit
 from logotag_gui.core.store.repository import Repository, VideoSummary
 
 log = logging.getLogger(__name__)
 LIKE_REJECTED = "like_rejected"
+Listener = Callable[[Changes], None]
+REFIT_EVERY = 25  # decisions between refits of the belief (what review order and the meter read)
 
 
 @dataclass(frozen=True, slots=True)
-class ReviewEvent:
-    """What changed: "changed" / "added" (candidates), "removed" (ids), "reset" (everything),
-    "selected" (ids: the new current one, or none), "history" (undo/redo availability)."""
+class Meter:
+    """Where the clip's seconds stand: settled by review, or still resting on the model."""
 
-    kind: str
-    candidates: tuple[Candidate, ...] = ()
-    ids: tuple[int, ...] = ()
+    settled_s: float  # seconds of exposures the reviewer accepted (frames decided)
+    on_model_s: float  # seconds the project counts that nobody reviewed yet
+    pending_exposures: int
+    pending_s: float  # seconds of frames still to review (whatever the model says of them)
 
-
-Listener = Callable[[ReviewEvent], None]
-
-
-def _key(c: Candidate) -> tuple:
-    return (c.frame.index, c.bbox.x, c.id or 0)
+    def format(self) -> str:
+        return (f"settled by review {self.settled_s:.1f} s · resting on the model {self.on_model_s:.1f} s "
+                f"({self.pending_exposures} exposure{'s' if self.pending_exposures != 1 else ''} to review)")
 
 
 class ReviewSession:
-    def __init__(self, repo: Repository, video: VideoSummary, *, reviewer: str, undo_limit: int = 200) -> None:
+    def __init__(self, repo: Repository, video: VideoSummary, *, reviewer: str, undo_limit: int = 200,
+                 gap_tolerance_s: float = ExposureRules().gap_tolerance_s) -> None:
         self.repo, self.video, self.reviewer = repo, video, reviewer
+        self.gap_tolerance_s = gap_tolerance_s
         self.fps = 0.0
         self.sampled: list[int] = []
         self.current_id: int | None = None
+        self.current_exposure_key: tuple[str, int] | None = None
         self.last_brand: str | None = None  # what a new box is labelled by default
-        self._undo: deque = deque(maxlen=undo_limit)
-        self._redo: list = []
+        self.belief = Belief()
+        self._decided_at_fit = 0
+        self._undo: deque[Step] = deque(maxlen=undo_limit)
+        self._redo: list[Step] = []
         self._listeners: list[Listener] = []
         self._by_id: dict[int, Candidate] = {}
         self._order: list[tuple] = []  # review-order keys, sorted
         self._by_frame: dict[int, list[int]] = {}
         self._by_track: dict[int, set[int]] = {}
+        self._by_brand: dict[str, set[int]] = {}
+        self._splits: dict[str, list[int]] = {}
+        self._exposures: dict[str, list[Exposure]] = {}
         self.reload()
 
     # ---- listening ----------------------------------------------------------------------------------
     def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """Call `listener(changes)` after every change; returns what unsubscribes it."""
         self._listeners.append(listener)
-        return lambda: self._listeners.remove(listener)
+        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
 
-    def _emit(self, kind: str, *, candidates: Iterable[Candidate] = (), ids: Iterable[int] = ()) -> None:
-        event = ReviewEvent(kind, tuple(candidates), tuple(ids))
+    def _emit(self, changes: Changes) -> None:
         for listener in list(self._listeners):
-            listener(event)
+            listener(changes)
+
+    def notify(self, changes: Changes) -> None:
+        """Tell the views about a change made beside the candidates (the clip's audit sample and answers)."""
+        self._emit(changes)
 
     # ---- the candidate list ---------------------------------------------------------------------------
     def reload(self) -> None:
@@ -77,14 +103,23 @@ class ReviewSession:
                         else sample_indices(frame_count=video.frame_count, native_fps=video.fps, fps=self.fps))
         found = self.repo.candidates(video_id=video.id)
         self._by_id = {c.stored_id: c for c in found}
-        self._order = sorted(_key(c) for c in found)
-        self._by_frame, self._by_track = {}, {}
+        self._order = sorted(review_key(c) for c in found)
+        self._by_frame, self._by_track, self._by_brand = {}, {}, {}
         for c in found:
             self._by_frame.setdefault(c.frame.index, []).append(c.stored_id)
-            self._track_add(c)
+            self._index(c)
+        self._splits = self.repo.splits(video.id)
+        self._refit()
         if self.current_id not in self._by_id:
             self.current_id = None
-        self._emit("reset")
+        self._emit(Changes(reset=True, exposures=frozenset(self._exposures)))
+
+    @property
+    def interval_s(self) -> float:
+        """What one sampled frame stands for, in seconds."""
+        if self.video.kind != "video":
+            return 1.0
+        return 1.0 / min(self.fps or self.video.fps, self.video.fps)
 
     @property
     def candidates(self) -> list[Candidate]:
@@ -100,19 +135,24 @@ class ReviewSession:
     def at_frame(self, index: int) -> list[Candidate]:
         return [self._by_id[i] for i in self._by_frame.get(index, [])]
 
+    def of_brand(self, brand: str) -> list[Candidate]:
+        return sorted((self._by_id[i] for i in self._by_brand.get(brand, ())), key=review_key)
+
     def track(self, track_id: int | None) -> list[Candidate]:
         """The track's candidates in review order."""
         if track_id is None:
             return []
-        return sorted((self._by_id[i] for i in self._by_track.get(track_id, ())), key=_key)
+        return sorted((self._by_id[i] for i in self._by_track.get(track_id, ())), key=review_key)
 
-    def _track_add(self, c: Candidate) -> None:
+    def _index(self, c: Candidate) -> None:
         if c.track_id is not None:
             self._by_track.setdefault(c.track_id, set()).add(c.stored_id)
+        self._by_brand.setdefault(c.final_brand, set()).add(c.stored_id)
 
-    def _track_drop(self, c: Candidate) -> None:
+    def _unindex(self, c: Candidate) -> None:
         if c.track_id is not None:
-            self._by_track.get(c.track_id, set()).discard(c.id)
+            self._by_track.get(c.track_id, set()).discard(c.stored_id)
+        self._by_brand.get(c.final_brand, set()).discard(c.stored_id)
 
     @property
     def current(self) -> Candidate | None:
@@ -125,60 +165,263 @@ class ReviewSession:
         t = index / self.video.fps if self.video.kind == "video" else float(index)
         return FrameRef(index, round(t, 6), self.video.width, self.video.height)
 
-    def _inserted(self, cands: Sequence[Candidate]) -> None:
-        for c in cands:
-            if c.id in self._by_id:
-                self._replace_one(c)
-                continue
-            self._by_id[c.stored_id] = c
-            bisect.insort(self._order, _key(c))
-            self._by_frame.setdefault(c.frame.index, []).append(c.stored_id)
-            self._track_add(c)
-        if cands:
-            self._emit("added", candidates=cands)
+    def on_grid(self, index: int, *, after: bool = False) -> int:
+        """The sampled frame at or before `index` (or at or after it), where review counts seconds."""
+        if not self.sampled:
+            return index
+        i = bisect.bisect_left(self.sampled, index) if after else bisect.bisect_right(self.sampled, index) - 1
+        return self.sampled[min(max(i, 0), len(self.sampled) - 1)]
 
-    def _replace_one(self, c: Candidate) -> None:
-        old = self._by_id[c.stored_id]
-        if _key(old) != _key(c):  # the order follows the model's box: only an id-level change moves it
-            self._order.remove(_key(old))
-            bisect.insort(self._order, _key(c))
-        self._track_drop(old)
-        self._by_id[c.stored_id] = c
-        self._track_add(c)
+    # ---- absorbing what the store wrote ---------------------------------------------------------------
+    def write(self, edit: ReviewEdit) -> EditResult:
+        """One review edit in one transaction (what a step calls)."""
+        return self.repo.apply_edit(edit, video_id=self.video.id, reviewer=self.reviewer)
 
-    def _replaced(self, cands: Sequence[Candidate]) -> None:
-        for c in cands:
-            if c.id in self._by_id:
-                self._replace_one(c)
-        if cands:
-            self._emit("changed", candidates=cands)
-
-    def _removed(self, ids: Sequence[int]) -> None:
-        for i in ids:
+    def _absorb(self, result: EditResult) -> Changes:
+        brands: set[str] = set()
+        for i in result.removed:
             c = self._by_id.pop(i, None)
             if c is None:
                 continue
-            self._order.remove(_key(c))
+            self._order.remove(review_key(c))
             self._by_frame[c.frame.index].remove(i)
-            self._track_drop(c)
-        if self.current_id in ids:
+            self._unindex(c)
+            brands.add(c.final_brand)
+        for c in result.added:
+            if c.stored_id in self._by_id:
+                brands |= self._replace(c)
+                continue
+            self._by_id[c.stored_id] = c
+            bisect.insort(self._order, review_key(c))
+            self._by_frame.setdefault(c.frame.index, []).append(c.stored_id)
+            self._index(c)
+            brands.add(c.final_brand)
+        for c in result.changed:
+            if c.stored_id in self._by_id:
+                brands |= self._replace(c)
+        if result.splits:
+            before, self._splits = self._splits, self.repo.splits(self.video.id)
+            brands |= {b for b in set(before) | set(self._splits) if before.get(b) != self._splits.get(b)}
+        if self.current_id in result.removed:
             self.current_id = None
-        if ids:
-            self._emit("removed", ids=ids)
+        if self._due_refit():
+            self._refit()
+            brands = set(self._exposures) | brands
+        self._regroup(brands)
+        return Changes(tuple(result.added), tuple(result.changed), tuple(result.removed), frozenset(brands))
+
+    def _replace(self, c: Candidate) -> set[str]:
+        old = self._by_id[c.stored_id]
+        if review_key(old) != review_key(c):  # the order follows the model's box: only an id-level change moves it
+            self._order.remove(review_key(old))
+            bisect.insort(self._order, review_key(c))
+        self._unindex(old)
+        self._by_id[c.stored_id] = c
+        self._index(c)
+        return {old.final_brand, c.final_brand}
 
     def ingest(self, cands: Sequence[Candidate]) -> None:
         """Candidates stored elsewhere (a run's batches, a pass with what review taught) join the list."""
-        self._inserted([c for c in cands if c.id is not None])
+        stored = [c for c in cands if c.id is not None]
+        if stored:
+            self._emit(self._absorb(EditResult(added=stored)))
 
     def update(self, cands: Sequence[Candidate]) -> None:
         """Candidates changed elsewhere (a look-alike hint, another reviewer): take the stored records."""
-        self._replaced([c for c in cands if c.id in self._by_id])
+        known = [c for c in cands if c.id in self._by_id]
+        if known:
+            self._emit(self._absorb(EditResult(changed=known)))
+
+    # ---- exposures --------------------------------------------------------------------------------------
+    def _due_refit(self) -> bool:
+        return abs(self.decided_count() - self._decided_at_fit) >= REFIT_EVERY
+
+    def _refit(self) -> None:
+        """Learn again how likely each kind of pending candidate is right; every exposure is grouped again."""
+        self.belief = Belief.fit(self._by_id.values())
+        self._decided_at_fit = self.decided_count()
+        self._exposures = {}
+        self._regroup(set(self._by_brand))
+
+    def _regroup(self, brands: Iterable[str]) -> None:
+        for brand in brands:
+            members = [self._by_id[i] for i in self._by_brand.get(brand, ())]
+            grouped = group_exposures(members, sampled=self.sampled, interval_s=self.interval_s,
+                                      gap_tolerance_s=self.gap_tolerance_s,
+                                      splits=self._splits.get(brand, ()), belief=self.belief)
+            if grouped:
+                self._exposures[brand] = grouped
+            else:
+                self._exposures.pop(brand, None)
+
+    def has_split(self, brand: str, frame: int) -> bool:
+        return frame in self._splits.get(brand, ())
+
+    def exposures(self, brand: str | None = None) -> list[Exposure]:
+        """The clip's exposures (or one brand's), in time order."""
+        if brand is not None:
+            return list(self._exposures.get(brand, []))
+        return sorted((e for es in self._exposures.values() for e in es), key=lambda e: (e.first, e.brand))
+
+    def brands_on_screen(self) -> list[str]:
+        return sorted(self._exposures)
+
+    def exposure_at(self, brand: str, frame: int) -> Exposure | None:
+        """The brand's exposure that covers `frame`, or None."""
+        for e in self._exposures.get(brand, []):
+            if e.contains(frame):
+                return e
+        return None
+
+    def exposure_of(self, c: Candidate) -> Exposure | None:
+        return self.exposure_at(c.final_brand, c.frame.index)
+
+    @property
+    def current_exposure(self) -> Exposure | None:
+        if self.current_exposure_key is not None:
+            brand, frame = self.current_exposure_key
+            found = self.exposure_at(brand, frame)
+            if found is not None:
+                return found
+        c = self.current
+        return self.exposure_of(c) if c is not None else None
+
+    def review_queue(self) -> list[Exposure]:
+        """Exposures still to review, where the seconds are least certain first (length x how unsure the model
+        is), then in time order."""
+        if self._due_refit():
+            self._refit()
+        return sorted((e for e in self.exposures() if e.pending), key=lambda e: (-round(e.effect, 6), e.first))
+
+    def next_exposure(self, *, step: int = 1, pending: bool = True) -> Exposure | None:
+        """The next (or previous) exposure after the current one: in review order among those still to review,
+        or in time order among all of them."""
+        order = self.review_queue() if pending else self.exposures()
+        if not order:
+            return None
+        current = self.current_exposure
+        keys = [e.key for e in order]
+        if current is None or current.key not in keys:
+            return order[0] if step > 0 else order[-1]
+        i = keys.index(current.key) + step
+        return order[i] if 0 <= i < len(order) else None
+
+    def select_exposure(self, e: Exposure | None) -> Exposure | None:
+        """Make `e` the current exposure; its first frame's box (if any) becomes the current candidate."""
+        if e is None:
+            self.current_exposure_key = None
+            self._emit(Changes(selection=True))
+            return None
+        self.current_exposure_key = (e.brand, e.first)
+        live = e.live or (e.first, e.last)
+        here = [c for f in e.span if live[0] <= f <= live[1] for c in self.at_frame(f)
+                if c.final_brand == e.brand and c.has_box]
+        pending = [c for c in here if not c.review.decided]
+        self.current_id = (pending or here)[0].stored_id if here else None
+        self._emit(Changes(selection=True))
+        return e
+
+    def meter(self) -> Meter:
+        """Seconds settled by review and seconds still resting on the model, for the clip."""
+        exposures = self.exposures()
+        pending = [e for e in exposures if e.pending]
+        on_model = sum(e.counted_seconds - e.seconds for e in pending)
+        return Meter(round(sum(e.seconds for e in exposures), 6), round(on_model, 6), len(pending),
+                     round(sum(e.pending_seconds for e in pending), 6))
+
+    def resolve_exposure(self, e: Exposure | None) -> Exposure:
+        """`e` as it is now (or the current exposure): decisions reshape exposures."""
+        e = e if e is not None else self.current_exposure
+        if e is None:
+            raise LookupError("no exposure is selected")
+        found = self.exposure_at(e.brand, e.first)
+        if found is None:
+            raise LookupError(f"the {e.brand} exposure at frame {e.first} is gone")
+        return found
+
+    def accept_exposure(self, e: Exposure | None = None, *, advance: bool = True) -> Changes:
+        """The brand is on screen through the whole exposure (its gaps get presences)."""
+        e = self.resolve_exposure(e)
+        return self._exposure_step(e, exposure_edits.accept(e, self.at_frame, self.frame_ref),
+                                   f"Accept {e.brand} exposure ({e.length_s:.1f} s)", advance=advance)
+
+    def accept_exposures(self, exposures: Sequence[Exposure], *, advance: bool = True) -> Changes:
+        """Several exposures accepted at once (a brand's gallery, checked at a glance): one step, one undo."""
+        current = [self.resolve_exposure(e) for e in exposures]
+        if not current:
+            return Changes()
+        edits = [exposure_edits.accept(e, self.at_frame, self.frame_ref) for e in current]
+        edit = ReviewEdit(decide=tuple(d for x in edits for d in x.decide),
+                          add_decided=tuple(a for x in edits for a in x.add_decided))
+        brands = sorted({e.brand for e in current})
+        return self._exposure_step(current[0], edit, f"Accept {len(current)} exposures of {', '.join(brands)}",
+                                   advance=advance)
+
+    def reject_exposure(self, e: Exposure | None = None, *, advance: bool = True) -> Changes:
+        e = self.resolve_exposure(e)
+        return self._exposure_step(e, exposure_edits.reject(e, self.at_frame),
+                                   f"Reject {e.brand} exposure ({e.length_s:.1f} s)", advance=advance)
+
+    def set_in(self, frame: int, e: Exposure | None = None) -> Changes:
+        """Move the exposure's in point to `frame` (the sampled frame at or after it): trim, or extend."""
+        return self._move(e, "in", self.on_grid(frame, after=True))
+
+    def set_out(self, frame: int, e: Exposure | None = None) -> Changes:
+        """Move the exposure's out point to `frame` (the sampled frame at or before it): trim, or extend."""
+        return self._move(e, "out", self.on_grid(frame))
+
+    def _move(self, e: Exposure | None, edge: str, to: int) -> Changes:
+        e = self.resolve_exposure(e)
+        edit = exposure_edits.move_edge(e, edge, to, sampled=self.sampled, here=self.at_frame,
+                                        frame_ref=self.frame_ref, splits=self._splits.get(e.brand, ()))
+        changes = self._exposure_step(e, edit, f"{'In' if edge == 'in' else 'Out'} point of {e.brand} to frame {to}",
+                                      advance=False)
+        self.current_exposure_key = (e.brand, to)
+        self._emit(Changes(selection=True))
+        return changes
+
+    def split_exposure(self, frame: int, e: Exposure | None = None) -> Changes:
+        """Cut the exposure in two: a new one starts at `frame` (the sampled frame at or after it)."""
+        e = self.resolve_exposure(e)
+        at = self.on_grid(frame, after=True)
+        changes = self._exposure_step(e, exposure_edits.split(e, at, sampled=self.sampled),
+                                      f"Split {e.brand} at frame {at}", advance=False)
+        self.current_exposure_key = (e.brand, at)
+        self._emit(Changes(selection=True))
+        return changes
+
+    def mark_present(self, frame: int, brand: str) -> Changes:
+        """The brand is on screen on this sampled frame, box or not (a presence where no box of it is)."""
+        at = self.on_grid(frame)
+        self.last_brand = brand
+        edit = exposure_edits.mark_present(brand, at, self.at_frame, self.frame_ref)
+        changes = self._run(Step(f"{brand} on screen at frame {at}", edit))
+        self.current_exposure_key = (brand, at)
+        made = [c for c in changes.added if c.final_brand == brand]
+        if made:
+            self.current_id = made[0].stored_id
+        self._emit(Changes(selection=True))
+        return changes
+
+    def _exposure_step(self, e: Exposure, edit: ReviewEdit, text: str, *, advance: bool) -> Changes:
+        if edit.empty:
+            return Changes()
+        changes = self._run(Step(text, edit))
+        if advance:
+            self.current_exposure_key = (e.brand, e.first)
+            nxt = self.next_exposure()
+            self.select_exposure(nxt)
+        return changes
 
     # ---- moving ---------------------------------------------------------------------------------------
     def select(self, candidate_id: int | None) -> Candidate | None:
         self.current_id = candidate_id if candidate_id in self._by_id else None
-        self._emit("selected", ids=() if self.current_id is None else (self.current_id,))
-        return self.current
+        c = self.current
+        if c is not None:
+            e = self.exposure_of(c)
+            self.current_exposure_key = e.key if e is not None else None
+        self._emit(Changes(selection=True))
+        return c
 
     def next(self, *, step: int = 1, unreviewed: bool = False, track: bool = False, frame: int = 0,
              order: Sequence[int] | None = None) -> Candidate | None:
@@ -207,13 +450,13 @@ class ReviewSession:
         if nxt is not None:
             self.select(nxt.id)
 
-    # ---- deciding ---------------------------------------------------------------------------------------
-    def _run(self, command) -> list[Candidate]:
-        changed = command.do(self)
-        self._undo.append(command)
+    # ---- deciding boxes ---------------------------------------------------------------------------------
+    def _run(self, step: Step) -> Changes:
+        changes = self._absorb(step.do(self)) | Changes(history=True)
+        self._undo.append(step)
         self._redo.clear()
-        self._emit("history")
-        return changed
+        self._emit(changes)
+        return changes
 
     def _target(self, c: Candidate | None) -> Candidate:
         c = self.get(c.id) if c is not None else self.current
@@ -239,7 +482,8 @@ class ReviewSession:
         c = self._target(c)
         text = {DecisionKind.RELABEL: f"Relabel to {brand}", DecisionKind.BOX_EDIT: "Edit box"}.get(
             kind, f"{kind.value.title()} {c.final_brand}")
-        done = self._run(Decide((c.stored_id,), kind, text, brand=brand, bbox=bbox))[0]
+        self._run(Step(text, ReviewEdit(decide=(Decision((c.stored_id,), kind, brand, bbox),))))
+        done = self._by_id[c.stored_id]
         if advance:
             self._advance(done)
         return done
@@ -251,33 +495,30 @@ class ReviewSession:
         if not members:
             return []
         text = f"{kind.value.title()} track of {c.final_brand} ({len(members)} boxes)"
-        done = self._run(Decide(tuple(m.stored_id for m in members), kind, text))
+        ids = tuple(m.stored_id for m in members)
+        self._run(Step(text, ReviewEdit(decide=(Decision(ids, kind),))))
         if advance:
             self._advance(c)
-        return done
+        return [self._by_id[i] for i in ids]
 
     def add_box(self, frame_index: int, bbox: BBox, brand: str) -> Candidate:
         """A missed logo drawn on a frame: accepted at once, with a track of its own for what follows it."""
         self.last_brand = brand
         track_id = self.repo.reserve_track_ids(self.video.id)
-        added = self._run(AddBox(self.video.id, self.frame_ref(frame_index), bbox, brand, track_id,
-                                 text=f"Add {brand} box"))[0]
+        drawn = Candidate(self.frame_ref(frame_index), bbox, brand, 1.0, MANUAL, track_id=track_id)
+        changes = self._run(Step(f"Add {brand} box", ReviewEdit(add_decided=((drawn, DecisionKind.ADDED),))))
+        added = changes.added[0]
         self.select(added.id)
         return added
 
-    # ---- following a box through the clip -----------------------------------------------------------------
-    def follow(self, c: Candidate, source, *, settings: FollowSettings | None = None,
-               on_progress=None, cancel=None) -> FollowResult:
-        """Where the mark in `c`'s box goes (compute only: safe on a worker thread with its own source)."""
-        return follow_box(source, frame_index=c.frame.index, bbox=c.final_bbox, sampled=self.sampled,
-                          settings=settings or FollowSettings(), on_progress=on_progress, cancel=cancel)
-
-    def add_followed(self, seed: Candidate, result: FollowResult) -> list[Candidate]:
+    def add_followed(self, seed: Candidate, result: FollowResult, *, accept: bool = False) -> list[Candidate]:
         """The proposed track: a pending "tracked" box on each sampled frame the mark reached, unless a box of
         the brand is already there: a pending one joins the track, a decided one is left as it is, and a
         pending box of the seed's own track that the followed box says is off the mark (IoU < 0.5; the
         reviewer tightened the seed) is rejected and replaced by the followed one, so that one T accepts
-        a right track."""
+        a right track. On a frame where the reviewer marked the brand on screen (a presence), the box found
+        is stored accepted: it gives the presence its size and place. `accept`: the reviewer already said the brand is on screen there (an extended exposure): the boxes
+        are stored accepted."""
         seed = self._target(seed)
         track_id = seed.track_id
         if track_id is None:  # a model box without a track: give it one
@@ -285,9 +526,13 @@ class ReviewSession:
         brand = seed.final_brand
         proposed: list[Candidate] = []
         replace: list[int] = []
-        join: dict[int, int | None] = {} if seed.track_id == track_id else {seed.stored_id: seed.track_id}
+        join: dict[int, int | None] = {} if seed.track_id == track_id else {seed.stored_id: track_id}
+        on_screen: set[int] = set()  # frames where the reviewer already said the brand is (a presence)
         for box in result.boxes:
             same = [c for c in self.at_frame(box.frame.index) if c.final_brand == brand]
+            if any(not c.has_box and c.review.state is ReviewState.ACCEPTED for c in same):
+                on_screen.add(box.frame.index)
+            same = [c for c in same if c.has_box]
             if any(c.review.decided and c.final_bbox.overlaps(box.bbox) for c in same):
                 continue
             own = [c for c in same if c.track_id == track_id and not c.review.decided]
@@ -296,15 +541,21 @@ class ReviewSession:
             here = [c for c in same if not c.review.decided and c.track_id != track_id
                     and c.final_bbox.overlaps(box.bbox)]
             if here and not own:
-                join.update({c.stored_id: c.track_id for c in here})
+                join.update({c.stored_id: track_id for c in here})
                 continue
             replace += [c.stored_id for c in own]
             proposed.append(Candidate(box.frame, box.bbox, brand, box.score, "tracked", reference=seed.reference,
                                       track_id=track_id))
         if not proposed and not join:
             return []
-        return self._run(AddTrack(self.video.id, track_id, proposed, join, replace=tuple(replace),
-                                  text=f"Follow {brand} ({len(proposed) + len(join)} boxes)"))
+        # Where the reviewer said the brand is on screen, the box found there is theirs already: accepted.
+        accepted = [accept or c.frame.index in on_screen for c in proposed]
+        edit = ReviewEdit(add=tuple(c for c, a in zip(proposed, accepted, strict=True) if not a),
+                          add_decided=tuple((c, DecisionKind.ACCEPT) for c, a in zip(proposed, accepted, strict=True)
+                                            if a),
+                          retrack=join, decide=(Decision(tuple(replace), DecisionKind.REJECT),) if replace else ())
+        changes = self._run(Step(f"Follow {brand} ({len(proposed) + len(join)} boxes)", edit))
+        return list(changes.added) + [c for c in changes.changed if c.stored_id in join]
 
     # ---- undo and redo ---------------------------------------------------------------------------------
     @property
@@ -323,20 +574,20 @@ class ReviewSession:
     def redo_text(self) -> str:
         return self._redo[-1].text if self._redo else ""
 
-    def undo(self) -> list[Candidate]:
+    def undo(self) -> Changes:
         if not self._undo:
-            return []
-        command = self._undo.pop()
-        changed = command.undo(self)
-        self._redo.append(command)
-        self._emit("history")
-        return changed
+            return Changes()
+        step = self._undo.pop()
+        changes = self._absorb(step.undo(self)) | Changes(history=True)
+        self._redo.append(step)
+        self._emit(changes)
+        return changes
 
-    def redo(self) -> list[Candidate]:
+    def redo(self) -> Changes:
         if not self._redo:
-            return []
-        command = self._redo.pop()
-        changed = command.do(self)
-        self._undo.append(command)
-        self._emit("history")
-        return changed
+            return Changes()
+        step = self._redo.pop()
+        changes = self._absorb(step.do(self)) | Changes(history=True)
+        self._undo.append(step)
+        self._emit(changes)
+        return changes

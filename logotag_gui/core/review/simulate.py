@@ -1,13 +1,22 @@
-"""An oracle reviewer: walks a clip through the review session as a person would, against the truth.
+"""The oracle reviewer: reviews a clip through the app's own review session and assistant, against the truth,
+and counts what it costs.
 
-For each candidate in review order (or its whole track, when every pending box of the track
-qualifies), it accepts a box that matches a truth box of the same brand at IoU >= 0.5, relabels one
-that matches another brand's, tightens one at IoU 0.1-0.5, and rejects the rest. Then it draws each
-truth box still uncovered (which follows it through the clip, where propagation is on) and reviews
-what that proposes the same way. Each key press or drag is one action. It counts the actions and
-compares reviewed exposure seconds with the truth, and with the model's own before review.
+Strategies:
+- boxes: box by box, as review was before exposures. A box matching a truth box of its brand at IoU >= 0.5
+  is accepted (its whole track with T when every pending box of it qualifies), one of another brand's is
+  relabelled, one at IoU 0.1-0.5 tightened, the rest rejected; then each truth box still uncovered is drawn
+  (and followed). Exact boxes and exact seconds.
+- exposures: exposure by exposure, in the app's review order. One whose frames all hold the brand is accepted
+  (one key), one whose frames hold none rejected; one that holds it only in part has its in or out point
+  moved to where the brand is, or is split where it leaves; an accepted one is extended over the frames the
+  brand stays on screen. Then a brand on screen where nothing counts it is marked there (LogoTag looks for
+  its mark and follows it) and extended to the end of its appearance. Exact seconds; boxes where found.
+- audit: K seeded stratified samples of N frames answered (which brands are on screen), the seconds
+  estimated with a 95% interval from them; prints the error, the interval's width and how often it holds
+  the truth. Optionally after reviewing the most uncertain exposures first.
 
-The session, the following and the learning are the app's own: only the worker threads are not.
+Each key press or drag is an action; `ACTIONS` says how many each step takes and how long it takes a person
+(published per-action times, where there are any), from which `analyst_minutes_per_hour` comes.
 """
 
 from __future__ import annotations
@@ -16,22 +25,85 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from logotag_gui.core.analysis.evaluate import Box, Truth, brand_key
-from logotag_gui.core.analysis.exposure import ExposureRules, clip_exposure, sampling_interval
+from logotag_gui.core.analysis.audit import ALL, ClipEstimate
+from logotag_gui.core.analysis.evaluate import Truth
+from logotag_gui.core.analysis.exposure import ExposureRules, clip_exposure
 from logotag_gui.core.base.records import Candidate, DecisionKind, Review, ReviewState, VerdictState
+from logotag_gui.core.review.assistant import Bench, ReviewAssistant, run_inline
+from logotag_gui.core.review.audit import Audit
+from logotag_gui.core.review.exposures import Exposure
 from logotag_gui.core.review.learning import Learner
+from logotag_gui.core.review.oracle import Oracle
 from logotag_gui.core.review.session import ReviewSession
 
 log = logging.getLogger(__name__)
-# What each step costs, in key presses or drags.
-COST = {"accept": 1, "reject": 1, "accept_track": 1, "reject_track": 1, "relabel": 2, "tighten": 2,
-        "next": 1, "go_to_frame": 1, "draw": 3}  # draw: B, the drag, Enter on the brand prompt
+STRATEGIES = ("boxes", "exposures", "audit")
+MISSES = ("draw", "mark")  # how exposure review fixes a brand nothing counts: draw its box, or mark it on screen
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    keys: int  # key presses or drags
+    seconds: float  # a person's time for it
+    why: str  # where the time comes from
+
+
+VERIFY = 1.6  # a yes/no check of a proposal (Papadopoulos et al., CVPR 2016: 1.6 s per verification)
+ACTIONS = {
+    "accept": Action(1, VERIFY, "yes/no check"),
+    "reject": Action(1, VERIFY, "yes/no check"),
+    "accept_track": Action(1, VERIFY, "yes/no check"),
+    "reject_track": Action(1, VERIFY, "yes/no check"),
+    "accept_exposure": Action(1, VERIFY, "yes/no check"),
+    # A brand's pending exposures checked at a glance in its gallery and accepted with one key: the key once,
+    # a yes/no check per exposure (counted apart, as "gallery_check", which takes no key).
+    "accept_gallery": Action(1, 0.0, "one key for the lot"),
+    "gallery_check": Action(0, VERIFY, "yes/no check of each exposure in the gallery"),
+    "reject_exposure": Action(1, VERIFY, "yes/no check"),
+    "audit_frame": Action(1, VERIFY, "yes/no check: the frame's brands as the project says"),
+    "audit_toggle": Action(1, VERIFY, "yes/no check of one brand"),
+    "next": Action(1, 1.0, "a key to move on (LogoTag's estimate)"),
+    "go_to_frame": Action(1, 1.0, "a click on the timeline or film strip (LogoTag's estimate)"),
+    "relabel": Action(2, 2 * VERIFY, "L and a brand from the list: two checks (LogoTag's estimate)"),
+    "presence": Action(2, 2 * VERIFY, "P and a brand from the list: two checks (LogoTag's estimate)"),
+    "audit_add": Action(2, 2 * VERIFY, "P and a brand from the list: two checks (LogoTag's estimate)"),
+    "trim": Action(2, 2 * VERIFY, "a frame picked on the film strip and I or O (LogoTag's estimate)"),
+    "extend": Action(2, 2 * VERIFY, "a frame picked on the film strip and I or O (LogoTag's estimate)"),
+    "split": Action(2, 2 * VERIFY, "a frame picked on the film strip and S (LogoTag's estimate)"),
+    # A box drawn tight in one drag: as fast as extreme clicking (Papadopoulos et al., ICCV 2017: 7.0 s a box;
+    # drawing one from scratch the ImageNet way takes 34.5-42 s); B, the drag and Enter on the brand.
+    "draw": Action(3, 7.0, "extreme clicking"),
+    "tighten": Action(2, 7.0, "a box redrawn: extreme clicking"),
+}
+
+
+@dataclass(slots=True)
+class AuditSummary:
+    frames: int  # asked per sample
+    seeds: int
+    answered: float  # frames answered per sample (the clip may have fewer)
+    mean_error: float  # mean over seeds of (estimated - true) / true, all brands together: near 0 when unbiased
+    mean_abs_error: float
+    mean_half_width: float  # mean 95% half-width / true seconds
+    coverage: float  # share of seeds whose 95% interval holds the true total
+    brand_coverage: float  # the same over every (seed, brand)
+    more_frames: float | None  # mean frames more for the total's half-width to reach 5%
+    mean_brand_error: float = 0.0  # mean over seeds of the per-brand seconds error (as `error` counts it)
+
+    def as_dict(self) -> dict:
+        return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in (
+            ("frames", self.frames), ("seeds", self.seeds), ("answered", self.answered),
+            ("mean_error", self.mean_error), ("mean_abs_error", self.mean_abs_error),
+            ("mean_half_width", self.mean_half_width), ("coverage", self.coverage),
+            ("brand_coverage", self.brand_coverage), ("more_frames", self.more_frames),
+            ("mean_brand_error", self.mean_brand_error))}
 
 
 @dataclass(slots=True)
 class SimulationResult:
     footage_s: float
     interval_s: float
+    strategy: str = "boxes"
     counts: dict[str, int] = field(default_factory=dict)
     boxes_drawn: int = 0
     truth_s: dict[str, float] = field(default_factory=dict)
@@ -40,14 +112,27 @@ class SimulationResult:
     learned_candidates: int = 0
     followed_candidates: int = 0
     stopped_early: bool = False
+    audit: AuditSummary | None = None
+
+    def count(self, step: str, n: int = 1) -> None:
+        self.counts[step] = self.counts.get(step, 0) + n
 
     @property
     def actions(self) -> int:
-        return sum(COST[k] * n for k, n in self.counts.items())
+        return sum(ACTIONS[k].keys * n for k, n in self.counts.items())
 
     @property
     def actions_per_minute(self) -> float:
         return self.actions / (self.footage_s / 60) if self.footage_s else 0.0
+
+    @property
+    def analyst_seconds(self) -> float:
+        return sum(ACTIONS[k].seconds * n for k, n in self.counts.items())
+
+    @property
+    def analyst_minutes_per_hour(self) -> float:
+        """The review's time per hour of footage, from per-action times (ACTIONS)."""
+        return self.analyst_seconds / 60 / (self.footage_s / 3600) if self.footage_s else 0.0
 
     @staticmethod
     def _error(got: dict[str, float], truth: dict[str, float]) -> float:
@@ -57,7 +142,10 @@ class SimulationResult:
 
     @property
     def error(self) -> float:
-        """Reviewed exposure seconds wrong (over and under, summed per brand) as a share of the true seconds."""
+        """Reviewed exposure seconds wrong (over and under, summed per brand) as a share of the true seconds;
+        for an audit, the estimates' (the mean over samples of each sample's error)."""
+        if self.audit is not None:
+            return self.audit.mean_brand_error
         return self._error(self.reviewed_s, self.truth_s)
 
     @property
@@ -66,14 +154,19 @@ class SimulationResult:
 
     def as_dict(self) -> dict:
         brands = sorted(set(self.truth_s) | set(self.reviewed_s) | set(self.model_s))
-        return {"actions": self.actions, "actions_per_minute": round(self.actions_per_minute, 2),
-                "counts": dict(sorted(self.counts.items())), "boxes_drawn": self.boxes_drawn,
-                "footage_s": round(self.footage_s, 3), "followed_candidates": self.followed_candidates,
-                "learned_candidates": self.learned_candidates, "stopped_early": self.stopped_early,
-                "error": round(self.error, 4), "model_error": round(self.model_error, 4),
-                "brands": [{"brand": b, "truth_s": round(self.truth_s.get(b, 0), 3),
-                            "reviewed_s": round(self.reviewed_s.get(b, 0), 3),
-                            "model_s": round(self.model_s.get(b, 0), 3)} for b in brands]}
+        out = {"strategy": self.strategy, "actions": self.actions,
+               "actions_per_minute": round(self.actions_per_minute, 2),
+               "analyst_minutes_per_hour": round(self.analyst_minutes_per_hour, 2),
+               "counts": dict(sorted(self.counts.items())), "boxes_drawn": self.boxes_drawn,
+               "footage_s": round(self.footage_s, 3), "followed_candidates": self.followed_candidates,
+               "learned_candidates": self.learned_candidates, "stopped_early": self.stopped_early,
+               "error": round(self.error, 4), "model_error": round(self.model_error, 4),
+               "brands": [{"brand": b, "truth_s": round(self.truth_s.get(b, 0), 3),
+                           "reviewed_s": round(self.reviewed_s.get(b, 0), 3),
+                           "model_s": round(self.model_s.get(b, 0), 3)} for b in brands]}
+        if self.audit is not None:
+            out["audit"] = self.audit.as_dict()
+        return out
 
     def format(self) -> str:
         lines = [f"{'brand':<20} {'truth s':>8} {'model s':>8} {'reviewed s':>10}"]
@@ -81,124 +174,95 @@ class SimulationResult:
             lines.append(f"{row['brand']:<20} {row['truth_s']:>8.1f} {row['model_s']:>8.1f} {row['reviewed_s']:>10.1f}")
         lines.append(f"{'all':<20} {sum(self.truth_s.values()):>8.1f} {sum(self.model_s.values()):>8.1f} "
                      f"{sum(self.reviewed_s.values()):>10.1f}")
-        lines.append(f"exposure error: before review {self.model_error:.1%} (model verdicts), after review "
+        what = "estimated (mean over samples)" if self.audit else "after review"
+        lines.append(f"exposure error: before review {self.model_error:.1%} (model verdicts), {what} "
                      f"{self.error:.1%} of {sum(self.truth_s.values()):.1f} true seconds")
+        if self.audit is not None:
+            a = self.audit
+            more = f"; {a.more_frames:.0f} frames more for ±5%" if a.more_frames else ""
+            lines.append(f"audit: {a.seeds} samples of {a.frames} frames ({a.answered:.0f} answered): total off by "
+                         f"{a.mean_error:+.1%} on average ({a.mean_abs_error:.1%} mean absolute), 95% interval "
+                         f"±{a.mean_half_width:.1%}, holds the truth in {a.coverage:.0%} of samples (per brand: "
+                         f"{a.brand_coverage:.0%}){more}")
         steps = ", ".join(f"{k} {n}" for k, n in sorted(self.counts.items()) if n)
         lines.append(f"actions: {self.actions} ({self.actions_per_minute:.1f} per minute of footage; {steps}); "
-                     f"boxes drawn: {self.boxes_drawn}; proposed by following: {self.followed_candidates}, by "
-                     f"learning: {self.learned_candidates}" + ("; STOPPED at the action limit" if self.stopped_early
-                                                              else ""))
+                     f"analyst time {self.analyst_minutes_per_hour:.0f} min per hour of footage; boxes drawn: "
+                     f"{self.boxes_drawn}; proposed by following: {self.followed_candidates}, by learning: "
+                     f"{self.learned_candidates}" + ("; STOPPED at the action limit" if self.stopped_early else ""))
         return "\n".join(lines)
 
 
-class _Oracle:
-    def __init__(self, session: ReviewSession, truth: Truth, brands: list[str]) -> None:
-        self.session = session
-        grid = set(session.sampled)
-        self.truth: dict[int, list[Box]] = {f: boxes for f, boxes in truth.boxes.items()
-                                            if isinstance(f, int) and f in grid and boxes}
-        self.claimed: dict[int, set[int]] = {}
-        self.names = {brand_key(b): b for b in brands}
-
-    def name(self, brand: str) -> str:
-        """The project's spelling of a truth brand (truth files spell brands their own way)."""
-        return self.names.get(brand_key(brand), brand)
-
-    def judge(self, c: Candidate) -> tuple[str, int | None]:
-        """What the oracle does with one box: accept, relabel, tighten (+relabel), or reject; and which truth box."""
-        boxes = self.truth.get(c.frame.index, [])
-        taken = self.claimed.get(c.frame.index, set())
-        best, best_iou = None, 0.0
-        for i, t in enumerate(boxes):
-            iou = c.final_bbox.iou(t.bbox)
-            if i not in taken and iou > best_iou:
-                best, best_iou = i, iou
-        if best is None or best_iou < 0.1:
-            return "reject", None
-        same = brand_key(boxes[best].brand) == brand_key(c.final_brand)
-        if best_iou >= 0.5:
-            return ("accept" if same else "relabel"), best
-        return ("tighten" if same else "relabel+tighten"), best
-
-    def claim(self, frame: int, index: int | None) -> None:
-        if index is not None:
-            self.claimed.setdefault(frame, set()).add(index)
-
-    def uncovered(self) -> tuple[int, int] | None:
-        """The first truth box (frame order) that no accepted box covers."""
-        accepted: dict[int, list[Candidate]] = {}
-        for c in self.session.candidates:
-            if c.review.state is ReviewState.ACCEPTED:
-                accepted.setdefault(c.frame.index, []).append(c)
-        for frame in sorted(self.truth):
-            for i, t in enumerate(self.truth[frame]):
-                if not any(brand_key(c.final_brand) == brand_key(t.brand) and c.final_bbox.iou(t.bbox) >= 0.5
-                           for c in accepted.get(frame, [])):
-                    return frame, i
-        return None
-
-
-def simulate_review(session: ReviewSession, truth: Truth, *, source=None, learner: Learner | None = None,
-                    propagate: bool = True, max_actions: int | None = None,
+def simulate_review(session: ReviewSession, truth: Truth, *, strategy: str = "boxes", source=None,
+                    learner: Learner | None = None, propagate: bool = True, max_actions: int | None = None,
+                    frames: int = 60, seeds: int = 20, review_first: int = 0, misses: str = "draw",
                     on_step: Callable[[SimulationResult], None] | None = None) -> SimulationResult:
-    """Review `session`'s clip as an oracle would; `source` (the clip's decoder) is needed to follow boxes."""
+    """Review `session`'s clip as an oracle would. `source` (the clip's decoder) is needed to follow boxes and
+    learn; `max_actions` stops box or exposure review there; `frames`, `seeds`: the audit's sample size and
+    how many samples; `review_first`: actions of exposure review before the audit; `misses`: how exposure
+    review fixes a brand on screen that nothing counts ("draw" its box on its largest view there, which is
+    followed and teaches; or "mark" it on screen and move the exposure's out point to where it leaves)."""
+    if strategy not in STRATEGIES:
+        raise ValueError(f"unknown strategy {strategy!r}: use one of {', '.join(STRATEGIES)}")
+    if misses not in MISSES:
+        raise ValueError(f"unknown way to fix misses {misses!r}: use one of {', '.join(MISSES)}")
     video = session.video
-    interval = sampling_interval(native_fps=video.fps, run_fps=session.fps, kind=video.kind)
-    result = SimulationResult(footage_s=video.duration_s, interval_s=interval)
-    oracle = _Oracle(session, truth, session.repo.brands())
-    result.truth_s = _truth_seconds(oracle.truth, interval, oracle.name)
-    result.model_s = _seconds(session.candidates, interval, model=True)
+    result = SimulationResult(footage_s=video.duration_s, interval_s=session.interval_s, strategy=strategy)
+    oracle = Oracle(truth, grid=session.sampled, brands=session.repo.brands())
+    result.truth_s = oracle.seconds(session.interval_s)
+    result.model_s = _seconds(session.candidates, session.interval_s, model=True)
+    bench = Bench(source, learner, session.sampled)
+    assistant = ReviewAssistant(session, run_inline(bench), follow=propagate and source is not None,
+                                learn=learner is not None)
     limit = max_actions or 40 * max(1, sum(len(b) for b in oracle.truth.values())) + 200
-
-    def count(step: str, n: int = 1) -> None:
-        result.counts[step] = result.counts.get(step, 0) + n
-
-    def taught(decided: list[Candidate]) -> None:
-        if learner is None or not decided:
-            return
-        lessons = learner.teach(decided, session.candidates)
-        session.ingest(lessons.added)
-        session.update(lessons.hinted)
-        result.learned_candidates += len(lessons.added)
-
-    def follow(box: Candidate) -> None:
-        added = session.add_followed(box, session.follow(box, source))
-        result.followed_candidates += sum(1 for a in added if a.method == "tracked")
-
     session.select(None)
+    if strategy == "boxes":
+        _review_boxes(session, assistant, oracle, result, limit, on_step)
+    elif strategy == "exposures":
+        _review_exposures(session, assistant, oracle, result, limit, on_step, misses)
+    else:
+        if review_first:
+            _review_exposures(session, assistant, oracle, result, review_first, on_step, misses)
+            result.stopped_early = False
+        _audit(session, oracle, result, frames=frames, seeds=seeds)
+    result.followed_candidates = assistant.totals.followed
+    result.learned_candidates = assistant.totals.learned
+    if strategy != "audit":
+        result.reviewed_s = _seconds(session.candidates, session.interval_s, model=False)
+    return result
+
+
+# ---- boxes ----------------------------------------------------------------------------------------------
+def _review_boxes(session: ReviewSession, assistant: ReviewAssistant, oracle: Oracle, result: SimulationResult,
+                  limit: int, on_step) -> None:
     while True:
         if result.actions >= limit:
             result.stopped_early = True
-            break
+            return
         c = session.next(unreviewed=True)
         if c is not None:
             session.select(c.id)
-            taught(_decide(session, oracle, c, count, follow=follow if propagate and source is not None else None))
+            _decide_box(session, assistant, oracle, c, result)
             continue
-        spot = oracle.uncovered()
+        spot = oracle.uncovered_box(session.candidates)
         if spot is None:
-            break
+            return
         frame, i = spot
         t = oracle.truth[frame][i]
         current = session.current
         if current is None or current.frame.index != frame:
-            count("go_to_frame")
-        count("draw")
+            result.count("go_to_frame")
+        result.count("draw")
         result.boxes_drawn += 1
-        drawn = session.add_box(frame, t.bbox, oracle.name(t.brand))
+        assistant.add_box(frame, t.bbox, oracle.name(t.brand))
         oracle.claim(frame, i)
-        if propagate and source is not None:
-            follow(drawn)
-        taught([drawn])
         if on_step is not None:
             on_step(result)
-    result.reviewed_s = _seconds(session.candidates, interval, model=False)
-    return result
 
 
-def _decide(session: ReviewSession, oracle: _Oracle, c: Candidate, count, *, follow=None) -> list[Candidate]:
-    """One reviewer step on `c` (or its whole track); returns what was decided. `follow`: the app follows a
-    tightened box through its track (as it does a drawn one), where the track has boxes left to review."""
+def _decide_box(session: ReviewSession, assistant: ReviewAssistant, oracle: Oracle, c: Candidate,
+                result: SimulationResult) -> None:
+    """One reviewer step on `c` (or its whole track). A tightened box is followed through its track by the
+    assistant, as the app does."""
     members = [m for m in session.track(c.track_id) if not m.review.decided] if c.track_id is not None else []
     if len(members) > 1:
         verdicts = [oracle.judge(m) for m in members]
@@ -207,32 +271,194 @@ def _decide(session: ReviewSession, oracle: _Oracle, c: Candidate, count, *, fol
         if all(v[0] == "accept" for v in verdicts) and distinct:
             for m, (_, t) in zip(members, verdicts, strict=True):
                 oracle.claim(m.frame.index, t)
-            count("accept_track")
-            return session.decide_track(c, DecisionKind.ACCEPT)
+            result.count("accept_track")
+            assistant.decide_track(c, DecisionKind.ACCEPT)
+            return
         if all(v[0] == "reject" for v in verdicts):
-            count("reject_track")
-            return session.decide_track(c, DecisionKind.REJECT)
+            result.count("reject_track")
+            assistant.decide_track(c, DecisionKind.REJECT)
+            return
     action, t = oracle.judge(c)
     oracle.claim(c.frame.index, t)
     if action == "accept":
-        count("accept")
-        return [session.accept(c)]
+        result.count("accept")
+        assistant.accept(c)
+        return
     if action == "reject":
-        count("reject")
-        return [session.reject(c)]
+        result.count("reject")
+        assistant.reject(c)
+        return
     assert t is not None  # judge() names a truth box for everything but a reject
     truth = oracle.truth[c.frame.index][t]
     decided = c
     if action.startswith("relabel"):
-        count("relabel")
-        decided = session.relabel(c, oracle.name(truth.brand))
+        result.count("relabel")
+        decided = assistant.relabel(c, oracle.name(truth.brand))
     if action.endswith("tighten"):
-        count("tighten")
-        decided = session.edit_box(decided, truth.bbox)
-        if follow is not None and any(not m.review.decided for m in session.track(decided.track_id)):
-            follow(decided)
-    count("next")  # relabel and tighten leave the box selected: N moves on
-    return [decided]
+        result.count("tighten")
+        assistant.edit_box(decided, truth.bbox)
+    result.count("next")  # relabel and tighten leave the box selected: N moves on
+
+
+# ---- exposures -------------------------------------------------------------------------------------------
+def _counted(session: ReviewSession) -> Callable[[str, int], bool]:
+    def counted(brand: str, frame: int) -> bool:
+        return any(c.final_brand == brand and c.review.state is ReviewState.ACCEPTED for c in session.at_frame(frame))
+
+    return counted
+
+
+def _review_exposures(session: ReviewSession, assistant: ReviewAssistant, oracle: Oracle,
+                      result: SimulationResult, limit: int, on_step, misses: str = "draw") -> None:
+    shown: list[int] = [-1]  # the frame on screen: moving elsewhere to draw a box costs a click
+
+    def go(frame: int) -> None:
+        if shown[0] != frame:
+            result.count("go_to_frame")
+            shown[0] = frame
+
+    while True:
+        if result.actions >= limit:
+            result.stopped_early = True
+            return
+        # What the app shows next: the exposure a decision moved on to, else the top of the review order.
+        e = session.current_exposure if session.current_exposure and session.current_exposure.pending else None
+        e = e or session.next_exposure()
+        if e is not None:
+            # The brand's gallery of pending exposures: those the brand is on screen through are accepted with one
+            # key once the others are dealt with one by one (rejected, trimmed or split).
+            mine = [x for x in session.review_queue() if x.brand == e.brand]
+            whole = [x for x in mine if all(oracle.present(x.brand, f) for f in x.live_span)]
+            if len(whole) > 1 and len(whole) == len(mine):
+                result.count("accept_gallery")
+                result.count("gallery_check", len(whole))
+                assistant.accept_exposures(whole)
+                for x in whole:
+                    after = session.exposure_at(x.brand, x.live_span[0])
+                    if after is not None:
+                        _extend_to_truth(session, assistant, oracle, after, result)
+                continue
+            target = next((x for x in mine if x not in whole), e)
+            session.select_exposure(target)
+            shown[0] = target.first
+            _decide_exposure(session, assistant, oracle, target, result)
+            if on_step is not None:
+                on_step(result)
+            continue
+        miss = oracle.uncounted(_counted(session))
+        if miss is None:
+            return
+        brand, frame = miss
+        # A miss: draw the brand's box on its largest view in this appearance; it is followed through the shot,
+        # and what it teaches looks for the brand in the other shots. Where no box can be drawn, mark it.
+        run = [f for f in oracle.truth_run(brand, frame) if not _counted(session)(brand, f)] or [frame]
+        best = oracle.largest_box(brand, run) if misses == "draw" else None
+        if best is not None:
+            where, box = best
+            go(where)
+            result.count("draw")
+            result.boxes_drawn += 1
+            assistant.add_box(where, box, brand)
+        else:
+            go(frame)
+            result.count("presence")
+            assistant.mark_present(frame, brand)
+            where = frame
+        here = session.exposure_at(brand, where)
+        if here is not None and not here.pending:
+            _extend_to_truth(session, assistant, oracle, here, result)
+
+
+def _decide_exposure(session: ReviewSession, assistant: ReviewAssistant, oracle: Oracle, e: Exposure,
+                     result: SimulationResult) -> None:
+    """One step on a pending exposure: accept or reject it whole, or trim or split it towards that."""
+    live = e.live_span
+    labels = [oracle.present(e.brand, f) for f in live]
+    if all(labels):
+        result.count("accept_exposure")
+        assistant.accept_exposure(e)
+        after = session.exposure_at(e.brand, live[0])
+        if after is not None:
+            _extend_to_truth(session, assistant, oracle, after, result)
+        return
+    if not any(labels):
+        result.count("reject_exposure")
+        assistant.reject_exposure(e)
+        return
+    if not labels[0]:
+        result.count("trim")
+        assistant.set_in(live[labels.index(True)], e)
+    elif not labels[-1]:
+        result.count("trim")
+        assistant.set_out(live[len(labels) - 1 - labels[::-1].index(True)], e)
+    else:
+        result.count("split")
+        assistant.split_exposure(live[labels.index(False)], e)
+
+
+def _extend_to_truth(session: ReviewSession, assistant: ReviewAssistant, oracle: Oracle, e: Exposure,
+                     result: SimulationResult) -> None:
+    """Move an accepted exposure's ends out to where the brand's appearance (in truth) begins and ends."""
+    live = e.live
+    if live is None:
+        return
+    run = oracle.truth_run(e.brand, live[0])
+    if run and run[0] < live[0]:
+        result.count("extend")
+        assistant.set_in(run[0], e)
+    e = session.exposure_at(e.brand, live[1]) or e
+    end = oracle.truth_run(e.brand, live[1])
+    if end and end[-1] > live[1]:
+        result.count("extend")
+        assistant.set_out(end[-1], e)
+
+
+# ---- audit ------------------------------------------------------------------------------------------------
+def _audit(session: ReviewSession, oracle: Oracle, result: SimulationResult, *, frames: int, seeds: int) -> None:
+    truth_total = sum(result.truth_s.values())
+    errors, abs_errors, widths, covered, brand_hits, brand_n, answered, more = [], [], [], 0, 0, 0, [], []
+    brand_errors = []
+    reviewed: dict[str, float] = {}
+    counts_before = dict(result.counts)
+    per_seed: list[dict[str, int]] = []
+    audit = Audit(session)
+    for seed in range(seeds):
+        sample = audit.draw(frames=frames, seed=seed)
+        steps: dict[str, int] = {}
+        for f in sample.frames:
+            on = oracle.brands_at(f.frame_index)
+            said = audit.predicted(f.frame_index)
+            steps["audit_frame"] = steps.get("audit_frame", 0) + 1
+            steps["audit_toggle"] = steps.get("audit_toggle", 0) + len(said - on)
+            steps["audit_add"] = steps.get("audit_add", 0) + len(on - said)
+            audit.answer(f.frame_index, on)
+        per_seed.append(steps)
+        est: ClipEstimate | None = audit.estimate()
+        assert est is not None and est.total is not None
+        answered.append(est.total.answered)
+        errors.append((est.total.seconds - truth_total) / truth_total if truth_total else 0.0)
+        abs_errors.append(abs(errors[-1]))
+        widths.append(est.total.half_width / truth_total if truth_total else 0.0)
+        covered += est.total.low - 1e-9 <= truth_total <= est.total.high + 1e-9
+        got = {b: e.seconds for b, e in est.brands.items() if b != ALL}
+        brand_errors.append(SimulationResult._error(got, result.truth_s))
+        for b in set(result.truth_s) | set(est.brands):
+            e = est.brands.get(b)
+            brand_n += 1
+            brand_hits += e is not None and e.low - 1e-9 <= result.truth_s.get(b, 0.0) <= e.high + 1e-9
+        for b, s in got.items():
+            reviewed[b] = reviewed.get(b, 0.0) + s / seeds
+        if est.more_frames is not None:
+            more.append(est.more_frames)
+    # The actions are one sample's (the mean over seeds): a reviewer answers one sample, not K.
+    result.counts = dict(counts_before)
+    for step in ("audit_frame", "audit_toggle", "audit_add"):
+        result.count(step, round(sum(s.get(step, 0) for s in per_seed) / max(1, seeds)))
+    result.reviewed_s = reviewed
+    result.audit = AuditSummary(frames, seeds, sum(answered) / max(1, seeds), sum(errors) / max(1, seeds),
+                                sum(abs_errors) / max(1, seeds), sum(widths) / max(1, seeds), covered / max(1, seeds),
+                                brand_hits / max(1, brand_n), sum(more) / len(more) if more else None,
+                                sum(brand_errors) / max(1, seeds))
 
 
 def _seconds(candidates: list[Candidate], interval: float, *, model: bool) -> dict[str, float]:
@@ -240,16 +466,9 @@ def _seconds(candidates: list[Candidate], interval: float, *, model: bool) -> di
     verifier ran) as the exposure report counts them."""
     if model:
         chosen = [c.with_(review=Review(ReviewState.ACCEPTED)) for c in candidates
-                  if c.verdict.state in (VerdictState.YES, VerdictState.NOT_RUN) and c.method != "manual"]
+                  if c.verdict.state in (VerdictState.YES, VerdictState.NOT_RUN) and c.method not in ("manual",
+                                                                                                     "presence")]
     else:
         chosen = candidates
     return {b: s.seconds for b, s in clip_exposure(chosen, interval_s=interval,
                                                    rules=ExposureRules(source="accepted")).items()}
-
-
-def _truth_seconds(truth: dict[int, list[Box]], interval: float, name: Callable[[str], str]) -> dict[str, float]:
-    out: dict[str, float] = {}
-    for boxes in truth.values():
-        for brand in {name(b.brand) for b in boxes}:
-            out[brand] = round(out.get(brand, 0.0) + interval, 6)
-    return out

@@ -35,7 +35,14 @@ def _v1_to_v2(conn: Connection) -> None:
     conn.execute(update(runs).values(notes=[]))
 
 
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1_to_v2}
+def _v2_to_v3(conn: Connection) -> None:
+    """Shot cuts, exposure splits and audit samples (review by exposures; seconds from an audited sample)."""
+    _add_column(conn, schema.Video.__table__.c.cuts)
+    for model in (schema.ExposureSplit, schema.AuditSample, schema.AuditFrame):
+        model.__table__.create(conn)
+
+
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1_to_v2, 2: _v2_to_v3}
 
 
 def stored_version(conn: Connection) -> int | None:

@@ -10,7 +10,6 @@ import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, create_engine, delete, event, func, select, update
@@ -25,13 +24,22 @@ from logotag_gui.core.base.records import (
     FrameRef,
     Review,
     ReviewState,
-    Verdict,
-    VerdictState,
 )
 from logotag_gui.core.base.safe_io import redact_secrets, redact_url
 from logotag_gui.core.store import schema
+from logotag_gui.core.store.audits import AuditsMixin
+from logotag_gui.core.store.edits import EditsMixin
 from logotag_gui.core.store.learned import LearnedMixin
 from logotag_gui.core.store.migrations import ensure_schema
+from logotag_gui.core.store.rows import (
+    REVIEW_ORDER,
+    apply_decision,
+    as_dict,
+    candidate_row,
+    candidate_select,
+    insert_candidates,
+    rows_to_candidates,
+)
 from logotag_gui.core.store.runs import (  # noqa: F401  (re-exported: where callers look for them)
     HEARTBEAT_S,
     STALE_AFTER,
@@ -40,18 +48,10 @@ from logotag_gui.core.store.runs import (  # noqa: F401  (re-exported: where cal
     RunsMixin,
     config_key,
 )
-from logotag_gui.core.store.schema import CandidateRow, DecisionRow, Run, VerdictRow, Video, aware
+from logotag_gui.core.store.schema import CandidateRow, DecisionRow, Run, Video
 
 log = logging.getLogger(__name__)
 
-STATE_FOR_KIND = {
-    DecisionKind.ACCEPT: ReviewState.ACCEPTED,
-    DecisionKind.REJECT: ReviewState.REJECTED,
-    DecisionKind.RELABEL: ReviewState.ACCEPTED,
-    DecisionKind.BOX_EDIT: ReviewState.ACCEPTED,
-    DecisionKind.ADDED: ReviewState.ACCEPTED,
-    DecisionKind.CLEAR: ReviewState.PENDING,
-}
 
 
 def database_url(target: str | Path) -> str:
@@ -93,7 +93,7 @@ class VideoSummary:
     last_run_status: str | None
 
 
-class Repository(RunsMixin, LearnedMixin):
+class Repository(RunsMixin, LearnedMixin, EditsMixin, AuditsMixin):
     def __init__(self, engine: Engine, *, where: str) -> None:
         self.engine = engine
         self.where = where
@@ -259,7 +259,7 @@ class Repository(RunsMixin, LearnedMixin):
                   frames_done: int | None) -> list[Candidate]:
         """Store one batch of frames' candidates and the run's progress (None: unchanged) in one transaction."""
         with self._session() as s:
-            rows = _insert_candidates(s, candidates, run_id=run_id, video_id=video_id)
+            rows = insert_candidates(s, candidates, run_id=run_id, video_id=video_id)
             if last_frame_index is not None:
                 s.execute(update(Run).where(Run.id == run_id).values(
                     last_frame_index=last_frame_index, frames_done=frames_done))
@@ -273,7 +273,7 @@ class Repository(RunsMixin, LearnedMixin):
     def candidates(self, *, video_id: int | None = None, run_id: int | None = None,
                    frame_index: int | None = None, frame_from: int | None = None, track_id: int | None = None,
                    ids: Sequence[int] | None = None) -> list[Candidate]:
-        q = _candidate_select()
+        q = candidate_select()
         if video_id is not None:
             q = q.where(CandidateRow.video_id == video_id)
         if run_id is not None:
@@ -287,9 +287,9 @@ class Repository(RunsMixin, LearnedMixin):
         if ids is not None:
             q = q.where(CandidateRow.id.in_(list(ids)))
         # Review order (frame, left to right): the GUI uses the list as it comes.
-        q = q.order_by(CandidateRow.frame_index, CandidateRow.x, CandidateRow.id)
+        q = q.order_by(*REVIEW_ORDER)
         with self._reading() as conn:
-            return _rows_to_candidates(conn.execute(q))
+            return rows_to_candidates(conn.execute(q))
 
     def candidate(self, candidate_id: int) -> Candidate:
         found = self.candidates(ids=[candidate_id])
@@ -300,7 +300,7 @@ class Repository(RunsMixin, LearnedMixin):
     def iter_candidates(self, *, video_id: int | None = None, reviewed_only: bool = False,
                         chunk: int = 2000) -> Iterator[tuple[str, Candidate]]:
         """(video path, candidate) pairs, streamed in chunks so exports never hold a project in memory."""
-        q = _candidate_select().add_columns(Video.path).join(Video, Video.id == CandidateRow.video_id)
+        q = candidate_select().add_columns(Video.path).join(Video, Video.id == CandidateRow.video_id)
         if video_id is not None:
             q = q.where(CandidateRow.video_id == video_id)
         if reviewed_only:
@@ -308,7 +308,7 @@ class Repository(RunsMixin, LearnedMixin):
         q = q.order_by(CandidateRow.video_id, CandidateRow.frame_index, CandidateRow.id)
         with self._session() as s:
             for chunk_rows in s.execute(q.execution_options(yield_per=chunk)).partitions():
-                for row, cand in zip(chunk_rows, _rows_to_candidates(chunk_rows), strict=True):
+                for row, cand in zip(chunk_rows, rows_to_candidates(chunk_rows), strict=True):
                     yield row.path, cand
 
     def count_candidates(self, *, video_id: int | None = None) -> int:
@@ -338,7 +338,7 @@ class Repository(RunsMixin, LearnedMixin):
                 row = s.get(CandidateRow, cid, with_for_update=True)
                 if row is None:
                     raise StoreError(f"Candidate {cid} no longer exists in '{self.where}'.")
-                self._apply(s, row, kind, reviewer=reviewer, brand=brand, bbox=bbox, state=state)
+                apply_decision(s, row, kind, reviewer=reviewer, brand=brand, bbox=bbox, state=state)
         return self._in_order(candidate_ids)
 
     def restore(self, reviews: dict[int, Review], *, reviewer: str) -> list[Candidate]:
@@ -348,7 +348,7 @@ class Repository(RunsMixin, LearnedMixin):
                 row = s.get(CandidateRow, cid, with_for_update=True)
                 if row is None:
                     raise StoreError(f"Candidate {cid} no longer exists in '{self.where}'.")
-                self._apply(s, row, before.kind or DecisionKind.CLEAR, reviewer=reviewer, brand=before.brand,
+                apply_decision(s, row, before.kind or DecisionKind.CLEAR, reviewer=reviewer, brand=before.brand,
                             bbox=before.bbox, state=before.state)
         return self._in_order(list(reviews))
 
@@ -356,36 +356,15 @@ class Repository(RunsMixin, LearnedMixin):
         found = {c.id: c for c in self.candidates(ids=ids)}
         return [found[i] for i in ids if i in found]
 
-    def _apply(self, s: Session, row: CandidateRow, kind: DecisionKind, *, reviewer: str, brand: str | None,
-               bbox: BBox | None, state: ReviewState | None) -> None:
-        now = datetime.now(timezone.utc)
-        if state is None and kind is not DecisionKind.CLEAR:
-            # A new decision keeps earlier corrections unless it brings its own. (An explicit
-            # `state` is a snapshot being restored by undo: its brand/bbox are taken as they are.)
-            brand = brand if brand is not None else row.review_brand
-            if bbox is None and row.rx is not None:
-                # The review box's four columns are only ever written together (below): all set or all None.
-                assert row.ry is not None and row.rw is not None and row.rh is not None
-                bbox = BBox(row.rx, row.ry, row.rw, row.rh)
-        state = state or STATE_FOR_KIND[kind]
-        x, y, w, h = (bbox.x, bbox.y, bbox.w, bbox.h) if bbox is not None else (None, None, None, None)
-        s.add(DecisionRow(candidate_id=row.id, kind=kind.value, state=state.value, brand=brand, x=x, y=y,
-                          w=w, h=h, reviewer=reviewer, decided_at=now))
-        row.review_state, row.review_kind, row.review_brand = state.value, kind.value, brand
-        row.rx, row.ry, row.rw, row.rh = x, y, w, h
-        row.reviewer, row.decided_at = reviewer, now
-        if state is ReviewState.PENDING:
-            row.reviewer, row.decided_at, row.review_kind = None, None, None
-
     def add_manual_box(self, *, video_id: int, frame: FrameRef, bbox: BBox, brand: str, reviewer: str,
                        track_id: int | None = None) -> Candidate:
         """A box the model missed, drawn by the reviewer: stored as an accepted manual candidate."""
         cand = Candidate(frame, bbox, brand, 1.0, "manual", track_id=track_id)
         with self._session() as s:
-            row = _candidate_row(cand, run_id=None, video_id=video_id)
+            row = candidate_row(cand, run_id=None, video_id=video_id)
             s.add(row)
             s.flush()
-            self._apply(s, row, DecisionKind.ADDED, reviewer=reviewer, brand=None, bbox=None, state=None)
+            apply_decision(s, row, DecisionKind.ADDED, reviewer=reviewer, brand=None, bbox=None, state=None)
             new_id = row.id
         return self.candidate(new_id)
 
@@ -393,7 +372,7 @@ class Repository(RunsMixin, LearnedMixin):
         """Candidates that review produced (a box followed through the clip, one found with what review
         taught): pending, with no run, so that a new run of the clip keeps them."""
         with self._session() as s:
-            ids = [r.id for r in _insert_candidates(s, candidates, run_id=None, video_id=video_id)]
+            ids = [r.id for r in insert_candidates(s, candidates, run_id=None, video_id=video_id)]
         return self._in_order(ids)
 
     def delete_candidates(self, candidate_ids: Sequence[int]) -> None:
@@ -418,85 +397,11 @@ class Repository(RunsMixin, LearnedMixin):
     def history(self, candidate_id: int) -> list[dict]:
         with self._session() as s:
             rows = s.scalars(select(DecisionRow).where(DecisionRow.candidate_id == candidate_id).order_by(DecisionRow.id))
-            return [_as_dict(r) for r in rows]
+            return [as_dict(r) for r in rows]
 
     def count_decisions(self) -> int:
         with self._session() as s:
             return int(s.execute(select(func.count()).select_from(DecisionRow)).scalar_one())
-
-# ---- row <-> record ----------------------------------------------------------------------------
-def _as_dict(row) -> dict:
-    return {c.name: getattr(row, c.name) for c in row.__table__.columns}
-
-
-def _candidate_row(c: Candidate, *, run_id: int | None, video_id: int) -> CandidateRow:
-    return CandidateRow(run_id=run_id, video_id=video_id, frame_index=c.frame.index, t=c.frame.t,
-                        frame_name=c.frame.name, frame_width=c.frame.width, frame_height=c.frame.height,
-                        x=c.bbox.x, y=c.bbox.y, w=c.bbox.w, h=c.bbox.h, brand=c.brand, score=c.score,
-                        margin=c.margin, method=c.method, reference=c.reference, track_id=c.track_id, hint=c.hint)
-
-
-def _insert_candidates(s: Session, candidates: Sequence[Candidate], *, run_id: int | None,
-                       video_id: int) -> list[CandidateRow]:
-    """Candidate rows and their verdicts, ids assigned (the caller's transaction commits them)."""
-    rows = [_candidate_row(c, run_id=run_id, video_id=video_id) for c in candidates]
-    s.add_all(rows)
-    s.flush()
-    for row, cand in zip(rows, candidates, strict=True):
-        if cand.verdict.state is not VerdictState.NOT_RUN:
-            s.add(_verdict_row(row.id, cand.verdict))
-    return rows
-
-
-def _verdict_row(candidate_id: int, v: Verdict) -> VerdictRow:
-    return VerdictRow(candidate_id=candidate_id, state=v.state.value, confidence=v.confidence,
-                      rationale=v.rationale, raw=v.raw, method=v.method, from_track=v.from_track)
-
-
-def _candidate_select():
-    return select(
-        CandidateRow.id, CandidateRow.frame_index, CandidateRow.t.label("t_s"), CandidateRow.frame_name,
-        CandidateRow.frame_width, CandidateRow.frame_height, CandidateRow.x, CandidateRow.y, CandidateRow.w,
-        CandidateRow.h, CandidateRow.brand, CandidateRow.score, CandidateRow.margin, CandidateRow.method,
-        CandidateRow.reference, CandidateRow.track_id, CandidateRow.review_state, CandidateRow.review_kind,
-        CandidateRow.review_brand, CandidateRow.rx, CandidateRow.ry, CandidateRow.rw, CandidateRow.rh,
-        CandidateRow.reviewer, CandidateRow.decided_at, VerdictRow.state.label("v_state"),
-        VerdictRow.confidence.label("v_conf"), VerdictRow.rationale.label("v_rationale"),
-        VerdictRow.raw.label("v_raw"), VerdictRow.method.label("v_method"), VerdictRow.from_track.label("v_track"),
-        CandidateRow.hint,
-    ).outerjoin(VerdictRow, VerdictRow.candidate_id == CandidateRow.id)
-
-
-_VERDICT_STATES = {s.value: s for s in VerdictState}
-_REVIEW_STATES = {s.value: s for s in ReviewState}
-_KINDS = {k.value: k for k in DecisionKind}
-_NOT_RUN = Verdict(VerdictState.NOT_RUN)
-_PENDING = Review()
-
-
-def _rows_to_candidates(rows) -> list[Candidate]:
-    """Rows to records: positional unpacking, shared FrameRefs and shared default verdict/review
-    objects keep 100,000 rows to about half a second."""
-    frames: dict[tuple, FrameRef] = {}
-    out: list[Candidate] = []
-    append = out.append
-    for (cid, fi, t, name, fw, fh, x, y, w, h, brand, score, margin, method, ref, track, rstate, rkind, rbrand,
-         rx, ry, rw, rh, reviewer, decided_at, vstate, vconf, vrat, vraw, vmeth, vtrack, hint, *_extra) in rows:
-        key = (fi, t, fw, fh, name)
-        frame = frames.get(key)
-        if frame is None:
-            frame = frames[key] = FrameRef(fi, t, fw, fh, name)
-        verdict = Verdict(_VERDICT_STATES[vstate], vconf, vrat or "", vraw or "", vmeth, bool(vtrack)) if vstate \
-            else _NOT_RUN
-        if rstate == "pending" and rbrand is None and rx is None:
-            review = _PENDING
-        else:
-            review = Review(_REVIEW_STATES[rstate], rbrand, BBox(rx, ry, rw, rh) if rx is not None else None,
-                            reviewer or "", aware(decided_at), _KINDS[rkind] if rkind else None)
-        append(Candidate(frame, BBox(x, y, w, h), brand, score, method, margin, ref, track, verdict, cid, review,
-                         hint))
-    return out
-
 
 def open_repository(target: str | Path, *, create: bool = True, durable: bool = False) -> Repository:
     """Open (and create or migrate) a project database from a file path or a SQLAlchemy URL.

@@ -235,6 +235,24 @@ class RunsMixin:
                 q = q.where(Run.video_id == video_id)
             return [_run_record(r) for r in s.scalars(q)]
 
+    def cuts(self, video_id: int) -> list[int] | None:
+        """The frames where a shot of the clip starts (after its first), as a run's decoder found them; None
+        where no run has looked yet."""
+        with self._session() as s:
+            value = s.scalar(select(Video.cuts).where(Video.id == video_id))
+            return None if value is None else [int(f) for f in value]
+
+    def add_cuts(self, video_id: int, cuts: Sequence[int], *, looked: tuple[int, int] | None = None) -> None:
+        """Record the cuts found in frames `looked` (first, last; None: the whole clip): those stored there are
+        replaced, the others kept (a resumed run looks at the rest)."""
+        with self._session() as s:
+            row = s.get(Video, video_id, with_for_update=True)
+            if row is None:
+                raise StoreError(f"No video with id {video_id} in '{self.where}'.")
+            lo, hi = looked if looked is not None else (0, row.frame_count)
+            kept = [f for f in (row.cuts or []) if not lo <= f <= hi]
+            row.cuts = sorted(set(kept) | {int(f) for f in cuts})
+
     def clip_fps(self, video_id: int) -> float:
         """The sampling rate a clip is reviewed at: its latest run's, else a new run's default."""
         runs = self.runs(video_id)

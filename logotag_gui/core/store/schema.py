@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, ClassVar, overload
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     DateTime,
     Float,
     ForeignKey,
@@ -23,7 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 def utcnow() -> datetime:
@@ -70,6 +71,9 @@ class Video(Base):
     # The run lock: which process is running the pipeline on this clip, and when it last said so.
     run_owner: Mapped[str | None] = mapped_column(String(200), nullable=True)
     run_heartbeat: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # Where its shots start (after the first), as the last run's decoder saw every frame: exposures never span
+    # one, and learning searches the other shots. None until a run (or learning) has looked.
+    cuts: Mapped[list | None] = mapped_column(JSON, nullable=True)
 
 
 class Brand(Base):
@@ -213,3 +217,49 @@ class ReviewReference(Base):
     image: Mapped[bytes] = mapped_column(LargeBinary)
     reviewer: Mapped[str] = mapped_column(String(128), default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ExposureSplit(Base):
+    """A reviewer's cut of an exposure: a new exposure of `brand` starts at this frame (review groups a brand's
+    frames into exposures; a split is the one boundary it cannot derive)."""
+
+    __tablename__ = "exposure_splits"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    video_id: Mapped[int] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"), index=True)
+    brand: Mapped[str] = mapped_column(String(256))
+    frame_index: Mapped[int] = mapped_column(Integer)
+    reviewer: Mapped[str] = mapped_column(String(128), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    __table_args__ = (UniqueConstraint("video_id", "brand", "frame_index"),)
+
+
+class AuditSample(Base):
+    """A seeded, stratified random sample of a clip's sampled frames, kept so that it survives a restart and
+    every reviewer of the project answers the same frames."""
+
+    __tablename__ = "audit_samples"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    video_id: Mapped[int] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"), index=True)
+    seed: Mapped[int] = mapped_column(Integer)
+    # The population it was drawn from: every sampled frame, by stratum ({stratum: [frame, ...]}), and the grid.
+    strata: Mapped[dict] = mapped_column(JSON)
+    fps: Mapped[float] = mapped_column(Float)
+    population: Mapped[int] = mapped_column(Integer)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)  # the clip's current sample
+    created_by: Mapped[str] = mapped_column(String(128), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class AuditFrame(Base):
+    """One frame of an audit sample and, once answered, which brands are on screen there."""
+
+    __tablename__ = "audit_frames"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sample_id: Mapped[int] = mapped_column(ForeignKey("audit_samples.id", ondelete="CASCADE"), index=True)
+    frame_index: Mapped[int] = mapped_column(Integer)
+    stratum: Mapped[str] = mapped_column(String(300))
+    position: Mapped[int] = mapped_column(Integer)  # the order frames are answered in (strata interleaved)
+    brands: Mapped[list | None] = mapped_column(JSON, nullable=True)  # None until answered
+    reviewer: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    __table_args__ = (UniqueConstraint("sample_id", "frame_index"),)

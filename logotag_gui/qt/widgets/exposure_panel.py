@@ -1,7 +1,8 @@
 """Exposure panel: per-brand figures for the current clip and a chart of seconds on screen over time.
 
 Recomputed from the core's exposure rules a moment after each decision (debounced), so the figures
-follow the reviewer without recomputing on every key press.
+follow the reviewer without recomputing on every key press. Where the clip has an audit sample, each
+brand's estimated seconds with their 95% interval stand beside the reviewed ones.
 """
 
 from __future__ import annotations
@@ -19,11 +20,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from logotag_gui.core.analysis.audit import ClipEstimate
 from logotag_gui.core.analysis.exposure import BrandExposure, ExposureRules, clip_exposure, cumulative_steps
 from logotag_gui.core.analysis.report import PALETTE
 from logotag_gui.core.base.records import Candidate
+from logotag_gui.core.review import Changes, ReviewSession
 
-COLUMNS = ["Brand", "Seconds", "Exposures", "Mean size", "Max size", "Centre s", "Solus s", "Excluded"]
+COLUMNS = ["Brand", "Seconds", "Estimate ± 95%", "Exposures", "Mean size", "Max size", "Centre s", "Solus s",
+           "No box s", "Excluded"]
 
 
 class ExposureChart(QWidget):
@@ -89,6 +93,9 @@ class ExposurePanel(QWidget):
         self._candidates: list[Candidate] = []
         self._interval, self._duration = 0.5, 1.0
         self.stats: dict[str, BrandExposure] = {}
+        self.estimate: ClipEstimate | None = None
+        self.session: ReviewSession | None = None
+        self._unsubscribe = None
         self._debounce = QTimer(self)
         self._debounce.setSingleShot(True)
         self._debounce.setInterval(250)
@@ -101,20 +108,40 @@ class ExposurePanel(QWidget):
         return ExposureRules(source=self.source.currentData(), min_size_share=self.min_size.value() / 100,
                              min_duration_s=self.min_duration.value())
 
-    def set_clip(self, candidates: list[Candidate], *, interval_s: float, duration_s: float) -> None:
-        self._candidates, self._interval, self._duration = candidates, interval_s, duration_s
+    def set_session(self, session: ReviewSession | None) -> None:
+        """Follow this session's clip (or none)."""
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        self.session, self.estimate = session, None
+        if session is None:
+            self._candidates = []
+        else:
+            self._candidates = session.candidates
+            self._interval, self._duration = session.interval_s, session.video.duration_s
+            self._unsubscribe = session.subscribe(self._changed)
         self.recompute()
 
-    def candidates_changed(self, candidates: list[Candidate]) -> None:
-        self._candidates = candidates
-        self._debounce.start()
+    def _changed(self, changes: Changes) -> None:
+        if changes.candidates and self.session is not None:
+            self._candidates = self.session.candidates
+            self._debounce.start()
+
+    def set_estimate(self, estimate: ClipEstimate | None) -> None:
+        self.estimate = estimate
+        self.recompute()
 
     def recompute(self) -> None:
         self.stats = clip_exposure(self._candidates, interval_s=self._interval, rules=self.rules())
-        self.table.setRowCount(len(self.stats))
-        for row, s in enumerate(self.stats.values()):
-            values = [s.brand, f"{s.seconds:.1f}", str(s.exposures), f"{s.mean_size_share:.2%}",
-                      f"{s.max_size_share:.2%}", f"{s.centre_seconds:.1f}", f"{s.solus_seconds:.1f}",
+        estimates = self.estimate.brands if self.estimate is not None else {}
+        brands = sorted(set(self.stats) | set(estimates))
+        self.table.setRowCount(len(brands))
+        for row, brand in enumerate(brands):
+            s = self.stats.get(brand, BrandExposure(brand))
+            e = estimates.get(brand)
+            values = [s.brand, f"{s.seconds:.1f}", e.format() if e is not None else "–", str(s.exposures),
+                      f"{s.mean_size_share:.2%}", f"{s.max_size_share:.2%}", f"{s.centre_seconds:.1f}",
+                      f"{s.solus_seconds:.1f}", f"{s.unknown_seconds:.1f}",
                       f"{s.excluded_small} small / {s.excluded_brief} brief"]
             for col, text in enumerate(values):
                 item = QTableWidgetItem(text)

@@ -133,6 +133,15 @@ class FrameView(QGraphicsView):
         self._pixmap.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
         self.scene().addItem(self._pixmap)
         self._boxes: dict[int, BoxItem] = {}
+        self._presence = QGraphicsSimpleTextItem()
+        self._presence.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations, True)
+        self._presence.setBrush(QBrush(QColor(60, 180, 90)))
+        font = QFont()
+        font.setPointSize(11)
+        font.setBold(True)
+        self._presence.setFont(font)
+        self._presence.setZValue(10)
+        self.scene().addItem(self._presence)
         self._fit = True
         self._draw_mode = False
         self._draw_start: QPointF | None = None
@@ -160,6 +169,11 @@ class FrameView(QGraphicsView):
             self.scene().addItem(item)
             self._boxes[c.id] = item
         self.select(selected_id)
+
+    def set_presences(self, brands: list[str]) -> None:
+        """Brands the reviewer marked on screen on this frame without a box: said in its corner."""
+        self._presence.setText(f"On screen (no box): {', '.join(brands)}" if brands else "")
+        self._presence.setPos(self.image_rect().topLeft() + QPointF(8, 8))
 
     def select(self, candidate_id: int | None) -> None:
         for cid, item in self._boxes.items():

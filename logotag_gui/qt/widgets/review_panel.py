@@ -1,4 +1,5 @@
-"""Side panel: the candidate's crop enlarged beside the matched reference, scores and verdict."""
+"""Side panel: the selected exposure in a line (what its seconds rest on), and the candidate's crop enlarged
+beside the matched reference, scores and verdict."""
 
 from __future__ import annotations
 
@@ -20,9 +21,10 @@ from PySide6.QtWidgets import (
 )
 
 from logotag_gui.core.base.records import Candidate
+from logotag_gui.core.review.exposures import Exposure
 from logotag_gui.qt.images import to_qimage
 
-THUMB = 180
+THUMB = 150
 
 
 class ReviewPanel(QWidget):
@@ -83,7 +85,13 @@ class ReviewPanel(QWidget):
         relabel_row.addWidget(QLabel("Relabel:"))
         relabel_row.addWidget(self.relabel, 1)
 
+        self.exposure = QLabel("No exposure selected: X goes to the next one to review.")
+        self.exposure.setWordWrap(True)
+        exposure_box = QGroupBox("Exposure")
+        exposure_layout = QVBoxLayout(exposure_box)
+        exposure_layout.addWidget(self.exposure)
         layout = QVBoxLayout(self)
+        layout.addWidget(exposure_box)
         layout.addLayout(images)
         layout.addWidget(details)
         layout.addLayout(buttons)
@@ -107,6 +115,18 @@ class ReviewPanel(QWidget):
         self.relabel.clear()
         self.relabel.addItems(brands)
         self.relabel.blockSignals(False)
+
+    def show_exposure(self, e: Exposure | None) -> None:
+        if e is None:
+            self.exposure.setText("No exposure selected: X goes to the next one to review.")
+            return
+        live = e.live
+        where = f"frames {live[0]}-{live[1]}" if live else f"frames {e.first}-{e.last}, all rejected"
+        state = e.state.value.replace("_", " ")
+        model = f", the model gives it {e.belief:.0%}" if e.pending else ""
+        self.exposure.setText(f"<b>{e.brand}</b>: {where}, {e.length_s:.1f} s ({state}{model}); {e.seconds:.1f} s "
+                              "accepted.<br>Shift+A accept · Shift+R reject · I / O in / out point here · S split here"
+                              " · Ctrl+Shift+A accept all of the brand's")
 
     def show_candidate(self, c: Candidate | None, frame: np.ndarray | None, reference: Path | None, *,
                        frame_on_screen: bool = True) -> None:

@@ -1,4 +1,10 @@
-"""A strip under the scrubber: one lane per brand, a tick per candidate, coloured by review state."""
+"""A strip under the scrubber: one lane per brand, each exposure a bar coloured by what its seconds rest on.
+
+Pending exposures show the model's word (yes, unsure, no); decided frames show the reviewer's (accepted,
+rejected). The selected exposure is outlined; dragging its left or right end moves its in or out point
+(trimming it, or extending it over frames the detector missed). A click on a bar selects its exposure, a
+click anywhere goes to that frame.
+"""
 
 from __future__ import annotations
 
@@ -6,84 +12,171 @@ from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QPainter, QPen
 from PySide6.QtWidgets import QWidget
 
-from logotag_gui.core.base.records import Candidate, ReviewState
-from logotag_gui.qt.table_model import STATE_COLOURS
+from logotag_gui.core.base.records import ExposureState, ReviewState
+from logotag_gui.core.review.exposures import Exposure
 
-LANE_H = 14
-MAX_LANES = 6  # the strip keeps its height; more brands share it (the video area never shrinks during a run)
-# What a tick shows when a frame has several boxes of a brand: the state that still needs work.
-RANK = {ReviewState.ACCEPTED: 0, ReviewState.REJECTED: 1, ReviewState.PENDING: 2}
-LABEL_W = 90
+LANE_H = 12
+MIN_LANES, MAX_LANES = 3, 8  # the strip grows with the brands up to this; more brands share it
+LABEL_W = 96
+EDGE_PX = 5  # how near an end of the selected bar a press starts dragging it
+EXPOSURE_COLOURS = {
+    ExposureState.PENDING_YES: QColor(120, 200, 235),
+    ExposureState.PENDING_UNSURE: QColor(240, 190, 40),
+    ExposureState.PENDING_NO: QColor(150, 120, 150),
+    ExposureState.PARTLY: QColor(240, 190, 40),
+    ExposureState.ACCEPTED: QColor(60, 180, 90),
+    ExposureState.REJECTED: QColor(210, 60, 60),
+    ExposureState.TRIMMED: QColor(60, 180, 90),
+}
+FRAME_COLOURS = {ReviewState.ACCEPTED: QColor(60, 180, 90), ReviewState.REJECTED: QColor(130, 50, 50)}
+LEGEND = ("Exposures per brand: blue = model says yes, amber = unsure, purple = model says no, green = accepted, "
+          "red = rejected. Click a bar to select it, drag its ends to move its in and out points; click anywhere "
+          "to go to that frame.")
 
 
 class Timeline(QWidget):
     frameClicked = Signal(int)
+    exposureClicked = Signal(object, int)  # Exposure, the frame clicked
+    edgeDragged = Signal(object, str, int)  # Exposure, "in" or "out", the frame it was dropped on
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self._frame_count = 1
         self._current = 0
-        # brand -> frame index -> worst state (pending beats rejected beats accepted: shows what needs work)
-        self._lanes: dict[str, dict[int, ReviewState]] = {}
-        self.setFixedHeight(LANE_H * MAX_LANES + 8)
+        self._lanes: dict[str, list[Exposure]] = {}
+        self._selected: tuple[str, int] | None = None
+        self._drag: tuple[Exposure, str] | None = None
+        self._drag_x: float | None = None
+        self.setFixedHeight(LANE_H * MIN_LANES + 8)
         self.setMouseTracking(True)
-        self.setToolTip("Candidates per brand over the clip; click to jump")
+        self.setToolTip(LEGEND)
 
     def set_clip(self, frame_count: int) -> None:
         self._frame_count = max(1, frame_count)
         self.update()
 
-    def set_candidates(self, candidates: list[Candidate]) -> None:
-        self._lanes = {}
-        self._add(candidates)
-
-    def set_frame(self, index: int, candidates: list[Candidate]) -> None:
-        """Recompute one frame's ticks after a decision, relabel or new box there."""
-        for lane in self._lanes.values():
-            lane.pop(index, None)
-        self._add(candidates)
-
-    def _add(self, candidates: list[Candidate]) -> None:
-        for c in candidates:
-            lane = self._lanes.setdefault(c.final_brand, {})
-            old = lane.get(c.frame.index)
-            if old is None or RANK[c.review.state] > RANK[old]:
-                lane[c.frame.index] = c.review.state
-        self._lanes = {b: lane for b, lane in sorted(self._lanes.items()) if lane}
+    def set_exposures(self, exposures: dict[str, list[Exposure]], selected: Exposure | None) -> None:
+        self._lanes = {b: es for b, es in sorted(exposures.items()) if es}
+        self._selected = selected.key if selected is not None else None
+        height = LANE_H * min(MAX_LANES, max(MIN_LANES, len(self._lanes))) + 8
+        if height != self.height():
+            self.setFixedHeight(height)
         self.update()
+
+    @property
+    def lanes(self) -> list[str]:
+        return list(self._lanes)
 
     def set_current(self, index: int) -> None:
         self._current = index
         self.update()
 
-    def _x(self, index: int) -> float:
+    # ---- geometry --------------------------------------------------------------------------------
+    def _x(self, index: float) -> float:
         width = max(1, self.width() - LABEL_W - 4)
         return LABEL_W + index / max(1, self._frame_count - 1) * width
 
+    def _frame_at(self, x: float) -> int:
+        width = max(1, self.width() - LABEL_W - 4)
+        index = round((x - LABEL_W) / width * max(1, self._frame_count - 1))
+        return int(min(max(index, 0), self._frame_count - 1))
+
+    def _lane_h(self) -> float:
+        return min(LANE_H, (self.height() - 8) / max(1, len(self._lanes)))
+
+    def _lane_at(self, y: float) -> str | None:
+        i = int((y - 4) // self._lane_h())
+        names = list(self._lanes)
+        return names[i] if 0 <= i < len(names) else None
+
+    def _bar(self, e: Exposure) -> tuple[float, float]:
+        step = max(2.0, (self.width() - LABEL_W) / max(1, self._frame_count) * 2)
+        return self._x(e.first) - step / 2, self._x(e.last) + step / 2
+
+    def _selected_exposure(self) -> Exposure | None:
+        if self._selected is None:
+            return None
+        return next((e for e in self._lanes.get(self._selected[0], []) if e.key == self._selected), None)
+
+    # ---- painting ---------------------------------------------------------------------------------
     def paintEvent(self, event) -> None:
         p = QPainter(self)
         p.fillRect(self.rect(), QColor(40, 40, 46))
         font = QFont()
         font.setPointSize(8)
         p.setFont(font)
-        tick = max(2.0, (self.width() - LABEL_W) / max(1, self._frame_count) * 2)
-        lane_h = min(LANE_H, (self.height() - 8) / max(1, len(self._lanes)))
-        for lane, (brand, frames) in enumerate(self._lanes.items()):
+        lane_h = self._lane_h()
+        step = max(2.0, (self.width() - LABEL_W) / max(1, self._frame_count) * 2)
+        for lane, (brand, exposures) in enumerate(self._lanes.items()):
             y = 4 + lane * lane_h
             p.setPen(QColor(210, 210, 215))
             if lane_h >= 9:
                 p.drawText(QRectF(4, y, LABEL_W - 8, lane_h), Qt.AlignmentFlag.AlignVCenter, brand)
-            for index, state in frames.items():
-                p.fillRect(QRectF(self._x(index) - tick / 2, y + 1, tick, max(1.0, lane_h - 2)), STATE_COLOURS[state])
+            for e in exposures:
+                self._paint_exposure(p, e, y, lane_h, step)
         p.setPen(QPen(QColor(255, 255, 255), 1.5))
         x = self._x(self._current)
         p.drawLine(int(x), 0, int(x), self.height())
+        if self._drag_x is not None:
+            p.setPen(QPen(QColor(255, 255, 255), 1, Qt.PenStyle.DashLine))
+            p.drawLine(int(self._drag_x), 0, int(self._drag_x), self.height())
         p.end()
 
+    def _paint_exposure(self, p: QPainter, e: Exposure, y: float, lane_h: float, step: float) -> None:
+        base = EXPOSURE_COLOURS[e.state]
+        x0, x1 = self._bar(e)
+        gap = QColor(base)
+        gap.setAlpha(110)
+        p.fillRect(QRectF(x0, y + 2, max(1.0, x1 - x0), max(1.0, lane_h - 4)), gap)
+        for f, state in e.frame_states.items():
+            colour = FRAME_COLOURS.get(state, base)
+            p.fillRect(QRectF(self._x(f) - step / 2, y + 1, step, max(1.0, lane_h - 2)), colour)
+        if e.key == self._selected:
+            p.setPen(QPen(QColor(255, 255, 255), 1.6))
+            p.setBrush(Qt.BrushStyle.NoBrush)
+            p.drawRect(QRectF(x0 - 1, y, max(2.0, x1 - x0 + 2), max(2.0, lane_h - 1)))
+
+    # ---- mouse --------------------------------------------------------------------------------------
+    def _edge_at(self, x: float, y: float) -> tuple[Exposure, str] | None:
+        e = self._selected_exposure()
+        if e is None or self._lane_at(y) != e.brand:
+            return None
+        x0, x1 = self._bar(e)
+        if abs(x - x0) <= EDGE_PX:
+            return e, "in"
+        if abs(x - x1) <= EDGE_PX:
+            return e, "out"
+        return None
+
     def mousePressEvent(self, event) -> None:
-        x = event.position().x()
+        x, y = event.position().x(), event.position().y()
         if x < LABEL_W:
             return
-        width = max(1, self.width() - LABEL_W - 4)
-        index = round((x - LABEL_W) / width * max(1, self._frame_count - 1))
-        self.frameClicked.emit(int(min(max(index, 0), self._frame_count - 1)))
+        edge = self._edge_at(x, y)
+        if edge is not None:
+            self._drag, self._drag_x = edge, x
+            return
+        frame = self._frame_at(x)
+        brand = self._lane_at(y)
+        for e in self._lanes.get(brand or "", []):
+            x0, x1 = self._bar(e)
+            if x0 <= x <= x1:
+                self.exposureClicked.emit(e, frame)
+                return
+        self.frameClicked.emit(frame)
+
+    def mouseMoveEvent(self, event) -> None:
+        x, y = event.position().x(), event.position().y()
+        if self._drag is not None:
+            self._drag_x = x
+            self.update()
+            return
+        self.setCursor(Qt.CursorShape.SizeHorCursor if self._edge_at(x, y) else Qt.CursorShape.ArrowCursor)
+
+    def mouseReleaseEvent(self, event) -> None:
+        if self._drag is None:
+            return
+        e, edge = self._drag
+        self._drag, self._drag_x = None, None
+        self.update()
+        self.edgeDragged.emit(e, edge, self._frame_at(event.position().x()))

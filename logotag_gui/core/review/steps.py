@@ -1,0 +1,82 @@
+"""Review steps as undoable commands, and the typed changes a step makes.
+
+A step is one `ReviewEdit` (store/edits.py): one transaction, committed before the call returns. Doing it
+records its inverse (the reviews it overwrote, the tracks it moved, the candidates it added, the splits it
+made); undoing it applies the inverse, again as one transaction. Undo never deletes history: it writes the
+earlier state again as a new decision. What review itself added is the one thing undo removes; redo adds it
+again. A step reads the session only through its public API and never touches its indexes: the session
+absorbs what the store returns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from logotag_gui.core.base.records import Candidate, Review
+from logotag_gui.core.store.edits import EditResult, ReviewEdit
+
+
+@dataclass(frozen=True, slots=True)
+class Changes:
+    """What a step (or a reload, a selection, a pass of learning) changed; views update only that.
+
+    `exposures`: brands whose exposures may have changed. `reset`: everything may have changed (reload).
+    `selection`: the current candidate or exposure. `history`: undo/redo availability. `audit`: the
+    clip's audit sample or its answers."""
+
+    added: tuple[Candidate, ...] = ()
+    changed: tuple[Candidate, ...] = ()
+    removed: tuple[int, ...] = ()
+    exposures: frozenset[str] = frozenset()
+    reset: bool = False
+    selection: bool = False
+    history: bool = False
+    audit: bool = False
+
+    @property
+    def candidates(self) -> bool:
+        return bool(self.added or self.changed or self.removed or self.reset)
+
+    def __or__(self, other: Changes) -> Changes:
+        return Changes(self.added + other.added, self.changed + other.changed, self.removed + other.removed,
+                       self.exposures | other.exposures, self.reset or other.reset,
+                       self.selection or other.selection, self.history or other.history, self.audit or other.audit)
+
+
+class StepTarget(Protocol):
+    """What a step needs of the review session."""
+
+    reviewer: str
+
+    def get(self, candidate_id: int | None) -> Candidate | None: ...
+
+    def has_split(self, brand: str, frame: int) -> bool: ...
+
+    def write(self, edit: ReviewEdit) -> EditResult: ...
+
+
+@dataclass(slots=True)
+class Step:
+    text: str
+    edit: ReviewEdit
+    inverse: ReviewEdit = field(default_factory=ReviewEdit)
+
+    def do(self, s: StepTarget) -> EditResult:
+        edit = self.edit
+        before: dict[int, Review] = {}
+        for d in edit.decide:
+            for cid in d.ids:
+                c = s.get(cid)
+                if c is not None and cid not in before:
+                    before[cid] = c.review
+        tracks = {cid: c.track_id for cid in edit.retrack if (c := s.get(cid)) is not None}
+        new_splits = tuple(sp for sp in edit.add_splits if not s.has_split(*sp))
+        old_splits = tuple(sp for sp in edit.remove_splits if s.has_split(*sp))
+        result = s.write(edit)
+        self.inverse = ReviewEdit(restore=before, retrack=tracks, delete=tuple(c.stored_id for c in result.added),
+                                  add_splits=old_splits, remove_splits=new_splits)
+        return result
+
+    def undo(self, s: StepTarget) -> EditResult:
+        return s.write(self.inverse)

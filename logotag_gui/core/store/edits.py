@@ -1,0 +1,135 @@
+"""One review step as one transaction: what a review command does (or undoes), written in one commit.
+
+A step may add candidates (a drawn box, a followed track, presences), decide several at once (a whole
+exposure), write earlier reviews back (undo), move candidates between tracks, delete what review itself
+added (undo of an addition) and cut or join exposures. `apply_edit` does all of it in one database session:
+all of it is stored, or none. A mixin of Repository (repository.py), which owns the sessions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from sqlalchemy import delete, select, update
+
+from logotag_gui.core.base.errors import StoreError
+from logotag_gui.core.base.records import BBox, Candidate, DecisionKind, Review
+from logotag_gui.core.store.rows import apply_decision, insert_candidates
+from logotag_gui.core.store.schema import CandidateRow, ExposureSplit
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The same decision for these candidates; `brand`/`bbox` are corrections (None keeps what is there)."""
+
+    ids: tuple[int, ...]
+    kind: DecisionKind
+    brand: str | None = None
+    bbox: BBox | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewEdit:
+    add: tuple[Candidate, ...] = ()  # stored pending, with no run (a new run of the clip keeps them)
+    add_decided: tuple[tuple[Candidate, DecisionKind], ...] = ()  # stored with the reviewer's decision
+    decide: tuple[Decision, ...] = ()
+    restore: Mapping[int, Review] = field(default_factory=dict)  # undo: earlier reviews written back
+    retrack: Mapping[int, int | None] = field(default_factory=dict)  # candidate id -> its new track id
+    delete: tuple[int, ...] = ()  # candidates review added (never a model's candidate: those keep history)
+    add_splits: tuple[tuple[str, int], ...] = ()  # (brand, frame): a new exposure of the brand starts there
+    remove_splits: tuple[tuple[str, int], ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        return not (self.add or self.add_decided or self.decide or self.restore or self.retrack or self.delete
+                    or self.add_splits or self.remove_splits)
+
+
+@dataclass(slots=True)
+class EditResult:
+    """What the edit changed, as stored: new candidates (in the order asked: `add`, then `add_decided`),
+    candidates whose review or track changed, ids deleted, and whether exposure splits changed."""
+
+    added: list[Candidate] = field(default_factory=list)
+    changed: list[Candidate] = field(default_factory=list)
+    removed: list[int] = field(default_factory=list)
+    splits: bool = False
+
+
+class EditsMixin:
+    if TYPE_CHECKING:  # what the mixin uses of Repository (repository.py)
+        where: str
+
+        def _session(self) -> AbstractContextManager[Session]: ...
+
+        def candidates(self, *, ids: Sequence[int] | None = None) -> list[Candidate]: ...
+
+    def apply_edit(self, edit: ReviewEdit, *, video_id: int, reviewer: str) -> EditResult:
+        """Write the whole step in one transaction; returns what changed, read back as stored."""
+        touched: list[int] = []
+        with self._session() as s:
+            removed = self._delete_added(s, edit.delete)
+            added = [r.id for r in insert_candidates(s, list(edit.add), run_id=None, video_id=video_id)]
+            if edit.add_decided:
+                rows = insert_candidates(s, [c for c, _ in edit.add_decided], run_id=None, video_id=video_id)
+                for row, (_, kind) in zip(rows, edit.add_decided, strict=True):
+                    apply_decision(s, row, kind, reviewer=reviewer, brand=None, bbox=None, state=None)
+                    added.append(row.id)
+            for cid, track in edit.retrack.items():
+                s.execute(update(CandidateRow.__table__).where(CandidateRow.id == cid).values(track_id=track))
+                touched.append(cid)
+            for d in edit.decide:
+                for cid in d.ids:
+                    apply_decision(s, self._locked(s, cid), d.kind, reviewer=reviewer, brand=d.brand, bbox=d.bbox,
+                                   state=None)
+                    touched.append(cid)
+            for cid, before in edit.restore.items():
+                apply_decision(s, self._locked(s, cid), before.kind or DecisionKind.CLEAR, reviewer=reviewer,
+                               brand=before.brand, bbox=before.bbox, state=before.state)
+                touched.append(cid)
+            for brand, frame in edit.add_splits:
+                if s.scalar(select(ExposureSplit.id).where(*_split_is(video_id, brand, frame))) is None:
+                    s.add(ExposureSplit(video_id=video_id, brand=brand, frame_index=frame, reviewer=reviewer))
+            for brand, frame in edit.remove_splits:
+                s.execute(delete(ExposureSplit).where(*_split_is(video_id, brand, frame)))
+        gone = set(removed) | set(added)
+        changed_ids = list(dict.fromkeys(i for i in touched if i not in gone))
+        found = {c.id: c for c in self.candidates(ids=added + changed_ids)} if added or changed_ids else {}
+        return EditResult(added=[found[i] for i in added], changed=[found[i] for i in changed_ids if i in found],
+                          removed=removed, splits=bool(edit.add_splits or edit.remove_splits))
+
+    def _locked(self, s: Session, cid: int) -> CandidateRow:
+        # Locked so that two reviewers' decisions on a row are applied in the order of their ids.
+        row = s.get(CandidateRow, cid, with_for_update=True)
+        if row is None:
+            raise StoreError(f"Candidate {cid} no longer exists in '{self.where}'.")
+        return row
+
+    @staticmethod
+    def _delete_added(s: Session, ids: Sequence[int]) -> list[int]:
+        if not ids:
+            return []
+        mine = list(s.scalars(select(CandidateRow.id).where(CandidateRow.id.in_(list(ids)),
+                                                            CandidateRow.run_id.is_(None))))
+        s.execute(delete(CandidateRow).where(CandidateRow.id.in_(mine)))
+        return mine
+
+    def splits(self, video_id: int) -> dict[str, list[int]]:
+        """brand -> the frames where a reviewer cut its exposures, in order."""
+        out: dict[str, list[int]] = {}
+        with self._session() as s:
+            for brand, frame in s.execute(select(ExposureSplit.brand, ExposureSplit.frame_index)
+                                          .where(ExposureSplit.video_id == video_id)
+                                          .order_by(ExposureSplit.frame_index)):
+                out.setdefault(brand, []).append(frame)
+        return out
+
+
+def _split_is(video_id: int, brand: str, frame: int) -> tuple:
+    return (ExposureSplit.video_id == video_id, ExposureSplit.brand == brand, ExposureSplit.frame_index == frame)

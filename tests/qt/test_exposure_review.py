@@ -1,0 +1,100 @@
+"""Exposure review in the app, driven by keys on a seeded project (no pipeline run): the next exposure to
+review, accept or reject it whole, mark a brand on screen, split and trim, the timeline's bars and the film
+strip, the meter, and an audit answered frame by frame."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QInputDialog
+
+from logotag_gui.core.base.records import ExposureState, ReviewState, VerdictState
+from logotag_gui.core.store import open_repository
+from tests.seeded import seeded_project
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture
+def seeded(window, tmp_path, demo_clip, monkeypatch):
+    """The demo clip with Norvik found on frames 0-25 (a track, verified) and a false Aquila on 40."""
+    clip, _ = demo_clip
+    repo, _vid = seeded_project(tmp_path / "p.sqlite", [(f, 100, "Norvik", 0, VerdictState.YES) for f in
+                                                        range(0, 30, 5)] + [(40, 300, "Aquila", None, VerdictState.NO)],
+                                path=str(clip))
+    repo.sync_brands({}, {"Norvik.png": ("Norvik", "x"), "Aquila.png": ("Aquila", "y"), "Fennel.png": ("Fennel", "z")})
+    repo.close()
+    monkeypatch.setattr(QInputDialog, "getItem", lambda *a, **k: ("Fennel", True))
+    assert window.open_project(str(tmp_path / "p.sqlite"))
+    window.review.set_option("learn", False)  # no logo folder here: nothing to learn with
+    return window, open_repository(tmp_path / "p.sqlite")
+
+
+def _press(window, qtbot, key, modifier=Qt.KeyboardModifier.NoModifier):
+    qtbot.keyClick(window.clip_view.view, key, modifier)
+
+
+def test_exposures_are_reviewed_whole_from_the_keyboard(seeded, qtbot):
+    window, stored = seeded
+    session = window.session
+    assert window.clip_view.timeline.lanes == ["Aquila", "Norvik"]
+    _press(window, qtbot, Qt.Key.Key_X)  # the least certain seconds first: Norvik's six frames
+    e = session.current_exposure
+    assert e.brand == "Norvik" and window.clip_view.current == 0
+    assert "Norvik" in window.panel.exposure.text() and "Shift+A" in window.panel.exposure.text()
+    qtbot.waitUntil(lambda: len(window.clip_view.strip.frames()) == 6)  # the film strip: its six frames
+    _press(window, qtbot, Qt.Key.Key_A, Qt.KeyboardModifier.ShiftModifier)
+    assert all(c.review.state is ReviewState.ACCEPTED for c in stored.candidates() if c.brand == "Norvik")
+    assert session.current_exposure.brand == "Aquila" and window.clip_view.current == 40  # moved on
+    _press(window, qtbot, Qt.Key.Key_R, Qt.KeyboardModifier.ShiftModifier)
+    assert next(c for c in stored.candidates() if c.brand == "Aquila").review.state is ReviewState.REJECTED
+    assert "settled 3.0 s" in window.meter.text() and "0 to review" in window.meter.text()
+    window.clip_view.go_to(50)
+    _press(window, qtbot, Qt.Key.Key_P)  # Fennel is on screen here (the brand prompt answers "Fennel")
+    marked = [c for c in stored.candidates() if c.brand == "Fennel"]
+    assert [(c.frame.index, c.has_box, c.review.state) for c in marked] == [(50, False, ReviewState.ACCEPTED)]
+    qtbot.waitUntil(lambda: window.exposure.stats.get("Fennel") is not None, timeout=3000)
+    assert window.exposure.stats["Fennel"].unknown_seconds == 0.5
+    _press(window, qtbot, Qt.Key.Key_O)  # out point on the frame shown: nothing to move
+    window.clip_view.go_to(55)
+    _press(window, qtbot, Qt.Key.Key_O)  # extends Fennel's exposure to frame 55
+    assert sorted(c.frame.index for c in stored.candidates() if c.brand == "Fennel") == [50, 55]
+    _press(window, qtbot, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    _press(window, qtbot, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert not [c for c in stored.candidates() if c.brand == "Fennel"]
+
+
+def test_split_trim_and_a_dragged_bar_end(seeded, qtbot):
+    window, stored = seeded
+    session = window.session
+    norvik = session.exposures("Norvik")[0]
+    window.review.select_exposure(norvik, 10)
+    _press(window, qtbot, Qt.Key.Key_S)  # split at frame 10
+    assert [(e.first, e.last) for e in session.exposures("Norvik")] == [(0, 5), (10, 25)]
+    second = session.exposures("Norvik")[1]
+    assert window.clip_view.timeline._selected == second.key
+    window.clip_view.edgeDragged.emit(second, "out", 17)  # dropped between samples: the sample before it
+    assert session.exposure_at("Norvik", 10).live == (10, 15)
+    rejected = [c.frame.index for c in stored.candidates() if c.review.state is ReviewState.REJECTED]
+    assert rejected == [20, 25]
+    window.clip_view.go_to(5)
+    _press(window, qtbot, Qt.Key.Key_I)  # the other part's in point: 5 is where it starts, so it trims 0
+    assert session.exposure_at("Norvik", 0).state is ExposureState.PARTLY
+
+
+def test_an_audit_is_drawn_answered_and_estimated(seeded, qtbot):
+    window, stored = seeded
+    window.review.draw_audit(12)  # every sampled frame of the 6-s clip
+    audit = window.review.audit
+    assert len(audit.frames) == 12 and window.clip_view.current == audit.frames[0]
+    for _ in range(12):
+        frame = window.clip_view.current
+        qtbot.waitUntil(lambda f=frame: window.audit_panel.frame == f, timeout=3000)
+        if frame == 40:
+            _press(window, qtbot, Qt.Key.Key_1)  # untick Aquila: not on screen
+        _press(window, qtbot, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    assert len(audit.answers) == 12 and audit.answers[40] == frozenset()
+    total = window.exposure.estimate.total
+    assert total.exact and total.seconds == pytest.approx(3.0)  # Norvik's six frames, Aquila none
+    assert "audit 3.0 ± 0.0 s" in window.meter.text()
+    assert stored.audit_sample(window.session.video.id).frames[0].reviewer == "tester"

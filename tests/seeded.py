@@ -1,0 +1,31 @@
+"""A seeded project for the review tests: one clip (10 fps, reviewed at 2 fps, every 5th frame) with stored
+model candidates, without running the pipeline."""
+
+from __future__ import annotations
+
+from logotag_gui.core.base.records import BBox, Candidate, FrameRef, Verdict, VerdictState
+from logotag_gui.core.store import open_repository
+
+
+def frame(i: int, *, fps: float = 10.0) -> FrameRef:
+    return FrameRef(i, i / fps, 640, 360)
+
+
+def seeded_project(db, boxes, *, frame_count: int = 60, fps: float = 10.0, path: str = "/clips/a.mp4"):
+    """(repo, video id). `boxes`: (frame, x, brand, track or None[, verdict state]) per model candidate; the
+    verdict defaults to none run."""
+    repo = open_repository(db)
+    vid = repo.add_video(path=path, kind="video", fps=fps, frame_count=frame_count, duration_s=frame_count / fps,
+                         width=640, height=360)
+    run = repo.start_run(video_id=vid, config={"fps": 2}, embedder=("keypoints", "", ""), verifier=("none", "", ""),
+                         frames_total=frame_count // 5)
+    first = repo.reserve_track_ids(vid, 100)
+    cands = []
+    for f, x, brand, track, *verdict in boxes:
+        state = verdict[0] if verdict else VerdictState.NOT_RUN
+        cands.append(Candidate(frame(f, fps=fps), BBox(x, 50, 60, 40), brand, 0.8, "keypoints",
+                               track_id=None if track is None else first + track,
+                               verdict=Verdict(state, 0.9 if state is VerdictState.YES else None)))
+    repo.add_batch(run_id=run, video_id=vid, candidates=cands, last_frame_index=frame_count - 5,
+                   frames_done=frame_count // 5)
+    return repo, vid
