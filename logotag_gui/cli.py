@@ -23,8 +23,9 @@ STRATEGIES = ("boxes", "exposures", "audit")
 def _add_run_options(p: argparse.ArgumentParser, *, for_eval: bool = False) -> None:
     """One option per run setting, generated from RunConfig (config.py) and the backend registry (backends.py)."""
     p.add_argument("--logos", required=not for_eval, help=RunConfig.__dataclass_fields__["logos"].metadata["help"])
-    p.add_argument("--db", default=None if for_eval else "logotag.sqlite",
-                   help="project database: a file path or a SQLAlchemy URL")
+    p.add_argument("--db", default=None,
+                   help="project database: a file path or a SQLAlchemy URL (default: `run` makes one beside the clip, "
+                        "CLIP.logotag.sqlite, as the app does; `run-many` logotag.sqlite here)")
     defaults = {"verifier": "none"} if for_eval else {}
     for f in settings():
         meta = f.metadata
@@ -62,6 +63,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from logotag_gui.core.pipeline.run import run_pipeline
     from logotag_gui.core.store import open_repository
 
+    args.db = args.db or project_beside(args.input)
     repo = open_repository(args.db)
     bar = None
 
@@ -94,9 +96,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def project_beside(clip: str) -> str:
+    """The project a clip gets when none is named: beside it, as the app makes one (match.logotag.sqlite)."""
+    path = Path(clip).expanduser()
+    return str(path.parent / f"{path.stem if path.suffix else path.name}.logotag.sqlite")
+
+
 def cmd_run_many(args: argparse.Namespace) -> int:
     from logotag_gui.core.jobs.run_many import plan_clips, run_many
 
+    args.db = args.db or "logotag.sqlite"
     plan = plan_clips(args.inputs)
     print(f"{len(plan.clips)} clip(s) to run{' on Ray at ' + args.ray if args.ray else ' on a local Ray'}, "
           f"stored in {redact_url(args.db)}", file=sys.stderr)
@@ -266,7 +275,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
             if audit.sample is None or args.new or audit.stale:
                 audit.draw(frames=args.frames, seed=args.seed)
                 print(f"drew {len(audit.frames)} of {len(session.sampled)} sampled frames (seed {args.seed}); "
-                      "answer them in the app: Review → Audit sample")
+                      "answer them in the app: the Audit tab beside the Review panel")
             elif args.frames > len(audit.frames):
                 audit.extend(args.frames - len(audit.frames))
                 print(f"the sample now holds {len(audit.frames)} frames")
@@ -277,6 +286,10 @@ def cmd_audit(args: argparse.Namespace) -> int:
             raise LogoTagError("The clip was run again on another grid since its sample was drawn: draw a new one "
                                "(--frames N --new).")
         answered = len(audit.answers)
+        if not answered and not args.json:
+            print(f"none of the sample's {len(audit.frames)} frames is answered yet: answer them in the app (the Audit tab "
+                  f"beside the Review panel; U goes to the next one), then run this again; {session.meter().format()}")
+            return 0
         if args.json:
             print(_json.dumps({"answered": answered, "frames": len(audit.frames), "population": len(session.sampled),
                                "more_frames": estimate.more_frames, "target": args.target,

@@ -127,7 +127,7 @@ class MainWindow(QMainWindow):
         cv.view.candidateClicked.connect(r.select)
         cv.view.boxEdited.connect(r.edit_box)
         cv.view.boxDrawn.connect(r.box_drawn)
-        cv.frameShown.connect(lambda index, _array: (self.refresh_panel(), self.audit_panel.show_frame(r.audit, index)))
+        cv.frameShown.connect(lambda index, _array: (self.refresh_panel(), self.show_audit_frame(index)))
         cv.exposureClicked.connect(r.select_exposure)
         cv.edgeDragged.connect(lambda e, edge, frame: r.move_edge(edge, frame, e))
         cv.loaderFailed.connect(lambda m: show_error(self, "Cannot show this clip", m))
@@ -294,12 +294,16 @@ class MainWindow(QMainWindow):
     def show_audit(self) -> None:
         """The audit panel and the exposure panel's estimates, for the clip under review."""
         audit, session = self.review.audit, self.session
-        estimate = audit.estimate() if audit is not None and audit.sample is not None else None
+        # An estimate says something once a frame is answered (before that its interval is the whole clip).
+        estimate = audit.estimate() if audit is not None and audit.answers else None
         self.exposure.set_estimate(estimate)
         self.audit_panel.show_audit(audit, estimate, len(session.sampled) if session else 0)
         if session is not None:
-            self.audit_panel.show_frame(audit, self.clip_view.current)
+            self.show_audit_frame(self.clip_view.current)
         self.update_meter()
+
+    def show_audit_frame(self, index: int) -> None:
+        self.audit_panel.show_frame(self.review.audit, index, self.project.brands() if self.project else [])
 
     def refresh_panel(self) -> None:
         self.panel.show_exposure(self.session.current_exposure if self.session else None)

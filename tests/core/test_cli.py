@@ -44,3 +44,14 @@ def test_quiet_and_verbose_work_after_the_command_too(tmp_path, capsys):
     assert parser.parse_args(["-q", "videos", "--db", "x.sqlite"]).quiet is True
     assert parser.parse_args(["videos", "--db", "x.sqlite"]).quiet is False
     assert parser.parse_args(["run", "clip.mp4", "--logos", "l", "-v"]).verbose is True
+
+
+def test_a_run_without_db_makes_its_project_beside_the_clip(tmp_path, demo_clip, logos_dir, capsys):
+    import shutil
+
+    clip = tmp_path / "match.mp4"
+    shutil.copy(demo_clip[0], clip)
+    assert main(["-q", "run", str(clip), "--logos", str(logos_dir), "--embedder", "keypoints", "--verifier", "none",
+                 "--fps", "1", "--no-propagate"]) == 0
+    assert (tmp_path / "match.logotag.sqlite").exists()  # as `logotag-gui --video match.mp4` names it
+    assert f"stored in {tmp_path / 'match.logotag.sqlite'}" in capsys.readouterr().out

@@ -90,11 +90,13 @@ def test_an_audit_is_drawn_answered_and_estimated(seeded, qtbot):
     for _ in range(12):
         frame = window.clip_view.current
         qtbot.waitUntil(lambda f=frame: window.audit_panel.frame == f, timeout=3000)
-        if frame == 40:
-            _press(window, qtbot, Qt.Key.Key_1)  # untick Aquila: not on screen
+        if frame == 55:  # Fennel is on screen here, and nothing proposed it: the brands listed are 1. Aquila,
+            _press(window, qtbot, Qt.Key.Key_2)  # 2. Fennel, 3. Norvik (none counted here): tick Fennel
         _press(window, qtbot, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
-    assert len(audit.answers) == 12 and audit.answers[40] == frozenset()
+    assert len(audit.answers) == 12 and audit.answers[40] == frozenset()  # the model's "no" on Aquila: not ticked
+    assert audit.answers[55] == frozenset({"Fennel"}) and audit.answers[5] == frozenset({"Norvik"})
     total = window.exposure.estimate.total
-    assert total.exact and total.seconds == pytest.approx(3.0)  # Norvik's six frames, Aquila none
-    assert "audit 3.0 ± 0.0 s" in window.meter.text()
+    assert total.exact and total.seconds == pytest.approx(3.5)  # Norvik's six frames and Fennel's one
+    assert window.exposure.estimate.brands["Fennel"].seconds == pytest.approx(0.5)
+    assert "audit 3.5 ± 0.0 s" in window.meter.text()
     assert stored.audit_sample(window.session.video.id).frames[0].reviewer == "tester"

@@ -103,6 +103,10 @@ class RunConfig:
                               "(--no-propagate: do not)",
                               label="Follow confident detections through the clip where the detector missed them")
     propagate_min_score: float = setting(0.5, "without a 'yes' verdict, the score a detection needs to be followed")
+    detect_every: int = setting(1, "run stage 1 on one sampled frame in this many (the sharpest of each group, a "
+                                "new group at every shot cut) and follow every detection to the frames between; 1: "
+                                "detect on every sampled frame", label="Detect on one sampled frame in:", lo=1, hi=16,
+                                step=1)
 
     def as_dict(self) -> dict[str, object]:
         return dataclasses.asdict(self)

@@ -437,3 +437,38 @@ def extend_tracks(source, candidates: Sequence[Candidate], *, sampled: Sequence[
             added.append(Candidate(box.frame, box.bbox, seed.brand, box.score, "tracked", reference=seed.reference,
                                    track_id=seed.track_id))
     return sorted(added, key=lambda c: (c.frame.index, c.bbox.x))
+
+
+def fill_between_keyframes(source, candidates: Sequence[Candidate], *, keyframes: Sequence[int],
+                           sampled: Sequence[int], min_score: float = 0.0,
+                           settings: FollowSettings = FollowSettings(), cancel: Callable[[], bool] | None = None,
+                           on_progress: ProgressFn | None = None) -> list[Candidate]:
+    """New candidates (method "tracked") on the sampled frames stage 1 did not search, followed from the
+    detections on the keyframes: each forward and back until the shot cuts or the mark is lost (a keyframe
+    that missed the mark does not stop it), a frame taking the box followed from its nearest keyframe where
+    several reach it."""
+    keys = set(keyframes)
+    seeds = sorted((c for c in candidates if c.frame.index in keys and confident(c, min_score=min_score)),
+                   key=lambda c: (c.frame.index, c.bbox.x))
+    wanted = [f for f in sampled if f not in keys]
+    found: dict[tuple[int, str], list[tuple[int, Candidate]]] = {}
+    for n, seed in enumerate(seeds):
+        if cancel is not None and cancel():
+            break
+        if on_progress is not None:
+            on_progress(n, len(seeds))
+        followed = follow_box(source, frame_index=seed.frame.index, bbox=seed.bbox, sampled=wanted,
+                              settings=settings, cancel=cancel)
+        for box in followed.boxes:
+            made = Candidate(box.frame, box.bbox, seed.brand, box.score, "tracked", reference=seed.reference,
+                             track_id=seed.track_id)
+            found.setdefault((box.frame.index, seed.brand), []).append((abs(box.frame.index - seed.frame.index),
+                                                                        made))
+    out: list[Candidate] = []
+    for boxes in found.values():
+        kept: list[Candidate] = []
+        for _distance, c in sorted(boxes, key=lambda x: x[0]):  # the nearest keyframe's box first
+            if not any(k.bbox.overlaps(c.bbox) for k in kept):
+                kept.append(c)
+        out += kept
+    return sorted(out, key=lambda c: (c.frame.index, c.bbox.x))

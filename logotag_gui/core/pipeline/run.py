@@ -20,8 +20,9 @@ from logotag_gui.core.base.errors import Cancelled, InputError
 from logotag_gui.core.base.records import Candidate, Frame, Progress, Verdict, VerdictState
 from logotag_gui.core.media.logos import load_dictionary
 from logotag_gui.core.media.video import REENCODE_HINT, open_source
+from logotag_gui.core.pipeline import keyframes
 from logotag_gui.core.pipeline.backends import ModelCache, choose_backends, describe, resolved_threshold
-from logotag_gui.core.pipeline.follow import extend_tracks
+from logotag_gui.core.pipeline.follow import extend_tracks, fill_between_keyframes
 from logotag_gui.core.pipeline.stage_one import StageOne, prefetch
 from logotag_gui.core.pipeline.tracks import TrackLinker, cross_brand_margin, filter_candidates, nms
 from logotag_gui.core.verifiers import Verifier, VerifyItem, prepare_verifier
@@ -49,6 +50,8 @@ class RunResult:
     verifier: str
     notices: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    keyframes: int = 0  # sampled frames stage 1 searched (all of them where detect_every is 1)
+    searched: list[int] = field(default_factory=list)  # which (this process's part of the run)
 
 
 class _Eta:
@@ -274,7 +277,8 @@ def _run_locked(config: RunConfig, source, dictionary, *, repo: Repository, vide
         _process(source, effective, todo, repo=repo, run_id=run_id, video_id=video_id, proposer=proposer,
                  linker=linker, verification=verification, result=result, report=report, on_batch=on_batch,
                  is_cancelled=is_cancelled, lock=lock)
-        if effective.propagate and info.kind == "video":
+        # Detecting on keyframes only, following is what fills the frames between: it follows every detection.
+        if (effective.propagate or effective.detect_every > 1) and info.kind == "video":
             _propagate(source, effective, repo=repo, run_id=run_id, video_id=video_id, verification=verification,
                        result=result, report=report, on_batch=on_batch, is_cancelled=is_cancelled, lock=lock)
     except Cancelled:
@@ -310,6 +314,8 @@ def _process(source, config: RunConfig, todo: list[int], *, repo: Repository, ru
         return
     cuts: list[int] = []  # where shots start, as the decoder passes them (it sees every frame)
     frames_iter = prefetch(source.sample(fps=config.fps, start=todo[0], end=config.end_frame, cuts=cuts))
+    # Stage 1 on one frame of each group (every frame where detect_every is 1); following fills the others.
+    grouped = keyframes.groups(frames_iter, k=max(1, config.detect_every), cuts=cuts)
     stage_one = StageOne(proposer, workers=config.workers or default_workers(), skip_unchanged=config.skip_unchanged)
     last_index = -1
     try:
@@ -317,10 +323,13 @@ def _process(source, config: RunConfig, todo: list[int], *, repo: Repository, ru
             if is_cancelled():
                 raise Cancelled("run cancelled; finished batches are kept")
             lock.check()
-            batch = list(itertools.islice(frames_iter, config.batch_frames))
-            if not batch:
+            t_wait = time.perf_counter()
+            chunk = list(itertools.islice(grouped, config.batch_frames))
+            timings["decode_wait_s"] = round(timings.get("decode_wait_s", 0.0) + time.perf_counter() - t_wait, 3)
+            if not chunk:
                 break
             t0 = time.perf_counter()
+            batch = [keyframes.keyframe(g) for g in chunk]
             linked: list[Candidate] = []
             for raw in stage_one.propose(batch):
                 kept = filter_candidates(cross_brand_margin(nms(raw, iou=config.nms_iou)), threshold=threshold,
@@ -331,11 +340,15 @@ def _process(source, config: RunConfig, todo: list[int], *, repo: Repository, ru
             t2 = time.perf_counter()
             timings["propose_s"] = round(timings["propose_s"] + t1 - t0, 3)
             timings["verify_s"] = round(timings["verify_s"] + t2 - t1, 3)
-            done_here += len(batch)
-            result.frames_done += len(batch)
-            last_index = batch[-1].index
+            sampled_here = sum(len(g) for g in chunk)
+            done_here += sampled_here
+            result.frames_done += sampled_here
+            result.keyframes += len(batch)
+            result.searched += [f.index for f in batch]
+            last_index = chunk[-1][-1].index
             stored = repo.add_batch(run_id=run_id, video_id=video_id, candidates=verified,
                                     last_frame_index=last_index, frames_done=result.frames_done)
+            timings["store_s"] = round(timings.get("store_s", 0.0) + time.perf_counter() - t2, 3)
             result.candidates += len(stored)
             if on_batch is not None:
                 on_batch(stored)
@@ -366,6 +379,12 @@ def _check_decoded(source, todo: list[int], decoded: int, last_index: int, resul
     result.notices.append(note)
 
 
+def keyframes_of(candidates: Sequence[Candidate], result: RunResult) -> list[int]:
+    """The frames stage 1 searched: this process's, and for a resumed run those before it (where its stored
+    detections lie: a keyframe that found nothing has nothing to follow from either)."""
+    return sorted(set(result.searched) | {c.frame.index for c in candidates if c.method != "tracked"})
+
+
 def _propagate(source, config: RunConfig, *, repo: Repository, run_id: int, video_id: int,
                verification: _Verification, result: RunResult, report: ProgressFn, on_batch: BatchFn | None,
                is_cancelled: Callable[[], bool], lock: RunLock) -> None:
@@ -376,9 +395,14 @@ def _propagate(source, config: RunConfig, *, repo: Repository, run_id: int, vide
     t0 = time.perf_counter()
     sampled = source.sampled_indices(fps=config.fps, start=config.start_frame, end=config.end_frame)
     mine = repo.candidates(run_id=run_id)
-    added = extend_tracks(source, mine, sampled=sampled, min_score=config.propagate_min_score,
-                          cancel=lambda: is_cancelled() or lock.lost.is_set(),
-                          on_progress=lambda done, total: report(Progress("following tracks", done, total)))
+    stop = lambda: is_cancelled() or lock.lost.is_set()  # noqa: E731
+    progress = lambda done, total: report(Progress("following tracks", done, total))  # noqa: E731
+    if config.detect_every > 1:  # keyframes: every detection fills its stretch of the clip
+        added = fill_between_keyframes(source, mine, keyframes=keyframes_of(mine, result), sampled=sampled,
+                                       cancel=stop, on_progress=progress)
+    else:
+        added = extend_tracks(source, mine, sampled=sampled, min_score=config.propagate_min_score, cancel=stop,
+                              on_progress=progress)
     if is_cancelled():
         raise Cancelled("run cancelled; finished batches are kept")
     lock.check()

@@ -66,7 +66,7 @@ ACTIONS = {
     "go_to_frame": Action(1, 1.0, "a click on the timeline or film strip (LogoTag's estimate)"),
     "relabel": Action(2, 2 * VERIFY, "L and a brand from the list: two checks (LogoTag's estimate)"),
     "presence": Action(2, 2 * VERIFY, "P and a brand from the list: two checks (LogoTag's estimate)"),
-    "audit_add": Action(2, 2 * VERIFY, "P and a brand from the list: two checks (LogoTag's estimate)"),
+    "audit_add": Action(1, VERIFY, "a tick in the frame's list of the project's brands: a check"),
     "trim": Action(2, 2 * VERIFY, "a frame picked on the film strip and I or O (LogoTag's estimate)"),
     "extend": Action(2, 2 * VERIFY, "a frame picked on the film strip and I or O (LogoTag's estimate)"),
     "split": Action(2, 2 * VERIFY, "a frame picked on the film strip and S (LogoTag's estimate)"),

@@ -123,6 +123,13 @@ class RunDialog(QDialog):
                 spin.setSpecialValueText("default for the embedder")
             spin.setValue(UNSET if value is None else float(value))
             return spin
+        if kind == "int":
+            lo, hi, step = meta["range"]
+            whole = QSpinBox()
+            whole.setRange(int(lo if lo is not None else 0), int(hi if hi is not None else 1_000_000))
+            whole.setSingleStep(int(step or 1))
+            whole.setValue(int(value) if value is not None else whole.minimum())
+            return whole
         line = QLineEdit("" if value is None else str(value))
         line.setPlaceholderText(PLACEHOLDERS.get(f.name, ""))
         return line
@@ -135,6 +142,8 @@ class RunDialog(QDialog):
                 values[f.name] = widget.isChecked()
             elif isinstance(widget, QComboBox):
                 values[f.name] = widget.currentText().strip()
+            elif isinstance(widget, QSpinBox):
+                values[f.name] = widget.value()
             elif isinstance(widget, QDoubleSpinBox):
                 values[f.name] = None if widget.value() <= UNSET else widget.value()
             elif isinstance(widget, QLineEdit):

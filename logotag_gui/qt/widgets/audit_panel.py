@@ -1,9 +1,10 @@
 """The audit panel: draw a random sample of the clip's frames, answer each (which brands are on screen), and
 read the seconds per brand with their 95% interval as the answers come in.
 
-On a frame of the sample the panel lists the brands the project counts there, ticked; the reviewer unticks
-what is not on screen, adds what is (Shift+P) and confirms (Ctrl+Enter), which moves on to the next frame
-of the sample (U goes there too).
+On a frame of the sample the panel lists the project's brands, those it counts there first and ticked; the
+reviewer unticks what is not on screen, ticks what is (a click, or the row's number key; Shift+P adds a brand
+the project does not know yet) and confirms (Ctrl+Enter), which moves on to the next frame of the sample
+(U goes there too).
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ class AuditPanel(QWidget):
         self.progress.setWordWrap(True)
         self.here = QLabel("")
         self.brands = QListWidget()
-        self.brands.setMaximumHeight(120)
+        self.brands.setMaximumHeight(200)
         self.brands.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.confirm_btn = QPushButton("Confirm frame (Ctrl+Enter)")
         self.add_btn = QPushButton("Add a brand (Shift+P)")
@@ -85,8 +86,9 @@ class AuditPanel(QWidget):
             w.setEnabled(on)
 
     # ---- the frame shown ----------------------------------------------------------------------------
-    def show_frame(self, audit: Audit | None, frame: int) -> None:
-        """List the brands of this frame when it is in the sample (its answer, or what the project counts)."""
+    def show_frame(self, audit: Audit | None, frame: int, brands: list[str] | None = None) -> None:
+        """On a frame of the sample: the project's `brands`, those on screen ticked and first (its answer, or
+        what the project counts there)."""
         self.brands.clear()
         in_sample = audit is not None and frame in audit.frames
         self.frame = frame if in_sample else None
@@ -102,15 +104,20 @@ class AuditPanel(QWidget):
                                                 else "tick the brands on screen, then confirm"))
         for brand in sorted(shown):
             self.add_brand(brand)
+        for brand in sorted(set(brands or ()) - set(shown)):
+            self.add_brand(brand, checked=False)
 
-    def add_brand(self, brand: str) -> None:
+    def add_brand(self, brand: str, *, checked: bool = True) -> None:
+        state = Qt.CheckState.Checked if checked else Qt.CheckState.Unchecked
         for i in range(self.brands.count()):
-            if self.brands.item(i).text() == brand:
-                self.brands.item(i).setCheckState(Qt.CheckState.Checked)
+            if self.brands.item(i).text().split(". ", 1)[-1] == brand:
+                self.brands.item(i).setCheckState(state)
                 return
-        item = QListWidgetItem(brand)
+        row = self.brands.count() + 1
+        item = QListWidgetItem(f"{row}. {brand}" if row <= 9 else brand)
+        item.setData(Qt.ItemDataRole.UserRole, brand)
         item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-        item.setCheckState(Qt.CheckState.Checked)
+        item.setCheckState(state)
         self.brands.addItem(item)
 
     def toggle(self, row: int) -> None:
@@ -121,7 +128,7 @@ class AuditPanel(QWidget):
             item.setCheckState(Qt.CheckState.Unchecked if checked else Qt.CheckState.Checked)
 
     def checked(self) -> list[str]:
-        return [self.brands.item(i).text() for i in range(self.brands.count())
+        return [self.brands.item(i).data(Qt.ItemDataRole.UserRole) for i in range(self.brands.count())
                 if self.brands.item(i).checkState() == Qt.CheckState.Checked]
 
     # ---- the sample and the estimate ------------------------------------------------------------------

@@ -1,0 +1,61 @@
+"""The review assistant: what follows a reviewer's step, the same whether its jobs run in line (the oracle)
+or later on worker threads (the app, here a queue run afterwards)."""
+
+from __future__ import annotations
+
+from logotag_gui.core.media.video import open_source
+from logotag_gui.core.review import Project
+from logotag_gui.core.review.assistant import Bench, ReviewAssistant
+from logotag_gui.core.review.learning import Learner
+
+
+def _open(tmp_path, clip, logos_dir):
+    """(project, session, source, bench, the job queue an assistant fills, the assistant)."""
+    project = Project.open(tmp_path / "p.sqlite", durable=False)
+    project.set_logos(str(logos_dir))
+    project.add_clips([str(clip)])
+    session = project.session(project.videos()[0].id, reviewer="ann")
+    source = open_source(clip)
+    bench = Bench(source, Learner(project.repo, source, video=session.video, sampled=session.sampled,
+                                  dictionary=project.dictionary(), reviewer="ann"), session.sampled)
+    queue: list = []
+    return project, session, source, bench, queue, ReviewAssistant(session, queue.append)
+
+
+def _work(queue, bench) -> None:
+    while queue:  # the workers' results, applied one by one where the session lives
+        job = queue.pop(0)
+        job.apply(job.compute(bench))
+
+
+def test_jobs_run_later_give_what_the_app_shows(tmp_path, demo_clip, logos_dir):
+    clip, truth = demo_clip
+    project, session, source, bench, queue, assistant = _open(tmp_path, clip, logos_dir)
+    box = next(b for brand, b in truth[10] if brand == "Norvik")
+    drawn = assistant.add_box(10, box, "Norvik")
+    assert [job.lane for job in queue] == ["follow", "learn"]  # nothing read pixels on the reviewer's thread
+    assert session.track(drawn.track_id) == [drawn]
+    _work(queue, bench)
+    track = session.track(drawn.track_id)
+    assert len(track) >= 8 and {c.method for c in track if c.id != drawn.id} <= {"tracked", "learned"}
+    assert project.repo.review_references(brand="Norvik")  # the drawing taught a view
+    assistant.undo()  # the proposal goes; then the drawing and what it taught
+    assistant.undo()
+    _work(queue, bench)
+    assert session.candidates == [] or all(c.method == "learned" for c in session.candidates)
+    assert project.repo.review_references(brand="Norvik") == []
+    source.close()
+
+
+def test_marking_a_brand_on_screen_finds_its_mark_and_follows_it(tmp_path, demo_clip, logos_dir):
+    clip, truth = demo_clip
+    _project, session, source, bench, queue, assistant = _open(tmp_path, clip, logos_dir)
+    assistant.mark_present(20, "Aquila")
+    _work(queue, bench)
+    here = [c for c in session.at_frame(20) if c.final_brand == "Aquila"]
+    located = [c for c in here if c.has_box]
+    aquila = next(b for brand, b in truth[20] if brand == "Aquila")
+    assert located and located[0].review.state.value == "accepted" and located[0].bbox.iou(aquila) >= 0.5
+    followed = [c for c in session.of_brand("Aquila") if c.method == "tracked" and not c.review.decided]
+    assert len(followed) >= 3  # proposed around it, to accept with the exposure
+    source.close()
