@@ -494,10 +494,10 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--no-propagate", action="store_true", help="a drawn box is not followed through the clip")
     sim.add_argument("--no-learn", action="store_true", help="decisions teach nothing while the review goes on")
     sim.add_argument("--in-place", action="store_true", help="write the oracle's decisions into the project itself")
-    sim.add_argument("--strategy", choices=STRATEGIES, default="boxes",
+    sim.add_argument("--strategy", choices=STRATEGIES, default="exposures",
                      help="boxes: box by box; exposures: exposure by exposure (accept/reject one, trim, extend, "
                           "split, mark a brand on screen); audit: answer seeded random samples of frames and "
-                          "estimate the seconds with a 95%% interval (default boxes)")
+                          "estimate the seconds with a 95%% interval (default exposures, as the app reviews)")
     sim.add_argument("--budget", type=int, default=None,
                      help="audit: frames per sample (default 60); boxes and exposures: stop after this many actions")
     sim.add_argument("--seeds", type=int, default=20, help="audit: how many seeded samples (default 20)")

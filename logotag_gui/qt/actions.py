@@ -105,6 +105,7 @@ ACTIONS: list[tuple[str, str, str, str, str, Callable]] = [
     ("draw", "Re&view", "Draw a missed box", "B", "clip", _draw),
     ("follow", "Re&view", "Follow this box through the clip", "E", "clip", lambda w: w.review.follow()),
     ("find_more", "Re&view", "Find more like this", "M", "clip", lambda w: w.review.find_more()),
+    ("audit", "Re&view", "Audit sample…", "", "clip", lambda w: w.show_audit_panel()),
     ("audit_next", "Re&view", "Audit: next frame to answer", "U", "clip", lambda w: w.review.next_audit_frame()),
     ("audit_confirm", "Re&view", "Audit: confirm this frame's brands", "Ctrl+Return", "clip",
      lambda w: w.review.confirm_audit_frame()),

@@ -302,6 +302,12 @@ class MainWindow(QMainWindow):
             self.show_audit_frame(self.clip_view.current)
         self.update_meter()
 
+    def show_audit_panel(self) -> None:
+        """Review → Audit sample: the Audit tab, its frame count ready to draw (or the sample to answer)."""
+        self.audit_dock.show()
+        self.audit_dock.raise_()
+        self.audit_panel.frames.setFocus()
+
     def show_audit_frame(self, index: int) -> None:
         self.audit_panel.show_frame(self.review.audit, index, self.project.brands() if self.project else [])
 

@@ -89,7 +89,7 @@ def test_simulate_review_command_works_on_a_copy(tmp_path, capsys):
                                                            for f, b in truth.boxes.items()}}))
     before = (tmp_path / "p.sqlite").read_bytes()
     assert main(["simulate-review", "--db", str(tmp_path / "p.sqlite"), "--truth", str(truth_file), "--json",
-                 "--no-propagate", "--no-learn"]) == 0
+                 "--no-propagate", "--no-learn", "--strategy", "boxes"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["actions"] == 9 and out["error"] == 0.0 and out["model_error"] == pytest.approx(0.4)
     assert (tmp_path / "p.sqlite").read_bytes() == before  # the project itself is left alone

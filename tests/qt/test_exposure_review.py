@@ -84,7 +84,9 @@ def test_split_trim_and_a_dragged_bar_end(seeded, qtbot):
 
 def test_an_audit_is_drawn_answered_and_estimated(seeded, qtbot):
     window, stored = seeded
-    window.review.draw_audit(12)  # every sampled frame of the 6-s clip
+    window.actions_by_name["audit"].trigger()  # Review → Audit sample: the Audit tab comes up
+    assert window.audit_dock.isVisible() and "No sample drawn" in window.audit_panel.progress.text()
+    window.review.draw_audit(12)  # every sampled frame of the 6-s clip (its Draw button)
     audit = window.review.audit
     assert len(audit.frames) == 12 and window.clip_view.current == audit.frames[0]
     for _ in range(12):
