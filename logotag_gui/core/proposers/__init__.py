@@ -1,6 +1,6 @@
 """Stage 1: embedders (proposers) turn a frame into candidate boxes, behind one small protocol.
 
-They are listed, built and given their run settings by the registry in `core/backends.py`.
+They are listed, built and given their run settings by the registry in `core/pipeline/backends.py`.
 """
 
 from __future__ import annotations
