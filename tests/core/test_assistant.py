@@ -59,3 +59,23 @@ def test_marking_a_brand_on_screen_finds_its_mark_and_follows_it(tmp_path, demo_
     followed = [c for c in session.of_brand("Aquila") if c.method == "tracked" and not c.review.decided]
     assert len(followed) >= 3  # proposed around it, to accept with the exposure
     source.close()
+
+
+def test_an_accepted_exposures_gaps_get_followed_boxes(tmp_path, demo_clip, logos_dir):
+    """Norvik found on frames 0, 10 and 20 of the demo (sampled every 5): accepting the exposure counts 5 and
+    15 at once (presences), then following the nearest box gives them their size and place."""
+    from logotag_gui.core.base.records import Candidate
+
+    clip, truth = demo_clip
+    project, session, source, bench, queue, assistant = _open(tmp_path, clip, logos_dir)
+    norvik = {f: next(b for brand, b in truth[f] if brand == "Norvik") for f in (0, 5, 10, 15, 20)}
+    project.repo.add_candidates(video_id=session.video.id, candidates=[
+        Candidate(session.frame_ref(f), norvik[f], "Norvik", 0.9, "keypoints") for f in (0, 10, 20)])
+    session.reload()
+    assistant.accept_exposure(session.exposures("Norvik")[0])
+    assert {c.frame.index for c in session.of_brand("Norvik") if not c.has_box} == {5, 15}
+    _work(queue, bench)
+    for f in (5, 15):
+        boxes = [c for c in session.at_frame(f) if c.final_brand == "Norvik" and c.has_box]
+        assert len(boxes) == 1 and boxes[0].review.state.value == "accepted" and boxes[0].bbox.iou(norvik[f]) >= 0.6
+    source.close()

@@ -100,6 +100,11 @@ def test_a_brand_marked_on_screen_counts_without_a_box(db_url):
         min_size_share=0.5))
     assert report["globex"].seconds == 0.5 and report["globex"].unknown_seconds == 0.5  # size unknown: kept
     assert report["globex"].centre_seconds == report["globex"].edge_seconds == 0
+    from logotag_gui.core.analysis.export import records
+
+    exported = [r for r in records(s.repo, video_id=s.video.id) if r["brand"] == "globex"]
+    assert [(r["frame"], r["bbox"], r["method"], r["decision"]) for r in exported] == \
+        [(20, None, "presence", "accepted")]  # no box to export: null, not a made-up one
 
 
 def test_review_order_spends_the_reviewer_where_the_seconds_are_uncertain(db_url):

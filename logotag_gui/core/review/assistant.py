@@ -14,8 +14,9 @@ Either way the policy below is the same code, so the oracle measures the app.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -126,12 +127,32 @@ class ReviewAssistant:
     def accept_exposure(self, e: Exposure | None = None) -> Changes:
         changes = self.session.accept_exposure(e)
         self.teach(_decided(changes))
+        self._fill_gaps(changes)
         return changes
 
     def accept_exposures(self, exposures: Sequence[Exposure]) -> Changes:
         changes = self.session.accept_exposures(exposures)
         self.teach(_decided(changes))
+        self._fill_gaps(changes)
         return changes
+
+    def _fill_gaps(self, changes: Changes) -> None:
+        """An accepted exposure's gaps hold presences: the nearest box of the brand is followed into them, so that
+        the frames get their size and place where the mark can be found (the seconds are right either way)."""
+        if not self.follow_drawn:
+            return
+        gaps: dict[tuple[str, int], list[int]] = {}
+        for c in changes.added:
+            e = None if c.has_box else self.session.exposure_of(c)
+            if e is not None:
+                gaps.setdefault(e.key, []).append(c.frame.index)
+        for (brand, first), frames in gaps.items():
+            e = self.session.exposure_at(brand, first)
+            boxes = [c for f in (e.span if e else ()) for c in self.session.at_frame(f)
+                     if c.final_brand == brand and c.has_box and c.review.state is ReviewState.ACCEPTED]
+            if boxes:
+                seed = min(boxes, key=lambda c: (min(abs(c.frame.index - f) for f in frames), -c.final_bbox.area))
+                self.follow(seed, only=frames, accept=True, quiet=True)
 
     def reject_exposure(self, e: Exposure | None = None) -> Changes:
         changes = self.session.reject_exposure(e)
@@ -152,11 +173,9 @@ class ReviewAssistant:
         changes = (self.session.set_in if edge == "in" else self.session.set_out)(frame, before)
         added = [c for c in changes.added if not c.has_box]
         if old is not None and added and self.follow_drawn:
-            edge_frame = old[0] if edge == "in" else old[1]
-            seed = self._box_at(before.brand, edge_frame)
+            seed = self._box_at(before.brand, old[0] if edge == "in" else old[1])
             if seed is not None:
-                self.follow(seed, towards=edge, until=min(c.frame.index for c in added) if edge == "in"
-                            else max(c.frame.index for c in added), accept=True)
+                self.follow(seed, only=[c.frame.index for c in added], accept=True, quiet=True)
         self.teach(_decided(changes), search=False)
         return changes
 
@@ -189,19 +208,24 @@ class ReviewAssistant:
         return changes
 
     # ---- following ----------------------------------------------------------------------------------------
-    def follow(self, c: Candidate, *, towards: str | None = None, until: int | None = None,
-               accept: bool = False) -> None:
-        """Follow the box through the clip (E); `towards` "in"/"out" only back or forward to frame `until`."""
+    def follow(self, c: Candidate, *, only: Collection[int] | None = None, accept: bool = False,
+               quiet: bool = False) -> None:
+        """Follow the box through the clip (E); `only`: keep the boxes on these frames (an extension's, a gap's);
+        `accept`: the reviewer said the brand is there (stored accepted); `quiet`: no word of it."""
         seed_frame, seed_box, seed_id = c.frame.index, c.final_bbox, c.stored_id
-        settings = self.follow_settings
         session = self.session
+        wanted = None if only is None else set(only)
+        settings = self.follow_settings
+        if wanted:  # no further than the farthest frame wanted
+            reach = max(abs(f - seed_frame) for f in wanted) / max(1e-6, session.video.fps)
+            settings = dataclasses.replace(settings, max_seconds=reach + 0.1)
 
         def compute(b: Bench) -> FollowResult:
-            result = follow_box(b.source, frame_index=seed_frame, bbox=seed_box, sampled=b.sampled,
+            sampled = b.sampled if wanted is None else sorted(wanted)
+            result = follow_box(b.source, frame_index=seed_frame, bbox=seed_box, sampled=sampled,
                                 settings=settings, cancel=b.cancel, on_progress=b.progress)
-            if towards is not None and until is not None:
-                keep = (lambda f: until <= f < seed_frame) if towards == "in" else (lambda f: seed_frame < f <= until)
-                result.boxes = [x for x in result.boxes if keep(x.frame.index)]
+            if wanted is not None:
+                result.boxes = [x for x in result.boxes if x.frame.index in wanted]
             return result
 
         def apply(result: FollowResult | None) -> None:
@@ -211,12 +235,15 @@ class ReviewAssistant:
             added = session.add_followed(seed, result, accept=accept)
             tracked = sum(1 for a in added if a.method == "tracked")
             self.totals.followed += tracked
+            if quiet:
+                return
             stops = "; ".join(f"{way}: {why}" for way, why in result.stops.items())
             self._notify(Notice(f"Followed {seed.final_brand}: {len(added)} boxes on its track (T accepts the "
                                 f"track, Shift+A the exposure) — {stops}" if added else
                                 f"Nothing to add by following this box — {stops}", 10))
 
-        self._run(Job("follow", f"Following the {c.final_brand} box through the clip…", compute, apply))
+        text = "" if quiet else f"Following the {c.final_brand} box through the clip…"
+        self._run(Job("follow", text, compute, apply))
 
     def _locate(self, placeholder: Candidate) -> None:
         brand, frame, pid = placeholder.final_brand, placeholder.frame.index, placeholder.stored_id
