@@ -7,9 +7,10 @@ code path a hub id takes (Siglip2Proposer, VlmVerifier): the figures are speed, 
   (PIL crops, the processor on the CPU, batches of 24) against ours (crops cut and resized on the
   device, NaFlex patches fed directly). Aim: >= 2,000 crops/s on an H100.
 - stage 2: Qwen2.5-VL-7B's architecture (8.3 B parameters; `--vlm llava`: LLaVA-1.5-7B's, where torchvision
-  is missing) in bf16 through VlmVerifier at batch 8 and 32;
-  random weights never stop early, so every answer costs the whole `--max-new-tokens` budget (an
-  upper bound on a trained model's cost).
+  is missing) in bf16 through VlmVerifier at batch 8 and 32, both ways it answers: the verdict from its odds
+  of "yes" and "no" (one forward pass, `--vlm-answer logits`, the default; the unsure band off, so no JSON is
+  written) and the whole JSON generated (`generate`): random weights never stop early, so every generated
+  answer costs the whole `--max-new-tokens` budget (an upper bound on a trained model's cost).
 - end to end: `run_pipeline` on a clip (default: the generated benchmark's, or the 48-s pan clip of
   `bench/make_pan_bench.py`) with both models. Aim: the 48-s clip in <= 10 s.
 
@@ -209,17 +210,20 @@ def stage_two(size: str, device: str, batches: list[int], max_new_tokens: int, v
         verifier = VlmVerifier(model_id=str(path), device=device, max_new_tokens=max_new_tokens)
         out["load_s"] = round(time.perf_counter() - t0, 1)
         out["parameters_b"] = round(sum(p.numel() for p in verifier._model.parameters()) / 1e9, 2)
+        verifier.unsure_band = 0.0  # the odds alone: what one forward pass costs
         for batch in batches:
             verifier.batch_size = batch
             items = [VerifyItem(Candidate(FrameRef(i, i / 2, 1280, 720), BBox(0, 0, 96, 96), "Acme", 0.9, "bench"),
                                 rng.integers(0, 255, (120, 120, 3), dtype=np.uint8)) for i in range(2 * batch)]
-            verifier.verify(items[:batch])  # warm-up
-            sync(device)
-            t0 = time.perf_counter()
-            verdicts = verifier.verify(items)
-            sync(device)
-            dt = time.perf_counter() - t0
-            out[f"batch_{batch}_verdicts_per_s"] = round(len(verdicts) / dt, 2)
+            for answer in ("logits", "generate"):  # interleaved per batch size: a busy machine slows both alike
+                verifier.answer = answer
+                verifier.verify(items[:batch])  # warm-up
+                sync(device)
+                t0 = time.perf_counter()
+                verdicts = verifier.verify(items)
+                sync(device)
+                dt = time.perf_counter() - t0
+                out[f"batch_{batch}_{answer}_verdicts_per_s"] = round(len(verdicts) / dt, 2)
     return out
 
 

@@ -37,7 +37,7 @@ def _no_proxy(monkeypatch):
 
 @pytest.fixture(scope="module")
 def tiny_vlm_model(tiny_vlm):
-    return VlmVerifier(model_id=str(tiny_vlm), device="cpu", max_new_tokens=12)
+    return VlmVerifier(model_id=str(tiny_vlm), device="cpu", max_new_tokens=12, answer="generate")
 
 
 @pytest.fixture

@@ -112,7 +112,7 @@ def test_siglip2_and_vlm_run_end_to_end_with_tiny_models(tmp_path, demo_clip, lo
     # raw text, never turned into a "no" (LogoTag's rule, whatever the weights say).
     config = RunConfig(input=str(demo_clip[0]), logos=str(logos_dir), embedder="siglip2", verifier="vlm",
                        siglip_model=str(tiny_siglip), vlm_model=str(tiny_vlm), threshold=0.0, end_frame=5,
-                       device="cpu", vlm_max_new_tokens=4, propagate=False)
+                       device="cpu", vlm_max_new_tokens=4, propagate=False, vlm_answer="generate")
     repo = open_repository(tmp_path / "p.sqlite")
     models = ModelCache()
     result = run_pipeline(config, repo=repo, models=models, cache_root=str(tmp_path / "cache"))
@@ -121,6 +121,12 @@ def test_siglip2_and_vlm_run_end_to_end_with_tiny_models(tmp_path, demo_clip, lo
     assert all(c.method == "siglip2" for c in cands)
     asked = [c for c in cands if not c.verdict.from_track]
     assert asked and all(c.verdict.state is VerdictState.UNPARSABLE for c in asked)
+    # The default reads the verdict from the model's odds of "yes" and "no": always a verdict, and its chance.
+    odds = run_pipeline(config.with_(vlm_answer="logits", vlm_unsure_band=0.0), repo=open_repository(
+        tmp_path / "odds.sqlite"), models=models, cache_root=str(tmp_path / "cache"))
+    verdicts = [c.verdict for c in open_repository(tmp_path / "odds.sqlite").candidates(video_id=odds.video_id)]
+    assert verdicts and all(v.state in (VerdictState.YES, VerdictState.NO, VerdictState.UNSURE) and
+                            0.5 <= (v.confidence or 0) <= 1 for v in verdicts)
     run = repo.run_info(result.run_id)
     assert run.embedder_model == str(tiny_siglip.resolve()) and run.verifier == "vlm"
     # Models stay loaded between runs.

@@ -31,7 +31,7 @@ def clips(tmp_path, demo_clip) -> Path:
     folder.mkdir()
     for name in ("b.mp4", "a.mp4"):
         shutil.copy(demo_clip[0], folder / name)
-    (folder / "bad.mp4").write_bytes(os.urandom(20_000))
+    (folder / "bad.mp4").write_bytes(b"\x00\x01" * 10_000)  # not random: random bytes may parse as an audio stream
     (folder / "notes.txt").write_text("not a clip")
     return folder
 

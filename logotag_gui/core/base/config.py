@@ -19,6 +19,7 @@ DEFAULT_FPS = 2.0  # frames sampled per second: the seed's default, and the grid
 PROPOSERS, VERIFIERS = "proposers", "verifiers"
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "fp32", "bf16")
+VLM_ANSWERS = ("logits", "generate")
 
 
 def default_workers() -> int:
@@ -78,6 +79,12 @@ class RunConfig:
     vlm_threshold: float = setting(0.5, "accept a VLM 'yes' only at this confidence", label="VLM yes needs confidence ≥",
                                    lo=0, hi=1, step=0.05)
     vlm_max_new_tokens: int = setting(128, "the VLM's decoding budget per answer (the seed's)")
+    vlm_answer: str = setting("logits", "how the local VLM answers: logits (its verdict from its own odds of 'yes' "
+                              "and 'no' where the JSON's verdict goes: one forward pass; the JSON written only where "
+                              "the odds are close) or generate (the whole JSON for every crop)",
+                              label="VLM answers from:", choices=VLM_ANSWERS)
+    vlm_unsure_band: float = setting(0.15, "with --vlm-answer logits: a chance of 'yes' this near 0.5 also gets the "
+                                     "JSON written (its visual cues)")
     vlm_endpoint: str = setting("", "with --verifier endpoint: an OpenAI-compatible server's base URL, e.g. "
                                 "http://localhost:8000/v1 (vLLM, SGLang, llama.cpp, TGI); the API key is read from "
                                 "$LOGOTAG_VLM_API_KEY", label="VLM endpoint URL:")

@@ -94,7 +94,8 @@ PROPOSERS: dict[str, Backend] = {b.name: b for b in [
 VERIFIERS: dict[str, Backend] = {b.name: b for b in [
     Backend("vlm", "a vision-language model answers strict JSON per crop (needs the model's weights)",
             "logotag_gui.core.verifiers.vlm:VlmVerifier", load=_vlm_load,
-            per_run=lambda c: {"threshold": c.vlm_threshold, "max_new_tokens": c.vlm_max_new_tokens}),
+            per_run=lambda c: {"threshold": c.vlm_threshold, "max_new_tokens": c.vlm_max_new_tokens,
+                               "answer": c.vlm_answer, "unsure_band": c.vlm_unsure_band}),
     Backend("endpoint", "a VLM served over the OpenAI-compatible API (vLLM, SGLang, llama.cpp, TGI)",
             "logotag_gui.core.verifiers.endpoint:EndpointVerifier",
             # The local default VLM's name means "whatever the server serves".

@@ -5,6 +5,13 @@ repository, so it needs an explicit opt-in and a pinned revision. That code fail
 (upstream issue below): there it is refused before anything downloads, with the two ways out.
 Natively supported VLMs (Qwen2.5-VL, Qwen3-VL, LLaVA, ...) load through AutoModelForImageTextToText
 without either, on transformers 4.57 and 5.
+
+How it answers (`answer`): "logits" reads the verdict from the model's own odds of the two answers at the
+verdict's place in the JSON it was asked for (the prompt, then `{"verdict": "`, then `yes"` or `no"`,
+scored by teacher forcing: one forward pass of a batch holding both continuations of every crop, whatever
+the tokenizer makes of them), and its chance of "yes" is the confidence; the JSON with its visual cues is
+generated only where that chance falls in the unsure band. "generate" writes the whole JSON for every
+crop (up to max_new_tokens), as the seed did.
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ from pathlib import Path
 from PIL import Image
 
 from logotag_gui.core.base.errors import ModelUnavailable
-from logotag_gui.core.base.records import Verdict
+from logotag_gui.core.base.records import Verdict, VerdictState
 from logotag_gui.core.verifiers import VerifyItem
 from logotag_gui.core.verifiers.json_verdict import verdict_from_text
 from logotag_gui.core.vision.weights import (
@@ -43,6 +50,8 @@ PROMPT = (
     '{{"verdict": "yes" or "no", "confidence": a number from 0 to 1, '
     '"visual_cues": "the shapes, colours or letters you relied on"}}'
 )
+ANSWER_PREFIX = '{"verdict": "'  # the JSON's opening, up to where the verdict is written
+ANSWERS = ("yes", "no")
 
 
 def needs_remote_code(model_id: str, path: str) -> bool:
@@ -104,6 +113,8 @@ class VlmVerifier:
     max_new_tokens: int = 128
     threshold: float = 0.5
     allow_download: bool = False
+    answer: str = "logits"  # "logits" (one forward pass per batch) or "generate" (the whole JSON per crop)
+    unsure_band: float = 0.15  # logits: a chance of "yes" this near 0.5 also gets the JSON written (its cues)
     name: str = "vlm"
 
     def __post_init__(self) -> None:
@@ -176,11 +187,65 @@ class VlmVerifier:
             del inputs["token_type_ids"]
         return inputs
 
+    def yes_probability(self, images: Sequence[Image.Image], brands: Sequence[str]) -> list[float]:
+        """The model's chance of answering "yes" rather than "no" at the verdict's place, one per crop: both
+        continuations scored by teacher forcing in one forward pass of the batch."""
+        import torch
+
+        texts, doubled = [], []
+        for image, brand in zip(images, brands, strict=True):
+            base = self._prompt(brand) + ANSWER_PREFIX
+            texts += [f'{base}{answer}"' for answer in ANSWERS]
+            doubled += [image, image]
+        inputs = self._model_inputs(self._processor(images=doubled, text=texts, padding=True, return_tensors="pt"))
+        inputs = inputs.to(self.device)
+        with torch.inference_mode():
+            logits = self._model(**inputs).logits.float()
+        ids, mask = inputs["input_ids"], inputs["attention_mask"]
+        # log P(token t | tokens before it), for every position but the first
+        logprobs = torch.log_softmax(logits[:, :-1], dim=-1).gather(-1, ids[:, 1:, None])[..., 0]
+        out = []
+        for row in range(0, len(texts), 2):
+            scores = [self._continuation(ids[r], mask[r], logprobs[r], other=ids[r + (1 if r == row else -1)],
+                                         other_mask=mask[r + (1 if r == row else -1)]) for r in (row, row + 1)]
+            out.append(float(torch.sigmoid(torch.tensor(scores[0] - scores[1]))))
+        return out
+
+    @staticmethod
+    def _continuation(ids, mask, logprobs, *, other, other_mask) -> float:
+        """The summed log-probability of the tokens where this answer's sequence departs from the other's (both
+        left-padded: the real tokens are where the mask is set)."""
+        mine, theirs = ids[mask.bool()], other[other_mask.bool()]
+        common = 0
+        while common < min(len(mine), len(theirs)) and mine[common] == theirs[common]:
+            common += 1
+        pad = int(len(ids) - len(mine))
+        # token at unpadded position j is predicted at padded position pad + j - 1 of `logprobs`
+        return float(logprobs[pad + common - 1: pad + len(mine) - 1].sum())
+
+    def _from_probability(self, p: float) -> Verdict:
+        if p >= 0.5:
+            state = VerdictState.YES if p >= self.threshold else VerdictState.UNSURE
+            return Verdict(state, round(p, 4), f"the model's chance of 'yes' is {p:.2f}", "", self.name)
+        return Verdict(VerdictState.NO, round(1 - p, 4), f"the model's chance of 'no' is {1 - p:.2f}", "", self.name)
+
     def verify(self, items: Sequence[VerifyItem]) -> list[Verdict]:
         verdicts: list[Verdict] = []
         for start in range(0, len(items), self.batch_size):
             part = items[start:start + self.batch_size]
             images = [Image.fromarray(i.crop) for i in part]
-            raws = self.generate(images, [i.candidate.brand for i in part])
-            verdicts += [verdict_from_text(raw, threshold=self.threshold, method=self.name) for raw in raws]
+            brands = [i.candidate.brand for i in part]
+            if self.answer == "generate":
+                raws = self.generate(images, brands)
+                verdicts += [verdict_from_text(raw, threshold=self.threshold, method=self.name) for raw in raws]
+                continue
+            found = [self._from_probability(p) for p in self.yes_probability(images, brands)]
+            unsure = [i for i, v in enumerate(found) if abs((v.confidence or 0.5) - 0.5) < self.unsure_band]
+            if unsure:  # the cues the model relied on, where its odds are close
+                raws = self.generate([images[i] for i in unsure], [brands[i] for i in unsure])
+                for i, raw in zip(unsure, raws, strict=True):
+                    written = verdict_from_text(raw, threshold=self.threshold, method=self.name)
+                    cues = written.rationale if written.state is not VerdictState.UNPARSABLE else found[i].rationale
+                    found[i] = Verdict(found[i].state, found[i].confidence, cues, raw, self.name)
+            verdicts += found
         return verdicts
