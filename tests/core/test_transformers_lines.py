@@ -234,7 +234,10 @@ def test_remote_code_vlm_loads_with_opt_in_on_4_57(tiny_vlm, tmp_path, monkeypat
     )
     with pytest.raises(ModelUnavailable, match="trust_remote_code"):
         VlmVerifier(model_id=str(folder), device="cpu")
-    verifier = VlmVerifier(model_id=str(folder), device="cpu", trust_remote_code=True, max_new_tokens=4)
+    verifier = VlmVerifier(model_id=str(folder), device="cpu", trust_remote_code=True, max_new_tokens=4,
+                           answer="generate")
     assert getattr(verifier._model, "ran_remote_code", False)
     verdicts = verifier.verify(_items(2))
     assert [v.state for v in verdicts] == [VerdictState.UNPARSABLE] * 2  # random weights: kept as raw text
+    odds = VlmVerifier(model_id=str(folder), device="cpu", trust_remote_code=True, unsure_band=0.0).verify(_items(2))
+    assert all(v.state in (VerdictState.YES, VerdictState.NO, VerdictState.UNSURE) for v in odds)  # from its odds
