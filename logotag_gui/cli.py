@@ -210,7 +210,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
                 result = simulate_review(session, truth, strategy=args.strategy, source=source, learner=learner,
                                          propagate=not args.no_propagate, max_actions=args.budget
                                          if args.strategy != "audit" else None, frames=args.budget or 60,
-                                         seeds=args.seeds, review_first=args.review_first, misses=args.misses)
+                                         seeds=args.seeds, review_first=args.review_first, misses=args.misses,
+                                         gallery=args.gallery)
             finally:
                 if source is not None:
                     source.close()
@@ -505,6 +506,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="exposures: fix a brand on screen that nothing counts by drawing its box on its largest view "
                           "(followed, and taught: finds it in other shots) or by marking it on screen and moving the "
                           "exposure's out point (default draw)")
+    sim.add_argument("--gallery", choices=("clip", "brand", "none"), default="clip",
+                     help="exposures: what one key accepts after a glance at each exposure: every brand's exposures "
+                          "still to review (clip, G twice in the app), one brand's (brand, G), or one exposure at a "
+                          "time (none); default clip")
     sim.add_argument("--review-first", type=int, default=0, metavar="ACTIONS",
                      help="audit: review the most uncertain exposures first, up to this many actions")
     sim.set_defaults(func=cmd_simulate)

@@ -16,11 +16,14 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QSlider, QToolButton, QVBoxLa
 
 from logotag_gui.core.base.records import Candidate
 from logotag_gui.core.review import Changes, ReviewSession, VideoSummary
+from logotag_gui.core.review.exposures import Exposure
 from logotag_gui.qt.table_model import format_time
 from logotag_gui.qt.widgets.film_strip import FilmStrip
 from logotag_gui.qt.widgets.frame_view import FrameView
 from logotag_gui.qt.widgets.timeline import Timeline
 from logotag_gui.qt.workers import FrameLoader, ThumbLoader, start_in_thread
+
+GALLERY_SCOPES: tuple[str | None, ...] = (None, "brand", "clip")  # what G steps through
 
 
 class ClipView(QWidget):
@@ -53,6 +56,7 @@ class ClipView(QWidget):
         layout.addLayout(transport)
         layout.addWidget(self.timeline)
         self.strip = FilmStrip()
+        self.gallery_scope: str | None = None  # None: the exposure's frames; "brand" or "clip": a gallery (G)
         layout.addWidget(self.strip)
 
         self.loader = FrameLoader()
@@ -136,14 +140,25 @@ class ClipView(QWidget):
             return
         current = s.current_exposure
         self.timeline.set_exposures({b: s.exposures(b) for b in s.brands_on_screen()}, current)
-        if self.strip.gallery and current is not None:
-            self.strip.show_gallery([e for e in s.review_queue() if e.brand == current.brand])
+        shown = self.gallery_shown()
+        if shown is not None:
+            self.strip.show_gallery(shown, every_brand=self.gallery_scope == "clip")
         else:
             self.strip.show_exposure(current)
 
+    def gallery_shown(self) -> list[Exposure] | None:
+        """The exposures the gallery shows (what Ctrl+Shift+A accepts), or None where the strip shows frames."""
+        s, current = self.session, self.session.current_exposure if self.session else None
+        if s is None or self.gallery_scope is None:
+            return None
+        if self.gallery_scope == "clip":
+            return s.gallery()
+        return s.gallery(current.brand) if current is not None else None
+
     def toggle_gallery(self) -> None:
-        """The film strip shows the selected exposure's frames, or its brand's exposures still to review."""
-        self.strip.gallery = not self.strip.gallery
+        """G: the film strip shows the selected exposure's frames, then its brand's exposures still to review, then
+        every brand's."""
+        self.gallery_scope = GALLERY_SCOPES[(GALLERY_SCOPES.index(self.gallery_scope) + 1) % len(GALLERY_SCOPES)]
         self._show_exposures()
 
     def _thumb_ready(self, path: str, index: int, image) -> None:

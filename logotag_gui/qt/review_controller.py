@@ -329,15 +329,26 @@ class ReviewController(QObject):
                 self.w.clip_view.go_to((nxt.live or (nxt.first, nxt.last))[0])
 
     def accept_gallery(self) -> None:
-        """Ctrl+Shift+A: every exposure of the selected exposure's brand still to review, at once."""
-        if self.assistant is None or self.session.current_exposure is None:
-            self.w.statusBar().showMessage("Select an exposure first (X moves through them)", 3000)
+        """Ctrl+Shift+A: the exposures the gallery shows (G), at once; with the film strip showing frames, every
+        exposure of the selected exposure's brand still to review."""
+        if self.assistant is None:
             return
-        brand = self.session.current_exposure.brand
-        pending = [e for e in self.session.review_queue() if e.brand == brand]
-        if self._saving(self.assistant.accept_exposures, pending) is not None:
-            self.w.statusBar().showMessage(f"Accepted {len(pending)} exposures of {brand} — "
-                                           f"{self.session.meter().format()}", 6000)
+        shown = self.w.clip_view.gallery_shown()
+        if shown is None:
+            current = self.session.current_exposure
+            if current is None:
+                self.w.statusBar().showMessage("Select an exposure first (X moves through them), or show the "
+                                               "gallery (G)", 3000)
+                return
+            shown = self.session.gallery(current.brand)
+        if not shown:
+            self.w.statusBar().showMessage("No exposure left to review in the gallery", 3000)
+            return
+        if self._saving(self.assistant.accept_exposures, shown) is not None:
+            brands = sorted({e.brand for e in shown})
+            named = brands[0] if len(brands) == 1 else f"{len(brands)} brands"
+            self.w.statusBar().showMessage(f"Accepted {len(shown)} exposure{'s' if len(shown) != 1 else ''} of "
+                                           f"{named} — {self.session.meter().format()}", 6000)
 
     def move_edge(self, edge: str, frame: int | None = None, e: Exposure | None = None) -> None:
         """I / O (or a drag of the bar's end): the exposure's in or out point to the frame shown."""

@@ -106,3 +106,38 @@ def test_the_oracle_reviews_exposures_for_exact_seconds_with_fewer_actions(tmp_p
     assert result.actions == 2 + 1 + 2 + 1 == 6 < 9  # box review: 9 (above)
     assert result.error == 0.0 and result.reviewed_s == {"acme": 2.5}
     assert result.analyst_seconds == pytest.approx(2 * 3.2 + 2 * 1.6 + 1.6)
+
+
+def _two_brands_and_a_miss(db):
+    """acme (0-10) and initech (30-35) found right, a wrong globex box on 0, umbrella (45-50) found nowhere."""
+    repo = open_repository(db)
+    vid = repo.add_video(path="/nowhere/a.mp4", kind="video", fps=10, frame_count=60, duration_s=6, width=640,
+                         height=360)
+    run = repo.start_run(video_id=vid, config={"fps": 2}, embedder=("keypoints", "", ""), verifier=("none", "", ""),
+                         frames_total=12)
+    model = [Candidate(_frame(f), BBox(100, 50, 80, 40), "acme", 0.8, "keypoints") for f in (0, 5, 10)]
+    model += [Candidate(_frame(f), BBox(300, 50, 80, 40), "initech", 0.8, "keypoints") for f in (30, 35)]
+    model += [Candidate(_frame(0), BBox(400, 200, 50, 50), "globex", 0.6, "keypoints")]
+    repo.add_batch(run_id=run, video_id=vid, candidates=model, last_frame_index=55, frames_done=12)
+    truth = {f: [Box("acme", BBox(100, 50, 80, 40))] for f in (0, 5, 10)}
+    truth |= {f: [Box("initech", BBox(300, 50, 80, 40))] for f in (30, 35)}
+    truth |= {f: [Box("umbrella", BBox(200, 200, 90, 40))] for f in (45, 50)}
+    repo.sync_brands({}, {"umbrella.png": ("umbrella", "u")})
+    return repo, vid, Truth("video", truth, 10.0)
+
+
+@pytest.mark.parametrize("gallery", ["clip", "brand", "none"])
+def test_the_clip_gallery_accepts_every_brand_with_one_key(tmp_path, gallery):
+    repo, vid, truth = _two_brands_and_a_miss(tmp_path / "p.sqlite")
+    session = Project(repo, str(tmp_path / "p.sqlite")).session(vid, reviewer="oracle")
+    result = simulate_review(session, truth, strategy="exposures", propagate=False, gallery=gallery)
+    assert result.error == 0.0 and result.reviewed_s == {"acme": 1.5, "initech": 1.0, "umbrella": 1.0}
+    common = {"reject_exposure": 1, "go_to_frame": 1, "draw": 1, "extend": 1}
+    if gallery == "clip":  # globex rejected; umbrella, found nowhere, drawn first; then one key for the rest
+        assert result.counts == common | {"accept_gallery": 1, "gallery_check": 2}
+        assert result.actions == 1 + 1 + 3 + 2 + 1 == 8
+    else:  # one key per exposure: a brand's gallery holds one exposure here
+        assert result.counts == common | {"accept_exposure": 2}
+        assert result.actions == 9
+    with pytest.raises(ValueError, match="unknown gallery"):
+        simulate_review(session, truth, strategy="exposures", gallery="wall")

@@ -102,3 +102,25 @@ def test_an_audit_is_drawn_answered_and_estimated(seeded, qtbot):
     assert window.exposure.estimate.brands["Fennel"].seconds == pytest.approx(0.5)
     assert "audit 3.5 ± 0.0 s" in window.meter.text()
     assert stored.audit_sample(window.session.video.id).frames[0].reviewer == "tester"
+
+
+def test_the_gallery_of_every_brand_is_accepted_with_one_key(seeded, qtbot):
+    window, stored = seeded
+    session = window.session
+    _press(window, qtbot, Qt.Key.Key_X)  # Norvik's exposure selected: G shows its brand's gallery
+    _press(window, qtbot, Qt.Key.Key_G)
+    assert window.clip_view.gallery_scope == "brand"
+    assert [e.brand for e in window.clip_view.gallery_shown()] == ["Norvik"]
+    _press(window, qtbot, Qt.Key.Key_G)  # G again: every brand's exposures still to review, one picture each
+    assert window.clip_view.gallery_scope == "clip"
+    assert sorted(e.brand for e in window.clip_view.gallery_shown()) == ["Aquila", "Norvik"]
+    qtbot.waitUntil(lambda: len(window.clip_view.strip.frames()) == 2)
+    assert any("Aquila" in window.clip_view.strip.item(i).text() for i in range(2))
+    _press(window, qtbot, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert all(c.review.state is ReviewState.ACCEPTED for c in stored.candidates())
+    assert session.review_queue() == [] and window.clip_view.gallery_shown() == []
+    assert "settled 3.5 s" in window.meter.text()
+    _press(window, qtbot, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # one undo takes the lot back
+    assert all(c.review.state is ReviewState.PENDING for c in stored.candidates())
+    _press(window, qtbot, Qt.Key.Key_G)  # a third G: the film strip shows the exposure's frames again
+    assert window.clip_view.gallery_scope is None and window.clip_view.gallery_shown() is None

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from logotag_gui.core.store.repository import Repository, VideoSummary
 
 REFIT_EVERY = 25  # decisions between refits of the belief (what review order and the meter read)
+GALLERY_SIZE = 48  # exposures a gallery shows at once: what one key accepts after a glance at each
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +133,13 @@ class ExposureReview:
         if self._due_refit():
             self._refit()
         return sorted((e for e in self.exposures() if e.pending), key=lambda e: (-round(e.effect, 6), e.first))
+
+    def gallery(self, brand: str | None = None, *, size: int = GALLERY_SIZE) -> list[Exposure]:
+        """The exposures still to review that a gallery shows at once, in review order: a brand's, or every
+        brand's (`brand` None). The reviewer glances at each picture, deals with the wrong ones (reject, trim,
+        split) and accepts the rest with one key."""
+        queue = self.review_queue()
+        return [e for e in queue if brand is None or e.brand == brand][:size]
 
     def next_exposure(self, *, step: int = 1, pending: bool = True) -> Exposure | None:
         """The next (or previous) exposure after the current one: in review order among those still to review,

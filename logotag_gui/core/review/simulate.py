@@ -7,9 +7,10 @@ Strategies:
   relabelled, one at IoU 0.1-0.5 tightened, the rest rejected; then each truth box still uncovered is drawn
   (and followed). Exact boxes and exact seconds.
 - exposures: exposure by exposure, in the app's review order. One whose frames all hold the brand is accepted
-  (one key), one whose frames hold none rejected; one that holds it only in part has its in or out point
-  moved to where the brand is, or is split where it leaves; an accepted one is extended over the frames the
-  brand stays on screen. Then a brand on screen where nothing counts it is marked there (LogoTag looks for
+  (one key; or, with the gallery, every pending exposure of every brand at once after a glance at each, once
+  the wrong ones are dealt with), one whose frames hold none rejected; one that holds it only in part has its
+  in or out point moved to where the brand is, or is split where it leaves; an accepted one is extended over
+  the frames the brand stays on screen. Then a brand on screen where nothing counts it is marked there (LogoTag looks for
   its mark and follows it) and extended to the end of its appearance. Exact seconds; boxes where found.
 - audit: K seeded stratified samples of N frames answered (which brands are on screen), the seconds
   estimated with a 95% interval from them; prints the error, the interval's width and how often it holds
@@ -39,6 +40,7 @@ from logotag_gui.core.review.session import ReviewSession
 log = logging.getLogger(__name__)
 STRATEGIES = ("boxes", "exposures", "audit")
 MISSES = ("draw", "mark")  # how exposure review fixes a brand nothing counts: draw its box, or mark it on screen
+GALLERIES = ("clip", "brand", "none")  # what one key accepts at once: every brand's pending exposures, one brand's
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,8 +57,8 @@ ACTIONS = {
     "accept_track": Action(1, VERIFY, "yes/no check"),
     "reject_track": Action(1, VERIFY, "yes/no check"),
     "accept_exposure": Action(1, VERIFY, "yes/no check"),
-    # A brand's pending exposures checked at a glance in its gallery and accepted with one key: the key once,
-    # a yes/no check per exposure (counted apart, as "gallery_check", which takes no key).
+    # The pending exposures a gallery shows (every brand's, or one brand's) checked at a glance and accepted with
+    # one key: the key once, a yes/no check per exposure (counted apart, as "gallery_check", which takes no key).
     "accept_gallery": Action(1, 0.0, "one key for the lot"),
     "gallery_check": Action(0, VERIFY, "yes/no check of each exposure in the gallery"),
     "reject_exposure": Action(1, VERIFY, "yes/no check"),
@@ -195,16 +197,21 @@ class SimulationResult:
 def simulate_review(session: ReviewSession, truth: Truth, *, strategy: str = "boxes", source=None,
                     learner: Learner | None = None, propagate: bool = True, max_actions: int | None = None,
                     frames: int = 60, seeds: int = 20, review_first: int = 0, misses: str = "draw",
-                    on_step: Callable[[SimulationResult], None] | None = None) -> SimulationResult:
+                    gallery: str = "clip", on_step: Callable[[SimulationResult], None] | None = None
+                    ) -> SimulationResult:
     """Review `session`'s clip as an oracle would. `source` (the clip's decoder) is needed to follow boxes and
     learn; `max_actions` stops box or exposure review there; `frames`, `seeds`: the audit's sample size and
     how many samples; `review_first`: actions of exposure review before the audit; `misses`: how exposure
     review fixes a brand on screen that nothing counts ("draw" its box on its largest view there, which is
-    followed and teaches; or "mark" it on screen and move the exposure's out point to where it leaves)."""
+    followed and teaches; or "mark" it on screen and move the exposure's out point to where it leaves);
+    `gallery`: what exposure review accepts with one key once the gallery's wrong exposures are dealt with
+    (every brand's pending exposures, "clip"; the current one's brand's, "brand"; or one at a time, "none")."""
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown strategy {strategy!r}: use one of {', '.join(STRATEGIES)}")
     if misses not in MISSES:
         raise ValueError(f"unknown way to fix misses {misses!r}: use one of {', '.join(MISSES)}")
+    if gallery not in GALLERIES:
+        raise ValueError(f"unknown gallery {gallery!r}: use one of {', '.join(GALLERIES)}")
     video = session.video
     result = SimulationResult(footage_s=video.duration_s, interval_s=session.interval_s, strategy=strategy)
     oracle = Oracle(truth, grid=session.sampled, brands=session.repo.brands())
@@ -218,10 +225,10 @@ def simulate_review(session: ReviewSession, truth: Truth, *, strategy: str = "bo
     if strategy == "boxes":
         _review_boxes(session, assistant, oracle, result, limit, on_step)
     elif strategy == "exposures":
-        _review_exposures(session, assistant, oracle, result, limit, on_step, misses)
+        _review_exposures(session, assistant, oracle, result, limit, on_step, misses, gallery)
     else:
         if review_first:
-            _review_exposures(session, assistant, oracle, result, review_first, on_step, misses)
+            _review_exposures(session, assistant, oracle, result, review_first, on_step, misses, gallery)
             result.stopped_early = False
         _audit(session, oracle, result, frames=frames, seeds=seeds)
     result.followed_candidates = assistant.totals.followed
@@ -301,15 +308,21 @@ def _decide_box(session: ReviewSession, assistant: ReviewAssistant, oracle: Orac
 
 
 # ---- exposures -------------------------------------------------------------------------------------------
-def _counted(session: ReviewSession) -> Callable[[str, int], bool]:
+def _counted(session: ReviewSession, *, proposed: bool = False) -> Callable[[str, int], bool]:
+    """Whether review counts the brand on the frame; with `proposed`, or a pending exposure of the brand covers it
+    (the reviewer sees it on the timeline: it is dealt with in the gallery, no box is drawn for it)."""
     def counted(brand: str, frame: int) -> bool:
-        return any(c.final_brand == brand and c.review.state is ReviewState.ACCEPTED for c in session.at_frame(frame))
+        if any(c.final_brand == brand and c.review.state is ReviewState.ACCEPTED for c in session.at_frame(frame)):
+            return True
+        e = session.exposure_at(brand, frame) if proposed else None
+        return e is not None and e.pending
 
     return counted
 
 
 def _review_exposures(session: ReviewSession, assistant: ReviewAssistant, oracle: Oracle,
-                      result: SimulationResult, limit: int, on_step, misses: str = "draw") -> None:
+                      result: SimulationResult, limit: int, on_step, misses: str = "draw",
+                      gallery: str = "clip") -> None:
     shown: list[int] = [-1]  # the frame on screen: moving elsewhere to draw a box costs a click
 
     def go(frame: int) -> None:
@@ -317,41 +330,15 @@ def _review_exposures(session: ReviewSession, assistant: ReviewAssistant, oracle
             result.count("go_to_frame")
             shown[0] = frame
 
-    while True:
-        if result.actions >= limit:
-            result.stopped_early = True
-            return
-        # What the app shows next: the exposure a decision moved on to, else the top of the review order.
-        e = session.current_exposure if session.current_exposure and session.current_exposure.pending else None
-        e = e or session.next_exposure()
-        if e is not None:
-            # The brand's gallery of pending exposures: those the brand is on screen through are accepted with one
-            # key once the others are dealt with one by one (rejected, trimmed or split).
-            mine = [x for x in session.review_queue() if x.brand == e.brand]
-            whole = [x for x in mine if all(oracle.present(x.brand, f) for f in x.live_span)]
-            if len(whole) > 1 and len(whole) == len(mine):
-                result.count("accept_gallery")
-                result.count("gallery_check", len(whole))
-                assistant.accept_exposures(whole)
-                for x in whole:
-                    after = session.exposure_at(x.brand, x.live_span[0])
-                    if after is not None:
-                        _extend_to_truth(session, assistant, oracle, after, result)
-                continue
-            target = next((x for x in mine if x not in whole), e)
-            session.select_exposure(target)
-            shown[0] = target.first
-            _decide_exposure(session, assistant, oracle, target, result)
-            if on_step is not None:
-                on_step(result)
-            continue
-        miss = oracle.uncounted(_counted(session))
+    def fix_miss(counted: Callable[[str, int], bool]) -> bool:
+        """A brand on screen that nothing counts (or proposes): draw its box on its largest view in this
+        appearance (followed through the shot; what it teaches looks for the brand in the other shots), or
+        mark it on screen where no box can be drawn. False where there is none."""
+        miss = oracle.uncounted(counted)
         if miss is None:
-            return
+            return False
         brand, frame = miss
-        # A miss: draw the brand's box on its largest view in this appearance; it is followed through the shot,
-        # and what it teaches looks for the brand in the other shots. Where no box can be drawn, mark it.
-        run = [f for f in oracle.truth_run(brand, frame) if not _counted(session)(brand, f)] or [frame]
+        run = [f for f in oracle.truth_run(brand, frame) if not counted(brand, f)] or [frame]
         best = oracle.largest_box(brand, run) if misses == "draw" else None
         if best is not None:
             where, box = best
@@ -367,6 +354,51 @@ def _review_exposures(session: ReviewSession, assistant: ReviewAssistant, oracle
         here = session.exposure_at(brand, where)
         if here is not None and not here.pending:
             _extend_to_truth(session, assistant, oracle, here, result)
+        return True
+
+    while True:
+        if result.actions >= limit:
+            result.stopped_early = True
+            return
+        # What the app shows next: the exposure a decision moved on to, else the top of the review order.
+        e = session.current_exposure if session.current_exposure and session.current_exposure.pending else None
+        e = e or session.next_exposure()
+        if e is None:
+            if not fix_miss(_counted(session)):
+                return
+            continue
+        # The gallery of pending exposures (every brand's, or this one's brand's): those whose brand is on screen
+        # throughout are accepted with one key once the others are dealt with one by one (rejected, trimmed or
+        # split). Before that key, the brands that nothing counts or proposes anywhere in the clip get their missed
+        # box drawn (a click on the timeline each), so that what following and learning propose from it joins the
+        # same gallery; a brand found somewhere waits for what accepting the gallery teaches of it.
+        mine = [] if gallery == "none" else session.gallery(None if gallery == "clip" else e.brand)
+        whole = [x for x in mine if all(oracle.present(x.brand, f) for f in x.live_span)]
+        if mine and len(whole) == len(mine):
+            known = {x.brand for x in session.exposures() if x.pending or x.seconds > 0}
+            unknown = {b for f in oracle.truth for b in oracle.brands_at(f)} - known
+            if gallery == "clip" and unknown and fix_miss(_not_in(unknown)):
+                continue
+            if len(whole) > 1:
+                result.count("accept_gallery")
+                result.count("gallery_check", len(whole))
+                assistant.accept_exposures(whole)
+                for x in whole:
+                    after = session.exposure_at(x.brand, x.live_span[0])
+                    if after is not None:
+                        _extend_to_truth(session, assistant, oracle, after, result)
+                continue
+        target = next((x for x in mine if x not in whole), e)
+        session.select_exposure(target)
+        shown[0] = target.first
+        _decide_exposure(session, assistant, oracle, target, result)
+        if on_step is not None:
+            on_step(result)
+
+
+def _not_in(brands: set[str]) -> Callable[[str, int], bool]:
+    """Counts every brand but these (on any frame): where to look for the misses of brands found nowhere."""
+    return lambda brand, frame: brand not in brands
 
 
 def _decide_exposure(session: ReviewSession, assistant: ReviewAssistant, oracle: Oracle, e: Exposure,

@@ -2,8 +2,8 @@
 state, so that the reviewer sees at a glance where the brand is on screen and where not. A click shows that
 frame (then I or O moves the exposure's in or out point there, S splits it there).
 
-With the gallery on (G), the strip shows the brand's exposures still to review instead, one picture each:
-what one key (Ctrl+Shift+A) accepts at once.
+With the gallery on (G), the strip shows the brand's exposures still to review instead, one picture each
+(G again: every brand's): what one key (Ctrl+Shift+A) accepts at once, after a glance at each picture.
 """
 
 from __future__ import annotations
@@ -66,15 +66,20 @@ class FilmStrip(QListWidget):
             self._add(f, f"{f}  {label}", FRAME_COLOURS.get(state, base) if state else QColor(120, 120, 130))
         self.thumbsWanted.emit(list(self._items))
 
-    def show_gallery(self, exposures: list[Exposure]) -> None:
-        """The brand's exposures still to review, one picture each (its first frame still on screen)."""
+    def show_gallery(self, exposures: list[Exposure], *, every_brand: bool = False) -> None:
+        """Exposures still to review (a brand's, or every brand's), one picture each: its first frame still on
+        screen, named by its brand where the gallery holds several."""
         self.gallery = True
         self.clear()
         self._items, self._edges, self._exposures = {}, {}, {}
-        for e in exposures[:MAX_TILES]:
-            first = (e.live or (e.first, e.last))[0]
+        by_frame: dict[int, list[Exposure]] = {}
+        for e in exposures:  # exposures of several brands that start on one frame share its picture
+            by_frame.setdefault((e.live or (e.first, e.last))[0], []).append(e)
+        for first, here in by_frame.items():
+            e = here[0]
             self._exposures[first] = e
-            self._add(first, f"{e.first}-{e.last} · {e.length_s:.1f} s", EXPOSURE_COLOURS[e.state])
+            name = f"{' + '.join(x.brand for x in here)} · " if every_brand else ""
+            self._add(first, f"{name}{e.first}-{e.last} · {e.length_s:.1f} s", EXPOSURE_COLOURS[e.state])
         self.thumbsWanted.emit(list(self._items))
 
     def _add(self, frame: int, text: str, edge: QColor) -> None:
