@@ -80,6 +80,8 @@ class FilmStrip(QListWidget):
             self._exposures[first] = e
             name = f"{' + '.join(x.brand for x in here)} · " if every_brand else ""
             self._add(first, f"{name}{e.first}-{e.last} · {e.length_s:.1f} s", EXPOSURE_COLOURS[e.state])
+            self._items[first].setToolTip("\n".join(f"{x.brand}: frames {x.first}-{x.last}, {x.length_s:.1f} s"
+                                                      for x in here))
         self.thumbsWanted.emit(list(self._items))
 
     def _add(self, frame: int, text: str, edge: QColor) -> None:
