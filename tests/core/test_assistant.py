@@ -78,4 +78,29 @@ def test_an_accepted_exposures_gaps_get_followed_boxes(tmp_path, demo_clip, logo
     for f in (5, 15):
         boxes = [c for c in session.at_frame(f) if c.final_brand == "Norvik" and c.has_box]
         assert len(boxes) == 1 and boxes[0].review.state.value == "accepted" and boxes[0].bbox.iou(norvik[f]) >= 0.6
+    assert session.undo_text.startswith("Accept Norvik exposure")  # the boxes followed into the gaps joined it
+    assistant.undo()  # one undo takes back what one key did: the accept, its presences and the followed boxes
+    assert sorted(c.frame.index for c in session.of_brand("Norvik")) == [0, 10, 20]
+    assert all(c.review.state.value == "pending" for c in session.of_brand("Norvik"))
+    assistant.redo()  # and one redo brings it all back
+    assert len([c for c in session.of_brand("Norvik") if c.has_box and c.review.state.value == "accepted"]) == 5
+    source.close()
+
+
+def test_a_follow_up_of_an_undone_step_adds_nothing(tmp_path, demo_clip, logos_dir):
+    """The app follows an accepted exposure's gaps on a worker: where the reviewer undid the accept before the
+    result came back, the result is dropped rather than left without the step it belonged to."""
+    from logotag_gui.core.base.records import Candidate
+
+    clip, truth = demo_clip
+    project, session, source, bench, queue, assistant = _open(tmp_path, clip, logos_dir)
+    norvik = {f: next(b for brand, b in truth[f] if brand == "Norvik") for f in (0, 10)}
+    project.repo.add_candidates(video_id=session.video.id, candidates=[
+        Candidate(session.frame_ref(f), norvik[f], "Norvik", 0.9, "keypoints") for f in (0, 10)])
+    session.reload()
+    assistant.accept_exposure(session.exposures("Norvik")[0])
+    assistant.undo()  # before the follow's result is applied
+    queue[:] = [job for job in queue if job.lane == "follow"]
+    _work(queue, bench)
+    assert sorted(c.frame.index for c in session.of_brand("Norvik")) == [0, 10] and not session.can_undo
     source.close()

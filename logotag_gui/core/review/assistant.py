@@ -25,7 +25,7 @@ from logotag_gui.core.pipeline.follow import FollowedBox, FollowResult, FollowSe
 from logotag_gui.core.review.exposures import Exposure
 from logotag_gui.core.review.learning import Learner, Lessons, brands_taught
 from logotag_gui.core.review.session import ReviewSession
-from logotag_gui.core.review.steps import Changes
+from logotag_gui.core.review.steps import Changes, Step
 
 log = logging.getLogger(__name__)
 
@@ -141,6 +141,7 @@ class ReviewAssistant:
         the frames get their size and place where the mark can be found (the seconds are right either way)."""
         if not self.follow_drawn:
             return
+        step = self.session.last_step  # the accept: the boxes followed into its gaps are undone with it
         gaps: dict[tuple[str, int], list[int]] = {}
         for c in changes.added:
             e = None if c.has_box else self.session.exposure_of(c)
@@ -152,7 +153,7 @@ class ReviewAssistant:
                      if c.final_brand == brand and c.has_box and c.review.state is ReviewState.ACCEPTED]
             if boxes:
                 seed = min(boxes, key=lambda c: (min(abs(c.frame.index - f) for f in frames), -c.final_bbox.area))
-                self.follow(seed, only=frames, accept=True, quiet=True)
+                self.follow(seed, only=frames, accept=True, quiet=True, join=step)
 
     def reject_exposure(self, e: Exposure | None = None) -> Changes:
         changes = self.session.reject_exposure(e)
@@ -175,7 +176,8 @@ class ReviewAssistant:
         if old is not None and added and self.follow_drawn:
             seed = self._box_at(before.brand, old[0] if edge == "in" else old[1])
             if seed is not None:
-                self.follow(seed, only=[c.frame.index for c in added], accept=True, quiet=True)
+                self.follow(seed, only=[c.frame.index for c in added], accept=True, quiet=True,
+                            join=self.session.last_step)
         self.teach(_decided(changes), search=False)
         return changes
 
@@ -185,7 +187,7 @@ class ReviewAssistant:
         changes = self.session.mark_present(frame, brand)
         made = [c for c in changes.added if not c.has_box]
         if made and (self.learn or self.follow_drawn):
-            self._locate(made[0])
+            self._locate(made[0], join=self.session.last_step)
         self.teach(_decided(changes))
         return changes
 
@@ -209,9 +211,10 @@ class ReviewAssistant:
 
     # ---- following ----------------------------------------------------------------------------------------
     def follow(self, c: Candidate, *, only: Collection[int] | None = None, accept: bool = False,
-               quiet: bool = False) -> None:
+               quiet: bool = False, join: Step | None = None) -> None:
         """Follow the box through the clip (E); `only`: keep the boxes on these frames (an extension's, a gap's);
-        `accept`: the reviewer said the brand is there (stored accepted); `quiet`: no word of it."""
+        `accept`: the reviewer said the brand is there (stored accepted); `quiet`: no word of it; `join`: the
+        reviewer's step this follows up (undone with it)."""
         seed_frame, seed_box, seed_id = c.frame.index, c.final_bbox, c.stored_id
         session = self.session
         wanted = None if only is None else set(only)
@@ -232,7 +235,7 @@ class ReviewAssistant:
             seed = session.get(seed_id)
             if result is None or seed is None:
                 return  # it failed (said so), or the box was undone meanwhile
-            added = session.add_followed(seed, result, accept=accept)
+            added = session.add_followed(seed, result, accept=accept, join=join)
             tracked = sum(1 for a in added if a.method == "tracked")
             self.totals.followed += tracked
             if quiet:
@@ -245,7 +248,7 @@ class ReviewAssistant:
         text = "" if quiet else f"Following the {c.final_brand} box through the clip…"
         self._run(Job("follow", text, compute, apply))
 
-    def _locate(self, placeholder: Candidate) -> None:
+    def _locate(self, placeholder: Candidate, *, join: Step | None = None) -> None:
         brand, frame, pid = placeholder.final_brand, placeholder.frame.index, placeholder.stored_id
         settings, session = self.follow_settings, self.session
 
@@ -267,7 +270,7 @@ class ReviewAssistant:
                 self._notify(Notice(f"{brand} counted on screen at frame {frame} without a box: its mark was not "
                                     "found there (B draws one, I and O move the exposure's ends)", 8))
                 return
-            added = session.add_followed(seed, result)
+            added = session.add_followed(seed, result, join=join)
             self.totals.followed += sum(1 for a in added if a.method == "tracked")
 
         # On the learning lane: its learner holds every view review taught (what finds a mark the detector missed).

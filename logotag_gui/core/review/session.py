@@ -314,14 +314,18 @@ class ReviewSession(ExposureReview):
         self.select(added.id)
         return added
 
-    def add_followed(self, seed: Candidate, result: FollowResult, *, accept: bool = False) -> list[Candidate]:
+    def add_followed(self, seed: Candidate, result: FollowResult, *, accept: bool = False,
+                     join: Step | None = None) -> list[Candidate]:
         """The proposed track: a pending "tracked" box on each sampled frame the mark reached, unless a box of
         the brand is already there: a pending one joins the track, a decided one is left as it is, and a
         pending box of the seed's own track that the followed box says is off the mark (IoU < 0.5; the
         reviewer tightened the seed) is rejected and replaced by the followed one, so that one T accepts
         a right track. On a frame where the reviewer marked the brand on screen (a presence), the box found
         is stored accepted: it gives the presence its size and place. `accept`: the reviewer already said the brand is on screen there (an extended exposure): the boxes
-        are stored accepted."""
+        are stored accepted. `join`: the step this follows up (an exposure accepted or extended, a brand marked on
+        screen): undone and redone with it, and nothing is added where it was undone meanwhile."""
+        if join is not None and not any(step is join for step in self._undo):
+            return []
         seed = self._target(seed)
         track_id = seed.track_id
         if track_id is None:  # a model box without a track: give it one
@@ -329,7 +333,7 @@ class ReviewSession(ExposureReview):
         brand = seed.final_brand
         proposed: list[Candidate] = []
         replace: list[int] = []
-        join: dict[int, int | None] = {} if seed.track_id == track_id else {seed.stored_id: track_id}
+        retrack: dict[int, int | None] = {} if seed.track_id == track_id else {seed.stored_id: track_id}
         on_screen: set[int] = set()  # frames where the reviewer already said the brand is (a presence)
         for box in result.boxes:
             same = [c for c in self.at_frame(box.frame.index) if c.final_brand == brand]
@@ -344,21 +348,27 @@ class ReviewSession(ExposureReview):
             here = [c for c in same if not c.review.decided and c.track_id != track_id
                     and c.final_bbox.overlaps(box.bbox)]
             if here and not own:
-                join.update({c.stored_id: track_id for c in here})
+                retrack.update({c.stored_id: track_id for c in here})
                 continue
             replace += [c.stored_id for c in own]
             proposed.append(Candidate(box.frame, box.bbox, brand, box.score, "tracked", reference=seed.reference,
                                       track_id=track_id))
-        if not proposed and not join:
+        if not proposed and not retrack:
             return []
         # Where the reviewer said the brand is on screen, the box found there is theirs already: accepted.
         accepted = [accept or c.frame.index in on_screen for c in proposed]
         edit = ReviewEdit(add=tuple(c for c, a in zip(proposed, accepted, strict=True) if not a),
                           add_decided=tuple((c, DecisionKind.ACCEPT) for c, a in zip(proposed, accepted, strict=True)
                                             if a),
-                          retrack=join, decide=(Decision(tuple(replace), DecisionKind.REJECT),) if replace else ())
-        changes = self._run(Step(f"Follow {brand} ({len(proposed) + len(join)} boxes)", edit))
-        return list(changes.added) + [c for c in changes.changed if c.stored_id in join]
+                          retrack=retrack, decide=(Decision(tuple(replace), DecisionKind.REJECT),) if replace else ())
+        step = Step(f"Follow {brand} ({len(proposed) + len(retrack)} boxes)", edit)
+        if join is None:
+            changes = self._run(step)
+        else:
+            changes = self._absorb(step.do(self))
+            join.then.append(step)
+            self._emit(changes)
+        return list(changes.added) + [c for c in changes.changed if c.stored_id in retrack]
 
     # ---- undo and redo ---------------------------------------------------------------------------------
     @property
@@ -377,11 +387,19 @@ class ReviewSession(ExposureReview):
     def redo_text(self) -> str:
         return self._redo[-1].text if self._redo else ""
 
+    @property
+    def last_step(self) -> Step | None:
+        """The step the next undo takes back: what a follow-up of it (`add_followed(join=...)`) joins."""
+        return self._undo[-1] if self._undo else None
+
     def undo(self) -> Changes:
         if not self._undo:
             return Changes()
         step = self._undo.pop()
-        changes = self._absorb(step.undo(self)) | Changes(history=True)
+        changes = Changes(history=True)
+        for later in reversed(step.then):
+            changes |= self._absorb(later.undo(self))
+        changes |= self._absorb(step.undo(self))
         self._redo.append(step)
         self._emit(changes)
         return changes
@@ -391,6 +409,8 @@ class ReviewSession(ExposureReview):
             return Changes()
         step = self._redo.pop()
         changes = self._absorb(step.do(self)) | Changes(history=True)
+        for later in step.then:
+            changes |= self._absorb(later.do(self))
         self._undo.append(step)
         self._emit(changes)
         return changes

@@ -56,11 +56,14 @@ class StepTarget(Protocol):
     def write(self, edit: ReviewEdit) -> EditResult: ...
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class Step:
     text: str
     edit: ReviewEdit
     inverse: ReviewEdit = field(default_factory=ReviewEdit)
+    # What LogoTag did of this step afterwards on its own (an accepted exposure's gaps followed): undone with it,
+    # first, and redone after it, so that one undo takes back what one key did.
+    then: list[Step] = field(default_factory=list)
 
     def do(self, s: StepTarget) -> EditResult:
         edit = self.edit
