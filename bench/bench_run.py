@@ -30,7 +30,7 @@ from logotag_gui.core.pipeline.backends import ModelCache
 from logotag_gui.core.pipeline.run import run_pipeline
 from logotag_gui.core.store import open_repository
 
-STAGES = ("decode_wait_s", "propose_s", "verify_s", "propagate_s", "store_s")
+STAGES = ("decode_wait_s", "propose_s", "verify_s", "verify_wait_s", "propagate_s", "store_s")
 
 
 def parse_setting(text: str) -> dict:

@@ -94,6 +94,36 @@ def test_cancel_keeps_finished_batches(tmp_path, demo_clip, logos_dir):
     assert again.resumed_from == 15 and again.frames_done == 12
 
 
+def test_verification_beside_stage_one_gives_the_same_results(tmp_path, demo_clip, logos_dir, monkeypatch):
+    """With overlap (the default), a batch is verified on its own thread while stage 1 searches the next; the
+    stored candidates and verdicts are those of the batches done one after the other."""
+    import threading
+
+    clip, _ = demo_clip
+    threads: list[str] = []
+    verify = _Verification.__call__
+
+    def recording(self, frames, cands):
+        threads.append(threading.current_thread().name)
+        return verify(self, frames, cands)
+
+    monkeypatch.setattr(_Verification, "__call__", recording)
+    models = ModelCache()
+    stored = {}
+    for overlap in (False, True):
+        threads.clear()
+        repo = open_repository(tmp_path / f"{overlap}.sqlite")
+        config = _config(clip, logos_dir, batch_frames=2, overlap=overlap, end_frame=29, propagate=False).with_(
+            verifier="ocr")
+        result = run_pipeline(config, repo=repo, models=models)
+        assert result.status == "done" and result.frames_done == 6 and "verify_wait_s" in result.timings
+        assert len(threads) == 3 and all(t.startswith("verify") == overlap for t in threads)
+        stored[overlap] = sorted((c.frame.index, c.brand, c.bbox.as_list(), c.track_id, c.verdict.state.value)
+                                 for c in repo.candidates(video_id=result.video_id))
+        repo.close()
+    assert stored[True] == stored[False] and any(v[-1] != "not_run" for v in stored[True])
+
+
 def test_bad_inputs_fail_before_any_run_is_recorded(tmp_path, logos_dir, demo_clip):
     repo = open_repository(tmp_path / "p.sqlite")
     bad = tmp_path / "bad.mp4"

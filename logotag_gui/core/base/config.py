@@ -102,6 +102,8 @@ class RunConfig:
     batch_frames: int = setting(4, "frames per stored batch (a killed run loses at most one)")
     workers: int = setting(0, "threads proposing frames at once with the offline backends (0: one per core, up to "
                            "four)")
+    overlap: bool = setting(True, "verify and store a batch while stage 1 searches the next (--no-overlap: one "
+                            "after the other)")
     skip_unchanged: bool = setting(True, "a sampled frame identical to the one before takes its proposals "
                                    "(--no-skip-unchanged: search every frame)")
     allow_download: bool = setting(False, "download missing model weights from the hub",

@@ -11,6 +11,7 @@ import itertools
 import logging
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -317,10 +318,43 @@ def _process(source, config: RunConfig, todo: list[int], *, repo: Repository, ru
     # Stage 1 on one frame of each group (every frame where detect_every is 1); following fills the others.
     grouped = keyframes.groups(frames_iter, k=max(1, config.detect_every), cuts=cuts)
     stage_one = StageOne(proposer, workers=config.workers or default_workers(), skip_unchanged=config.skip_unchanged)
+    # Verification runs on a thread of its own, beside stage 1's search of the next batch (a batch is stored, in
+    # order, once it is verified): the cores stage 1 leaves idle while a batch ends, and the verifier's own
+    # (one OCR thread, or a GPU), are used. One batch in flight at most, so a cancel or a kill loses one batch.
+    verifying = ThreadPoolExecutor(max_workers=1, thread_name_prefix="verify") if config.overlap else None
+    in_flight: tuple[Future[tuple[list[Candidate], float]], list[list[Frame]]] | None = None
     last_index = -1
+
+    def verify(frames: dict[int, Frame], linked: list[Candidate]) -> tuple[list[Candidate], float]:
+        t = time.perf_counter()
+        return verification(frames, linked), time.perf_counter() - t
+
+    def store(job: Future[tuple[list[Candidate], float]], chunk: list[list[Frame]]) -> None:
+        nonlocal done_here, last_index
+        t_wait = time.perf_counter()
+        verified, took = job.result()
+        timings["verify_s"] = round(timings["verify_s"] + took, 3)
+        timings["verify_wait_s"] = round(timings.get("verify_wait_s", 0.0) + time.perf_counter() - t_wait, 3)
+        t2 = time.perf_counter()
+        sampled_here = sum(len(g) for g in chunk)
+        done_here += sampled_here
+        result.frames_done += sampled_here
+        last_index = chunk[-1][-1].index
+        stored = repo.add_batch(run_id=run_id, video_id=video_id, candidates=verified,
+                                last_frame_index=last_index, frames_done=result.frames_done)
+        timings["store_s"] = round(timings.get("store_s", 0.0) + time.perf_counter() - t2, 3)
+        result.candidates += len(stored)
+        if on_batch is not None:
+            on_batch(stored)
+        report(Progress("frames", result.frames_done, result.frames_total, eta(done_here),
+                        f"frame {last_index}, {result.candidates} candidates"))
+
     try:
         while True:
             if is_cancelled():
+                if in_flight is not None:  # searched and being verified: kept, as the batches before it
+                    store(*in_flight)
+                    in_flight = None
                 raise Cancelled("run cancelled; finished batches are kept")
             lock.check()
             t_wait = time.perf_counter()
@@ -335,26 +369,25 @@ def _process(source, config: RunConfig, todo: list[int], *, repo: Repository, ru
                 kept = filter_candidates(cross_brand_margin(nms(raw, iou=config.nms_iou)), threshold=threshold,
                                          min_margin=config.min_margin)
                 linked += linker.link_frame(kept)
-            t1 = time.perf_counter()
-            verified = verification({f.index: f for f in batch}, linked)
-            t2 = time.perf_counter()
-            timings["propose_s"] = round(timings["propose_s"] + t1 - t0, 3)
-            timings["verify_s"] = round(timings["verify_s"] + t2 - t1, 3)
-            sampled_here = sum(len(g) for g in chunk)
-            done_here += sampled_here
-            result.frames_done += sampled_here
+            timings["propose_s"] = round(timings["propose_s"] + time.perf_counter() - t0, 3)
             result.keyframes += len(batch)
             result.searched += [f.index for f in batch]
-            last_index = chunk[-1][-1].index
-            stored = repo.add_batch(run_id=run_id, video_id=video_id, candidates=verified,
-                                    last_frame_index=last_index, frames_done=result.frames_done)
-            timings["store_s"] = round(timings.get("store_s", 0.0) + time.perf_counter() - t2, 3)
-            result.candidates += len(stored)
-            if on_batch is not None:
-                on_batch(stored)
-            report(Progress("frames", result.frames_done, result.frames_total, eta(done_here),
-                            f"frame {last_index}, {result.candidates} candidates"))
+            if in_flight is not None:  # the batch before, verified meanwhile: stored first, in order
+                store(*in_flight)
+                in_flight = None
+            frames = {f.index: f for f in batch}
+            if verifying is None:
+                done: Future[tuple[list[Candidate], float]] = Future()
+                done.set_result(verify(frames, linked))
+                store(done, chunk)
+            else:
+                in_flight = (verifying.submit(verify, frames, linked), chunk)
+        if in_flight is not None:
+            store(*in_flight)
+            in_flight = None
     finally:
+        if verifying is not None:
+            verifying.shutdown(wait=True, cancel_futures=True)  # a batch being verified ends before the source goes
         frames_iter.close()  # stops the decoder's thread before anything else reads the source
         stage_one.close()
         if source.info.kind == "video" and last_index >= 0:

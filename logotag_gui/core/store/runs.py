@@ -91,7 +91,8 @@ def _owner_dead(owner: str) -> bool:
 
 def config_key(config: dict) -> str:
     """Hash of the settings that change results (not the frame range: a resume may extend it)."""
-    keep = {k: v for k, v in config.items() if k not in {"start_frame", "end_frame", "device", "batch_frames", "workers", "vlm_concurrency"}}
+    keep = {k: v for k, v in config.items() if k not in {"start_frame", "end_frame", "device", "batch_frames", "workers", "vlm_concurrency",
+                                                         "overlap"}}
     return hashlib.sha256(json.dumps(keep, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
 
