@@ -34,6 +34,25 @@ def test_two_copies_on_one_frame_count_once_and_gaps_split_exposures():
     assert joined.exposures == 1
 
 
+def test_a_box_between_sampled_frames_adds_no_interval_and_no_solus():
+    """Sampled at 2 fps from 25 fps (frames 0, 12, 25, 38, ...): a box drawn on frame 35 (t = 1.4 s) belongs to
+    the slot of frame 38 (t = 1.52 s), the nearer sampled frame."""
+    def on(index, brand):
+        return Candidate(FrameRef(index, index / 25, W, H), BBox(0, 0, 100, 60), brand, 0.9, "manual",
+                         review=Review(ReviewState.ACCEPTED))
+
+    sampled = [on(f, "norvik") for f in (0, 12, 25, 38, 50)] + [on(38, "aquila")]
+    alone = clip_exposure(sampled, interval_s=0.5)
+    with_drawn = clip_exposure([*sampled, on(35, "norvik")], interval_s=0.5)
+    assert with_drawn["norvik"].seconds == alone["norvik"].seconds == pytest.approx(2.5)
+    assert with_drawn["norvik"].frames == 5
+    # Solus: aquila shares frame 38's slot, so norvik is alone on four slots, whatever frame 35 holds.
+    assert with_drawn["norvik"].solus_seconds == alone["norvik"].solus_seconds == pytest.approx(2.0)
+    # A box between samples where the brand was not counted stands for its slot (once).
+    gap = clip_exposure([on(0, "fennel"), on(14, "fennel"), on(25, "fennel")], interval_s=0.5)["fennel"]
+    assert gap.seconds == pytest.approx(1.5) and gap.exposures == 1
+
+
 def test_size_position_and_solus():
     dets = [det(0, "a", x=450, y=270, w=100, h=60),  # centred, 1% of the frame
             det(1, "a", x=0, y=0, w=300, h=200),  # edge, 10%

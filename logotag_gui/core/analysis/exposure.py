@@ -69,7 +69,9 @@ def clip_exposure(candidates: Iterable[Candidate], *, interval_s: float, rules: 
                   ) -> dict[str, BrandExposure]:
     """Per-brand exposure for one clip. `interval_s` is what one sampled frame stands for."""
     out: dict[str, BrandExposure] = {}
-    # brand -> frame index -> detections there (two copies on one frame count once)
+    # brand -> sampling slot -> detections there (two copies on one frame count once). A box on a frame between
+    # two sampled frames (drawn there, or followed there) belongs to the nearer one's slot: it adds no interval
+    # of its own, and the brands on screen there are those of that slot (what solus time reads).
     frames: dict[str, dict[int, list[Candidate]]] = defaultdict(lambda: defaultdict(list))
     for c in candidates:
         if not included(c, rules.source):
@@ -79,33 +81,33 @@ def clip_exposure(candidates: Iterable[Candidate], *, interval_s: float, rules: 
         if c.has_box and size_share(c) < rules.min_size_share:
             stats.excluded_small += 1
             continue
-        frames[brand][c.frame.index].append(c)
+        frames[brand][slot(c, interval_s)].append(c)
 
     # Drop exposures that are too brief before solus is computed: an illegible flash of a rival
     # does not break another brand's solus time.
     kept: dict[str, dict[int, list[Candidate]]] = {}
-    for brand, by_frame in frames.items():
+    for brand, by_slot in frames.items():
         stats = out[brand]
         kept[brand] = {}
-        for run in _runs(by_frame, interval_s, rules.gap_tolerance_s):
+        for run in _runs(by_slot, interval_s, rules.gap_tolerance_s):
             duration = len(run) * interval_s
             if duration + 1e-9 < rules.min_duration_s:
                 stats.excluded_brief += 1
                 stats.excluded_brief_seconds += duration
                 continue
             stats.exposures += 1
-            for index in run:
-                kept[brand][index] = by_frame[index]
+            for k in run:
+                kept[brand][k] = by_slot[k]
 
     brands_on: dict[int, set[str]] = defaultdict(set)
-    for brand, by_frame in kept.items():
-        for index in by_frame:
-            brands_on[index].add(brand)
-    for brand, by_frame in kept.items():
+    for brand, by_slot in kept.items():
+        for k in by_slot:
+            brands_on[k].add(brand)
+    for brand, by_slot in kept.items():
         stats = out[brand]
         shares, total = [], 0.0
-        for index in sorted(by_frame):
-            dets = by_frame[index]
+        for k in sorted(by_slot):
+            dets = by_slot[k]
             boxes = [d for d in dets if d.has_box]
             biggest = max(boxes or dets, key=size_share)
             if not boxes:
@@ -118,27 +120,31 @@ def clip_exposure(candidates: Iterable[Candidate], *, interval_s: float, rules: 
                     stats.centre_seconds += interval_s
                 else:
                     stats.edge_seconds += interval_s
-            if brands_on[index] == {brand}:
+            if brands_on[k] == {brand}:
                 stats.solus_seconds += interval_s
             total += interval_s
             stats.timeline.append((biggest.frame.t, round(total, 6)))
-        stats.frames = len(by_frame)
+        stats.frames = len(by_slot)
         stats.seconds = round(total, 6)
         stats.mean_size_share = sum(shares) / len(shares) if shares else 0.0
         stats.max_size_share = max(shares, default=0.0)
     return dict(sorted(out.items()))
 
 
-def _runs(by_frame: dict[int, list[Candidate]], interval_s: float, gap_tolerance_s: float) -> list[list[int]]:
-    """Frame indices grouped into continuous appearances (gaps up to one interval plus the tolerance)."""
+def slot(c: Candidate, interval_s: float) -> int:
+    """The sampling slot of the candidate's frame: the nearest sampled instant (what one interval stands for)."""
+    return round(c.frame.t / interval_s) if interval_s > 0 else c.frame.index
+
+
+def _runs(by_slot: dict[int, list[Candidate]], interval_s: float, gap_tolerance_s: float) -> list[list[int]]:
+    """Slots grouped into continuous appearances (gaps up to one interval plus the tolerance)."""
     runs: list[list[int]] = []
-    last_t = None
-    for index in sorted(by_frame):
-        t = by_frame[index][0].frame.t
-        if last_t is None or t - last_t > interval_s + gap_tolerance_s + 1e-9:
+    last = None
+    for k in sorted(by_slot):
+        if last is None or (k - last) * interval_s > interval_s + gap_tolerance_s + 1e-9:
             runs.append([])
-        runs[-1].append(index)
-        last_t = t
+        runs[-1].append(k)
+        last = k
     return runs
 
 
