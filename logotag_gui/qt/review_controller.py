@@ -274,7 +274,7 @@ class ReviewController(QObject):
             return
         done = self._saving(self.assistant.decide_track, c, kind)
         if done:
-            self.w.statusBar().showMessage(f"{kind.value.title()}ed {len(done)} boxes of the track", 4000)
+            self.w.statusBar().showMessage(f"{kind.value.title()}ed {len(done)} box{'es' if len(done) != 1 else ''} of the track", 4000)
 
     def relabel(self, brand: str | None = None) -> None:
         c = self._target()
