@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from logotag_gui.core.base.records import BBox, Candidate, FrameRef
-from logotag_gui.core.pipeline.tracks import TrackLinker, cross_brand_margin, nms
+from logotag_gui.core.base.records import BBox, Candidate, FrameRef, Review, ReviewState
+from logotag_gui.core.pipeline.tracks import TrackLinker, cross_brand_margin, nms, not_doubled
 
 
 def cand(frame, x, brand="a", score=0.8, y=0, size=50):
@@ -35,3 +35,14 @@ def test_two_copies_on_one_frame_keep_separate_tracks_with_ids_from_the_allocato
     left = {c.track_id for c in linked if c.bbox.x < 200}
     right = {c.track_id for c in linked if c.bbox.x >= 200}
     assert left == {41} and right == {57}
+
+
+def test_a_followed_box_does_not_double_one_already_on_the_mark():
+    reviewers = cand(3, 100).with_(review=Review(ReviewState.ACCEPTED, bbox=BBox(104, 0, 50, 50)))
+    rejected = cand(4, 100).with_(review=Review(ReviewState.REJECTED))
+    new = [cand(3, 102), cand(3, 102, brand="b"), cand(3, 300), cand(4, 100), cand(5, 100)]
+    kept = not_doubled(new, [reviewers, rejected])
+    # frame 3: the reviewer's (tightened) box is the one box of "a" there; "b" and a box elsewhere stay; a rejected
+    # box holds no place (frame 4); frame 5 had nothing.
+    assert [(c.frame.index, c.brand, c.bbox.x) for c in kept] == [(3, "b", 102), (3, "a", 300), (4, "a", 100),
+                                                                   (5, "a", 100)]

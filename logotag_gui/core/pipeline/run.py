@@ -25,7 +25,13 @@ from logotag_gui.core.pipeline import keyframes
 from logotag_gui.core.pipeline.backends import ModelCache, choose_backends, describe, resolved_threshold
 from logotag_gui.core.pipeline.follow import extend_tracks, fill_between_keyframes
 from logotag_gui.core.pipeline.stage_one import StageOne, prefetch
-from logotag_gui.core.pipeline.tracks import TrackLinker, cross_brand_margin, filter_candidates, nms
+from logotag_gui.core.pipeline.tracks import (
+    TrackLinker,
+    cross_brand_margin,
+    filter_candidates,
+    nms,
+    not_doubled,
+)
 from logotag_gui.core.verifiers import Verifier, VerifyItem, prepare_verifier
 
 if TYPE_CHECKING:  # the store sits above the pipeline: it is handed in, never imported
@@ -439,6 +445,9 @@ def _propagate(source, config: RunConfig, *, repo: Repository, run_id: int, vide
     if is_cancelled():
         raise Cancelled("run cancelled; finished batches are kept")
     lock.check()
+    if added:  # a reviewer may have boxed (or followed) the mark meanwhile: no second box on it
+        added = not_doubled(added, [c for c in repo.candidates(video_id=video_id) if c.frame.index in
+                                    {a.frame.index for a in added}])
     if added:
         frames = {i: source.frame(i) for i in sorted({c.frame.index for c in added})}
         verification.seed(mine)

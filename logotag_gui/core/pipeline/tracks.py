@@ -1,7 +1,7 @@
 """Post-processing of raw proposals: NMS, cross-brand margin, and temporal linking into tracks.
 
-Frames are the truth: a track id is a derived label on per-frame candidates, so it can be
-recomputed at any time (e.g. after a reviewer edits a box) without losing anything.
+Frames are the truth: a track groups per-frame candidates, and its id is reserved in the store for the clip
+(review's T, following and undo refer to it), so it is kept, not recomputed, once candidates are stored.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import itertools
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from logotag_gui.core.base.records import Candidate
+from logotag_gui.core.base.records import Candidate, ReviewState
 
 
 def nms(candidates: Sequence[Candidate], *, iou: float = 0.4) -> list[Candidate]:
@@ -34,6 +34,17 @@ def cross_brand_margin(candidates: Sequence[Candidate], *, iou: float = 0.3) -> 
 
 def filter_candidates(candidates: Sequence[Candidate], *, threshold: float, min_margin: float) -> list[Candidate]:
     return [c for c in candidates if c.score >= threshold and (min_margin <= 0 or c.margin >= min_margin)]
+
+
+def not_doubled(new: Sequence[Candidate], existing: Sequence[Candidate], *, iou: float = 0.5) -> list[Candidate]:
+    """The new boxes that do not double a box of their brand already on their frame (IoU >= `iou` with one that
+    is not rejected: the reviewer's own box, or one followed or found meanwhile, stays the one box there)."""
+    held: dict[tuple[int, str], list[Candidate]] = {}
+    for c in existing:
+        if c.has_box and c.review.state is not ReviewState.REJECTED:
+            held.setdefault((c.frame.index, c.final_brand), []).append(c)
+    return [c for c in new if not any(h.final_bbox.iou(c.final_bbox) >= iou
+                                      for h in held.get((c.frame.index, c.final_brand), ()))]
 
 
 @dataclass(slots=True)
