@@ -57,6 +57,7 @@ class ClipView(QWidget):
         layout.addWidget(self.timeline)
         self.strip = FilmStrip()
         self.gallery_scope: str | None = None  # None: the exposure's frames; "brand" or "clip": a gallery (G)
+        self._gallery: list[Exposure] | None = None  # what the gallery shows now
         layout.addWidget(self.strip)
 
         self.loader = FrameLoader()
@@ -118,6 +119,7 @@ class ClipView(QWidget):
         self.shown = None
         self.view.set_candidates([])
         self.strip.show_exposure(None)
+        self._gallery = None
         self.timeline.set_exposures({}, None)
 
     def _changed(self, changes: Changes) -> None:
@@ -140,20 +142,25 @@ class ClipView(QWidget):
             return
         current = s.current_exposure
         self.timeline.set_exposures({b: s.exposures(b) for b in s.brands_on_screen()}, current)
-        shown = self.gallery_shown()
-        if shown is not None:
-            self.strip.show_gallery(shown, every_brand=self.gallery_scope == "clip")
+        self._gallery = self._gallery_now()
+        if self._gallery is not None:
+            self.strip.show_gallery(self._gallery, every_brand=self.gallery_scope == "clip")
         else:
             self.strip.show_exposure(current)
 
-    def gallery_shown(self) -> list[Exposure] | None:
-        """The exposures the gallery shows (what Ctrl+Shift+A accepts), or None where the strip shows frames."""
-        s, current = self.session, self.session.current_exposure if self.session else None
+    def _gallery_now(self) -> list[Exposure] | None:
+        s = self.session
         if s is None or self.gallery_scope is None:
             return None
         if self.gallery_scope == "clip":
             return s.gallery()
+        current = s.current_exposure
         return s.gallery(current.brand) if current is not None else None
+
+    def gallery_shown(self) -> list[Exposure] | None:
+        """The exposures the gallery shows as it was last drawn (what Ctrl+Shift+A accepts: nothing a learning
+        pass added since, unseen), or None where the strip shows frames."""
+        return self._gallery
 
     def toggle_gallery(self) -> None:
         """G: the film strip shows the selected exposure's frames, then its brand's exposures still to review, then
