@@ -130,7 +130,8 @@ def cmd_run_many(args: argparse.Namespace) -> int:
 
     try:
         summary = run_many(plan, _config(args), args.db, address=args.ray, max_retries=args.max_retries,
-                           num_cpus=args.num_cpus, num_gpus=args.num_gpus, on_event=event)
+                           num_cpus=args.num_cpus, num_gpus=args.num_gpus, on_event=event,
+                           split_minutes=args.split_minutes)
     except KeyboardInterrupt:
         print("interrupted: finished batches are stored; run the same command again to resume", file=sys.stderr)
         return 130
@@ -443,6 +444,9 @@ def build_parser() -> argparse.ArgumentParser:
     many.add_argument("--max-retries", type=int, default=3, help="times a clip is retried when its worker dies")
     many.add_argument("--num-cpus", type=float, default=1, help="cores per clip (default 1)")
     many.add_argument("--num-gpus", type=float, default=0, help="GPUs per clip (default 0)")
+    many.add_argument("--split-minutes", type=float, default=0, metavar="M",
+                      help="split a video longer than M minutes into ranges of M minutes that workers run at once, "
+                      "then join them into one run (tracks joined at the borders); 0 (default): one task per clip")
     many.set_defaults(func=cmd_run_many, input="")
 
     index = sub.add_parser("index", parents=[common], help="build (or check) the logo index")

@@ -63,7 +63,7 @@ def test_balanced_objects_respect_strings():
 
 def test_a_hesitant_no_stays_no_but_is_not_a_final_track_verdict():
     """The verdict keeps what the model said; a track carries it to its other crops only when it is confident."""
-    from logotag_gui.core.pipeline.run import combine_track_verdicts
+    from logotag_gui.core.pipeline.verification import combine_track_verdicts
 
     hesitant = verdict_from_text('{"verdict": "no", "confidence": 0.3, "visual_cues": "blurry"}', threshold=0.5,
                                  method="vlm")

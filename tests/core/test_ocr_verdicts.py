@@ -14,7 +14,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from logotag_gui.core.base.records import BBox, Candidate, Frame, FrameRef, Verdict, VerdictState
 from logotag_gui.core.media.logos import load_dictionary
-from logotag_gui.core.pipeline.run import _Verification, combine_track_verdicts
+from logotag_gui.core.pipeline.verification import Verification, combine_track_verdicts
 from logotag_gui.core.verifiers import VerifyItem, prepare_verifier
 from logotag_gui.core.verifiers.ocr import OcrVerifier
 from logotag_gui.core.vision.text_reading import (
@@ -265,7 +265,7 @@ def test_an_unsure_track_is_carried_as_unsure_and_verified_again():
     unsure = Verdict(UNSURE, 0.0, "no text read", "", "scripted")
     yes = Verdict(YES, 0.95, "read 'Ford'", "", "scripted")
     verifier = _Scripted(unsure, unsure, unsure, yes)
-    stage = _Verification(verifier, per_track=True, k=3)
+    stage = Verification(verifier, per_track=True, k=3)
     frames, cands = _track(10)
     first = stage(frames, cands)
     assert len(verifier.asked) == 3
@@ -282,7 +282,7 @@ def test_an_unsure_track_is_carried_as_unsure_and_verified_again():
 
 def test_an_unreadable_track_costs_at_most_its_budget():
     verifier = _Scripted(Verdict(UNSURE, 0.0, "no text read: a symbol", "", "scripted"))
-    stage = _Verification(verifier, per_track=True, k=3)
+    stage = Verification(verifier, per_track=True, k=3)
     out = []
     for b in range(6):
         out += stage(*_track(10, start=10 * b))
@@ -292,10 +292,10 @@ def test_an_unreadable_track_costs_at_most_its_budget():
 
 
 def test_a_confident_no_is_carried_and_a_hesitant_one_is_not():
-    stage = _Verification(_Scripted(Verdict(NO, 0.9, "read 'Norvik'", "", "scripted")), per_track=True, k=2)
+    stage = Verification(_Scripted(Verdict(NO, 0.9, "read 'Norvik'", "", "scripted")), per_track=True, k=2)
     out = stage(*_track(5))
     assert [c.verdict.state for c in out] == [NO] * 5 and sum(c.verdict.from_track for c in out) == 3
-    stage = _Verification(_Scripted(Verdict(NO, 0.3, "maybe not", "", "vlm")), per_track=True, k=2)
+    stage = Verification(_Scripted(Verdict(NO, 0.3, "maybe not", "", "vlm")), per_track=True, k=2)
     out = stage(*_track(5))
     carried = [c.verdict for c in out if c.verdict.from_track]
     assert len(carried) == 3 and all(v.state is UNSURE and "hesitant" in v.rationale for v in carried)
@@ -309,7 +309,7 @@ def test_seeded_tracks_resume_where_they_were():
     previous = [done[0].with_(verdict=yes), done[1].with_(verdict=Verdict(YES, 0.9, from_track=True)),
                 open_[0].with_(verdict=unsure), open_[1].with_(verdict=unsure)]
     verifier = _Scripted(yes)
-    stage = _Verification(verifier, per_track=True, k=3)
+    stage = Verification(verifier, per_track=True, k=3)
     stage.seed(previous)
     stage.seed(previous)  # seeding twice (a resumed run, then propagation) counts each crop once
     frames, a = _track(4, start=5)
@@ -322,5 +322,5 @@ def test_seeded_tracks_resume_where_they_were():
 
 def test_candidates_without_a_track_are_verified_one_by_one():
     verifier = _Scripted(Verdict(YES, 0.9, "", "", "scripted"))
-    out = _Verification(verifier, per_track=True, k=1)(*_track(4, track=None))
+    out = Verification(verifier, per_track=True, k=1)(*_track(4, track=None))
     assert len(verifier.asked) == 4 and not any(c.verdict.from_track for c in out)

@@ -6,7 +6,8 @@ from logotag_gui.core.base.config import RunConfig
 from logotag_gui.core.base.errors import InputError
 from logotag_gui.core.base.records import BBox, Candidate, Frame, FrameRef, Verdict, VerdictState
 from logotag_gui.core.pipeline.backends import ModelCache
-from logotag_gui.core.pipeline.run import _Verification, combine_track_verdicts, run_pipeline
+from logotag_gui.core.pipeline.run import run_pipeline
+from logotag_gui.core.pipeline.verification import Verification, combine_track_verdicts
 from logotag_gui.core.store import open_repository
 
 
@@ -101,13 +102,13 @@ def test_verification_beside_stage_one_gives_the_same_results(tmp_path, demo_cli
 
     clip, _ = demo_clip
     threads: list[str] = []
-    verify = _Verification.__call__
+    verify = Verification.__call__
 
     def recording(self, frames, cands):
         threads.append(threading.current_thread().name)
         return verify(self, frames, cands)
 
-    monkeypatch.setattr(_Verification, "__call__", recording)
+    monkeypatch.setattr(Verification, "__call__", recording)
     models = ModelCache()
     stored = {}
     for overlap in (False, True):
@@ -187,7 +188,7 @@ def test_track_verification_asks_a_few_crops_per_track():
         frames[i] = Frame(ref, np.zeros((64, 64, 3), np.uint8))
         cands.append(Candidate(ref, BBox(0, 0, 10, 10), "a", 0.5 + i / 100, "keypoints", track_id=7))
     verifier = _CountingVerifier()
-    stage = _Verification(verifier, per_track=True, k=3)
+    stage = Verification(verifier, per_track=True, k=3)
     out = stage(frames, cands[:10]) + stage(frames, cands[10:])
     assert len(verifier.asked) == 3  # not 20
     assert {c.frame.index for c in verifier.asked} == {7, 8, 9}  # the best-scoring crops of the first batch

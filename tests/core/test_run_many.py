@@ -36,22 +36,6 @@ def clips(tmp_path, demo_clip) -> Path:
     return folder
 
 
-@pytest.fixture(scope="module")
-def local_ray(tmp_path_factory):
-    """One small local Ray for the module; its workers get the environment the tests' autouse fixture sets."""
-    ray = pytest.importorskip("ray", reason='Ray is not installed (pip install "logotag[ray]")')
-    base = tmp_path_factory.getbasetemp()
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("XDG_CACHE_HOME", str(base / "cache"))
-        mp.setenv("LOGOTAG_LOG_DIR", str(base / "logs"))
-        mp.setenv("LOGOTAG_SHAPE_MODEL", "none")
-        mp.setenv("HF_HUB_OFFLINE", "1")
-        mp.setenv("RAY_USAGE_STATS_ENABLED", "0")
-        ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING", log_to_driver=False)
-    yield ray
-    ray.shutdown()
-
-
 def _runs(repo):
     by_path = {v.id: Path(v.path).name for v in repo.videos()}
     return {by_path[r.video_id]: r for r in repo.runs()}, repo.runs()

@@ -271,7 +271,7 @@ def _as_v1(conn) -> None:
     for table, column in (("videos", "next_track_id"), ("videos", "run_owner"), ("videos", "run_heartbeat"), ("videos", "cuts"),
                           ("runs", "notes"), ("candidates", "hint")):
         conn.execute(text(f"ALTER TABLE {table} DROP COLUMN {column}"))
-    for table in ("review_references", "exposure_splits", "audit_frames", "audit_samples"):
+    for table in ("review_references", "exposure_splits", "audit_frames", "audit_samples", "run_parts"):
         conn.execute(text(f"DROP TABLE {table}"))
     conn.execute(text("UPDATE logotag_meta SET value = '1' WHERE key = 'schema_version'"))
 

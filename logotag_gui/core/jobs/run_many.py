@@ -12,14 +12,13 @@ address (or a Ray already initialised in this process), the tasks go to that clu
 see the clips, the logo folder and the database at the same paths and URL (a PostgreSQL project:
 a SQLite file is shared only by processes of one machine, so it is allowed with a warning).
 
-Why one task per clip, and no frame ranges of one clip in parallel: a clip has one run lock and one
-run at a time (store/run_lock.py). Two range tasks of one clip would race for the lock (the second
-gets "being run by"), and run one after the other they would not add up: the settings' identity
-(`config_key`) leaves the frame range out so that a resume may extend a run, so a done run of frames
-0-999 is not resumable, and the next range would start a new run that supersedes the first range's
-pending results. Splitting a long clip correctly needs runs that own a frame range in the store;
-until then a long clip uses the cores of its task instead (`num_cpus` per task becomes the
-pipeline's `workers` threads when `--workers` is left at 0).
+A long clip, split (`split_minutes`): the driver makes one run of the clip made of parts, a frame
+range each (store/run_parts.py, pipeline/split.py), and hands every unfinished range to a task of its
+own; each range has its own lock, progress and resume point. When a clip's last range is done, one
+more task joins the tracks across the borders, follows them through the whole clip and marks the run
+done. A killed worker's range is resumed by its retry (or by running the command again) after its last
+stored batch. Without splitting, a long clip uses the cores of its task instead (`num_cpus` per task
+becomes the pipeline's `workers` threads when `--workers` is left at 0).
 
 Progress: the driver collects each clip as its task ends (`ray.wait`) and reports it done, skipped or
 failed with its message; while tasks run it reads the runs' `frames_done` from the project every
@@ -46,13 +45,17 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from logotag_gui.core.base.config import RunConfig
 from logotag_gui.core.base.errors import InputError, LogoTagError
 from logotag_gui.core.base.records import Progress
 from logotag_gui.core.base.safe_io import redact_secrets
 from logotag_gui.core.media.video import IMAGE_SUFFIXES, VIDEO_SUFFIXES, natural_key
+
+if TYPE_CHECKING:
+    from logotag_gui.core.pipeline.split import SplitPlan
+    from logotag_gui.core.store.run_parts import PartRecord
 
 log = logging.getLogger(__name__)
 
@@ -161,51 +164,82 @@ def finished_run(repo, config: RunConfig, video_id: int | None = None):
 
 
 def run_clip(config: RunConfig, db_url: str, *, video_id: int | None = None, num_cpus: int = 1,
-             hook: WorkerHook | None = None, busy_wait_s: float = BUSY_WAIT_S) -> ClipResult:
+             hook: WorkerHook | None = None, busy_wait_s: float = BUSY_WAIT_S, part_id: int | None = None) -> ClipResult:
     """Run (resume, or skip when done) one clip into the project at `db_url`; never raises for the clip's own
-    failure: it comes back as a failed result. A dying process (the retry's business) stops it as it would."""
+    failure: it comes back as a failed result. A dying process (the retry's business) stops it as it would.
+    With `part_id`: run (resume) that frame range of a split run (pipeline/split.py)."""
     from logotag_gui.core.pipeline.run import run_pipeline
-    from logotag_gui.core.store import open_repository
-    from logotag_gui.core.store.runs import RunBusy
 
-    t0 = time.perf_counter()
-    clip = str(config.input)
     if config.workers == 0:  # the task's share of cores, not one thread per core of a shared node
         config = config.with_(workers=max(1, int(num_cpus)))
+    clip = str(config.input)
 
-    def progress(p: Progress) -> None:
-        if hook is not None:
-            hook(clip, p)
+    def work(repo) -> ClipResult:
+        if part_id is None:
+            done = finished_run(repo, config, video_id)
+            if done is not None:
+                return _skipped(repo, clip, done, 0.0)
+        progress = (lambda p: hook(clip, p)) if hook is not None else None
+        result = _waiting_out_busy(lambda: run_pipeline(config, repo=repo, models=_model_cache(), on_progress=progress,
+                                                        part_id=part_id), busy_wait_s)
+        return ClipResult(clip, result.status, result.run_id, result.frames_done, result.frames_total,
+                          result.candidates, result.resumed_from, notices=list(result.notices))
 
+    return _guarded(clip, db_url, work)
+
+
+def finish_split_clip(config: RunConfig, db_url: str, run_id: int, *, busy_wait_s: float = BUSY_WAIT_S) -> ClipResult:
+    """Join and follow a split run whose parts are done (pipeline/split.py), as a clip's result."""
+    from logotag_gui.core.pipeline.split import finish_split
+
+    clip = str(config.input)
+
+    def work(repo) -> ClipResult:
+        result = _waiting_out_busy(lambda: finish_split(config, repo=repo, run_id=run_id, models=_model_cache()),
+                                   busy_wait_s)
+        return ClipResult(clip, result.status, result.run_id, result.frames_done, result.frames_total,
+                          result.candidates, notices=list(result.notices))
+
+    return _guarded(clip, db_url, work)
+
+
+def _waiting_out_busy(work: Callable[[], Any], busy_wait_s: float) -> Any:
+    """`work()`, tried again while another process holds the clip (or the range): a worker that died on
+    another machine gives it up after the lock's stale time."""
+    from logotag_gui.core.store.runs import RunBusy
+
+    waited = 0.0
+    while True:
+        try:
+            return work()
+        except RunBusy:
+            if waited >= busy_wait_s:
+                raise
+            time.sleep(BUSY_RETRY_S)
+            waited += BUSY_RETRY_S
+
+
+def _guarded(clip: str, db_url: str, work: Callable[[Any], ClipResult]) -> ClipResult:
+    """`work(repo)` on the project at `db_url`, its time measured; the clip's own failure (a LogoTagError, or
+    a bug: its traceback goes to the log) comes back as a failed result, so the other clips go on."""
+    from logotag_gui.core.store import open_repository
+
+    t0 = time.perf_counter()
     try:
         repo = open_repository(db_url)
     except LogoTagError as exc:
         return ClipResult(clip, "failed", message=redact_secrets(str(exc)), seconds=time.perf_counter() - t0)
     try:
-        done = finished_run(repo, config, video_id)
-        if done is not None:
-            return _skipped(repo, clip, done, time.perf_counter() - t0)
-        waited = 0.0
-        while True:
-            try:
-                result = run_pipeline(config, repo=repo, models=_model_cache(), on_progress=progress)
-                break
-            except RunBusy:
-                if waited >= busy_wait_s:
-                    raise
-                time.sleep(BUSY_RETRY_S)
-                waited += BUSY_RETRY_S
-        return ClipResult(clip, result.status, result.run_id, result.frames_done, result.frames_total,
-                          result.candidates, result.resumed_from, seconds=time.perf_counter() - t0,
-                          notices=list(result.notices))
+        result = work(repo)
     except LogoTagError as exc:
-        return ClipResult(clip, "failed", message=redact_secrets(str(exc)), seconds=time.perf_counter() - t0)
-    except Exception as exc:  # a bug on one clip must not stop the others; its traceback goes to the log
+        result = ClipResult(clip, "failed", message=redact_secrets(str(exc)))
+    except Exception as exc:
         log.exception("unexpected error on %s", clip)
-        return ClipResult(clip, "failed", message=redact_secrets(f"unexpected error: {exc.__class__.__name__}: {exc}"),
-                          seconds=time.perf_counter() - t0)
+        result = ClipResult(clip, "failed", message=redact_secrets(f"unexpected error: {exc.__class__.__name__}: {exc}"))
     finally:
         repo.close()
+    result.seconds = time.perf_counter() - t0
+    return result
 
 
 def _skipped(repo, clip: str, run, seconds: float) -> ClipResult:
@@ -215,8 +249,12 @@ def _skipped(repo, clip: str, run, seconds: float) -> ClipResult:
 
 
 def _ray_task(config: RunConfig, db_url: str, video_id: int | None, num_cpus: int,
-              hook: WorkerHook | None) -> ClipResult:
-    return run_clip(config, db_url, video_id=video_id, num_cpus=num_cpus, hook=hook)
+              hook: WorkerHook | None, part_id: int | None = None) -> ClipResult:
+    return run_clip(config, db_url, video_id=video_id, num_cpus=num_cpus, hook=hook, part_id=part_id)
+
+
+def _ray_finish_task(config: RunConfig, db_url: str, run_id: int) -> ClipResult:
+    return finish_split_clip(config, db_url, run_id)
 
 
 # ---- the driver ---------------------------------------------------------------------------------------
@@ -260,11 +298,12 @@ def import_ray():
 def run_many(plan: Plan | Sequence[str | Path], config: RunConfig, db: str | Path, *, address: str | None = None,
              max_retries: int = 3, num_cpus: float = 1, num_gpus: float = 0,
              on_event: Callable[[Event], None] | None = None, worker_hook: WorkerHook | None = None,
-             poll_s: float = 15.0) -> Summary:
+             poll_s: float = 15.0, split_minutes: float = 0.0) -> Summary:
     """Run every clip of `plan` with `config` (its `input` is ignored) into the project `db`, on Ray.
 
     Uses the Ray already initialised in this process, else `ray.init(address)` (a local Ray when
-    `address` is None), shut down again at the end. Raises LogoTagError before any work when Ray, the
+    `address` is None), shut down again at the end. With `split_minutes`, a video longer than that is
+    split into ranges of that length that workers run at once (pipeline/split.py), then joined. Raises LogoTagError before any work when Ray, the
     project or the plan cannot be used; a clip's own failure is a failed result in the summary.
     """
     from logotag_gui.core.store import open_repository
@@ -287,37 +326,68 @@ def run_many(plan: Plan | Sequence[str | Path], config: RunConfig, db: str | Pat
     results: list[ClipResult] = []
     try:
         known = {v.path: v.id for v in repo.videos()}
-        todo = []
-        for clip in plan.clips:
+        todo: list[str] = []
+        for path in map(str, plan.clips):
             # Named backends resolve alike everywhere: a clip done with them is skipped before Ray starts.
             # "auto" depends on the weights a worker's node holds: the worker decides.
             explicit = "auto" not in (config.embedder, config.verifier)
-            done = finished_run(repo, config.with_(input=str(clip)), known.get(str(clip))) \
-                if explicit and str(clip) in known else None
+            done = finished_run(repo, config.with_(input=path), known.get(path)) if explicit and path in known else None
             if done is None:
-                todo.append(clip)
+                todo.append(path)
                 continue
-            results.append(_skipped(repo, str(clip), done, 0.0))
-            emit(Event("skipped", str(clip), results[-1].message, results[-1]))
+            results.append(_skipped(repo, path, done, 0.0))
+            emit(Event("skipped", path, results[-1].message, results[-1]))
+        splits = _prepare_splits(repo, config, todo, split_minutes, results, emit) if split_minutes > 0 else {}
+        todo = [path for path in todo if path in splits or not any(r.clip == path for r in results)]  # not failed
         if not todo:
             return Summary(results, time.perf_counter() - t0)
         if not ray.is_initialized():
             kwargs: dict[str, Any] = {"include_dashboard": False, "logging_level": logging.WARNING}
             ray.init(address=address, **kwargs)
             started_ray = True
-        task = ray.remote(_ray_task).options(max_retries=max_retries, retry_exceptions=False, num_cpus=num_cpus,
-                                             num_gpus=num_gpus, name="logotag-clip")
-        pending = {task.remote(config.with_(input=str(clip)), url, known.get(str(clip)), max(1, int(num_cpus)),
-                               worker_hook): str(clip) for clip in todo}
+        options = {"max_retries": max_retries, "retry_exceptions": False, "num_cpus": num_cpus, "num_gpus": num_gpus}
+        task = ray.remote(_ray_task).options(name="logotag-clip", **options)
+        finish = ray.remote(_ray_finish_task).options(name="logotag-finish", **options)
+        pending: dict[Any, tuple[str, PartRecord | None]] = {}  # a task -> its clip, and the part it runs
+        failed_parts: dict[str, list[str]] = {}
+
+        def submit_finish(clip: str) -> None:
+            pending[finish.remote(config.with_(input=clip), url, splits[clip].run_id)] = (clip, None)
+
+        for clip in todo:
+            plan_ = splits.get(clip)
+            if plan_ is None:
+                pending[task.remote(config.with_(input=clip), url, known.get(clip), max(1, int(num_cpus)),
+                                    worker_hook)] = (clip, None)
+                continue
+            if not plan_.todo:
+                submit_finish(clip)
+            for range_ in plan_.todo:
+                pending[task.remote(config.with_(input=clip), url, plan_.video_id, max(1, int(num_cpus)),
+                                    worker_hook, range_.id)] = (clip, range_)
         shown: dict[str, tuple[int, int]] = {}
         try:
             while pending:
                 ready, _ = ray.wait(list(pending), num_returns=1, timeout=poll_s)
                 if not ready:
-                    _report_progress(repo, set(pending.values()), shown, emit)
+                    _report_progress(repo, {clip for clip, _ in pending.values()}, shown, emit)
                     continue
                 for ref in ready:
-                    result = _collect(ray, ref, pending.pop(ref), max_retries)
+                    clip, part = pending.pop(ref)
+                    result = _collect(ray, ref, clip, max_retries)
+                    if part is not None:  # a range of a split clip: the clip ends when its last range does
+                        if result.status != "done":
+                            failed_parts.setdefault(clip, []).append(
+                                f"frames {part.start_frame}-{part.end_frame}: {result.status} {result.message}".strip())
+                        if any(c == clip and p is not None for c, p in pending.values()):
+                            continue
+                        if clip not in failed_parts:
+                            submit_finish(clip)
+                            continue
+                        result = ClipResult(clip, "failed", splits[clip].run_id, message="; ".join(failed_parts[clip])
+                                            + ". Finished ranges are kept; running again carries on the rest.")
+                    if clip in splits:  # its ranges' time too, not only the finishing's
+                        result.seconds = time.perf_counter() - t0
                     results.append(result)
                     emit(Event(result.status, result.clip, result.message, result))
         except KeyboardInterrupt:
@@ -329,6 +399,32 @@ def run_many(plan: Plan | Sequence[str | Path], config: RunConfig, db: str | Pat
         if started_ray:
             ray.shutdown()
     return Summary(results, time.perf_counter() - t0)
+
+
+def _prepare_splits(repo, config: RunConfig, clips: Sequence[str], minutes: float, results: list[ClipResult],
+                    emit: Callable[[Event], None]) -> dict[str, SplitPlan]:
+    """The split runs of the clips longer than `minutes` (made, or found to carry on), before any worker
+    starts; a clip that cannot be opened fails here as its task would have."""
+    from logotag_gui.core.pipeline.split import prepare_split
+
+    splits: dict[str, SplitPlan] = {}
+    for clip in clips:
+        try:
+            done = finished_run(repo, config.with_(input=clip))
+            if done is not None:  # "auto" backends, resolved here as the split's are
+                results.append(_skipped(repo, clip, done, 0.0))
+                emit(Event("skipped", clip, results[-1].message, results[-1]))
+                continue
+            plan_ = prepare_split(config.with_(input=clip), repo, minutes=minutes)
+        except LogoTagError as exc:
+            results.append(ClipResult(clip, "failed", message=redact_secrets(str(exc))))
+            emit(Event("failed", clip, results[-1].message, results[-1]))
+            continue
+        if plan_ is not None:
+            splits[clip] = plan_
+            emit(Event("notice", clip, f"{Path(clip).name}: {len(plan_.parts)} ranges of {minutes:g} min, "
+                                       f"{len(plan_.todo)} to run" + (" (carried on)" if plan_.resumed else "")))
+    return splits
 
 
 def _collect(ray, ref, clip: str, max_retries: int) -> ClipResult:

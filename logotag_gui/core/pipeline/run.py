@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING
 
 from logotag_gui.core.base.config import RunConfig, default_workers
 from logotag_gui.core.base.errors import Cancelled, InputError
-from logotag_gui.core.base.records import Candidate, Frame, Progress, Verdict, VerdictState
-from logotag_gui.core.media.logos import load_dictionary
-from logotag_gui.core.media.video import REENCODE_HINT, open_source
+from logotag_gui.core.base.records import Candidate, Frame, Progress
+from logotag_gui.core.media.logos import LogoDictionary, load_dictionary
+from logotag_gui.core.media.video import REENCODE_HINT, Source, open_source
 from logotag_gui.core.pipeline import keyframes
 from logotag_gui.core.pipeline.backends import ModelCache, choose_backends, describe, resolved_threshold
 from logotag_gui.core.pipeline.follow import extend_tracks, fill_between_keyframes
@@ -32,16 +32,18 @@ from logotag_gui.core.pipeline.tracks import (
     nms,
     not_doubled,
 )
-from logotag_gui.core.verifiers import Verifier, VerifyItem, prepare_verifier
+from logotag_gui.core.pipeline.verification import Verification
+from logotag_gui.core.proposers import Proposer
+from logotag_gui.core.verifiers import Verifier, prepare_verifier
 
 if TYPE_CHECKING:  # the store sits above the pipeline: it is handed in, never imported
     from logotag_gui.core.store import Repository
     from logotag_gui.core.store.run_lock import RunLock
+    from logotag_gui.core.store.run_parts import PartRecord
 
 log = logging.getLogger(__name__)
 ProgressFn = Callable[[Progress], None]
 BatchFn = Callable[[list[Candidate]], None]
-CONTEXT = 1.25  # verify a crop a little larger than the box: a logo's edges matter
 
 
 @dataclass(slots=True)
@@ -72,125 +74,6 @@ class _Eta:
         return elapsed / done * (self.total - done)
 
 
-def _verify_items(frame_by_index: dict[int, Frame], cands: Sequence[Candidate]) -> list[VerifyItem]:
-    items = []
-    for c in cands:
-        frame = frame_by_index[c.frame.index]
-        items.append(VerifyItem(c, frame.crop(c.bbox.expanded(CONTEXT))))
-    return items
-
-
-def combine_track_verdicts(verdicts: Sequence[Verdict], *, confident_no: float = 0.5) -> Verdict:
-    """One verdict for a track from its verified crops: the majority of its confident verdicts.
-
-    Only a "yes" (verifiers say yes only above their threshold) or a "no" held with confidence >=
-    `confident_no` counts. An "unsure" (OCR that read nothing on a symbol, a near miss), a hesitant
-    "no" or an unparsable answer says nothing about the rest of the track, so it never outvotes a
-    confident crop. The most confident verdict of the majority wins. Where no crop is confident, or
-    confident crops split evenly, the result is not confident: an UNSURE verdict (the most confident
-    unsure one, a hesitant "no" turned unsure, or "crops disagree"), or the first verdict when all are
-    unparsable. The result is confident exactly when its state is YES or NO.
-    """
-    if not verdicts:
-        return Verdict(VerdictState.NOT_RUN)
-    yes = [v for v in verdicts if v.state is VerdictState.YES]
-    no = [v for v in verdicts if v.state is VerdictState.NO and (v.confidence or 0.0) >= confident_no]
-    if len(yes) != len(no):
-        return max(yes if len(yes) > len(no) else no, key=lambda v: v.confidence or 0.0)
-    if yes:
-        best = max(yes + no, key=lambda v: v.confidence or 0.0)
-        return Verdict(VerdictState.UNSURE, None, f"the track's crops disagree ({len(yes)} yes, {len(no)} no)",
-                       "", best.method)
-    unsure = [v for v in verdicts if v.state is VerdictState.UNSURE]
-    if unsure:
-        return max(unsure, key=lambda v: v.confidence or 0.0)
-    hesitant = [v for v in verdicts if v.state is VerdictState.NO]
-    if hesitant:
-        v = max(hesitant, key=lambda v: v.confidence or 0.0)
-        return Verdict(VerdictState.UNSURE, None, f"a hesitant no ({v.confidence}): {v.rationale}", v.raw, v.method)
-    return verdicts[0]
-
-
-class _Verification:
-    """Per-candidate or track-level verification, remembering track verdicts across batches.
-
-    Track-level: the best `k` crops of a track are verified and combined (`combine_track_verdicts`).
-    Only a confident verdict (a yes, or a firm no) is carried to the rest of the track as if it were
-    theirs (`from_track=True`), and it settles the track. A track that leaves the verifier unsure (OCR
-    reads nothing on a symbol or a small crop, a near miss, crops that disagree, unparsable answers)
-    stays open: later batches verify their best `k` crops of it too, until a confident verdict comes or
-    `max_crops` crops (default 3k) of the track were verified. So a logo that grows or sharpens later
-    is judged on its clearer crops, and an unreadable symbol costs at most 3k verifier calls. The crops
-    not verified meanwhile, and all later ones once the budget is spent, carry the track's verdict
-    marked as unsure (state UNSURE, `from_track=True`), never as a final yes or no. Candidates without
-    a track are verified one by one.
-    """
-
-    def __init__(self, verifier: Verifier, *, per_track: bool, k: int, max_crops: int | None = None) -> None:
-        self.verifier, self.per_track, self.k = verifier, per_track, k
-        self.max_crops = max(1, max_crops if max_crops is not None else 3 * k)
-        self.track_verdicts: dict[int, Verdict] = {}
-        # track -> (frame index, box) -> that crop's own verdict: what the track's verdict is combined from
-        self._verified: dict[int, dict[tuple, Verdict]] = {}
-
-    def seed(self, previous: Sequence[Candidate]) -> None:
-        seeded = set()
-        for c in previous:
-            if c.track_id is not None and c.verdict.state is not VerdictState.NOT_RUN and not c.verdict.from_track:
-                self._verified.setdefault(c.track_id, {})[(c.frame.index, c.bbox)] = c.verdict
-                seeded.add(c.track_id)
-        for track in seeded:
-            self.track_verdicts[track] = combine_track_verdicts(list(self._verified[track].values()))
-
-    def settled(self, track: int) -> bool:
-        """The track has a confident verdict, or its budget of verified crops is spent."""
-        v = self.track_verdicts.get(track)
-        if v is None:
-            return False
-        return v.state in (VerdictState.YES, VerdictState.NO) or len(self._verified.get(track, {})) >= self.max_crops
-
-    def __call__(self, frames: dict[int, Frame], cands: list[Candidate]) -> list[Candidate]:
-        if self.verifier.name == "none" or not cands:
-            return cands
-        if not self.per_track:
-            verdicts = self.verifier.verify(_verify_items(frames, cands))
-            return [c.with_(verdict=v) for c, v in zip(cands, verdicts, strict=True)]
-        by_track: dict[int, list[int]] = {}
-        chosen = []
-        for i, c in enumerate(cands):
-            if c.track_id is None:
-                chosen.append(i)
-            elif not self.settled(c.track_id):
-                by_track.setdefault(c.track_id, []).append(i)
-        for track, idx in by_track.items():
-            room = self.max_crops - len(self._verified.get(track, {}))
-            chosen += sorted(idx, key=lambda i: -cands[i].score)[: min(self.k, room)]
-        by_index = dict(zip(chosen, self.verifier.verify(_verify_items(frames, [cands[i] for i in chosen])),
-                            strict=True))
-        for track, idx in by_track.items():
-            mine = self._verified.setdefault(track, {})
-            mine.update({(cands[i].frame.index, cands[i].bbox): by_index[i] for i in idx if i in by_index})
-            self.track_verdicts[track] = combine_track_verdicts(list(mine.values()))
-
-        def verdict(i: int, c: Candidate) -> Verdict:
-            if i in by_index:
-                return by_index[i]
-            assert c.track_id is not None  # every box without a track was chosen, so verified above
-            return self._carried(self.track_verdicts[c.track_id])
-
-        return [c.with_(verdict=verdict(i, c)) for i, c in enumerate(cands)]
-
-    @staticmethod
-    def _carried(v: Verdict) -> Verdict:
-        """The track's verdict for a crop that was not verified itself: as it is when confident, else unsure."""
-        if v.state in (VerdictState.YES, VerdictState.NO):
-            return Verdict(v.state, v.confidence, v.rationale, "", v.method, from_track=True)
-        if v.state is VerdictState.UNSURE:
-            return Verdict(VerdictState.UNSURE, v.confidence, v.rationale, "", v.method, from_track=True)
-        return Verdict(VerdictState.UNSURE, None, f"not verified here; the track's crops gave {v.state.value}: "
-                       f"{v.rationale}".rstrip(": "), "", v.method, from_track=True)
-
-
 class _TrackIds:
     """Track ids for one run, reserved from the clip's counter in blocks (unique across runs and review)."""
 
@@ -206,18 +89,36 @@ class _TrackIds:
         return self._next - 1
 
 
+@dataclass(slots=True)
+class RunContext:
+    """What every step of one run reads: the clip, the settings in effect, the store, and where results go."""
+
+    source: Source
+    config: RunConfig  # with the backends resolved
+    repo: Repository
+    video_id: int
+    run_id: int
+    lock: RunLock
+    result: RunResult
+    report: ProgressFn
+    on_batch: BatchFn | None
+    is_cancelled: Callable[[], bool]
+    part: PartRecord | None = None  # the frame range this process runs of a split run (run-many)
+
+
 def run_pipeline(config: RunConfig, *, repo: Repository, models: ModelCache | None = None,
                  on_progress: ProgressFn | None = None, on_batch: BatchFn | None = None,
-                 cancel: Callable[[], bool] | None = None, cache_root: str | None = None) -> RunResult:
+                 cancel: Callable[[], bool] | None = None, cache_root: str | None = None,
+                 part_id: int | None = None) -> RunResult:
     """Run (or resume) the pipeline on one input. Raises LogoTagError subclasses with clear messages.
 
     One process at a time runs a clip: the clip's run lock is held in the database for the whole run
     (a second `logotag run`, or the app, gets a clear "being run by" message instead of duplicates).
+    With `part_id`, this process runs (or resumes) one frame range of a split run (pipeline/split.py)
+    under that part's lock, and leaves following and finishing the run to `finish_split`.
     """
     report = on_progress or (lambda p: None)
-    is_cancelled = cancel or (lambda: False)
     models = models or ModelCache()
-    timings: dict[str, float] = {}
     # The clip's identity is its resolved path: `clip.mp4` and `/abs/clip.mp4` are one clip and one run.
     config = config.with_(input=str(Path(config.input).expanduser().resolve()))
 
@@ -227,26 +128,36 @@ def run_pipeline(config: RunConfig, *, repo: Repository, models: ModelCache | No
         repo.sync_brands(dictionary.aliases, dictionary.files_by_brand())
         # The project's dictionary is the one its latest run used (the app shows references from it).
         repo.set_setting("logos_dir", str(Path(config.logos).expanduser().resolve()))
-        info = source.info
-        video_id = repo.add_video(path=config.input, kind=info.kind, fps=info.fps, frame_count=info.frame_count,
-                                  duration_s=info.duration_s, width=info.width, height=info.height)
-        with repo.run_lock(video_id) as lock:
+        video_id = add_video(repo, config.input, source)
+        with repo.run_lock(video_id, part_id=part_id) as lock:
             return _run_locked(config, source, dictionary, repo=repo, video_id=video_id, lock=lock, models=models,
-                               report=report, on_batch=on_batch, is_cancelled=is_cancelled, cache_root=cache_root,
-                               timings=timings)
+                               report=report, on_batch=on_batch, is_cancelled=cancel or (lambda: False),
+                               cache_root=cache_root, part_id=part_id)
     finally:
         source.close()
 
 
-def _run_locked(config: RunConfig, source, dictionary, *, repo: Repository, video_id: int, lock: RunLock,
-                models: ModelCache, report: ProgressFn, on_batch: BatchFn | None, is_cancelled: Callable[[], bool],
-                cache_root: str | None, timings: dict[str, float]) -> RunResult:
+def add_video(repo: Repository, path: str, source: Source) -> int:
     info = source.info
+    return repo.add_video(path=path, kind=info.kind, fps=info.fps, frame_count=info.frame_count,
+                          duration_s=info.duration_s, width=info.width, height=info.height)
+
+
+@dataclass(slots=True)
+class Backends:
+    proposer: Proposer
+    verifier: Verifier
+    config: RunConfig  # the run's settings with "auto" resolved to the backends chosen
+    notices: list[str]
+
+
+def load_backends(config: RunConfig, dictionary: LogoDictionary, models: ModelCache, report: ProgressFn,
+                  timings: dict[str, float], cache_root: str | None = None) -> Backends:
+    """The run's stage 1 and verifier, loaded and prepared for the dictionary, and the notices of the choice."""
     embedder_name, verifier_name, notices = choose_backends(config)
     for notice in notices:
         log.info(notice)
         report(Progress("notice", 0, 0, message=notice))
-
     t0 = time.perf_counter()
     report(Progress("loading models", 0, 2, message=f"{embedder_name} + {verifier_name}"))
     proposer = models.proposer(embedder_name, config, cache_root=cache_root)
@@ -257,43 +168,65 @@ def _run_locked(config: RunConfig, source, dictionary, *, repo: Repository, vide
     proposer.prepare(dictionary)
     prepare_verifier(verifier, dictionary)  # the OCR verifier learns which marks hold their name
     timings["index_s"] = round(time.perf_counter() - t0, 3)
+    return Backends(proposer, verifier, config.with_(embedder=embedder_name, verifier=verifier_name), notices)
 
-    effective = config.with_(embedder=embedder_name, verifier=verifier_name)
-    all_indices = source.sampled_indices(fps=config.fps, start=config.start_frame, end=config.end_frame)
+
+def _run_locked(config: RunConfig, source: Source, dictionary: LogoDictionary, *, repo: Repository, video_id: int,
+                lock: RunLock, models: ModelCache, report: ProgressFn, on_batch: BatchFn | None,
+                is_cancelled: Callable[[], bool], cache_root: str | None, part_id: int | None) -> RunResult:
+    info = source.info
+    timings: dict[str, float] = {}
+    backends = load_backends(config, dictionary, models, report, timings, cache_root)
+    proposer, verifier, effective, notices = backends.proposer, backends.verifier, backends.config, backends.notices
     gap_frames = max(1, int(round(config.track_gap_s * info.fps)))
     linker = TrackLinker(max_gap_frames=gap_frames, new_id=_TrackIds(repo, video_id))
-    verification = _Verification(verifier, per_track=config.track_verify, k=config.track_verify_k)
+    verification = Verification(verifier, per_track=config.track_verify, k=config.track_verify_k)
 
-    resume = repo.resumable_run(video_id=video_id, config=effective.as_dict())
+    part = repo.run_part(part_id) if part_id is not None else None
+    if part is not None:  # one range of a split run: its own frames and resume point
+        run_id, start_after = part.run_id, part.last_frame_index
+        all_indices = source.sampled_indices(fps=config.fps, start=part.start_frame, end=part.end_frame)
+        repo.set_run_models(run_id, embedder=describe(proposer), verifier=describe(verifier))
+        repo.mark_part(part.id, status="running")
+        resume: dict | None = {"id": run_id} if start_after >= 0 else None
+    else:
+        all_indices = source.sampled_indices(fps=config.fps, start=config.start_frame, end=config.end_frame)
+        resume = repo.resumable_run(video_id=video_id, config=effective.as_dict())
+        if resume is not None:
+            run_id, start_after = resume["id"], resume["last_frame_index"]
+            repo.mark_run(run_id, status="running")
+        else:
+            run_id = repo.start_run(video_id=video_id, config=effective.as_dict(), embedder=describe(proposer),
+                                    verifier=describe(verifier), frames_total=len(all_indices))
+            start_after = -1
     if resume is not None:
-        run_id, start_after = resume["id"], resume["last_frame_index"]
-        previous = repo.last_linked(run_id=run_id, since_frame=start_after - gap_frames)
+        previous = repo.last_linked(run_id=run_id, since_frame=start_after - gap_frames, until_frame=start_after)
         linker.seed(previous)
         verification.seed(previous)
-        repo.mark_run(run_id, status="running")
         log.info("resuming run %d after frame %d", run_id, start_after)
-    else:
-        run_id = repo.start_run(video_id=video_id, config=effective.as_dict(), embedder=describe(proposer),
-                                verifier=describe(verifier), frames_total=len(all_indices))
-        start_after = -1
     todo = [i for i in all_indices if i > start_after]
-    frames_done = len(all_indices) - len(todo)
-    result = RunResult(run_id, video_id, "running", frames_done, len(all_indices), 0,
-                       start_after if start_after >= 0 else None, embedder_name, verifier_name, notices, timings)
+    result = RunResult(run_id, video_id, "running", len(all_indices) - len(todo), len(all_indices), 0,
+                       start_after if start_after >= 0 else None, effective.embedder, effective.verifier, notices, timings)
+    ctx = RunContext(source, effective, repo, video_id, run_id, lock, result, report, on_batch, is_cancelled, part)
+
+    def mark(status: str, error: str = "") -> None:
+        if part is not None:
+            repo.mark_part(part.id, status=status, error=error)
+        else:
+            repo.mark_run(run_id, status=status, error=error, timings=timings, notes=result.notices)
+
     try:
-        _process(source, effective, todo, repo=repo, run_id=run_id, video_id=video_id, proposer=proposer,
-                 linker=linker, verification=verification, result=result, report=report, on_batch=on_batch,
-                 is_cancelled=is_cancelled, lock=lock)
+        _process(ctx, todo, proposer, linker, verification)
         # Detecting on keyframes only, following is what fills the frames between: it follows every detection.
-        if (effective.propagate or effective.detect_every > 1) and info.kind == "video":
-            _propagate(source, effective, repo=repo, run_id=run_id, video_id=video_id, verification=verification,
-                       result=result, report=report, on_batch=on_batch, is_cancelled=is_cancelled, lock=lock)
+        # A split run's parts leave it to the run's finishing, which follows across their borders.
+        if part is None and (effective.propagate or effective.detect_every > 1) and info.kind == "video":
+            propagate(ctx, verification)
     except Cancelled:
-        repo.mark_run(run_id, status="cancelled", timings=timings, notes=result.notices)
+        mark("cancelled")
         result.status = "cancelled"
         return result
     except Exception as exc:
-        repo.mark_run(run_id, status="failed", error=str(exc), timings=timings, notes=result.notices)
+        mark("failed", str(exc))
         raise
     skipped = getattr(source, "skipped", {})
     if skipped:
@@ -302,14 +235,14 @@ def _run_locked(config: RunConfig, source, dictionary, *, repo: Repository, vide
         log.warning(note)
         result.notices.append(note)
         report(Progress("notice", 0, 0, message=note))
-    repo.mark_run(run_id, status="done", timings=timings, notes=result.notices)
+    mark("done")
     result.status = "done"
     return result
 
 
-def _process(source, config: RunConfig, todo: list[int], *, repo: Repository, run_id: int, video_id: int, proposer,
-             linker: TrackLinker, verification: _Verification, result: RunResult, report: ProgressFn,
-             on_batch: BatchFn | None, is_cancelled: Callable[[], bool], lock: RunLock) -> None:
+def _process(ctx: RunContext, todo: list[int], proposer: Proposer, linker: TrackLinker,
+             verification: Verification) -> None:
+    config, result, report, repo = ctx.config, ctx.result, ctx.report, ctx.repo
     threshold = resolved_threshold(config, config.embedder)
     eta = _Eta(len(todo))
     timings = result.timings
@@ -320,7 +253,7 @@ def _process(source, config: RunConfig, todo: list[int], *, repo: Repository, ru
     if not todo:
         return
     cuts: list[int] = []  # where shots start, as the decoder passes them (it sees every frame)
-    frames_iter = prefetch(source.sample(fps=config.fps, start=todo[0], end=config.end_frame, cuts=cuts))
+    frames_iter = prefetch(ctx.source.sample(fps=config.fps, start=todo[0], end=todo[-1], cuts=cuts))
     # Stage 1 on one frame of each group (every frame where detect_every is 1); following fills the others.
     grouped = keyframes.groups(frames_iter, k=max(1, config.detect_every), cuts=cuts)
     stage_one = StageOne(proposer, workers=config.workers or default_workers(), skip_unchanged=config.skip_unchanged)
@@ -346,23 +279,24 @@ def _process(source, config: RunConfig, todo: list[int], *, repo: Repository, ru
         done_here += sampled_here
         result.frames_done += sampled_here
         last_index = chunk[-1][-1].index
-        stored = repo.add_batch(run_id=run_id, video_id=video_id, candidates=verified,
-                                last_frame_index=last_index, frames_done=result.frames_done)
+        stored = repo.add_batch(run_id=ctx.run_id, video_id=ctx.video_id, candidates=verified,
+                                last_frame_index=last_index, frames_done=result.frames_done,
+                                part_id=ctx.part.id if ctx.part is not None else None)
         timings["store_s"] = round(timings.get("store_s", 0.0) + time.perf_counter() - t2, 3)
         result.candidates += len(stored)
-        if on_batch is not None:
-            on_batch(stored)
+        if ctx.on_batch is not None:
+            ctx.on_batch(stored)
         report(Progress("frames", result.frames_done, result.frames_total, eta(done_here),
                         f"frame {last_index}, {result.candidates} candidates"))
 
     try:
         while True:
-            if is_cancelled():
+            if ctx.is_cancelled():
                 if in_flight is not None:  # searched and being verified: kept, as the batches before it
                     store(*in_flight)
                     in_flight = None
                 raise Cancelled("run cancelled; finished batches are kept")
-            lock.check()
+            ctx.lock.check()
             t_wait = time.perf_counter()
             chunk = list(itertools.islice(grouped, config.batch_frames))
             timings["decode_wait_s"] = round(timings.get("decode_wait_s", 0.0) + time.perf_counter() - t_wait, 3)
@@ -396,10 +330,10 @@ def _process(source, config: RunConfig, todo: list[int], *, repo: Repository, ru
             verifying.shutdown(wait=True, cancel_futures=True)  # a batch being verified ends before the source goes
         frames_iter.close()  # stops the decoder's thread before anything else reads the source
         stage_one.close()
-        if source.info.kind == "video" and last_index >= 0:
-            repo.add_cuts(video_id, [f for f in cuts if f <= last_index], looked=(todo[0], last_index))
+        if ctx.source.info.kind == "video" and last_index >= 0:
+            repo.add_cuts(ctx.video_id, [f for f in cuts if f <= last_index], looked=(todo[0], last_index))
         timings["unchanged_frames"] = timings.get("unchanged_frames", 0) + stage_one.unchanged_frames
-    _check_decoded(source, todo, done_here, last_index, result)
+    _check_decoded(ctx.source, todo, done_here, last_index, result)
 
 
 def _check_decoded(source, todo: list[int], decoded: int, last_index: int, result: RunResult) -> None:
@@ -424,38 +358,37 @@ def keyframes_of(candidates: Sequence[Candidate], result: RunResult) -> list[int
     return sorted(set(result.searched) | {c.frame.index for c in candidates if c.method != "tracked"})
 
 
-def _propagate(source, config: RunConfig, *, repo: Repository, run_id: int, video_id: int,
-               verification: _Verification, result: RunResult, report: ProgressFn, on_batch: BatchFn | None,
-               is_cancelled: Callable[[], bool], lock: RunLock) -> None:
+def propagate(ctx: RunContext, verification: Verification) -> None:
     """Carry every confident detection through the sampled frames where the detector missed it.
 
     Idempotent: a resumed run follows again and adds only what is not there yet.
     """
+    config, repo, result, report = ctx.config, ctx.repo, ctx.result, ctx.report
     t0 = time.perf_counter()
-    sampled = source.sampled_indices(fps=config.fps, start=config.start_frame, end=config.end_frame)
-    mine = repo.candidates(run_id=run_id)
-    stop = lambda: is_cancelled() or lock.lost.is_set()  # noqa: E731
+    sampled = ctx.source.sampled_indices(fps=config.fps, start=config.start_frame, end=config.end_frame)
+    mine = repo.candidates(run_id=ctx.run_id)
+    stop = lambda: ctx.is_cancelled() or ctx.lock.lost.is_set()  # noqa: E731
     progress = lambda done, total: report(Progress("following tracks", done, total))  # noqa: E731
     if config.detect_every > 1:  # keyframes: every detection fills its stretch of the clip
-        added = fill_between_keyframes(source, mine, keyframes=keyframes_of(mine, result), sampled=sampled,
+        added = fill_between_keyframes(ctx.source, mine, keyframes=keyframes_of(mine, result), sampled=sampled,
                                        cancel=stop, on_progress=progress)
     else:
-        added = extend_tracks(source, mine, sampled=sampled, min_score=config.propagate_min_score, cancel=stop,
+        added = extend_tracks(ctx.source, mine, sampled=sampled, min_score=config.propagate_min_score, cancel=stop,
                               on_progress=progress)
-    if is_cancelled():
+    if ctx.is_cancelled():
         raise Cancelled("run cancelled; finished batches are kept")
-    lock.check()
+    ctx.lock.check()
     if added:  # a reviewer may have boxed (or followed) the mark meanwhile: no second box on it
-        added = not_doubled(added, [c for c in repo.candidates(video_id=video_id) if c.frame.index in
+        added = not_doubled(added, [c for c in repo.candidates(video_id=ctx.video_id) if c.frame.index in
                                     {a.frame.index for a in added}])
     if added:
-        frames = {i: source.frame(i) for i in sorted({c.frame.index for c in added})}
+        frames = {i: ctx.source.frame(i) for i in sorted({c.frame.index for c in added})}
         verification.seed(mine)
         verified = verification(frames, added)
-        stored = repo.add_batch(run_id=run_id, video_id=video_id, candidates=verified, last_frame_index=None,
+        stored = repo.add_batch(run_id=ctx.run_id, video_id=ctx.video_id, candidates=verified, last_frame_index=None,
                                 frames_done=None)
         result.candidates += len(stored)
-        if on_batch is not None:
-            on_batch(stored)
+        if ctx.on_batch is not None:
+            ctx.on_batch(stored)
     result.timings["propagate_s"] = round(result.timings.get("propagate_s", 0.0) + time.perf_counter() - t0, 3)
     report(Progress("following tracks", 1, 1, message=f"{len(added)} boxes added by following tracks"))

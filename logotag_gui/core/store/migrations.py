@@ -42,7 +42,12 @@ def _v2_to_v3(conn: Connection) -> None:
         model.__table__.create(conn)
 
 
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1_to_v2, 2: _v2_to_v3}
+def _v3_to_v4(conn: Connection) -> None:
+    """Run parts: frame ranges of one run that workers share (run-many --split-minutes)."""
+    schema.RunPart.__table__.create(conn)
+
+
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4}
 
 
 def stored_version(conn: Connection) -> int | None:

@@ -24,6 +24,8 @@ from logotag_gui.core.base.records import (
     FrameRef,
     Review,
     ReviewState,
+    Verdict,
+    VerdictState,
 )
 from logotag_gui.core.base.safe_io import redact_secrets, redact_url
 from logotag_gui.core.store import schema
@@ -39,7 +41,9 @@ from logotag_gui.core.store.rows import (
     candidate_select,
     insert_candidates,
     rows_to_candidates,
+    verdict_row,
 )
+from logotag_gui.core.store.run_parts import PartRecord, RunPartsMixin  # noqa: F401  (PartRecord re-exported)
 from logotag_gui.core.store.runs import (  # noqa: F401  (re-exported: where callers look for them)
     HEARTBEAT_S,
     STALE_AFTER,
@@ -48,7 +52,7 @@ from logotag_gui.core.store.runs import (  # noqa: F401  (re-exported: where cal
     RunsMixin,
     config_key,
 )
-from logotag_gui.core.store.schema import CandidateRow, DecisionRow, Run, Video
+from logotag_gui.core.store.schema import CandidateRow, DecisionRow, Run, VerdictRow, Video
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +97,7 @@ class VideoSummary:
     last_run_status: str | None
 
 
-class Repository(RunsMixin, LearnedMixin, EditsMixin, AuditsMixin):
+class Repository(RunsMixin, RunPartsMixin, LearnedMixin, EditsMixin, AuditsMixin):
     def __init__(self, engine: Engine, *, where: str) -> None:
         self.engine = engine
         self.where = where
@@ -256,18 +260,29 @@ class Repository(RunsMixin, LearnedMixin, EditsMixin, AuditsMixin):
             s.add(schema.ReferenceRow(brand_id=row.id, path=path, sha256=sha256, origin=origin))
 
     def add_batch(self, *, run_id: int, video_id: int, candidates: Sequence[Candidate], last_frame_index: int | None,
-                  frames_done: int | None) -> list[Candidate]:
-        """Store one batch of frames' candidates and the run's progress (None: unchanged) in one transaction."""
+                  frames_done: int | None, part_id: int | None = None) -> list[Candidate]:
+        """Store one batch of frames' candidates and the run's progress (None: unchanged) in one transaction;
+        with `part_id`, the progress is that part's (its run's is the sum of its parts')."""
         with self._session() as s:
             rows = insert_candidates(s, candidates, run_id=run_id, video_id=video_id)
-            if last_frame_index is not None:
+            if last_frame_index is not None and part_id is not None:
+                self.part_progress(s, part_id, last_frame_index=last_frame_index, frames_done=frames_done or 0)
+            elif last_frame_index is not None:
                 s.execute(update(Run).where(Run.id == run_id).values(
                     last_frame_index=last_frame_index, frames_done=frames_done))
             return [c.with_(id=r.id) for r, c in zip(rows, candidates, strict=True)]
 
-    def last_linked(self, *, run_id: int, since_frame: int) -> list[Candidate]:
-        """Candidates of a run from `since_frame` on: seeds the track linker when a run resumes."""
-        return self.candidates(run_id=run_id, frame_from=since_frame)
+    def last_linked(self, *, run_id: int, since_frame: int, until_frame: int | None = None) -> list[Candidate]:
+        """Candidates of a run from `since_frame` on (to `until_frame`: a part's own frames): seeds the track
+        linker when a run resumes."""
+        found = self.candidates(run_id=run_id, frame_from=since_frame)
+        return found if until_frame is None else [c for c in found if c.frame.index <= until_frame]
+
+    def set_verdicts(self, verdicts: dict[int, Verdict]) -> None:
+        """Replace candidates' verdicts (a split run's tracks joined at a border are judged as one)."""
+        with self._session() as s:
+            s.execute(delete(VerdictRow).where(VerdictRow.candidate_id.in_(list(verdicts))))
+            s.add_all(verdict_row(cid, v) for cid, v in verdicts.items() if v.state is not VerdictState.NOT_RUN)
 
     # ---- candidates ------------------------------------------------------------------------
     def candidates(self, *, video_id: int | None = None, run_id: int | None = None,

@@ -10,23 +10,33 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import TYPE_CHECKING
 
 from logotag_gui.core.base.errors import StoreError
-from logotag_gui.core.store.runs import HEARTBEAT_S, RunsMixin
+from logotag_gui.core.store.runs import HEARTBEAT_S
+
+if TYPE_CHECKING:
+    from logotag_gui.core.store.repository import Repository
 
 log = logging.getLogger(__name__)
 
 
 class RunLock:
-    def __init__(self, repo: RunsMixin, video_id: int, *, heartbeat_s: float = HEARTBEAT_S) -> None:
-        self.repo, self.video_id, self.heartbeat_s = repo, video_id, heartbeat_s
+    """The clip's lock, or with `part_id` the lock of one frame range of a split run (run_parts.py)."""
+
+    def __init__(self, repo: Repository, video_id: int, *, part_id: int | None = None,
+                 heartbeat_s: float = HEARTBEAT_S) -> None:
+        self.repo, self.video_id, self.part_id, self.heartbeat_s = repo, video_id, part_id, heartbeat_s
         self.owner: str | None = None
         self.lost = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def __enter__(self) -> RunLock:
-        self.owner = owner = self.repo.acquire_run_lock(self.video_id)
+        if self.part_id is None:
+            self.owner = owner = self.repo.acquire_run_lock(self.video_id)
+        else:
+            self.owner = owner = self.repo.acquire_part_lock(self.part_id)
         self._thread = threading.Thread(target=self._beat, args=(owner,), name=f"run-lock-{self.video_id}", daemon=True)
         self._thread.start()
         return self
@@ -34,7 +44,9 @@ class RunLock:
     def _beat(self, owner: str) -> None:
         while not self._stop.wait(self.heartbeat_s):
             try:
-                if not self.repo.renew_run_lock(self.video_id, owner):
+                renewed = (self.repo.renew_run_lock(self.video_id, owner) if self.part_id is None
+                           else self.repo.renew_part_lock(self.part_id, owner))
+                if not renewed:
                     self.lost.set()
                     return
             except StoreError as exc:  # a busy database: try again at the next beat
@@ -52,6 +64,9 @@ class RunLock:
             self._thread.join(timeout=5)
         if self.owner is not None and not self.lost.is_set():
             try:
-                self.repo.release_run_lock(self.video_id, self.owner)
+                if self.part_id is None:
+                    self.repo.release_run_lock(self.video_id, self.owner)
+                else:
+                    self.repo.release_part_lock(self.part_id, self.owner)
             except StoreError as exc:  # it goes stale on its own
                 log.warning("could not release the run lock: %s", exc)

@@ -15,12 +15,12 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import CursorResult, Result, delete, func, or_, select, update
+from sqlalchemy import CursorResult, Result, Table, delete, func, or_, select, update
 
 from logotag_gui.core.base.config import DEFAULT_FPS
 from logotag_gui.core.base.errors import StoreError
 from logotag_gui.core.base.safe_io import redact_secrets
-from logotag_gui.core.store.schema import CandidateRow, Run, Video, aware, utcnow
+from logotag_gui.core.store.schema import CandidateRow, Run, RunPart, Video, aware, utcnow
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -96,10 +96,60 @@ def config_key(config: dict) -> str:
     return hashlib.sha256(json.dumps(keep, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
 
-def _rowcount(result: Result[Any]) -> int:
+def rowcount(result: Result[Any]) -> int:
     """Rows an UPDATE changed. Session.execute returns a CursorResult for it, but is typed as returning
     any Result (SQLAlchemy's maintainers advise a cast: sqlalchemy/sqlalchemy#12913)."""
     return cast(CursorResult[Any], result).rowcount
+
+
+def new_run_row(s: Session, *, video_id: int, config: dict, embedder: tuple[str, str, str],
+             verifier: tuple[str, str, str], frames_total: int, replace_pending: bool) -> Run:
+    if replace_pending:
+        # Only what runs made: boxes review made (drawn, followed, found again) have no run.
+        s.execute(delete(CandidateRow).where(
+            CandidateRow.video_id == video_id, CandidateRow.review_state == "pending",
+            CandidateRow.run_id.is_not(None)))
+        s.execute(update(Run.__table__).where(Run.video_id == video_id, Run.status != "done")
+                  .values(status="superseded"))
+    run = Run(video_id=video_id, config=config, config_key=config_key(config), embedder=embedder[0],
+              embedder_model=embedder[1], embedder_revision=embedder[2] or "", verifier=verifier[0],
+              verifier_model=verifier[1], verifier_revision=verifier[2] or "", frames_total=frames_total,
+              notes=[])
+    s.add(run)
+    s.flush()
+    return run
+
+
+def take_lock(s: Session, table: Table, row_id: int, owner_column: str, heartbeat_column: str) -> tuple[str | None, str]:
+    """Take a lock kept in a row (owner, heartbeat): free, stale, or held by a dead process of this machine.
+
+    An atomic conditional UPDATE, so two processes can never both win, on SQLite as on PostgreSQL.
+    Returns (the owner token when taken else None, the holder found)."""
+    owner, now = _process_owner(), utcnow()
+    key, holder, beat = table.c.id, table.c[owner_column], table.c[heartbeat_column]
+    got = rowcount(s.execute(update(table).where(key == row_id, or_(holder.is_(None), beat < now - STALE_AFTER))
+                              .values({holder: owner, beat: now})))
+    if got:
+        return owner, ""
+    held = s.execute(select(holder).where(key == row_id)).scalar()
+    if held is not None and _owner_dead(held) and rowcount(
+            s.execute(update(table).where(key == row_id, holder == held).values({holder: owner, beat: now}))):
+        return owner, ""
+    return None, held or ""
+
+
+def lock_live(owner: str | None, heartbeat: datetime | None) -> bool:
+    if owner is None or heartbeat is None:
+        return False
+    return aware(heartbeat) >= utcnow() - STALE_AFTER and not _owner_dead(owner)
+
+
+def busy_message(what: str, held: str, heartbeat: datetime | None) -> str:
+    host, _, rest = (held or "?:?").partition(":")
+    seen = (utcnow() - aware(heartbeat)).total_seconds() if heartbeat else 0
+    return (f"{what} is being run by another LogoTag process (pid {rest.partition(':')[0]} on {host}, last heard "
+            f"from {seen:.0f} s ago). Wait for it to finish or cancel it there; a process that died gives it up "
+            f"after {int(STALE_AFTER.total_seconds())} s.")
 
 
 class RunsMixin:
@@ -116,22 +166,9 @@ class RunsMixin:
         Earlier unfinished runs whose pending results go are marked "superseded": resuming one would
         skip frames whose candidates no longer exist.
         """
-        key = config_key(config)
         with self._session() as s:
-            if replace_pending:
-                # Only what runs made: boxes review made (drawn, followed, found again) have no run.
-                s.execute(delete(CandidateRow).where(
-                    CandidateRow.video_id == video_id, CandidateRow.review_state == "pending",
-                    CandidateRow.run_id.is_not(None)))
-                s.execute(update(Run.__table__).where(Run.video_id == video_id, Run.status != "done")
-                          .values(status="superseded"))
-            run = Run(video_id=video_id, config=config, config_key=key, embedder=embedder[0],
-                      embedder_model=embedder[1], embedder_revision=embedder[2] or "", verifier=verifier[0],
-                      verifier_model=verifier[1], verifier_revision=verifier[2] or "", frames_total=frames_total,
-                      notes=[])
-            s.add(run)
-            s.flush()
-            return run.id
+            return new_run_row(s, video_id=video_id, config=config, embedder=embedder, verifier=verifier,
+                            frames_total=frames_total, replace_pending=replace_pending).id
 
     def resumable_run(self, *, video_id: int, config: dict) -> dict | None:
         """The latest run of this video with the same settings if it can be carried on (not done, not superseded)."""
@@ -140,6 +177,8 @@ class RunsMixin:
                            .order_by(Run.id.desc()).limit(1))
             if run is None or run.status in ("done", "superseded"):
                 return None
+            if s.scalar(select(RunPart.id).where(RunPart.run_id == run.id).limit(1)) is not None:
+                return None  # a run split into parts carries on by its parts (run-many), not as a whole
             latest = s.scalar(select(func.max(Run.id)).where(Run.video_id == video_id))
             if latest != run.id:  # a later run with other settings has replaced its results since
                 return None
@@ -165,46 +204,34 @@ class RunsMixin:
     def acquire_run_lock(self, video_id: int) -> str:
         """Take the clip's run lock (a crashed holder's lock is taken over); returns the owner token.
 
-        An atomic conditional UPDATE, so two processes can never both win, on SQLite as on PostgreSQL.
-        """
-        owner, now = _process_owner(), utcnow()
-        videos = Video.__table__
+        Refused while another process holds the clip, or a part of one of its runs (run-many's workers)."""
         with self._session() as s:
-            got = _rowcount(s.execute(update(videos).where(
-                videos.c.id == video_id,
-                or_(videos.c.run_owner.is_(None), videos.c.run_heartbeat < now - STALE_AFTER),
-            ).values(run_owner=owner, run_heartbeat=now)))
-            if not got:
-                row = s.get(Video, video_id)
-                held = row.run_owner if row is not None else None
-                if held is not None and _owner_dead(held):
-                    got = _rowcount(s.execute(update(videos).where(videos.c.id == video_id,
-                                                                   videos.c.run_owner == held)
-                                              .values(run_owner=owner, run_heartbeat=now)))
-                if not got:
-                    host, _, rest = (held or "?:?").partition(":")
-                    seen = (now - aware(row.run_heartbeat)).total_seconds() if row and row.run_heartbeat else 0
-                    raise RunBusy(
-                        f"Clip '{Path(row.path).name if row else video_id}' is being run by another LogoTag process "
-                        f"(pid {rest.partition(':')[0]} on {host}, last heard from {seen:.0f} s ago). Wait for it to "
-                        "finish or cancel it there; a process that died gives the clip up after "
-                        f"{int(STALE_AFTER.total_seconds())} s.")
+            row = s.get(Video, video_id)
+            name = f"Clip '{Path(row.path).name if row else video_id}'"
+            busy_part = s.execute(select(RunPart.owner, RunPart.heartbeat).join(Run, Run.id == RunPart.run_id)
+                                  .where(Run.video_id == video_id, RunPart.owner.is_not(None))).all()
+            for owner, beat in busy_part:
+                if lock_live(owner, beat):
+                    raise RunBusy(busy_message(f"{name} (a part of it)", owner or "", beat))
+            owner, held = take_lock(s, Video.__table__, video_id, "run_owner", "run_heartbeat")
+            if owner is None:
+                raise RunBusy(busy_message(name, held, row.run_heartbeat if row else None))
             # We hold the clip: a run still marked "running" belonged to a process that died.
             s.execute(update(Run.__table__).where(Run.video_id == video_id, Run.status == "running")
                       .values(status="interrupted"))
         return owner
 
-    def run_lock(self, video_id: int) -> RunLock:
-        """The clip's run lock as a context manager that keeps it alive (store/run_lock.py)."""
+    def run_lock(self, video_id: int, *, part_id: int | None = None) -> RunLock:
+        """The clip's run lock (or a part's, `part_id`) as a context manager that keeps it alive (run_lock.py)."""
         from logotag_gui.core.store.run_lock import RunLock
 
-        return RunLock(self, video_id)
+        return RunLock(self, video_id, part_id=part_id)  # type: ignore[arg-type]  # self is a Repository
 
     def renew_run_lock(self, video_id: int, owner: str) -> bool:
         """Say this process is alive; False when the lock was lost (taken over after a long stall)."""
         videos = Video.__table__
         with self._session() as s:
-            return bool(_rowcount(s.execute(update(videos).where(videos.c.id == video_id, videos.c.run_owner == owner)
+            return bool(rowcount(s.execute(update(videos).where(videos.c.id == video_id, videos.c.run_owner == owner)
                                             .values(run_heartbeat=utcnow()))))
 
     def release_run_lock(self, video_id: int, owner: str) -> None:
@@ -261,6 +288,4 @@ class RunsMixin:
 
     @staticmethod
     def _lock_live(v: Video) -> bool:
-        if v.run_owner is None or v.run_heartbeat is None:
-            return False
-        return aware(v.run_heartbeat) >= utcnow() - STALE_AFTER and not _owner_dead(v.run_owner)
+        return lock_live(v.run_owner, v.run_heartbeat)
