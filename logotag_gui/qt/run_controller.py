@@ -66,7 +66,8 @@ class RunController(QObject):
         if config is None:
             base = (self._last_settings or RunConfig()).with_(input=videos[0].path, logos=w.logos_dir, start_frame=0,
                                                                end_frame=None)
-            dialog = RunDialog(base, frame_count=videos[0].frame_count, clips=len(videos), parent=w)
+            dialog = RunDialog(base, frame_count=videos[0].frame_count, clips=len(videos),
+                               images=all(v.kind == "images" for v in videos), parent=w)
             if dialog.exec() != RunDialog.DialogCode.Accepted:
                 return
             config = self._last_settings = dialog.config()

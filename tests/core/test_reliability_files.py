@@ -370,6 +370,7 @@ def test_an_unwritable_log_folder_falls_back_instead_of_failing(tmp_path, monkey
     blocker.write_text("")
     monkeypatch.setenv("LOGOTAG_LOG_DIR", str(blocker / "logs"))
     monkeypatch.setattr(logsetup, "_configured", None)
+    monkeypatch.setattr(logsetup, "_trace_crashes", lambda path: None)  # pytest's own faulthandler stays
     root = logging.getLogger()
     before, level = list(root.handlers), root.level
     try:
@@ -380,3 +381,19 @@ def test_an_unwritable_log_folder_falls_back_instead_of_failing(tmp_path, monkey
             root.removeHandler(handler)
             handler.close()
         root.setLevel(level)
+
+
+def test_a_native_crash_leaves_every_threads_stack_beside_the_log_and_the_next_start_names_it(tmp_path):
+    """A segfault (Qt, a codec) kills the process before logging can say anything: faulthandler writes it."""
+    env = {**os.environ, "LOGOTAG_LOG_DIR": str(tmp_path)}
+    crash = ("import faulthandler, logging; from logotag_gui.core.base.logsetup import setup_logging; "
+             "setup_logging(console=False); logging.getLogger('x').info('working'); faulthandler._sigsegv()")
+    died = subprocess.run([sys.executable, "-c", crash], env=env, capture_output=True, text=True, timeout=120)
+    assert died.returncode != 0
+    trace = (tmp_path / "crash.log").read_text()
+    assert "Fatal Python error: Segmentation fault" in trace and "<string>" in trace
+    start = "from logotag_gui.core.base.logsetup import setup_logging; setup_logging(console=False)"
+    subprocess.run([sys.executable, "-c", start], env=env, check=True, timeout=120)
+    [kept] = tmp_path.glob("crash-*.log")
+    assert kept.read_text() == trace and (tmp_path / "crash.log").read_text() == ""
+    assert f"crash last time; what every thread was doing is in '{kept}'" in (tmp_path / "logotag.log").read_text()

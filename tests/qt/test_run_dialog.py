@@ -98,3 +98,28 @@ def test_settings_no_chosen_stage_takes_are_greyed_out_and_say_who_takes_them(qt
     assert not dialog.fields["trust_remote_code"].isEnabled()  # remote code is a local VLM's matter
     dialog.fields["embedder"].setCurrentText("auto")  # auto may pick SigLIP-2
     assert dialog.fields["siglip_model"].isEnabled() and dialog.fields["device"].isEnabled()
+
+
+def test_the_last_frame_cannot_come_before_the_first(qtbot):
+    dialog = _dialog(qtbot, RunConfig(input="clip.mp4", logos="logos"), frames=100)
+    dialog.start.setValue(60)
+    dialog.end.setValue(10)  # refused: held at the first frame
+    assert (dialog.start.value(), dialog.end.value()) == (60, 60)
+    dialog.end.setValue(80)
+    dialog.start.setValue(95)  # likewise the first frame cannot pass the last
+    assert dialog.config().start_frame == 80 and dialog.config().end_frame == 80
+
+
+def test_an_image_folder_is_not_offered_what_only_video_has(qtbot):
+    from logotag_gui.qt.dialogs.run_dialog import VIDEO_ONLY, RunDialog
+
+    base = RunConfig(input="stills", logos="logos")
+    dialog = RunDialog(base, frame_count=20, clips=1, images=True)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    assert VIDEO_ONLY and all(not dialog.fields[name].isVisible() for name in VIDEO_ONLY)
+    assert dialog.fields["embedder"].isVisible()
+    assert all(getattr(dialog.config(), name) == getattr(base, name) for name in VIDEO_ONLY)
+    video = _dialog(qtbot, base)
+    video.show()
+    assert all(video.fields[name].isVisible() for name in VIDEO_ONLY)

@@ -7,18 +7,24 @@ falls back to the temporary folder (and then to the console only) instead of fai
 
 from __future__ import annotations
 
+import faulthandler
 import logging
 import logging.handlers
 import os
 import tempfile
+import time
 from pathlib import Path
+from typing import IO
 
 from platformdirs import user_log_dir
 
 from logotag_gui.core.base.safe_io import redact_secrets
 
 _configured: Path | None = None
+_crash_file: IO[str] | None = None  # kept open for the life of the process: faulthandler writes to its descriptor
 LOG_NAME = "logotag.log"
+CRASH_NAME = "crash.log"
+KEEP_CRASHES = 3
 
 
 class RedactingFormatter(logging.Formatter):
@@ -72,5 +78,26 @@ def setup_logging(*, verbose: bool = False, console: bool = True) -> Path:
     if problem:
         logging.getLogger(__name__).warning("%s; %s", problem,
                                             f"logging to '{path}' instead" if file_handler else "logging to the console only")
+    if file_handler is not None:
+        _trace_crashes(path.parent / CRASH_NAME)
     _configured = path
     return path
+
+
+def _trace_crashes(path: Path) -> None:
+    """A crash in native code (Qt, a codec, a model) kills the process before logging can say anything:
+    faulthandler writes every thread's Python stack to `path` then. A trace left by the last session is
+    kept under a dated name (the newest few) and named in the log, so a report can include it."""
+    global _crash_file
+    log = logging.getLogger(__name__)
+    try:
+        if path.exists() and path.stat().st_size:
+            kept = path.with_name(f"crash-{time.strftime('%Y%m%d-%H%M%S', time.localtime(path.stat().st_mtime))}.log")
+            path.replace(kept)
+            log.warning("LogoTag stopped with a crash last time; what every thread was doing is in '%s'", kept)
+            for old in sorted(path.parent.glob("crash-*.log"))[:-KEEP_CRASHES]:
+                old.unlink()
+        _crash_file = path.open("w", encoding="utf-8")
+        faulthandler.enable(file=_crash_file, all_threads=True)
+    except OSError as exc:
+        log.warning("cannot write crash traces to '%s' (%s)", path, exc.strerror or exc)

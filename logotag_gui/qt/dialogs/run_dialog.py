@@ -25,13 +25,15 @@ from PySide6.QtWidgets import (
 from logotag_gui.core.base.config import RunConfig, settings
 from logotag_gui.core.pipeline import backends
 
+# What an image folder has no use for: it is not sampled in time, and its images are not a shot to follow in.
+VIDEO_ONLY = ("fps", "propagate", "detect_every")
 PLACEHOLDERS = {"vlm_revision": "commit SHA (required with remote code)",
                 "vlm_endpoint": "http://localhost:8000/v1 (with Stage 2: endpoint)"}
 UNSET = -0.01  # a spin box's "default" position for a setting that may be None
 
 
 class RunDialog(QDialog):
-    def __init__(self, base: RunConfig, *, frame_count: int, clips: int, parent=None) -> None:
+    def __init__(self, base: RunConfig, *, frame_count: int, clips: int, images: bool = False, parent=None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Run the pipeline" + (f" on {clips} clips" if clips > 1 else ""))
         self._base = base
@@ -56,8 +58,18 @@ class RunDialog(QDialog):
         for box, value in ((self.start, base.start_frame), (self.end, last if base.end_frame is None else base.end_frame)):
             box.setRange(0, last)
             box.setValue(value)
-        form.addRow("First frame:", self.start)
-        form.addRow("Last frame:", self.end)
+        # The range can only be a range: the last frame never before the first.
+        self.start.valueChanged.connect(self.end.setMinimum)
+        self.end.valueChanged.connect(self.start.setMaximum)
+        self.end.setMinimum(self.start.value())
+        self.start.setMaximum(self.end.value())
+        what = "image" if images else "frame"
+        form.addRow(f"First {what}:", self.start)
+        form.addRow(f"Last {what}:", self.end)
+        if images:
+            for name in VIDEO_ONLY:
+                if name in self.fields:
+                    form.setRowVisible(self.fields[name], False)
 
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Run")
