@@ -17,9 +17,9 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.common import percentiles
 from logotag_gui.core.base.records import BBox, Candidate, FrameRef
-from logotag_gui.core.media import synth
 from logotag_gui.core.media.video import probe
 from logotag_gui.core.store import open_repository
+from resources import synth
 
 
 def make_project(db: Path, clip: Path, n_candidates: int) -> None:

@@ -21,9 +21,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.common import frames_1280x720
 from logotag_gui.core.base.records import Frame, FrameRef
-from logotag_gui.core.media import synth
 from logotag_gui.core.media.logos import load_dictionary
 from logotag_gui.core.pipeline.backends import make_proposer
+from resources import synth
 
 
 def main() -> None:

@@ -14,9 +14,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from logotag_gui.core.analysis.report import build_report, write_csv, write_html
 from logotag_gui.core.base.records import BBox, Candidate, FrameRef, ReviewState
-from logotag_gui.core.media import synth
 from logotag_gui.core.store import open_repository
 from logotag_gui.core.store.schema import CandidateRow
+from resources import synth
 
 
 def main() -> None:

@@ -34,10 +34,10 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.common import frames_1280x720, save_siglip2
 from logotag_gui.core.base.records import Frame, FrameRef
-from logotag_gui.core.media import synth
 from logotag_gui.core.media.logos import load_dictionary
 from logotag_gui.core.proposers.siglip2 import Siglip2Proposer
 from logotag_gui.core.vision.crops import REFERENCE_WIDTH, WindowSpec, make_windows
+from resources import synth
 
 BENCHMARK = Path(__file__).resolve().parent / "out" / "benchmark"
 SEED_SPEC = WindowSpec(wide=False, spread=False)  # the seed's grid: 129 windows on 1280x720

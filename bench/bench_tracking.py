@@ -18,12 +18,46 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from logotag_gui.core.analysis.evaluate import Truth, brand_key, load_truth
 from logotag_gui.core.base.records import BBox
 from logotag_gui.core.media.video import open_source
-from logotag_gui.core.pipeline.follow import TRACKERS, FollowSettings, follow_box
+from logotag_gui.core.pipeline.follow import TRACKERS, FollowSettings, TrackerFactory, follow_box
+
+
+class OpenCVTracker:
+    """OpenCV's single-object trackers (MIL in the main build; KCF, CSRT with opencv-contrib) for comparison."""
+
+    def __init__(self, kind: str) -> None:
+        factory = getattr(cv2, f"Tracker{kind}_create", None)
+        if factory is None:
+            raise ValueError(f"OpenCV {cv2.__version__} has no Tracker{kind} (KCF and CSRT need opencv-contrib)")
+        self.name, self._factory = kind.lower(), factory
+        self._tracker: Any | None = None  # a cv2.Tracker, made by start()
+
+    def start(self, gray: np.ndarray, box: BBox) -> bool:
+        self._tracker = tracker = self._factory()
+        x1, y1, x2, y2 = box.clipped(gray.shape[1], gray.shape[0]).as_int_xyxy()
+        try:
+            tracker.init(cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR), (x1, y1, max(1, x2 - x1), max(1, y2 - y1)))
+        except cv2.error:
+            return False
+        return True
+
+    def update(self, gray: np.ndarray) -> BBox | None:
+        assert self._tracker is not None, "start() comes first"
+        ok, (x, y, w, h) = self._tracker.update(cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR))
+        return BBox(float(x), float(y), float(w), float(h)) if ok else None
+
+
+# The product follows with the flow tracker; OpenCV's trackers are here to compare it with (how it was chosen).
+COMPARED: dict[str, TrackerFactory] = {**TRACKERS, "mil": lambda s: OpenCVTracker("MIL"),
+                                       "kcf": lambda s: OpenCVTracker("KCF"), "csrt": lambda s: OpenCVTracker("CSRT")}
 
 
 def main() -> None:
@@ -31,7 +65,7 @@ def main() -> None:
     p.add_argument("--clip", required=True)
     p.add_argument("--truth", required=True)
     p.add_argument("--fps", type=float, default=2.0, help="the sampling grid boxes are reported on")
-    p.add_argument("--trackers", nargs="+", default=list(TRACKERS))
+    p.add_argument("--trackers", nargs="+", default=list(COMPARED))
     args = p.parse_args()
     truth = load_truth(args.truth)
     source = open_source(args.clip)
@@ -43,7 +77,7 @@ def main() -> None:
     print(f"{'tracker':<8} {'reach':>7} {'IoU':>6} {'overshoot':>9} {'frames/s':>9}  stops")
     for name in args.trackers:
         try:
-            TRACKERS[name](FollowSettings())
+            COMPARED[name](FollowSettings())
         except ValueError as exc:
             print(f"{name:<8} skipped: {exc}")
             continue
@@ -58,12 +92,11 @@ def main() -> None:
                 continue
             seed = on_grid[len(on_grid) // 2]
             t0 = time.perf_counter()
-            result = follow_box(source, frame_index=seed, bbox=run.boxes[seed], sampled=sampled, tracker=name)
+            result = follow_box(source, frame_index=seed, bbox=run.boxes[seed], sampled=sampled, tracker=COMPARED[name])
             seconds += time.perf_counter() - t0
             frames += result.frames_tracked
             for why in result.stops.values():
-                key = why.split(" at ")[0].split(" after ")[0].split(" (")[0]
-                stops[key] = stops.get(key, 0) + 1
+                stops[why.reason.value] = stops.get(why.reason.value, 0) + 1
             got = {b.frame.index: b.bbox for b in result.boxes}
             for f in on_grid:
                 if f == seed:

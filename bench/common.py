@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from logotag_gui.core.media import synth
+from resources import synth
 
 
 def frames_1280x720(n: int, seed: int = 0) -> list[np.ndarray]:

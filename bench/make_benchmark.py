@@ -31,7 +31,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from logotag_gui.core.base.records import BBox
-from logotag_gui.core.media.synth import write_truth
+from resources.synth import write_truth
 
 CACHE = Path(__file__).resolve().parent / ".cache"
 BACKGROUNDS = ["astronaut", "chelsea", "coffee", "rocket", "hubble_deep_field", "immunohistochemistry", "retina",

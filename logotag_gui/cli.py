@@ -162,7 +162,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     repo = open_repository(args.db, create=False)
     video_id = _video_id(repo, args.video)
-    n = export(repo, args.out, fmt=args.format, video_id=video_id, reviewed_only=args.reviewed_only)
+    n = export(repo, args.out, fmt=args.format, video_id=video_id, reviewed_only=args.reviewed_only,
+               accepted_only=args.accepted_only)
     print(f"exported {n} records to {args.out}")
     return 0
 
@@ -289,8 +290,9 @@ def cmd_audit(args: argparse.Namespace) -> int:
                                "(--frames N --new).")
         answered = len(audit.answers)
         if not answered and not args.json:
-            print(f"none of the sample's {len(audit.frames)} frames is answered yet: answer them in the app (the Audit tab "
-                  f"beside the Review panel; U goes to the next one), then run this again; {session.meter().format()}")
+            print(f"none of the sample's {len(audit.frames)} frames is answered yet: answer them in the app "
+                  "(the Audit tab beside the Review panel; U goes to the next one), then run this again; "
+                  f"{session.meter().format()}")
             return 0
         if args.json:
             print(_json.dumps({"answered": answered, "frames": len(audit.frames), "population": len(session.sampled),
@@ -305,8 +307,9 @@ def cmd_audit(args: argparse.Namespace) -> int:
         share = answered / max(1, len(session.sampled))
         more = ("reached" if estimate.more_frames == 0 else "not reachable within the clip"
                 if estimate.more_frames is None else f"{estimate.more_frames} frames more")
-        print(f"{answered}/{len(audit.frames)} sample frames answered ({share:.1%} of the clip's {len(session.sampled)} "
-              f"sampled frames); ±{args.target:.0%} on the total: {more}; {session.meter().format()}")
+        print(f"{answered}/{len(audit.frames)} sample frames answered ({share:.1%} of the clip's "
+              f"{len(session.sampled)} sampled frames); ±{args.target:.0%} on the total: {more}; "
+              f"{session.meter().format()}")
     finally:
         project.close()
     return 0
@@ -428,7 +431,8 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help="no progress bar")
     common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS)
 
-    run = sub.add_parser("run", parents=[common], help="run the pipeline on a video or image folder (resumes an unfinished run)")
+    run = sub.add_parser("run", parents=[common],
+                         help="run the pipeline on a video or image folder (resumes an unfinished run)")
     run.add_argument("input", help="video file (mp4, webm, mov, mkv) or folder of images")
     _add_run_options(run)
     run.add_argument("--out", help="also export this clip's records (.jsonl or .csv)")
@@ -463,10 +467,14 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--out", required=True)
     exp.add_argument("--format", choices=["jsonl", "csv"], default=None, help="default: from --out's suffix")
     exp.add_argument("--video", default=None, help="one clip (id, path or file name); default all")
-    exp.add_argument("--reviewed-only", action="store_true", help="only records a reviewer decided")
+    exp.add_argument("--reviewed-only", action="store_true",
+                     help="only records a reviewer decided (accepted and rejected: what review taught)")
+    exp.add_argument("--accepted-only", action="store_true",
+                     help="only records a reviewer accepted (the detections that count)")
     exp.set_defaults(func=cmd_export)
 
-    rep = sub.add_parser("report", parents=[common], help="exposure report per brand, clip and project (CSV or one-page HTML)")
+    rep = sub.add_parser("report", parents=[common],
+                         help="exposure report per brand, clip and project (CSV or one-page HTML)")
     rep.add_argument("--db", required=True)
     rep.add_argument("--format", choices=["csv", "html"], default="csv")
     rep.add_argument("--out", help="default exposure.csv / exposure.html")
@@ -478,7 +486,8 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--min-duration", type=float, default=0.0, help="legibility: minimum exposure, seconds")
     rep.set_defaults(func=cmd_report)
 
-    ev = sub.add_parser("eval", parents=[common], help="score detections against ground truth, or calibrate from reviews")
+    ev = sub.add_parser("eval", parents=[common],
+                        help="score detections against ground truth, or calibrate from reviews")
     ev.add_argument("--truth", help="COCO json (images) or LogoTag video truth json")
     ev.add_argument("--predictions", help="an exported JSONL to score")
     ev.add_argument("--input", help="or run the pipeline on this images folder or clip")
@@ -490,8 +499,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_options(ev, for_eval=True)
     ev.set_defaults(func=cmd_eval)
 
-    sim = sub.add_parser("simulate-review", parents=[common], help="an oracle reviewer against the truth: actions needed and the "
-                                                 "exposure error left, on a copy of the project")
+    sim = sub.add_parser("simulate-review", parents=[common],
+                         help="an oracle reviewer against the truth: actions needed and the exposure error left, on a "
+                         "copy of the project")
     sim.add_argument("--db", required=True, help="the project (after a run of the clip)")
     sim.add_argument("--truth", required=True, help="the clip's per-frame truth (LogoTag's, or {fps, boxes})")
     sim.add_argument("--video", default=None, help="which clip (id, path or file name); needed when several")
@@ -518,8 +528,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="audit: review the most uncertain exposures first, up to this many actions")
     sim.set_defaults(func=cmd_simulate)
 
-    aud = sub.add_parser("audit", parents=[common], help="draw or extend a clip's audit sample, or estimate its seconds "
-                                                      "per brand with a 95%% interval from the answers")
+    aud = sub.add_parser("audit", parents=[common],
+                         help="draw or extend a clip's audit sample, or estimate its seconds per brand with a 95%% "
+                         "interval from the answers")
     aud.add_argument("--db", required=True)
     aud.add_argument("--clip", "--video", dest="video", default=None,
                      help="which clip (id, path or file name); needed when several")

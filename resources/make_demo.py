@@ -6,9 +6,11 @@ material; package data, so that an installed LogoTag has its demo).
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
-from logotag_gui.core.media import synth
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
+from resources import synth
 
 
 def main() -> None:

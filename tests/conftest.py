@@ -8,7 +8,7 @@ import pytest
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never download anything
 
-from logotag_gui.core.media import synth
+from resources import synth
 from tests.tiny_models import save_tiny_llava, save_tiny_siglip2
 
 
@@ -78,3 +78,36 @@ def db_url(request, tmp_path):
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
+
+
+@pytest.fixture
+def deny_listing(monkeypatch):
+    """Make listing a folder fail as an unreadable folder does (root reads every folder, so chmod cannot)."""
+
+    def deny(folder: Path) -> None:
+        real_iterdir = Path.iterdir
+
+        def iterdir(self):
+            if self == folder:
+                raise PermissionError(13, "Permission denied", str(self))
+            return real_iterdir(self)
+
+        monkeypatch.setattr(Path, "iterdir", iterdir)
+
+    return deny
+
+
+@pytest.fixture(scope="module")
+def local_ray(tmp_path_factory):
+    """One small local Ray for the module; its workers get the environment the tests' autouse fixture sets."""
+    ray = pytest.importorskip("ray", reason='Ray is not installed (pip install "logotag[ray]")')
+    base = tmp_path_factory.getbasetemp()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("XDG_CACHE_HOME", str(base / "cache"))
+        mp.setenv("LOGOTAG_LOG_DIR", str(base / "logs"))
+        mp.setenv("LOGOTAG_SHAPE_MODEL", "none")
+        mp.setenv("HF_HUB_OFFLINE", "1")
+        mp.setenv("RAY_USAGE_STATS_ENABLED", "0")
+        ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING", log_to_driver=False)
+    yield ray
+    ray.shutdown()

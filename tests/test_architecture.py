@@ -31,3 +31,17 @@ def test_importing_all_of_core_loads_no_qt():
            "bad = [m for m in sys.modules if m.startswith('PySide6')]\nprint(bad)\nsys.exit(1 if bad else 0)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_no_module_imports_one_that_imports_it_back():
+    """No import circle at run time (an import inside a function counts; one for the type checker does not):
+    the controllers, actions and main window; the review commands and the session; the run lock and the runs."""
+    import grimp
+
+    graph = grimp.build_graph("logotag_gui", exclude_type_checking_imports=True)
+    circles = []
+    for module in sorted(graph.modules):
+        for other in graph.find_modules_directly_imported_by(module):
+            if module < other and graph.chain_exists(importer=other, imported=module):
+                circles.append(f"{module} <-> {other}")
+    assert circles == []

@@ -9,7 +9,9 @@
 from __future__ import annotations
 
 import argparse
+import ctypes.util
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -53,9 +55,33 @@ def _install_excepthook(window) -> None:
     sys.excepthook = hook
 
 
+# The X11 libraries Qt's xcb platform plugin loads (library name -> Debian/Ubuntu package). Without one, Qt aborts
+# with a message naming the plugin, or the wrong library, rather than what to install.
+X11_LIBRARIES = {"xcb-cursor": "libxcb-cursor0", "xcb-icccm": "libxcb-icccm4", "xcb-keysyms": "libxcb-keysyms1",
+                 "xcb-image": "libxcb-image0", "xcb-render-util": "libxcb-render-util0", "xcb-shape": "libxcb-shape0",
+                 "xcb-randr": "libxcb-randr0", "xkbcommon-x11": "libxkbcommon-x11-0", "xkbcommon": "libxkbcommon0",
+                 "EGL": "libegl1", "GL": "libgl1", "fontconfig": "libfontconfig1", "dbus-1": "libdbus-1-3"}
+
+
+def missing_x11_packages(environ: dict[str, str] | None = None, find=ctypes.util.find_library) -> list[str]:
+    """The packages to install before Qt can open a window on X11 (empty elsewhere: offscreen, Wayland, macOS)."""
+    env = os.environ if environ is None else environ
+    platform = env.get("QT_QPA_PLATFORM", "")
+    on_x11 = platform.startswith("xcb") or (not platform and not env.get("WAYLAND_DISPLAY"))
+    if not sys.platform.startswith("linux") or not on_x11:
+        return []
+    return [package for library, package in X11_LIBRARIES.items() if find(library) is None]
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     setup_logging(verbose=args.verbose)
+    missing = missing_x11_packages()
+    if missing:
+        print("LogoTag's window needs Qt's X11 libraries, which this machine lacks. Install them with:\n"
+              f"  sudo apt-get install {' '.join(missing)}\n(the command-line tool, `logotag`, runs without them)",
+              file=sys.stderr)
+        return 2
     from PySide6.QtWidgets import QApplication
 
     from logotag_gui.qt.main_window import MainWindow

@@ -9,6 +9,7 @@ subscribes to the session's changes and redraws only what they touch.
 from __future__ import annotations
 
 import bisect
+from collections.abc import Callable
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -71,10 +72,11 @@ class ClipView(QWidget):
         self.thumbs = ThumbLoader()
         self._thumb_thread = start_in_thread(self.thumbs, "thumb-loader")
         self.thumbs.thumb.connect(self._thumb_ready)
-        self.strip.thumbsWanted.connect(lambda frames: self.thumbs.want(self.video.path, frames) if self.video else None)
+        self.strip.thumbsWanted.connect(
+            lambda frames: self.thumbs.want(self.video.path, frames) if self.video else None)
         self.strip.frameClicked.connect(self.go_to)
         self.strip.exposureClicked.connect(lambda e: self.exposureClicked.emit(e, e.first))
-        self._unsubscribe = None
+        self._unsubscribe: Callable[[], None] | None = None
 
         self.session: ReviewSession | None = None
         self.video: VideoSummary | None = None
@@ -117,10 +119,19 @@ class ClipView(QWidget):
             self._unsubscribe = None
         self.session = self.video = None
         self.shown = None
+        self.frame_array = None
         self.view.set_candidates([])
+        self.view.clear_frame()  # nothing of a closed clip (or project) stays on screen
+        self.view.set_presences([])
         self.strip.show_exposure(None)
+        self.strip.forget_thumbs()
         self._gallery = None
         self.timeline.set_exposures({}, None)
+        self.timeline.set_clip(1)
+        self.slider.blockSignals(True)
+        self.slider.setRange(0, 0)
+        self.slider.blockSignals(False)
+        self.position.setText("")
 
     def _changed(self, changes: Changes) -> None:
         """The session changed: redraw the boxes of the frame shown, the bars of the brands touched."""

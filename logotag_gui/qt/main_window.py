@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 
 from logotag_gui.core.base.errors import LogoTagError
 from logotag_gui.core.base.records import Candidate, DecisionKind
+from logotag_gui.core.media.video import distinct_names
 from logotag_gui.core.review import Project, VideoSummary
 from logotag_gui.qt.clip_view import ClipView
 from logotag_gui.qt.dialogs.messages import ShortcutsDialog, show_error
@@ -53,10 +54,11 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("LogoTag")
         self.resize(1500, 920)
         self.settings = QSettings("LogoTag", "LogoTag")
-        self.reviewer = reviewer or self.settings.value("reviewer", "") or getpass.getuser()
+        self.reviewer: str = reviewer or str(self.settings.value("reviewer", "") or "") or getpass.getuser()
         self.project: Project | None = None
         self.video: VideoSummary | None = None
         self._videos: dict[int, VideoSummary] = {}
+        self._names: dict[str, str] = {}  # clip path -> the short name the list shows
         self._closing = False
         self._stragglers: list[QThread] = []
         self._first_reference: dict[str, Path] = {}  # brand -> its first reference file (the panel shows it)
@@ -81,7 +83,8 @@ class MainWindow(QMainWindow):
         self._dock("Dictionary", self.dictionary, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.review_dock = self._dock("Review", _scrolling(self.panel), Qt.DockWidgetArea.RightDockWidgetArea)
         self.filter_bar = FilterBar(self.table_model)
-        self.table_dock = self._dock("Candidates", self.filter_bar.wrap(self.table), Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.table_dock = self._dock("Candidates", self.filter_bar.wrap(self.table),
+                                     Qt.DockWidgetArea.BottomDockWidgetArea)
         self.exposure = ExposurePanel()
         self.exposure_dock = self._dock("Exposure", self.exposure, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.tabifyDockWidget(self.table_dock, self.exposure_dock)
@@ -100,11 +103,14 @@ class MainWindow(QMainWindow):
         self.progress.setMaximumWidth(260)
         self.progress.hide()
         self.progress_label = QLabel()
-        self.cancel_btn = QPushButton("Cancel")
+        self.cancel_btn = QPushButton("Cancel run")
         self.cancel_btn.hide()
-        self._on_cancel = None  # what Cancel stops now: a run, or following a box
-        self.cancel_btn.clicked.connect(lambda: self._on_cancel() if self._on_cancel else None)
-        for w in (self.meter, self.progress_label, self.progress, self.cancel_btn):
+        # Following a box has its own indicator and button: it must not hide a run's progress, and one
+        # "Cancel" for both said nothing of what it would stop.
+        self.follow_label = QLabel()
+        self.follow_btn = QPushButton("Stop following")
+        self.follow_btn.hide()
+        for w in (self.meter, self.follow_label, self.follow_btn, self.progress_label, self.progress, self.cancel_btn):
             self.statusBar().addPermanentWidget(w)
 
         self.review = ReviewController(self)
@@ -127,7 +133,7 @@ class MainWindow(QMainWindow):
         cv.view.candidateClicked.connect(r.select)
         cv.view.boxEdited.connect(r.edit_box)
         cv.view.boxDrawn.connect(r.box_drawn)
-        cv.frameShown.connect(lambda index, _array: (self.refresh_panel(), self.show_audit_frame(index)))
+        cv.frameShown.connect(lambda index, _array: self._frame_shown(index))
         cv.exposureClicked.connect(r.select_exposure)
         cv.edgeDragged.connect(lambda e, edge, frame: r.move_edge(edge, frame, e))
         cv.loaderFailed.connect(lambda m: show_error(self, "Cannot show this clip", m))
@@ -144,6 +150,10 @@ class MainWindow(QMainWindow):
         self.audit_panel.confirmRequested.connect(r.confirm_audit_frame)
         self.audit_panel.nextRequested.connect(r.next_audit_frame)
         self.audit_panel.addBrandRequested.connect(r.add_audit_brand)
+
+    def _frame_shown(self, index: int) -> None:
+        self.refresh_panel()
+        self.show_audit_frame(index)
 
     # ---- project -------------------------------------------------------------------------------
     def open_project(self, target: str) -> bool:
@@ -175,12 +185,20 @@ class MainWindow(QMainWindow):
         self.project = None
         self.video = None
 
+    @property
+    def opened(self) -> Project:
+        """The open project, for what only runs with one (its actions are disabled without: update_enabled)."""
+        if self.project is None:
+            raise RuntimeError("no project is open")
+        return self.project
+
     def _remember_recent(self, target: str) -> None:
-        recent = [r for r in (self.settings.value("recent", []) or []) if r != target]
+        recent = [r for r in self.recent_projects() if r != target]
         self.settings.setValue("recent", [target, *recent][:MAX_RECENT])
 
     def recent_projects(self) -> list[str]:
-        return list(self.settings.value("recent", []) or [])
+        stored = self.settings.value("recent", []) or []
+        return [str(r) for r in (stored if isinstance(stored, list) else [stored])]
 
     @property
     def logos_dir(self) -> str | None:
@@ -188,7 +206,7 @@ class MainWindow(QMainWindow):
 
     def set_logos(self, folder: str) -> bool:
         try:
-            self.project.set_logos(folder)
+            self.opened.set_logos(folder)
         except LogoTagError as exc:
             show_error(self, "Cannot use this logo folder", str(exc))
             return False
@@ -197,7 +215,7 @@ class MainWindow(QMainWindow):
         return True
 
     def add_clips(self, paths: list[str]) -> None:
-        problems = self.project.add_clips(paths)
+        problems = self.opened.add_clips(paths)
         self.refresh_clips()
         if problems:
             show_error(self, "Some clips were not added", "\n\n".join(problems))
@@ -211,9 +229,10 @@ class MainWindow(QMainWindow):
         self.clips.blockSignals(True)
         self.clips.clear()
         self._videos = {v.id: v for v in self.project.videos()}
+        self._names = distinct_names(v.path for v in self._videos.values())  # two "match.mp4" are told apart
         for v in self._videos.values():
             state = self.runs.state_of(v.path) or v.last_run_status or "not run"
-            item = QListWidgetItem(_clip_label(v.path, v.decided, v.candidates, state))
+            item = QListWidgetItem(_clip_label(self._names[v.path], v.decided, v.candidates, state))
             item.setData(Qt.ItemDataRole.UserRole, v.id)
             item.setToolTip(v.path)
             self.clips.addItem(item)
@@ -226,7 +245,8 @@ class MainWindow(QMainWindow):
         if item is not None and session is not None:
             state = self.runs.state_of(session.video.path) or self._videos.get(session.video.id, session.video) \
                 .last_run_status or "not run"
-            item.setText(_clip_label(session.video.path, session.decided_count(), len(session), state))
+            name = self._names.get(session.video.path, Path(session.video.path).name)
+            item.setText(_clip_label(name, session.decided_count(), len(session), state))
 
     def refresh_dictionary(self) -> None:
         self.dictionary.clear()
@@ -251,16 +271,17 @@ class MainWindow(QMainWindow):
 
     def show_clip(self, video_id: int) -> None:
         try:
-            session = self.project.session(video_id, reviewer=self.reviewer)
+            session = self.opened.session(video_id, reviewer=self.reviewer)
         except LogoTagError as exc:
             show_error(self, "Cannot open this clip", str(exc))
             return
         self.video = session.video
-        self.filter_bar.set_brands(sorted({c.final_brand for c in session.candidates} | set(self.project.brands())))
+        self.filter_bar.set_brands(sorted({c.final_brand for c in session.candidates} | set(self.opened.brands())))
         self.review.set_session(session)
         self.refresh_panel()
         self.update_enabled()
-        if not len(session) and not session.video.last_run_status:
+        running = self.runs.state_of(session.video.path) in ("queued", "running")
+        if not len(session) and not session.video.last_run_status and not running:
             self.statusBar().showMessage(f"{Path(session.video.path).name} has not been run: press Ctrl+R to find "
                                          "its logos (or B to draw a box)", 15000)
 
@@ -334,10 +355,10 @@ class MainWindow(QMainWindow):
         """Save the reviewed box as a new reference of its brand; the index rebuilds on the next run."""
         c = self.current_candidate()
         array = self.clip_view.frame_array
-        if c is None or array is None or self.clip_view.shown != c.frame.index:
+        if c is None or array is None or self.video is None or self.clip_view.shown != c.frame.index:
             return
         try:
-            path = self.project.add_crop_to_dictionary(c, array, clip=self.video.path)
+            path = self.opened.add_crop_to_dictionary(c, array, clip=self.video.path)
         except (LogoTagError, OSError) as exc:
             show_error(self, "Not added to the dictionary", str(exc))
             return
@@ -357,11 +378,23 @@ class MainWindow(QMainWindow):
         self.cancel_btn.clicked.connect(cancel)
 
     def hide_busy(self) -> None:
-        if self.runs.running:
-            return  # the run's progress stays
         self.progress.hide()
         self.cancel_btn.hide()
         self.progress_label.setText("")
+
+    def show_following(self, text: str, cancel) -> None:
+        """Following a box (E, a drawn or fixed box): beside a run's progress, with its own Stop button."""
+        self.follow_label.setText(text)
+        self.follow_label.show()
+        self.follow_btn.show()
+        with contextlib.suppress(RuntimeError, TypeError):
+            self.follow_btn.clicked.disconnect()
+        self.follow_btn.clicked.connect(cancel)
+
+    def hide_following(self) -> None:
+        self.follow_label.setText("")
+        self.follow_label.hide()
+        self.follow_btn.hide()
 
     def cancel_busy(self) -> None:
         """Esc: stop drawing, or stop following a box."""
@@ -369,19 +402,22 @@ class MainWindow(QMainWindow):
         self.review.cancel_follow()
 
     # ---- outputs ---------------------------------------------------------------------------------------
-    def export_to(self, path: str, *, reviewed_only: bool, this_clip_only: bool = False):
+    def export_to(self, path: str, *, reviewed_only: bool, accepted_only: bool = False, this_clip_only: bool = False):
         """Export in the background (a large project takes seconds); returns the task's signals."""
         video_id = self.video.id if this_clip_only and self.video else None
         return run_in_background(
-            lambda project: project.export(path, video_id=video_id, reviewed_only=reviewed_only),
-            db_url=self.project.url, parent=self,
+            lambda project: project.export(path, video_id=video_id, reviewed_only=reviewed_only,
+                                           accepted_only=accepted_only),
+            db_url=self.opened.url, parent=self,
             on_done=lambda n: self.statusBar().showMessage(f"Exported {n} records to {path}", 8000),
             on_error=lambda m: show_error(self, "Export failed", m))
 
-    def export_dialog(self, reviewed_only: bool) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export records", "logotag.jsonl", "JSON Lines (*.jsonl);;CSV (*.csv)")
+    def export_dialog(self, scope: str) -> None:
+        """scope: "all" records, "reviewed" (accepted and rejected), or "accepted" (the detections that count)."""
+        name = {"all": "logotag.jsonl", "reviewed": "reviewed.jsonl", "accepted": "accepted.jsonl"}[scope]
+        path, _ = QFileDialog.getSaveFileName(self, "Export records", name, "JSON Lines (*.jsonl);;CSV (*.csv)")
         if path:
-            self.export_to(path, reviewed_only=reviewed_only)
+            self.export_to(path, reviewed_only=scope == "reviewed", accepted_only=scope == "accepted")
 
     def report_dialog(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Exposure report", "exposure.html", "HTML (*.html);;CSV (*.csv)")
@@ -392,7 +428,7 @@ class MainWindow(QMainWindow):
         """Build and write the exposure report in the background; returns the task's signals."""
         rules = self.exposure.rules()
         return run_in_background(
-            lambda project: project.write_report(path, rules=rules), db_url=self.project.url, parent=self,
+            lambda project: project.write_report(path, rules=rules), db_url=self.opened.url, parent=self,
             on_done=lambda p: self.statusBar().showMessage(f"Exposure report written to {p}", 8000),
             on_error=lambda m: show_error(self, "Report failed", m))
 
@@ -401,7 +437,7 @@ class MainWindow(QMainWindow):
         from logotag_gui.qt.dialogs.messages import TextDialog
 
         return run_in_background(
-            lambda project: project.calibration_text(), db_url=self.project.url, parent=self,
+            lambda project: project.calibration_text(), db_url=self.opened.url, parent=self,
             on_done=lambda text: TextDialog("Calibration from reviews", text, self).exec(),
             on_error=lambda m: show_error(self, "Calibration failed", m))
 
@@ -441,6 +477,6 @@ def _scrolling(panel) -> QScrollArea:
     return area
 
 
-def _clip_label(path: str, decided: int, total: int, state: str) -> str:
-    return f"{Path(path).name}\n  {decided}/{total} reviewed · {state}"
+def _clip_label(name: str, decided: int, total: int, state: str) -> str:
+    return f"{name}\n  {decided}/{total} reviewed · {state}"
 

@@ -10,10 +10,11 @@ their results are applied back on this thread. The views subscribe to the sessio
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QThread, Signal
-from PySide6.QtWidgets import QInputDialog, QMessageBox
+from PySide6.QtWidgets import QMessageBox
 
 from logotag_gui.core.base.errors import LogoTagError
 from logotag_gui.core.base.records import BBox, Candidate, DecisionKind, ReviewState
@@ -22,6 +23,7 @@ from logotag_gui.core.review.assistant import Job, Notice, ReviewAssistant
 from logotag_gui.core.review.audit import Audit
 from logotag_gui.core.review.exposure_edits import ExposureEditError
 from logotag_gui.core.review.exposures import Exposure
+from logotag_gui.qt.dialogs.brand_picker import BrandPicker
 from logotag_gui.qt.dialogs.messages import show_error
 from logotag_gui.qt.workers import JobWorker, start_in_thread
 
@@ -45,7 +47,7 @@ class ReviewController(QObject):
         self.audit: Audit | None = None
         self.workers: dict[str, JobWorker] = {}
         self._threads: list[QThread] = []
-        self._unsubscribe = None
+        self._unsubscribe: Callable[[], None] | None = None
         self.following = False
         self.follow_drawn = True  # a drawn box is followed through the clip at once
         self.learn = True  # decisions teach views and look-alikes while the review goes on
@@ -96,7 +98,8 @@ class ReviewController(QObject):
         for worker in self.workers.values():
             worker.cancel.set()  # a pass over the previous clip stops; open_clip clears it
         self._openClip.emit(session.video, session.sampled, session.reviewer)
-        self.assistant.catch_up()  # queued behind open_clip on the learning lane
+        if self.assistant is not None:
+            self.assistant.catch_up()  # queued behind open_clip on the learning lane
 
     def set_option(self, name: str, on: bool) -> None:
         """The Review menu's switches: follow drawn boxes, learn from decisions."""
@@ -126,7 +129,7 @@ class ReviewController(QObject):
         if job.lane == "follow":
             self.following = True
             if job.text:
-                self.w.show_busy(job.text, self.cancel_follow)
+                self.w.show_following(job.text, self.cancel_follow)
             self._follow_job.emit(job)
         else:
             self._learn_job.emit(job)
@@ -149,7 +152,7 @@ class ReviewController(QObject):
 
     def _follow_finished(self) -> None:
         self.following = False
-        self.w.hide_busy()
+        self.w.hide_following()
 
     def _notice(self, notice: Notice) -> None:
         self.w.statusBar().showMessage(notice.text, notice.seconds * 1000)
@@ -160,7 +163,7 @@ class ReviewController(QObject):
             worker.cancel.set()
 
     def _follow_progress(self, done: int, total: int) -> None:
-        self.w.show_busy(f"Following… {done}/{total} frames", self.cancel_follow, done=done, total=total)
+        self.w.show_following(f"Following… {done}/{total} frames", self.cancel_follow)
 
     # ---- selection ------------------------------------------------------------------------------------
     def select(self, candidate_id: int | None) -> None:
@@ -177,7 +180,7 @@ class ReviewController(QObject):
         w, s = self.w, self.session
         c = s.current if s else None
         w.clip_view.select(c.id if c else None)
-        if c is not None and c.frame.index != w.clip_view.current and (
+        if s is not None and c is not None and c.frame.index != w.clip_view.current and (
                 s.current_exposure is None or not s.current_exposure.contains(w.clip_view.current)):
             w.clip_view.go_to(c.frame.index)
         if c is not None:
@@ -230,14 +233,16 @@ class ReviewController(QObject):
             self.w.statusBar().showMessage("Select a box first (J/K move through candidates)", 3000)
         return c
 
-    def ask_brand(self, title: str, default: str | None) -> str | None:
-        """A brand from the project's list; a new name only when the reviewer confirms it (no typo brands)."""
-        brands = self.w.project.brands()
-        index = brands.index(default) if default in brands else 0
-        brand, ok = QInputDialog.getItem(self.w, title, "Brand:", brands, index, True)
+    def ask_brand(self, title: str, suggestion: str | None, *, box: BBox | None = None) -> str | None:
+        """A brand from the project's list, typed (never pre-filled: Enter alone must not name a box after the
+        last brand; Tab takes `suggestion`), beside `box`; a new name only when the reviewer confirms it."""
+        brands = self.w.opened.brands()
+        near = self.w.clip_view.view.global_rect(box) if box is not None else None
+        picker = BrandPicker(title, brands, suggestion=suggestion, near=near, parent=self.w)
+        accepted = picker.exec() == BrandPicker.DialogCode.Accepted
         self.w.activateWindow()  # the keys go back to the review, whatever the window manager does
         self.w.clip_view.view.setFocus()
-        brand = brand.strip() if ok else ""
+        brand = picker.chosen().strip() if accepted else ""
         if not brand:
             return None
         known = {b.lower(): b for b in brands}
@@ -264,7 +269,7 @@ class ReviewController(QObject):
         if c is None or self.assistant is None:
             return
         done = self._saving(self.assistant.accept if kind is DecisionKind.ACCEPT else self.assistant.reject, c)
-        if done is not None and kind is DecisionKind.ACCEPT and len(self.session.track(done.track_id)) <= 2:
+        if done is not None and kind is DecisionKind.ACCEPT and len(self.assistant.session.track(done.track_id)) <= 2:
             self.w.statusBar().showMessage(f"Accepted {done.final_brand} on frame {done.frame.index}. The detector saw "
                                            "it only here: K goes back to it, E follows it through the clip", 8000)
 
@@ -274,14 +279,15 @@ class ReviewController(QObject):
             return
         done = self._saving(self.assistant.decide_track, c, kind)
         if done:
-            self.w.statusBar().showMessage(f"{kind.value.title()}ed {len(done)} box{'es' if len(done) != 1 else ''} of the track", 4000)
+            boxes = f"{len(done)} box{'es' if len(done) != 1 else ''}"
+            self.w.statusBar().showMessage(f"{kind.value.title()}ed {boxes} of the track", 4000)
 
     def relabel(self, brand: str | None = None) -> None:
         c = self._target()
         if c is None or self.assistant is None:
             return
         if brand is None:
-            brand = self.ask_brand("Relabel", c.final_brand)
+            brand = self.ask_brand("Relabel", self.assistant.session.last_brand, box=c.final_bbox)
             if brand is None:
                 return
         if brand != c.final_brand:
@@ -296,7 +302,8 @@ class ReviewController(QObject):
         if self.session is None:
             return
         current = self.session.current
-        brand = self.ask_brand("New box", self.session.last_brand or (current.final_brand if current else None))
+        brand = self.ask_brand("New box", self.session.last_brand or (current.final_brand if current else None),
+                               box=bbox)
         if brand is not None:
             self.add_box(bbox, brand)
 
@@ -319,12 +326,12 @@ class ReviewController(QObject):
         if self.assistant is None:
             return
         fn = self.assistant.accept_exposure if kind is DecisionKind.ACCEPT else self.assistant.reject_exposure
-        before = self.session.current_exposure
+        before = self.assistant.session.current_exposure
         if self._saving(fn) is not None and before is not None:
             verb = "Accepted" if kind is DecisionKind.ACCEPT else "Rejected"
             self.w.statusBar().showMessage(f"{verb} {before.brand}, {before.length_s:.1f} s — "
-                                           f"{self.session.meter().format()}", 5000)
-            nxt = self.session.current_exposure
+                                           f"{self.assistant.session.meter().format()}", 5000)
+            nxt = self.assistant.session.current_exposure
             if nxt is not None and nxt.key != before.key:
                 self.w.clip_view.go_to((nxt.live or (nxt.first, nxt.last))[0])
 
@@ -335,12 +342,12 @@ class ReviewController(QObject):
             return
         shown = self.w.clip_view.gallery_shown()
         if shown is None:
-            current = self.session.current_exposure
+            current = self.assistant.session.current_exposure
             if current is None:
                 self.w.statusBar().showMessage("Select an exposure first (X moves through them), or show the "
                                                "gallery (G)", 3000)
                 return
-            shown = self.session.gallery(current.brand)
+            shown = self.assistant.session.gallery(current.brand)
         if not shown:
             self.w.statusBar().showMessage("No exposure left to review in the gallery", 3000)
             return
@@ -348,7 +355,7 @@ class ReviewController(QObject):
             brands = sorted({e.brand for e in shown})
             named = brands[0] if len(brands) == 1 else f"{len(brands)} brands"
             self.w.statusBar().showMessage(f"Accepted {len(shown)} exposure{'s' if len(shown) != 1 else ''} of "
-                                           f"{named} — {self.session.meter().format()}", 6000)
+                                           f"{named} — {self.assistant.session.meter().format()}", 6000)
 
     def move_edge(self, edge: str, frame: int | None = None, e: Exposure | None = None) -> None:
         """I / O (or a drag of the bar's end): the exposure's in or out point to the frame shown."""
@@ -366,8 +373,9 @@ class ReviewController(QObject):
         """P: a brand on screen on the frame shown, without drawing (LogoTag looks for its mark)."""
         if self.assistant is None:
             return
-        current = self.session.current_exposure
-        brand = self.ask_brand("On screen here", self.session.last_brand or (current.brand if current else None))
+        current = self.assistant.session.current_exposure
+        brand = self.ask_brand("On screen here",
+                               self.assistant.session.last_brand or (current.brand if current else None))
         if brand is not None:
             self._saving(self.assistant.mark_present, self.w.clip_view.current, brand)
 

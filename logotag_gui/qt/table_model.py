@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QColor
 
 from logotag_gui.core.base.records import Candidate, ReviewState
@@ -19,7 +20,7 @@ from logotag_gui.core.review import Changes, ReviewSession
 COLUMNS = ["Frame", "Time", "Brand", "Score", "Verdict", "Conf.", "Decision", "Track"]
 STATE_COLOURS = {ReviewState.PENDING: QColor(240, 190, 40), ReviewState.ACCEPTED: QColor(60, 180, 90),
                  ReviewState.REJECTED: QColor(210, 60, 60)}
-_SORT_KEYS: list[Callable[[Candidate], object]] = [
+_SORT_KEYS: list[Callable[[Candidate], Any]] = [
     lambda c: (c.frame.index, c.id or 0),
     lambda c: c.frame.t,
     lambda c: c.final_brand.lower(),
@@ -94,7 +95,7 @@ class CandidateTableModel(QAbstractTableModel):
     def candidates_changed(self, candidates: Sequence[Candidate]) -> None:
         # A changed row stays where it is until the next filter or sort: rows must not jump under the reviewer.
         for c in candidates:
-            row = self._row_of.get(c.id)
+            row = self._row_of.get(c.stored_id)
             if row is not None and row < self._shown:
                 self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
 
@@ -110,7 +111,7 @@ class CandidateTableModel(QAbstractTableModel):
             cands = [c for c in cands if self._filter.accepts(c)]
         column, order = self._sort
         cands = sorted(cands, key=_SORT_KEYS[column], reverse=order == Qt.SortOrder.DescendingOrder)
-        self._rows = [c.id for c in cands]
+        self._rows = [c.stored_id for c in cands]
         self._row_of = {cid: row for row, cid in enumerate(self._rows)}
         self._shown = min(len(self._rows), max(self._shown if keep_shown else 0, self.CHUNK))
 
@@ -147,7 +148,7 @@ class CandidateTableModel(QAbstractTableModel):
             return COLUMNS[section]
         return None
 
-    def data(self, index: QModelIndex, role=Qt.ItemDataRole.DisplayRole):
+    def data(self, index: QModelIndex | QPersistentModelIndex, role=Qt.ItemDataRole.DisplayRole):
         if not index.isValid() or index.row() >= self._shown or self.session is None:
             return None
         c = self.session.get(self._rows[index.row()])

@@ -19,3 +19,18 @@ def window(qtbot, tmp_path, monkeypatch):
     w.show()
     yield w
     w.close()
+
+
+@pytest.fixture
+def brand_answer(monkeypatch):
+    """`brand_answer("Norvik")`: the brand picker answers that brand when it opens (no modal loop in a test)."""
+    from logotag_gui.qt.dialogs.brand_picker import BrandPicker
+
+    def answer(brand: str) -> None:
+        def exec_(self) -> int:
+            self._chosen = brand
+            return BrandPicker.DialogCode.Accepted
+
+        monkeypatch.setattr(BrandPicker, "exec", exec_)
+
+    return answer

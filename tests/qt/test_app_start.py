@@ -39,3 +39,30 @@ def test_a_project_that_is_not_a_logotag_database_is_refused(window, tmp_path):
     assert window.project is None
     dialogs = [w for w in window.findChildren(object) if getattr(w, "objectName", lambda: "")() == "errorDialog"]
     assert "some other program" in dialogs[-1].text()
+
+
+def test_missing_x11_libraries_are_named_with_the_apt_line_before_qt_starts(monkeypatch, capsys):
+    from logotag_gui.qt import app
+
+    lacking = {"xcb-cursor", "xkbcommon-x11"}
+    find = lambda name: None if name in lacking else f"lib{name}.so"  # noqa: E731
+    monkeypatch.setattr(app.sys, "platform", "linux")
+    assert app.missing_x11_packages({"DISPLAY": ":0"}, find) == ["libxcb-cursor0", "libxkbcommon-x11-0"]
+    assert app.missing_x11_packages({"QT_QPA_PLATFORM": "offscreen"}, find) == []  # no window: nothing needed
+    assert app.missing_x11_packages({"WAYLAND_DISPLAY": "wayland-0"}, find) == []
+    monkeypatch.setattr(app, "missing_x11_packages", lambda: ["libxcb-cursor0"])
+    assert app.main([]) == 2
+    assert "sudo apt-get install libxcb-cursor0" in capsys.readouterr().err
+
+
+def test_following_a_box_shows_beside_a_runs_progress_with_its_own_stop_button(window):
+    stopped = []
+    window.show_busy("frames 3/12", lambda: stopped.append("run"), done=3, total=12)
+    window.show_following("Following… 10/40 frames", lambda: stopped.append("follow"))
+    assert window.progress.isVisible() and window.cancel_btn.text() == "Cancel run"
+    assert window.follow_btn.isVisible() and window.follow_btn.text() == "Stop following"
+    window.follow_btn.click()
+    window.hide_following()
+    assert stopped == ["follow"] and window.progress.isVisible() and window.progress_label.text() == "frames 3/12"
+    window.cancel_btn.click()
+    assert stopped == ["follow", "run"]

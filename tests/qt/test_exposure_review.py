@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QInputDialog
 
 from logotag_gui.core.base.records import ExposureState, ReviewState, VerdictState
 from logotag_gui.core.store import open_repository
@@ -16,7 +15,7 @@ pytestmark = pytest.mark.gui
 
 
 @pytest.fixture
-def seeded(window, tmp_path, demo_clip, monkeypatch):
+def seeded(window, tmp_path, demo_clip, brand_answer):
     """The demo clip with Norvik found on frames 0-25 (a track, verified) and a false Aquila on 40."""
     clip, _ = demo_clip
     repo, _vid = seeded_project(tmp_path / "p.sqlite", [(f, 100, "Norvik", 0, VerdictState.YES) for f in
@@ -24,7 +23,7 @@ def seeded(window, tmp_path, demo_clip, monkeypatch):
                                 path=str(clip))
     repo.sync_brands({}, {"Norvik.png": ("Norvik", "x"), "Aquila.png": ("Aquila", "y"), "Fennel.png": ("Fennel", "z")})
     repo.close()
-    monkeypatch.setattr(QInputDialog, "getItem", lambda *a, **k: ("Fennel", True))
+    brand_answer("Fennel")
     assert window.open_project(str(tmp_path / "p.sqlite"))
     window.review.set_option("learn", False)  # no logo folder here: nothing to learn with
     return window, open_repository(tmp_path / "p.sqlite")
@@ -124,3 +123,14 @@ def test_the_gallery_of_every_brand_is_accepted_with_one_key(seeded, qtbot):
     assert all(c.review.state is ReviewState.PENDING for c in stored.candidates())
     _press(window, qtbot, Qt.Key.Key_G)  # a third G: the film strip shows the exposure's frames again
     assert window.clip_view.gallery_scope is None and window.clip_view.gallery_shown() is None
+
+
+def test_a_new_project_shows_nothing_of_the_one_before(seeded, qtbot, tmp_path):
+    window, _repo = seeded
+    qtbot.waitUntil(lambda: window.clip_view.shown is not None)
+    assert window.clip_view.timeline._lanes and window.exposure.table.rowCount()
+    assert window.open_project(str(tmp_path / "empty.sqlite"))
+    view = window.clip_view
+    assert view.view.frame_index is None and view.view._pixmap.pixmap().isNull()  # no old frame
+    assert not view.timeline._lanes and view.position.text() == "" and view.slider.maximum() == 0
+    assert window.exposure.table.rowCount() == 0 and window.clips.count() == 0

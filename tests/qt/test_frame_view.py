@@ -60,3 +60,32 @@ def test_dragging_a_corner_tightens_the_selected_box(view, qtbot):
     assert cid == 7
     assert (box.x, box.y) == pytest.approx((100, 100), abs=2)
     assert (box.w, box.h) == pytest.approx((160, 80), abs=4)
+
+
+def test_plus_zooms_on_the_selected_box_not_the_middle_of_the_view(qtbot):
+    view = FrameView()
+    qtbot.addWidget(view)
+    view.resize(640, 360)
+    view.show()
+    view.show_frame(0, to_qimage(np.zeros((720, 1280, 3), dtype=np.uint8)))
+    corner = Candidate(FrameRef(0, 0.0, 1280, 720), BBox(1100, 600, 100, 80), "Norvik", 0.9, "keypoints", id=7)
+    view.set_candidates([corner], selected_id=7)
+    for _ in range(4):
+        view.zoom(1.25)
+    shown = view.mapToScene(view.viewport().rect()).boundingRect()
+    assert shown.contains(QPointF(1150, 640))  # the box in the corner stays in view
+
+
+def test_the_timeline_names_every_brand_of_a_busy_clip(qtbot):
+    from logotag_gui.core.base.records import ReviewState
+    from logotag_gui.core.review.exposures import Exposure
+    from logotag_gui.qt.widgets.timeline import MIN_LABEL_PX, Timeline
+
+    timeline = Timeline()
+    qtbot.addWidget(timeline)
+    timeline.resize(800, 100)
+    timeline.set_clip(100)
+    lanes = {f"Brand{i:02d}": [Exposure(f"Brand{i:02d}", (i, i + 5), {i: ReviewState.PENDING}, (i,), 0.9, 1, 0.5)]
+             for i in range(12)}
+    timeline.set_exposures(lanes, None)
+    assert timeline.lanes == sorted(lanes) and timeline._lane_h() >= MIN_LABEL_PX  # 12 lanes, each labelled

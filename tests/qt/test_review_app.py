@@ -186,7 +186,7 @@ def test_calibration_dialog_reports_reviewed_brands(window, qtbot, tmp_path, dem
 
 
 def test_a_drawn_box_is_followed_and_t_accepts_the_whole_proposed_track(window, qtbot, tmp_path, demo_clip,
-                                                                          logos_dir, monkeypatch):
+                                                                          logos_dir, brand_answer):
     """No run at all (the detector missed everything): one drawn box, followed through the clip, one key."""
     clip, truth = demo_clip
     assert window.open_project(str(tmp_path / "p.sqlite")) and window.set_logos(str(logos_dir))
@@ -195,9 +195,7 @@ def test_a_drawn_box_is_followed_and_t_accepts_the_whole_proposed_track(window, 
     window.clip_view.go_to(10)
     qtbot.waitUntil(lambda: window.clip_view.shown == 10)
     box = next(b for brand, b in truth[10] if brand == "Norvik")
-    from PySide6.QtWidgets import QInputDialog
-
-    monkeypatch.setattr(QInputDialog, "getItem", lambda *a, **k: ("Norvik", True))
+    brand_answer("Norvik")
     _press(window, qtbot, Qt.Key.Key_B)
     window.clip_view.view.boxDrawn.emit(box)  # the drag, as test_frame_view drives it with the mouse
     drawn = window.session.current

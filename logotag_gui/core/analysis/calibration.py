@@ -76,8 +76,8 @@ def calibrate(candidates: Iterable[Candidate], *, target_precision: float = 0.9)
             brand=brand, positives=sum(label for _, label in items), negatives=sum(not label for _, label in items),
             suggested_threshold=threshold, precision_at_threshold=p, recall_at_threshold=r,
             verdict_precision=sum(said_yes) / len(said_yes) if said_yes else None,
-            verdict_recall=(sum(c.verdict.state is VerdictState.YES for c in positives_verified) / len(positives_verified)
-                            if positives_verified else None),
+            verdict_recall=(sum(c.verdict.state is VerdictState.YES for c in positives_verified)
+                            / len(positives_verified) if positives_verified else None),
             unparsable=sum(c.verdict.state is VerdictState.UNPARSABLE for c, _ in items),
         ))
     return out

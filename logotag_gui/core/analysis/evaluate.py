@@ -119,8 +119,8 @@ def _video(data: dict) -> Truth:
         index = _frame_index(key, where)
         if not isinstance(boxes, list):
             raise _Shape(where, f"is {_kind(boxes)}, expected an array of boxes")
-        frames[index] = [Box(str(_field(b, "brand", (str,), f"{where}[{i}]")), _bbox(b.get("bbox"), f"{where}[{i}].bbox"))
-                         for i, b in enumerate(boxes)]
+        frames[index] = [Box(str(_field(b, "brand", (str,), f"{where}[{i}]")),
+                             _bbox(b.get("bbox"), f"{where}[{i}].bbox")) for i, b in enumerate(boxes)]
     return Truth("video", frames, _fps(data))
 
 
@@ -264,8 +264,9 @@ class EvalResult:
                     "relaxed_recall": round(s.relaxed_recall, 4), "precision": round(s.precision, 4),
                     "truth_seconds": round(s.truth_seconds, 3), "predicted_seconds": round(s.predicted_seconds, 3)}
 
-        return {"kind": self.kind, "frames": self.frames, "false_positives_per_frame": round(self.false_positives_per_frame, 4),
-                "total": row(self.total()), "brands": [row(s) for s in self.brands.values()]}
+        return {"kind": self.kind, "frames": self.frames,
+                "false_positives_per_frame": round(self.false_positives_per_frame, 4), "total": row(self.total()),
+                "brands": [row(s) for s in self.brands.values()]}
 
 
 def _relaxed(pred: BBox, truth: BBox) -> bool:
@@ -337,7 +338,8 @@ def format_table(result: EvalResult) -> str:
         line = (f"{s.brand:<20} {s.truth:>6} {s.predicted:>6} {s.recall:>7.1%} {s.relaxed_recall:>8.1%} "
                 f"{s.precision:>9.1%}")
         if video:
-            line += f" {s.truth_seconds:>8.1f} {s.predicted_seconds:>8.1f} {s.predicted_seconds - s.truth_seconds:>+8.1f}"
+            off = s.predicted_seconds - s.truth_seconds
+            line += f" {s.truth_seconds:>8.1f} {s.predicted_seconds:>8.1f} {off:>+8.1f}"
         lines.append(line)
     unit = "frame" if video else "image"
     lines.append(f"false positives per {unit}: {result.false_positives_per_frame:.3f} over {result.frames} {unit}s")

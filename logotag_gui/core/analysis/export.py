@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from logotag_gui.core.base.errors import InputError
-from logotag_gui.core.base.records import Candidate
+from logotag_gui.core.base.records import Candidate, ReviewState
 from logotag_gui.core.base.safe_io import SafeDictWriter, atomic_write
 from logotag_gui.core.store import Repository
 
@@ -48,13 +48,17 @@ def to_record(video: str, c: Candidate) -> dict[str, object]:
     }
 
 
-def records(repo: Repository, *, video_id: int | None = None, reviewed_only: bool = False) -> Iterator[dict[str, object]]:
-    for video, cand in repo.iter_candidates(video_id=video_id, reviewed_only=reviewed_only):
-        yield to_record(video, cand)
+def records(repo: Repository, *, video_id: int | None = None, reviewed_only: bool = False,
+            accepted_only: bool = False) -> Iterator[dict[str, object]]:
+    """Every candidate's record; `reviewed_only`: those a reviewer decided (accepted and rejected: what review
+    taught); `accepted_only`: those a reviewer accepted (the detections that count)."""
+    for video, cand in repo.iter_candidates(video_id=video_id, reviewed_only=reviewed_only or accepted_only):
+        if not accepted_only or cand.review.state is ReviewState.ACCEPTED:
+            yield to_record(video, cand)
 
 
 def export(repo: Repository, path: str | Path, *, fmt: str | None = None, video_id: int | None = None,
-           reviewed_only: bool = False) -> int:
+           reviewed_only: bool = False, accepted_only: bool = False) -> int:
     """Write records to `path` (format from `fmt` or the suffix); returns how many were written.
 
     The file is written atomically (a killed export leaves the previous file whole) and CSV cells
@@ -66,7 +70,7 @@ def export(repo: Repository, path: str | Path, *, fmt: str | None = None, video_
         raise InputError(f"Unknown export format '{fmt}' for '{path}': use a .jsonl or .csv file name.")
     count = 0
     with atomic_write(path, "w", encoding="utf-8", newline="") as fh:
-        rows = records(repo, video_id=video_id, reviewed_only=reviewed_only)
+        rows = records(repo, video_id=video_id, reviewed_only=reviewed_only, accepted_only=accepted_only)
         if fmt == "jsonl":
             for rec in rows:
                 fh.write(json.dumps(rec, ensure_ascii=False) + "\n")

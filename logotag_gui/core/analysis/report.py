@@ -8,6 +8,7 @@ the reviewed seconds, with the share of frames audited and how many more would r
 from __future__ import annotations
 
 import base64
+import colorsys
 import html
 import io
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from logotag_gui.core.analysis.exposure import (
     sampling_interval,
 )
 from logotag_gui.core.base.safe_io import SafeDictWriter, atomic_write, atomic_write_text
+from logotag_gui.core.media.video import distinct_names
 from logotag_gui.core.store import Repository
 from logotag_gui.core.store.repository import VideoSummary
 
@@ -36,6 +38,22 @@ CSV_FIELDS = ["scope", "clip", "brand", "seconds", "exposures", "frames", "mean_
               "audited_frames", "sampled_frames", "more_frames_for_5pct"]
 PALETTE = [(214, 39, 40), (31, 119, 180), (44, 160, 44), (255, 127, 14), (148, 103, 189), (140, 86, 75),
            (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207)]
+
+
+def brand_colours(n: int) -> list[tuple[int, int, int]]:
+    """`n` colours that tell brands apart: the palette's ten, then hues spread around the wheel (each the
+    farthest from those taken, at two depths) rather than the palette again: with 13 brands the 11th line
+    looked like the 1st."""
+    if n <= len(PALETTE):
+        return PALETTE[:n]
+    extra = n - len(PALETTE)
+    out = list(PALETTE)
+    for k in range(extra):
+        hue = (k * 0.618033988749895 + 0.08) % 1.0  # the golden angle: each new hue far from the others
+        value = 0.55 if k % 2 else 0.85
+        r, g, b = colorsys.hsv_to_rgb(hue, 0.85, value)
+        out.append((int(r * 255), int(g * 255), int(b * 255)))
+    return out
 
 
 @dataclass(slots=True)
@@ -128,15 +146,16 @@ def write_csv(report: ProjectReport, path: str | Path) -> None:
     with atomic_write(path, "w", encoding="utf-8", newline="") as fh:
         writer = SafeDictWriter(fh, fieldnames=CSV_FIELDS)
         writer.writeheader()
+        names = distinct_names(clip.video.path for clip in report.clips)
         for clip in report.clips:
             estimated = clip.estimate.brands if clip.estimate is not None else {}
             for brand in sorted(set(clip.brands) | set(estimated)):
                 s = clip.brands.get(brand, BrandExposure(brand))
-                writer.writerow(_row("clip", Path(clip.video.path).name, s, report.rules.source)
+                writer.writerow(_row("clip", names[clip.video.path], s, report.rules.source)
                                 | _clip_estimate_cells(clip, estimated.get(brand)))
             if clip.estimate is not None and clip.estimate.total is not None:
                 total = BrandExposure(ALL, seconds=sum(s.seconds for s in clip.brands.values()))
-                writer.writerow(_row("clip", Path(clip.video.path).name, total, report.rules.source)
+                writer.writerow(_row("clip", names[clip.video.path], total, report.rules.source)
                                 | _clip_estimate_cells(clip, clip.estimate.total))
         for brand in sorted(set(report.totals) | set(report.estimates or {})):
             s = report.totals.get(brand, BrandExposure(brand))
@@ -146,7 +165,10 @@ def write_csv(report: ProjectReport, path: str | Path) -> None:
 
 
 def chart_png(clip: ClipReport, *, width: int = 900, height: int = 260) -> bytes:
-    """Cumulative seconds on screen over the clip's timeline, one line per brand."""
+    """Cumulative seconds on screen over the clip's timeline, one line per brand (the legend's rows make the
+    chart taller where there are more brands than fit beside it)."""
+    height = max(height, 16 * len(clip.brands) + 40)
+    colours = brand_colours(len(clip.brands))
     img = Image.new("RGB", (width, height), "white")
     d = ImageDraw.Draw(img)
     font = ImageFont.load_default(size=12)
@@ -159,7 +181,7 @@ def chart_png(clip: ClipReport, *, width: int = 900, height: int = 260) -> bytes
     d.text((right - 30, bottom + 6), f"{duration:.0f} s", fill="black", font=font)
     d.text((4, top), f"{peak:.1f} s", fill="black", font=font)
     for i, s in enumerate(clip.brands.values()):
-        colour = PALETTE[i % len(PALETTE)]
+        colour = colours[i]
         points = [(left + t / duration * (right - left), bottom - cum / peak * (bottom - top))
                   for t, cum in cumulative_steps(s.timeline, duration)]
         if len(points) > 1:
@@ -208,7 +230,8 @@ def _table(rows: list[BrandExposure], thumbs: dict[str, bytes | None] | None = N
         thumb = ""
         if thumbs is not None:
             data = thumbs.get(s.brand)
-            thumb = f"<td><img src='{_data_uri('image/jpeg', data)}' alt='{html.escape(s.brand)}'></td>" if data else "<td>–</td>"
+            thumb = (f"<td><img src='{_data_uri('image/jpeg', data)}' alt='{html.escape(s.brand)}'></td>" if data
+                     else "<td>–</td>")
         body.append(
             f"<tr><td>{html.escape(s.brand)}</td><td>{s.seconds:.1f}</td>{estimate}<td>{s.exposures}</td>"
             f"<td>{s.mean_size_share:.2%}</td><td>{s.max_size_share:.2%}</td><td>{s.centre_seconds:.1f}</td>"
@@ -257,10 +280,11 @@ def write_html(report: ProjectReport, path: str | Path, *, title: str = "Brand e
     note = empty_note(report)
     if note:
         parts.insert(2, f"<p class='note'><strong>{html.escape(note)}</strong></p>")
+    names = distinct_names(clip.video.path for clip in report.clips)
     for clip in report.clips:
         thumbs = {b: thumbnail_jpeg(clip, s) for b, s in clip.brands.items()}
         estimated = {b: (e.seconds, e.se) for b, e in clip.estimate.brands.items()} if clip.estimate else None
-        parts += [f"<h2>{html.escape(Path(clip.video.path).name)}</h2>",
+        parts += [f"<h2>{html.escape(names[clip.video.path])}</h2>",
                   f"<p class='meta'>{clip.video.duration_s:.1f} s, each sampled frame stands for "
                   f"{clip.interval_s:.2f} s</p>", _audit_note(clip),
                   f"<img class='chart' src='{_data_uri('image/png', chart_png(clip))}' alt='seconds on screen'>",

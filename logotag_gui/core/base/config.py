@@ -76,8 +76,8 @@ class RunConfig:
     vlm_revision: str | None = setting(None, "pinned commit (required with --trust-remote-code)", label="VLM revision:")
     trust_remote_code: bool = setting(False, "allow the VLM's repository code to run (LLaVA-OneVision-1.5 needs it)",
                                       label="Allow the VLM's repository code to run (trust_remote_code)")
-    vlm_threshold: float = setting(0.5, "accept a VLM 'yes' only at this confidence", label="VLM yes needs confidence ≥",
-                                   lo=0, hi=1, step=0.05)
+    vlm_threshold: float = setting(0.5, "accept a VLM 'yes' only at this confidence",
+                                   label="VLM yes needs confidence ≥", lo=0, hi=1, step=0.05)
     vlm_max_new_tokens: int = setting(128, "the VLM's decoding budget per answer (the seed's)")
     vlm_answer: str = setting("logits", "how the local VLM answers: logits (its verdict from its own odds of 'yes' "
                               "and 'no' where the JSON's verdict goes: one forward pass; the JSON written only where "

@@ -76,8 +76,8 @@ def setup_logging(*, verbose: bool = False, console: bool = True) -> Path:
     for noisy in ("faiss.loader", "httpx", "huggingface_hub", "PIL"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     if problem:
-        logging.getLogger(__name__).warning("%s; %s", problem,
-                                            f"logging to '{path}' instead" if file_handler else "logging to the console only")
+        instead = f"logging to '{path}' instead" if file_handler else "logging to the console only"
+        logging.getLogger(__name__).warning("%s; %s", problem, instead)
     if file_handler is not None:
         _trace_crashes(path.parent / CRASH_NAME)
     _configured = path
@@ -89,6 +89,8 @@ def _trace_crashes(path: Path) -> None:
     faulthandler writes every thread's Python stack to `path` then. A trace left by the last session is
     kept under a dated name (the newest few) and named in the log, so a report can include it."""
     global _crash_file
+    if faulthandler.is_enabled():  # already traced to stderr (python -X faulthandler, pytest): someone watches it
+        return
     log = logging.getLogger(__name__)
     try:
         if path.exists() and path.stat().st_size:

@@ -13,7 +13,7 @@ import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -250,11 +250,18 @@ def review_key(c: Candidate) -> tuple[int, float, int]:
     return (c.frame.index, c.bbox.x, c.id or 0)
 
 
+# Closed vocabularies that are stored or shown as plain text: typed, so a misspelt one is a type error.
+Stage = Literal["notice", "loading models", "indexing logos", "frames", "following tracks"]
+RunStatus = Literal["running", "done", "cancelled", "failed", "interrupted", "superseded"]
+PartStatus = Literal["pending", "running", "done", "cancelled", "failed", "interrupted"]
+Polarity = Literal["positive", "negative"]
+
+
 @dataclass(frozen=True, slots=True)
 class Progress:
     """What long work reports: stage, how far, and an ETA the GUI and CLI show as they are."""
 
-    stage: str
+    stage: Stage
     done: int
     total: int
     eta_s: float | None = None

@@ -164,7 +164,8 @@ def finished_run(repo, config: RunConfig, video_id: int | None = None):
 
 
 def run_clip(config: RunConfig, db_url: str, *, video_id: int | None = None, num_cpus: int = 1,
-             hook: WorkerHook | None = None, busy_wait_s: float = BUSY_WAIT_S, part_id: int | None = None) -> ClipResult:
+             hook: WorkerHook | None = None, busy_wait_s: float = BUSY_WAIT_S,
+             part_id: int | None = None) -> ClipResult:
     """Run (resume, or skip when done) one clip into the project at `db_url`; never raises for the clip's own
     failure: it comes back as a failed result. A dying process (the retry's business) stops it as it would.
     With `part_id`: run (resume) that frame range of a split run (pipeline/split.py)."""
@@ -235,7 +236,8 @@ def _guarded(clip: str, db_url: str, work: Callable[[Any], ClipResult]) -> ClipR
         result = ClipResult(clip, "failed", message=redact_secrets(str(exc)))
     except Exception as exc:
         log.exception("unexpected error on %s", clip)
-        result = ClipResult(clip, "failed", message=redact_secrets(f"unexpected error: {exc.__class__.__name__}: {exc}"))
+        message = f"unexpected error: {exc.__class__.__name__}: {exc}"
+        result = ClipResult(clip, "failed", message=redact_secrets(message))
     finally:
         repo.close()
     result.seconds = time.perf_counter() - t0
@@ -303,7 +305,8 @@ def run_many(plan: Plan | Sequence[str | Path], config: RunConfig, db: str | Pat
 
     Uses the Ray already initialised in this process, else `ray.init(address)` (a local Ray when
     `address` is None), shut down again at the end. With `split_minutes`, a video longer than that is
-    split into ranges of that length that workers run at once (pipeline/split.py), then joined. Raises LogoTagError before any work when Ray, the
+    split into ranges of that length that workers run at once (pipeline/split.py), then joined.
+    Raises LogoTagError before any work when Ray, the
     project or the plan cannot be used; a clip's own failure is a failed result in the summary.
     """
     from logotag_gui.core.store import open_repository

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,6 +39,23 @@ class SourceInfo:
     height: int
 
 
+def distinct_names(paths: Iterable[str]) -> dict[str, str]:
+    """A short name for each clip: its file name, or, where clips share one, as many of its folders as tell them
+    apart ("day1/match.mp4", "day2/match.mp4")."""
+    paths = list(dict.fromkeys(paths))
+    parts = {p: Path(p).parts for p in paths}
+    names: dict[str, str] = {}
+    for p in paths:
+        depth = 1
+        while depth < len(parts[p]):
+            tail = parts[p][-depth:]
+            if not any(q != p and parts[q][-depth:] == tail for q in paths):
+                break
+            depth += 1
+        names[p] = "/".join(parts[p][-depth:])
+    return names
+
+
 def natural_key(name: str) -> list[object]:
     return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", name)]
 
@@ -51,8 +68,10 @@ class ImageFolderSource:
         try:
             entries = list(path.iterdir())
         except OSError as exc:
-            raise InputError(f"Cannot read image folder '{path}': {exc.strerror or exc}; check its permissions.") from exc
-        self.files = sorted((p for p in entries if p.suffix.lower() in IMAGE_SUFFIXES), key=lambda p: natural_key(p.name))
+            raise InputError(f"Cannot read image folder '{path}': {exc.strerror or exc}; "
+                             "check its permissions.") from exc
+        images = (p for p in entries if p.suffix.lower() in IMAGE_SUFFIXES)
+        self.files = sorted(images, key=lambda p: natural_key(p.name))
         if not self.files:
             raise InputError(
                 f"Image folder '{path}' holds no images ({', '.join(sorted(IMAGE_SUFFIXES))}); "
@@ -123,7 +142,8 @@ class VideoSource:
         except PermissionError as exc:  # PyAV's is also an FFmpegError: say what it is
             raise InputError(f"Cannot read video '{path}': permission denied; give your user read access.") from exc
         except av.FFmpegError as exc:
-            raise InputError(f"Cannot open video '{path}': {_reason(exc)}. The file is corrupt, truncated or not a video; {REENCODE_HINT}.") from exc
+            raise InputError(f"Cannot open video '{path}': {_reason(exc)}. The file is corrupt, truncated or not a "
+                             f"video; {REENCODE_HINT}.") from exc
         if not self._container.streams.video:
             self._container.close()
             raise InputError(f"'{path}' has no video stream (audio only?); choose a file with video.")
@@ -286,7 +306,8 @@ def open_source(path: str | Path) -> Source:
     try:
         path.stat()
     except PermissionError as exc:
-        raise InputError(f"Cannot reach '{path}': permission denied on a folder on its way; check its permissions.") from exc
+        raise InputError(f"Cannot reach '{path}': permission denied on a folder on its way; "
+                         "check its permissions.") from exc
     except OSError as exc:
         raise InputError(f"'{path}' does not exist; check the path.") from exc
     if path.is_dir():

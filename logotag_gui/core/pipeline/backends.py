@@ -200,8 +200,9 @@ def choose_backends(config: RunConfig) -> tuple[str, str, list[str]]:
             embedder = "siglip2"
         else:
             embedder = "offline"
-            notices.append(f"Using the offline detector (keypoints, OCR text and the shape matcher): '{config.siglip_model}' is not in the local "
-                           f"Hugging Face cache (fetch it with `hf download {config.siglip_model}`, then choose siglip2).")
+            notices.append(f"Using the offline detector (keypoints, OCR text and the shape matcher): "
+                           f"'{config.siglip_model}' is not in the local Hugging Face cache (fetch it with "
+                           f"`hf download {config.siglip_model}`, then choose siglip2).")
     from logotag_gui.core.proposers.shape_net import missing_model_message, shape_model_installed
 
     if embedder == "offline" and not shape_model_installed():

@@ -15,9 +15,10 @@ trackers on clips with per-frame truth (speed and IoU), which is how the flow tr
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from enum import Enum
+from typing import Protocol
 
 import cv2
 import numpy as np
@@ -53,10 +54,41 @@ class FollowedBox:
     anchored: bool
 
 
+class StopReason(str, Enum):
+    """Why following stopped in one direction: callers act on it (a cancel ends a pass), people read `Stop`."""
+
+    NOT_A_CLIP = "images are not a clip"
+    NOT_DECODABLE = "seed frame not decodable"
+    NO_TEXTURE = "too little texture in the box to follow"
+    CANCELLED = "cancelled"
+    CUT = "shot cut"
+    LOST = "lost"
+    TOO_SMALL = "too small"
+    LEFT_FRAME = "left the frame"
+    NO_MATCH = "no longer matches"
+    CLIP_END = "end of clip"
+
+
+@dataclass(frozen=True, slots=True)
+class Stop:
+    reason: StopReason
+    frame: int | None = None  # where, when it stopped on a frame
+    detail: str = ""
+    backward: bool = False
+
+    def __str__(self) -> str:
+        if self.reason is StopReason.CLIP_END:
+            return "start of clip" if self.backward else "end of clip"
+        if self.reason is StopReason.CUT:
+            return f"shot cut {'after' if self.backward else 'at'} frame {self.frame}"
+        where = f" at frame {self.frame}" if self.frame is not None else ""
+        return f"{self.reason.value}{where}{f' ({self.detail})' if self.detail else ''}"
+
+
 @dataclass(slots=True)
 class FollowResult:
     boxes: list[FollowedBox] = field(default_factory=list)  # on sampled frames, the seed's frame left out
-    stops: dict[str, str] = field(default_factory=dict)  # "forward"/"backward" -> why it stopped there
+    stops: dict[str, Stop] = field(default_factory=dict)  # "forward"/"backward" -> why it stopped there
     frames_tracked: int = 0
 
 
@@ -164,38 +196,8 @@ def _crop(gray: np.ndarray, box: BBox) -> np.ndarray | None:
     return gray[y1:y2, x1:x2].copy()
 
 
-class OpenCVTracker:
-    """OpenCV's single-object trackers (MIL in the main build; KCF, CSRT with opencv-contrib) for comparison."""
-
-    def __init__(self, kind: str) -> None:
-        factory = getattr(cv2, f"Tracker{kind}_create", None)
-        if factory is None:
-            raise ValueError(f"OpenCV {cv2.__version__} has no Tracker{kind} (KCF and CSRT need opencv-contrib)")
-        self.name, self._factory = kind.lower(), factory
-        self._tracker: Any | None = None  # a cv2.Tracker, made by start()
-
-    def start(self, gray: np.ndarray, box: BBox) -> bool:
-        self._tracker = tracker = self._factory()
-        x1, y1, x2, y2 = box.clipped(gray.shape[1], gray.shape[0]).as_int_xyxy()
-        try:
-            tracker.init(cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR), (x1, y1, max(1, x2 - x1), max(1, y2 - y1)))
-        except cv2.error:
-            return False
-        return True
-
-    def update(self, gray: np.ndarray) -> BBox | None:
-        assert self._tracker is not None, "start() comes first"
-        ok, (x, y, w, h) = self._tracker.update(cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR))
-        return BBox(float(x), float(y), float(w), float(h)) if ok else None
-
-
 TrackerFactory = Callable[[FollowSettings], Tracker]
-TRACKERS: dict[str, TrackerFactory] = {
-    "flow": FlowTracker,
-    "mil": lambda s: OpenCVTracker("MIL"),
-    "kcf": lambda s: OpenCVTracker("KCF"),
-    "csrt": lambda s: OpenCVTracker("CSRT"),
-}
+TRACKERS: dict[str, TrackerFactory] = {"flow": FlowTracker}  # bench/bench_tracking.py compares others
 
 
 # ---- what stops a track ------------------------------------------------------------------------------
@@ -319,7 +321,7 @@ def _resized(gray: np.ndarray, factor: float) -> np.ndarray:
 
 
 def follow_box(source, *, frame_index: int, bbox: BBox, sampled: Sequence[int],
-               settings: FollowSettings = FollowSettings(), tracker: str = "flow",
+               settings: FollowSettings = FollowSettings(), tracker: str | TrackerFactory = "flow",
                on_progress: ProgressFn | None = None, cancel: Callable[[], bool] | None = None) -> FollowResult:
     """Follow `bbox` (source pixels on frame `frame_index`) forward and backward through the clip.
 
@@ -329,7 +331,7 @@ def follow_box(source, *, frame_index: int, bbox: BBox, sampled: Sequence[int],
     result = FollowResult()
     info = source.info
     if info.kind != "video":
-        result.stops = {"forward": "images are not a clip", "backward": "images are not a clip"}
+        result.stops = {"forward": Stop(StopReason.NOT_A_CLIP), "backward": Stop(StopReason.NOT_A_CLIP, backward=True)}
         return result
     wanted = set(sampled)
     span = None if settings.max_seconds is None else int(settings.max_seconds * info.fps)
@@ -347,38 +349,38 @@ def follow_box(source, *, frame_index: int, bbox: BBox, sampled: Sequence[int],
 
 
 def _follow_one_way(source, result: FollowResult, *, frame_index: int, bbox: BBox, step: int, stop: int,
-                    wanted: set[int], settings: FollowSettings, tracker: str, template: list[Template],
+                    wanted: set[int], settings: FollowSettings, tracker: str | TrackerFactory, template: list[Template],
                     on_progress: ProgressFn | None,
-                    cancel: Callable[[], bool] | None, total: int) -> str:
+                    cancel: Callable[[], bool] | None, total: int) -> Stop:
     frames = _frames(source, start=frame_index, stop=stop, step=step, chunk=settings.chunk_frames)
     first = next(frames, None)
     if first is None or first[0].index != frame_index:
-        return "seed frame not decodable"
+        return Stop(StopReason.NOT_DECODABLE, backward=step < 0)
     ref, gray = first
     factor = min(1.0, settings.work_width / ref.width)
-    follower = TRACKERS[tracker](settings)
+    follower = (TRACKERS[tracker] if isinstance(tracker, str) else tracker)(settings)
     if not template:
         template.append(Template.from_frame(gray, bbox))
     if not follower.start(_resized(gray, factor), _scale(bbox, factor)):
-        return "too little texture in the box to follow"
+        return Stop(StopReason.NO_TEXTURE, backward=step < 0)
     cut = CutDetector(floor=settings.cut_floor, ratio=settings.cut_ratio)
     cut(gray)
     for ref, gray in frames:
         if cancel is not None and cancel():
-            return "cancelled"
+            return Stop(StopReason.CANCELLED, backward=step < 0)
         result.frames_tracked += 1
         if on_progress is not None and result.frames_tracked % 25 == 0:
             on_progress(min(result.frames_tracked, total), total)
         if cut(gray):
-            return f"shot cut at frame {ref.index}" if step > 0 else f"shot cut after frame {ref.index}"
+            return Stop(StopReason.CUT, ref.index, backward=step < 0)
         moved = follower.update(_resized(gray, factor))
         if moved is None:
-            return f"lost at frame {ref.index}"
+            return Stop(StopReason.LOST, ref.index, backward=step < 0)
         box = _scale(moved, 1 / factor)
         if box.w < 6 or box.h < 6:
-            return f"too small at frame {ref.index}"
+            return Stop(StopReason.TOO_SMALL, ref.index, backward=step < 0)
         if visible_share(box, ref.width, ref.height) < settings.min_visible:
-            return f"left the frame at frame {ref.index}"
+            return Stop(StopReason.LEFT_FRAME, ref.index, backward=step < 0)
         if ref.index not in wanted:
             continue
         found = anchor(template[0], gray, box, min_inliers=settings.min_inliers)
@@ -388,10 +390,10 @@ def _follow_one_way(source, result: FollowResult, *, frame_index: int, bbox: BBo
         else:
             score = correlation(template[0], gray, box)
             if score < settings.min_similarity:
-                return f"no longer matches at frame {ref.index} (similarity {score:.2f})"
+                return Stop(StopReason.NO_MATCH, ref.index, f"similarity {score:.2f}", backward=step < 0)
         clipped = box.clipped(ref.width, ref.height)
         result.boxes.append(FollowedBox(ref, clipped, round(score, 4), found is not None))
-    return "end of clip" if step > 0 else "start of clip"
+    return Stop(StopReason.CLIP_END, backward=step < 0)
 
 
 def _scale(box: BBox, factor: float) -> BBox:
@@ -407,11 +409,11 @@ def confident(c: Candidate, *, min_score: float) -> bool:
 
 def extend_tracks(source, candidates: Sequence[Candidate], *, sampled: Sequence[int], min_score: float,
                   settings: FollowSettings = FollowSettings(), cancel: Callable[[], bool] | None = None,
-                  on_progress: ProgressFn | None = None) -> list[Candidate]:
+                  on_progress: ProgressFn | None = None, only: Collection[int] | None = None) -> list[Candidate]:
     """New candidates (method "tracked") where a confident track's mark stays in view but the detector missed it.
 
-    Each track is followed from its best box; a followed box becomes a candidate of the track's brand
-    and id on each sampled frame where no candidate of that brand holds the spot.
+    Each track (of `only`, when given) is followed from its best box; a followed box becomes a candidate of the
+    track's brand and id on each sampled frame where no candidate of that brand holds the spot.
     """
     occupied: dict[tuple[int, str], list[BBox]] = {}
     tracks: dict[int, list[Candidate]] = {}
@@ -419,15 +421,15 @@ def extend_tracks(source, candidates: Sequence[Candidate], *, sampled: Sequence[
         occupied.setdefault((c.frame.index, c.final_brand), []).append(c.final_bbox)
         if c.track_id is not None:
             tracks.setdefault(c.track_id, []).append(c)
-    seeds = [max(members, key=lambda c: c.score) for members in tracks.values()
-             if any(confident(c, min_score=min_score) for c in members)]
+    seeds = [max(members, key=lambda c: c.score) for track, members in tracks.items()
+             if (only is None or track in only) and any(confident(c, min_score=min_score) for c in members)]
     added: list[Candidate] = []
     for i, seed in enumerate(sorted(seeds, key=lambda c: (c.frame.index, c.track_id or 0))):
         if on_progress is not None:
             on_progress(i, len(seeds))
         followed = follow_box(source, frame_index=seed.frame.index, bbox=seed.bbox, sampled=sampled,
                               settings=settings, cancel=cancel)
-        if "cancelled" in followed.stops.values():
+        if any(stop.reason is StopReason.CANCELLED for stop in followed.stops.values()):
             break
         for box in followed.boxes:
             spot = occupied.setdefault((box.frame.index, seed.brand), [])

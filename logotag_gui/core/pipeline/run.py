@@ -10,20 +10,21 @@ from __future__ import annotations
 import itertools
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from logotag_gui.core.base.config import RunConfig, default_workers
 from logotag_gui.core.base.errors import Cancelled, InputError
-from logotag_gui.core.base.records import Candidate, Frame, Progress
+from logotag_gui.core.base.records import Candidate, Frame, Progress, RunStatus
 from logotag_gui.core.media.logos import LogoDictionary, load_dictionary
 from logotag_gui.core.media.video import REENCODE_HINT, Source, open_source
 from logotag_gui.core.pipeline import keyframes
 from logotag_gui.core.pipeline.backends import ModelCache, choose_backends, describe, resolved_threshold
 from logotag_gui.core.pipeline.follow import extend_tracks, fill_between_keyframes
+from logotag_gui.core.pipeline.parts import own_tracks
 from logotag_gui.core.pipeline.stage_one import StageOne, prefetch
 from logotag_gui.core.pipeline.tracks import (
     TrackLinker,
@@ -50,7 +51,7 @@ BatchFn = Callable[[list[Candidate]], None]
 class RunResult:
     run_id: int
     video_id: int
-    status: str  # done | cancelled
+    status: RunStatus  # done | cancelled (running while it runs)
     frames_done: int
     frames_total: int
     candidates: int
@@ -205,11 +206,12 @@ def _run_locked(config: RunConfig, source: Source, dictionary: LogoDictionary, *
         verification.seed(previous)
         log.info("resuming run %d after frame %d", run_id, start_after)
     todo = [i for i in all_indices if i > start_after]
-    result = RunResult(run_id, video_id, "running", len(all_indices) - len(todo), len(all_indices), 0,
-                       start_after if start_after >= 0 else None, effective.embedder, effective.verifier, notices, timings)
+    resumed_from = start_after if start_after >= 0 else None
+    result = RunResult(run_id, video_id, "running", len(all_indices) - len(todo), len(all_indices), 0, resumed_from,
+                       effective.embedder, effective.verifier, notices, timings)
     ctx = RunContext(source, effective, repo, video_id, run_id, lock, result, report, on_batch, is_cancelled, part)
 
-    def mark(status: str, error: str = "") -> None:
+    def mark(status: Literal["done", "cancelled", "failed"], error: str = "") -> None:
         if part is not None:
             repo.mark_part(part.id, status=status, error=error)
         else:
@@ -218,9 +220,15 @@ def _run_locked(config: RunConfig, source: Source, dictionary: LogoDictionary, *
     try:
         _process(ctx, todo, proposer, linker, verification)
         # Detecting on keyframes only, following is what fills the frames between: it follows every detection.
-        # A split run's parts leave it to the run's finishing, which follows across their borders.
         if part is None and (effective.propagate or effective.detect_every > 1) and info.kind == "video":
             propagate(ctx, verification)
+        elif part is not None and effective.propagate and effective.detect_every == 1 and info.kind == "video":
+            # A range follows, within its frames, the tracks no other range can join; the run's joining follows
+            # the rest over the whole clip (pipeline/split.py).
+            own = own_tracks(repo.candidates(run_id=run_id), part, repo.run_parts(run_id), gap_frames=gap_frames)
+            ranged = RunContext(source, effective.with_(start_frame=part.start_frame, end_frame=part.end_frame), repo,
+                                video_id, run_id, lock, result, report, on_batch, is_cancelled, part)
+            propagate(ranged, verification, only=own)
     except Cancelled:
         mark("cancelled")
         result.status = "cancelled"
@@ -358,15 +366,17 @@ def keyframes_of(candidates: Sequence[Candidate], result: RunResult) -> list[int
     return sorted(set(result.searched) | {c.frame.index for c in candidates if c.method != "tracked"})
 
 
-def propagate(ctx: RunContext, verification: Verification) -> None:
-    """Carry every confident detection through the sampled frames where the detector missed it.
+def propagate(ctx: RunContext, verification: Verification, *, only: Collection[int] | None = None) -> None:
+    """Carry every confident detection (of the tracks `only`, when given) through the sampled frames of the run's
+    range where the detector missed it.
 
     Idempotent: a resumed run follows again and adds only what is not there yet.
     """
     config, repo, result, report = ctx.config, ctx.repo, ctx.result, ctx.report
     t0 = time.perf_counter()
     sampled = ctx.source.sampled_indices(fps=config.fps, start=config.start_frame, end=config.end_frame)
-    mine = repo.candidates(run_id=ctx.run_id)
+    first, last = (sampled[0], sampled[-1]) if sampled else (0, -1)
+    mine = [c for c in repo.candidates(run_id=ctx.run_id) if first <= c.frame.index <= last]
     stop = lambda: ctx.is_cancelled() or ctx.lock.lost.is_set()  # noqa: E731
     progress = lambda done, total: report(Progress("following tracks", done, total))  # noqa: E731
     if config.detect_every > 1:  # keyframes: every detection fills its stretch of the clip
@@ -374,7 +384,7 @@ def propagate(ctx: RunContext, verification: Verification) -> None:
                                        cancel=stop, on_progress=progress)
     else:
         added = extend_tracks(ctx.source, mine, sampled=sampled, min_score=config.propagate_min_score, cancel=stop,
-                              on_progress=progress)
+                              on_progress=progress, only=only)
     if ctx.is_cancelled():
         raise Cancelled("run cancelled; finished batches are kept")
     ctx.lock.check()

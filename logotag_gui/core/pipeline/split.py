@@ -26,6 +26,7 @@ from logotag_gui.core.base.records import Candidate, Progress
 from logotag_gui.core.media.logos import load_dictionary
 from logotag_gui.core.media.video import open_source
 from logotag_gui.core.pipeline.backends import ModelCache, choose_backends
+from logotag_gui.core.pipeline.parts import detections, frame_ranges, left_to_join
 from logotag_gui.core.pipeline.run import ProgressFn, RunContext, RunResult, add_video, propagate
 from logotag_gui.core.pipeline.tracks import TrackLinker
 from logotag_gui.core.pipeline.verification import Verification, rejudge_tracks
@@ -36,17 +37,6 @@ if TYPE_CHECKING:  # the store sits above the pipeline: it is handed in, never i
     from logotag_gui.core.store.run_parts import PartRecord
 
 log = logging.getLogger(__name__)
-
-
-def frame_ranges(sampled: Sequence[int], *, per_part: int) -> list[tuple[int, int, int]]:
-    """Consecutive ranges of `per_part` sampled frames: (first frame, last frame, sampled frames). A last
-    range shorter than half a part joins the one before (a worker's start-up is not worth a few frames)."""
-    per_part = max(1, per_part)
-    chunks = [list(sampled[i:i + per_part]) for i in range(0, len(sampled), per_part)]
-    if len(chunks) > 1 and len(chunks[-1]) < per_part / 2:
-        tail = chunks.pop()
-        chunks[-1] += tail
-    return [(c[0], c[-1], len(c)) for c in chunks]
 
 
 @dataclass(slots=True)
@@ -160,7 +150,7 @@ def finish_split(config: RunConfig, *, repo: Repository, run_id: int, models: Mo
             try:
                 t0 = time.perf_counter()
                 gap = max(1, int(round(config.track_gap_s * source.info.fps)))
-                joins = join_tracks(repo.candidates(run_id=run_id), parts, gap_frames=gap)
+                joins = join_tracks(detections(repo.candidates(run_id=run_id)), parts, gap_frames=gap)
                 by_track: dict[int, list[int]] = {}
                 for c in repo.candidates(run_id=run_id):
                     if c.track_id in joins.into and c.id is not None:
@@ -177,7 +167,11 @@ def finish_split(config: RunConfig, *, repo: Repository, run_id: int, models: Mo
                     prepare_verifier(verifier, dictionary)
                     ctx = RunContext(source, effective, repo, video_id, run_id, lock, result, report, None,
                                      is_cancelled)
-                    propagate(ctx, Verification(verifier, per_track=config.track_verify, k=config.track_verify_k))
+                    # The ranges followed their own tracks; what crosses a border is followed here, whole.
+                    only = (left_to_join(repo.candidates(run_id=run_id), parts, gap_frames=gap)
+                            if effective.detect_every == 1 else None)
+                    propagate(ctx, Verification(verifier, per_track=config.track_verify, k=config.track_verify_k),
+                              only=only)
             except Cancelled:
                 repo.mark_run(run_id, status="cancelled", timings=timings)
                 result.status = "cancelled"

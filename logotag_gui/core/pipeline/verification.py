@@ -146,7 +146,8 @@ def rejudge_tracks(candidates: Sequence[Candidate], joined_at: dict[int, int]) -
         border = joined_at[track]
 
         def own(cands: Sequence[Candidate]) -> list[Verdict]:
-            return [c.verdict for c in cands if not c.verdict.from_track and c.verdict.state is not VerdictState.NOT_RUN]
+            return [c.verdict for c in cands
+                    if not c.verdict.from_track and c.verdict.state is not VerdictState.NOT_RUN]
 
         before = combine_track_verdicts(own([c for c in members if c.frame.index < border]))
         settled = before.state in (VerdictState.YES, VerdictState.NO)

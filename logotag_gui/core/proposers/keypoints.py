@@ -128,7 +128,8 @@ class KeypointProposer:
         out: list[Candidate] = []
         for ref in self._refs:
             pairs = matcher.knnMatch(ref.descriptors, k=2)
-            good = [(m.queryIdx, m.trainIdx) for m, *rest in pairs if rest and m.distance < self.ratio * rest[0].distance]
+            good = [(m.queryIdx, m.trainIdx) for m, *rest in pairs
+                    if rest and m.distance < self.ratio * rest[0].distance]
             out += self._instances(frame, ref, good, feats.points, feats.scale)
         return out
 
@@ -167,7 +168,8 @@ class KeypointProposer:
         return best
 
     def _instances(self, frame: Frame, ref: _RefFeatures, good: list[tuple[int, int]], pts: np.ndarray,
-                   scale: float, *, min_inliers: int | None = None, max_instances: int | None = None) -> list[Candidate]:
+                   scale: float, *, min_inliers: int | None = None,
+                   max_instances: int | None = None) -> list[Candidate]:
         min_inliers = self.min_inliers if min_inliers is None else min_inliers
         max_instances = self.max_instances if max_instances is None else max_instances
         found = []

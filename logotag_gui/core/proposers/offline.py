@@ -27,7 +27,8 @@ from logotag_gui.core.proposers.shape import ShapeProposer
 log = logging.getLogger(__name__)
 
 
-def fuse(primary: list[Candidate], secondary: list[Candidate], *, yield_to_other_brands: bool = False) -> list[Candidate]:
+def fuse(primary: list[Candidate], secondary: list[Candidate], *,
+         yield_to_other_brands: bool = False) -> list[Candidate]:
     """Attach each secondary candidate to an overlapping primary one of its brand, else keep it.
 
     With `yield_to_other_brands`, a secondary candidate on a spot that another brand's primary

@@ -68,7 +68,8 @@ class ShapeProposer:
     min_standout: float = 5.0
     smallest: int = 20  # smallest logo side searched for, in source pixels
     largest_share: float = 0.9  # largest logo side, as a share of the frame's shorter side
-    max_level_side: int = 1280  # the largest pyramid level: HD frames are searched for marks from 48 px, 500 px photos from 20 px
+    # The largest pyramid level: HD frames are searched for marks from 48 px, 500 px photos from 20 px.
+    max_level_side: int = 1280
     per_brand: int = 3
     precision: str = "auto"  # the convolutions' dtype: auto (bf16 where the CPU has it natively), fp32 or bf16
     model: Path | None = None  # a model folder; None: shape_net.find_shape_model() (the user's, else the shipped one)
@@ -134,7 +135,8 @@ class ShapeProposer:
                 levels.append((s, correlate(self.net(to_tensor(level)[None]), kernels, masks)[0]))
         return levels
 
-    def propose(self, frame: Frame, *, threshold: float | None = None, min_standout: float | None = None) -> list[Candidate]:
+    def propose(self, frame: Frame, *, threshold: float | None = None,
+                min_standout: float | None = None) -> list[Candidate]:
         """Peaks over the thresholds (None: this matcher's own), best few per brand."""
         threshold = self.threshold if threshold is None else threshold
         min_standout = self.min_standout if min_standout is None else min_standout
@@ -192,7 +194,8 @@ class ShapeProposer:
                     value, at = scores[j].flatten().max(dim=0)
                     if best is None or value > best[0]:
                         v, u = divmod(int(at), scores.shape[-1])
-                        best = (float(value), BBox(x1 + (u * STRIDE + t.box.x) / s, y1 + (v * STRIDE + t.box.y) / s, w, h), i)
+                        box = BBox(x1 + (u * STRIDE + t.box.x) / s, y1 + (v * STRIDE + t.box.y) / s, w, h)
+                        best = (float(value), box, i)
         if best is None or best[0] < min_score:
             return None
         return Candidate(frame=frame.ref, bbox=best[1], brand=brand, score=round(best[0], 4), method="shape",

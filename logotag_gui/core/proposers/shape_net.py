@@ -67,7 +67,8 @@ def template_canvas(image: np.ndarray, side: int = TEMPLATE) -> tuple[np.ndarray
     canvas = np.zeros((side, side, 3), np.uint8)
     canvas[:] = np.median(image.reshape(-1, 3), axis=0).astype(np.uint8)
     x0, y0 = (side - nw) // 2, (side - nh) // 2
-    canvas[y0:y0 + nh, x0:x0 + nw] = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA if f < 1 else cv2.INTER_LINEAR)
+    interpolation = cv2.INTER_AREA if f < 1 else cv2.INTER_LINEAR
+    canvas[y0:y0 + nh, x0:x0 + nw] = cv2.resize(image, (nw, nh), interpolation=interpolation)
     cells = side // STRIDE
     cover = np.zeros((side, side), np.float32)
     cover[y0:y0 + nh, x0:x0 + nw] = 1
@@ -167,7 +168,8 @@ def load_shape_net(folder: Path) -> ShapeNet:
     if not _holds_model(folder):
         raise ModelUnavailable(missing_model_message(folder))
     config = json.loads(config_path.read_text())
-    if config.get("architecture") != ARCHITECTURE or (config.get("stride"), config.get("template")) != (STRIDE, TEMPLATE):
+    shape = (config.get("stride"), config.get("template"))
+    if config.get("architecture") != ARCHITECTURE or shape != (STRIDE, TEMPLATE):
         raise ModelUnavailable(f"{config_path} is not a {ARCHITECTURE} model of this LogoTag version; train it again, "
                                f"or remove it to use the model LogoTag ships")
     from safetensors.torch import load_file

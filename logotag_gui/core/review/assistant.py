@@ -99,10 +99,12 @@ class ReviewAssistant:
 
     def edit_box(self, c: Candidate | None, bbox: BBox) -> Candidate:
         """A tightened box teaches its view and fixes its track: it is followed, and the track's boxes that are
-        off the mark are replaced."""
+        off the mark are replaced; a box alone on its track is followed to find the rest."""
         done = self.session.edit_box(c, bbox)
         self.teach([done])
-        if self.follow_drawn and any(not m.review.decided for m in self.session.track(done.track_id)):
+        # A box alone on its track (the detector saw it once) is followed too: the fixed box finds the rest.
+        track = self.session.track(done.track_id) if done.track_id is not None else [done]
+        if self.follow_drawn and (len(track) <= 1 or any(not m.review.decided for m in track)):
             self.follow(done)
         return done
 

@@ -97,7 +97,8 @@ class Audit:
     def answer(self, frame: int, brands: Iterable[str] | None) -> None:
         """Which brands are on screen on this audited frame (None takes the answer back); stored at once."""
         if self.sample is None:
-            raise LogoTagError("No audit sample is drawn for this clip: draw one first (the Audit tab beside the Review panel, or `logotag audit --frames N`).")
+            raise LogoTagError("No audit sample is drawn for this clip: draw one first (the Audit tab beside the "
+                               "Review panel, or `logotag audit --frames N`).")
         self.session.repo.answer_audit_frame(self.sample.id, frame, None if brands is None else list(brands),
                                              reviewer=self.session.reviewer)
         self._reread()

@@ -1,12 +1,12 @@
 """Exposures: a brand's continuous appearance, the unit an analyst reviews and is paid for.
 
-A brand's candidates (of any state) are grouped by their sampled frames: consecutive frames join one
-exposure while the gap between them stays within the exposure report's gap rule, and a reviewer's split
-starts a new one. A shot cut does not: a brand on both sides of a cut is one appearance to the report, and
-grouping by shot instead cost the oracle more actions on the broadcast-like clip (86 against 78: more
-exposures to draw and accept than trims saved). An exposure covers every sampled frame from its first to its last (the frames in its
-gaps too: accepting it says the brand is on screen there). Its state says what its seconds rest on:
-the model (pending: yes, unsure, no), the reviewer (accepted, rejected, trimmed), or both (partly).
+A brand's candidates (of any state) are grouped by their sampled frames: consecutive frames join one exposure while
+the gap between them stays within the exposure report's gap rule, and a reviewer's split starts a new one. A shot cut
+does not: a brand on both sides of a cut is one appearance to the report, and grouping by shot instead cost the oracle
+more actions on the broadcast-like clip (86 against 78: more exposures to draw and accept than trims saved). An
+exposure covers every sampled frame from its first to its last (the frames in its gaps too: accepting it says the
+brand is on screen there). Its state says what its seconds rest on: the model (pending: yes, unsure, no), the reviewer
+(accepted, rejected, trimmed), or both (partly).
 
 Pure functions over records: the review session keeps the exposures of its clip up to date with them.
 """

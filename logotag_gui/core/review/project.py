@@ -137,10 +137,11 @@ class Project:
         return ReviewSession(self.repo, self.repo.video(video_id), reviewer=reviewer)
 
     # ---- outputs -----------------------------------------------------------------------------------------
-    def export(self, path: str, *, reviewed_only: bool, video_id: int | None = None) -> int:
+    def export(self, path: str, *, reviewed_only: bool, accepted_only: bool = False,
+               video_id: int | None = None) -> int:
         from logotag_gui.core.analysis.export import export
 
-        return export(self.repo, path, video_id=video_id, reviewed_only=reviewed_only)
+        return export(self.repo, path, video_id=video_id, reviewed_only=reviewed_only, accepted_only=accepted_only)
 
     def audit_estimates(self, *, video_id: int | None = None) -> dict:
         """video id -> (its audit estimate, its sampled frames), for clips with an answered, current sample."""

@@ -317,13 +317,13 @@ class ReviewSession(ExposureReview):
     def add_followed(self, seed: Candidate, result: FollowResult, *, accept: bool = False,
                      join: Step | None = None) -> list[Candidate]:
         """The proposed track: a pending "tracked" box on each sampled frame the mark reached, unless a box of
-        the brand is already there: a pending one joins the track, a decided one is left as it is, and a
-        pending box of the seed's own track that the followed box says is off the mark (IoU < 0.5; the
-        reviewer tightened the seed) is rejected and replaced by the followed one, so that one T accepts
-        a right track. On a frame where the reviewer marked the brand on screen (a presence), the box found
-        is stored accepted: it gives the presence its size and place. `accept`: the reviewer already said the brand is on screen there (an extended exposure): the boxes
-        are stored accepted. `join`: the step this follows up (an exposure accepted or extended, a brand marked on
-        screen): undone and redone with it, and nothing is added where it was undone meanwhile."""
+        the brand is already there: a pending one joins the track, a decided one is left as it is, and a pending box
+        of the seed's own track that the followed box says is off the mark (IoU < 0.5; the reviewer tightened the
+        seed) is rejected and replaced by the followed one, so that one T accepts a right track. On a frame where the
+        reviewer marked the brand on screen (a presence), the box found is stored accepted: it gives the presence its
+        size and place. `accept`: the reviewer already said the brand is on screen there (an extended exposure): the
+        boxes are stored accepted. `join`: the step this follows up (an exposure accepted or extended, a brand marked
+        on screen): undone and redone with it, and nothing is added where it was undone meanwhile."""
         if join is not None and not any(step is join for step in self._undo):
             return []
         seed = self._target(seed)

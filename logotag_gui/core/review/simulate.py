@@ -7,11 +7,11 @@ Strategies:
   relabelled, one at IoU 0.1-0.5 tightened, the rest rejected; then each truth box still uncovered is drawn
   (and followed). Exact boxes and exact seconds.
 - exposures: exposure by exposure, in the app's review order. One whose frames all hold the brand is accepted
-  (one key; or, with the gallery, every pending exposure of every brand at once after a glance at each, once
-  the wrong ones are dealt with), one whose frames hold none rejected; one that holds it only in part has its
-  in or out point moved to where the brand is, or is split where it leaves; an accepted one is extended over
-  the frames the brand stays on screen. Then a brand on screen where nothing counts it is marked there (LogoTag looks for
-  its mark and follows it) and extended to the end of its appearance. Exact seconds; boxes where found.
+  (one key; or, with the gallery, every pending exposure of every brand at once after a glance at each, once the wrong
+  ones are dealt with), one whose frames hold none rejected; one that holds it only in part has its in or out point
+  moved to where the brand is, or is split where it leaves; an accepted one is extended over the frames the brand
+  stays on screen. Then a brand on screen where nothing counts it is marked there (LogoTag looks for its mark and
+  follows it) and extended to the end of its appearance. Exact seconds; boxes where found.
 - audit: K seeded stratified samples of N frames answered (which brands are on screen), the seconds
   estimated with a 95% interval from them; prints the error, the interval's width and how often it holds
   the truth. Optionally after reviewing the most uncertain exposures first.

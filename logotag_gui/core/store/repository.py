@@ -411,7 +411,8 @@ class Repository(RunsMixin, RunPartsMixin, LearnedMixin, EditsMixin, AuditsMixin
 
     def history(self, candidate_id: int) -> list[dict]:
         with self._session() as s:
-            rows = s.scalars(select(DecisionRow).where(DecisionRow.candidate_id == candidate_id).order_by(DecisionRow.id))
+            rows = s.scalars(select(DecisionRow).where(DecisionRow.candidate_id == candidate_id)
+                             .order_by(DecisionRow.id))
             return [as_dict(r) for r in rows]
 
     def count_decisions(self) -> int:

@@ -1,4 +1,6 @@
-"""Hold a clip's run lock while the pipeline runs on it, saying every few seconds that we are alive.
+"""The run lock: one process at a time runs a clip (or a frame range of a split run). `RunLock` holds it while
+the pipeline runs, saying every few seconds that we are alive; the functions below take it, tell whether it is
+live and say who holds it.
 
 The lock lives in the database (videos.run_owner / run_heartbeat), so it holds across processes and
 machines sharing a PostgreSQL project, and a crash cannot leave it held: a holder that stops
@@ -9,16 +11,95 @@ no longer exists.
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
-from typing import TYPE_CHECKING
+import uuid
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, cast
+
+from sqlalchemy import CursorResult, Result, Table, or_, select, update
 
 from logotag_gui.core.base.errors import StoreError
-from logotag_gui.core.store.runs import HEARTBEAT_S
+from logotag_gui.core.store.schema import aware, utcnow
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from logotag_gui.core.store.repository import Repository
 
 log = logging.getLogger(__name__)
+
+
+class RunBusy(StoreError):
+    """Another live process is running the pipeline on this clip."""
+
+
+# A run's process says it is alive this often; after STALE_AFTER without a word its lock may be taken.
+HEARTBEAT_S = 10.0
+STALE_AFTER = timedelta(seconds=60)
+
+
+def _process_owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _owner_dead(owner: str) -> bool:
+    """True when the owner is a process of this machine that no longer exists (killed, crashed)."""
+    host, _, rest = owner.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+
+
+def rowcount(result: Result[Any]) -> int:
+    """Rows an UPDATE changed. Session.execute returns a CursorResult for it, but is typed as returning
+    any Result (SQLAlchemy's maintainers advise a cast: sqlalchemy/sqlalchemy#12913)."""
+    return cast(CursorResult[Any], result).rowcount
+
+
+def take_lock(s: Session, table: Table, row_id: int, owner_column: str,
+              heartbeat_column: str) -> tuple[str | None, str]:
+    """Take a lock kept in a row (owner, heartbeat): free, stale, or held by a dead process of this machine.
+
+    An atomic conditional UPDATE, so two processes can never both win, on SQLite as on PostgreSQL.
+    Returns (the owner token when taken else None, the holder found)."""
+    owner, now = _process_owner(), utcnow()
+    key, holder, beat = table.c.id, table.c[owner_column], table.c[heartbeat_column]
+    got = rowcount(s.execute(update(table).where(key == row_id, or_(holder.is_(None), beat < now - STALE_AFTER))
+                              .values({holder: owner, beat: now})))
+    if got:
+        return owner, ""
+    held = s.execute(select(holder).where(key == row_id)).scalar()
+    if held is not None and _owner_dead(held) and rowcount(
+            s.execute(update(table).where(key == row_id, holder == held).values({holder: owner, beat: now}))):
+        return owner, ""
+    return None, held or ""
+
+
+def lock_live(owner: str | None, heartbeat: datetime | None) -> bool:
+    if owner is None or heartbeat is None:
+        return False
+    return aware(heartbeat) >= utcnow() - STALE_AFTER and not _owner_dead(owner)
+
+
+def busy_message(what: str, held: str, heartbeat: datetime | None) -> str:
+    host, _, rest = (held or "?:?").partition(":")
+    seen = (utcnow() - aware(heartbeat)).total_seconds() if heartbeat else 0
+    return (f"{what} is being run by another LogoTag process (pid {rest.partition(':')[0]} on {host}, last heard "
+            f"from {seen:.0f} s ago). Wait for it to finish or cancel it there; a process that died gives it up "
+            f"after {int(STALE_AFTER.total_seconds())} s.")
+
+
 
 
 class RunLock:

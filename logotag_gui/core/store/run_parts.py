@@ -12,21 +12,15 @@ from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from sqlalchemy import func, select, update
 
 from logotag_gui.core.base.errors import StoreError
+from logotag_gui.core.base.records import PartStatus
 from logotag_gui.core.base.safe_io import redact_secrets
-from logotag_gui.core.store.runs import (
-    RunBusy,
-    busy_message,
-    config_key,
-    lock_live,
-    new_run_row,
-    rowcount,
-    take_lock,
-)
+from logotag_gui.core.store.run_lock import RunBusy, busy_message, lock_live, rowcount, take_lock
+from logotag_gui.core.store.runs import config_key, new_run_row
 from logotag_gui.core.store.schema import Run, RunPart, Video, utcnow
 
 if TYPE_CHECKING:
@@ -41,7 +35,7 @@ class PartRecord:
     run_id: int
     start_frame: int
     end_frame: int  # inclusive
-    status: str
+    status: PartStatus
     frames_total: int
     frames_done: int
     last_frame_index: int
@@ -49,8 +43,8 @@ class PartRecord:
 
 
 def _part_record(p: RunPart) -> PartRecord:
-    return PartRecord(p.id, p.run_id, p.start_frame, p.end_frame, p.status, p.frames_total, p.frames_done,
-                      p.last_frame_index, p.error or "")
+    return PartRecord(p.id, p.run_id, p.start_frame, p.end_frame, cast(PartStatus, p.status), p.frames_total,
+                      p.frames_done, p.last_frame_index, p.error or "")
 
 
 class RunPartsMixin:
@@ -101,7 +95,7 @@ class RunPartsMixin:
                 raise StoreError(f"No run part {part_id} in '{self.where}'.")
             return _part_record(part)
 
-    def mark_part(self, part_id: int, *, status: str, error: str = "") -> None:
+    def mark_part(self, part_id: int, *, status: PartStatus, error: str = "") -> None:
         with self._session() as s:
             s.execute(update(RunPart.__table__).where(RunPart.id == part_id)
                       .values(status=status, error=redact_secrets(error)))

@@ -5,27 +5,33 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import socket
-import uuid
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, cast
 
-from sqlalchemy import CursorResult, Result, Table, delete, func, or_, select, update
+from sqlalchemy import delete, func, select, update
 
 from logotag_gui.core.base.config import DEFAULT_FPS
 from logotag_gui.core.base.errors import StoreError
+from logotag_gui.core.base.records import RunStatus
 from logotag_gui.core.base.safe_io import redact_secrets
+from logotag_gui.core.store.run_lock import (  # noqa: F401  (RunBusy, HEARTBEAT_S, STALE_AFTER: re-exported)
+    HEARTBEAT_S,
+    STALE_AFTER,
+    RunBusy,
+    RunLock,
+    busy_message,
+    lock_live,
+    rowcount,
+    take_lock,
+)
 from logotag_gui.core.store.schema import CandidateRow, Run, RunPart, Video, aware, utcnow
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
-
-    from logotag_gui.core.store.run_lock import RunLock
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +40,7 @@ class RunRecord:
 
     id: int
     video_id: int
-    status: str
+    status: RunStatus
     config: dict
     embedder: str
     embedder_model: str
@@ -56,50 +62,21 @@ class RunRecord:
 
 
 def _run_record(r: Run) -> RunRecord:
-    return RunRecord(r.id, r.video_id, r.status, dict(r.config or {}), r.embedder, r.embedder_model, r.verifier,
-                     r.verifier_model, r.frames_total, r.frames_done, r.last_frame_index, dict(r.timings or {}),
+    return RunRecord(r.id, r.video_id, cast(RunStatus, r.status), dict(r.config or {}), r.embedder,
+                     r.embedder_model, r.verifier, r.verifier_model, r.frames_total, r.frames_done, r.last_frame_index,
+                     dict(r.timings or {}),
                      tuple(r.notes or ()), r.error or "", aware(r.started_at), aware(r.finished_at))
 
 
-class RunBusy(StoreError):
-    """Another live process is running the pipeline on this clip."""
-
-
-# A run's process says it is alive this often; after STALE_AFTER without a word its lock may be taken.
-HEARTBEAT_S = 10.0
-STALE_AFTER = timedelta(seconds=60)
-
-
-def _process_owner() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
-def _owner_dead(owner: str) -> bool:
-    """True when the owner is a process of this machine that no longer exists (killed, crashed)."""
-    host, _, rest = owner.partition(":")
-    pid = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid.isdigit():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
+# Settings that change how fast or where a run works, not what it finds.
+RESULT_NEUTRAL = frozenset({"start_frame", "end_frame", "device", "batch_frames", "workers", "vlm_concurrency",
+                            "overlap"})
 
 
 def config_key(config: dict) -> str:
     """Hash of the settings that change results (not the frame range: a resume may extend it)."""
-    keep = {k: v for k, v in config.items() if k not in {"start_frame", "end_frame", "device", "batch_frames", "workers", "vlm_concurrency",
-                                                         "overlap"}}
+    keep = {k: v for k, v in config.items() if k not in RESULT_NEUTRAL}
     return hashlib.sha256(json.dumps(keep, sort_keys=True, default=str).encode()).hexdigest()[:32]
-
-
-def rowcount(result: Result[Any]) -> int:
-    """Rows an UPDATE changed. Session.execute returns a CursorResult for it, but is typed as returning
-    any Result (SQLAlchemy's maintainers advise a cast: sqlalchemy/sqlalchemy#12913)."""
-    return cast(CursorResult[Any], result).rowcount
 
 
 def new_run_row(s: Session, *, video_id: int, config: dict, embedder: tuple[str, str, str],
@@ -118,38 +95,6 @@ def new_run_row(s: Session, *, video_id: int, config: dict, embedder: tuple[str,
     s.add(run)
     s.flush()
     return run
-
-
-def take_lock(s: Session, table: Table, row_id: int, owner_column: str, heartbeat_column: str) -> tuple[str | None, str]:
-    """Take a lock kept in a row (owner, heartbeat): free, stale, or held by a dead process of this machine.
-
-    An atomic conditional UPDATE, so two processes can never both win, on SQLite as on PostgreSQL.
-    Returns (the owner token when taken else None, the holder found)."""
-    owner, now = _process_owner(), utcnow()
-    key, holder, beat = table.c.id, table.c[owner_column], table.c[heartbeat_column]
-    got = rowcount(s.execute(update(table).where(key == row_id, or_(holder.is_(None), beat < now - STALE_AFTER))
-                              .values({holder: owner, beat: now})))
-    if got:
-        return owner, ""
-    held = s.execute(select(holder).where(key == row_id)).scalar()
-    if held is not None and _owner_dead(held) and rowcount(
-            s.execute(update(table).where(key == row_id, holder == held).values({holder: owner, beat: now}))):
-        return owner, ""
-    return None, held or ""
-
-
-def lock_live(owner: str | None, heartbeat: datetime | None) -> bool:
-    if owner is None or heartbeat is None:
-        return False
-    return aware(heartbeat) >= utcnow() - STALE_AFTER and not _owner_dead(owner)
-
-
-def busy_message(what: str, held: str, heartbeat: datetime | None) -> str:
-    host, _, rest = (held or "?:?").partition(":")
-    seen = (utcnow() - aware(heartbeat)).total_seconds() if heartbeat else 0
-    return (f"{what} is being run by another LogoTag process (pid {rest.partition(':')[0]} on {host}, last heard "
-            f"from {seen:.0f} s ago). Wait for it to finish or cancel it there; a process that died gives it up "
-            f"after {int(STALE_AFTER.total_seconds())} s.")
 
 
 class RunsMixin:
@@ -185,7 +130,7 @@ class RunsMixin:
             return {"id": run.id, "last_frame_index": run.last_frame_index, "frames_done": run.frames_done,
                     "status": run.status}
 
-    def mark_run(self, run_id: int, *, status: str, error: str = "", timings: dict | None = None,
+    def mark_run(self, run_id: int, *, status: RunStatus, error: str = "", timings: dict | None = None,
                  notes: Sequence[str] | None = None) -> None:
         with self._session() as s:
             run = s.get(Run, run_id)
@@ -223,8 +168,6 @@ class RunsMixin:
 
     def run_lock(self, video_id: int, *, part_id: int | None = None) -> RunLock:
         """The clip's run lock (or a part's, `part_id`) as a context manager that keeps it alive (run_lock.py)."""
-        from logotag_gui.core.store.run_lock import RunLock
-
         return RunLock(self, video_id, part_id=part_id)  # type: ignore[arg-type]  # self is a Repository
 
     def renew_run_lock(self, video_id: int, owner: str) -> bool:

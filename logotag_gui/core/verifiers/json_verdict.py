@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 from logotag_gui.core.base.records import Verdict, VerdictState
 
-_SMART = str.maketrans({"\u201c": '"', "\u201d": '"', "\u201e": '"', "\u2018": "'", "\u2019": "'", "\u00ab": '"', "\u00bb": '"'})
+_SMART = str.maketrans({"\u201c": '"', "\u201d": '"', "\u201e": '"', "\u2018": "'", "\u2019": "'",
+                        "\u00ab": '"', "\u00bb": '"'})
 _FENCE = re.compile(r"```(?:json)?", re.IGNORECASE)
 
 

@@ -132,8 +132,8 @@ class OcrVerifier:
                 why = "no text read: the mark may be a symbol, or too small or blurred to read"
             return verdict(VerdictState.UNSURE, 0.0, why)
         # 5. Other text. Evidence against the brand only where it is clear and the brand's mark holds its name.
-        clear = [line for line in lines
-                 if line.score >= self.clear_text and sum(ch.isalpha() for ch in normalise(line.text)) >= self.min_letters]
+        clear = [line for line in lines if line.score >= self.clear_text
+                 and sum(ch.isalpha() for ch in normalise(line.text)) >= self.min_letters]
         if not clear:
             top = max(line.score for line in lines)
             why = (f"too few letters to tell (fewer than {self.min_letters})" if top >= self.clear_text

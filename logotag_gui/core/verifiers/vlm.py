@@ -162,7 +162,8 @@ class VlmVerifier:
                 tokenizer.pad_token = tokenizer.eos_token
 
     def _prompt(self, brand: str) -> str:
-        messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": PROMPT.format(brand=brand)}]}]
+        content = [{"type": "image"}, {"type": "text", "text": PROMPT.format(brand=brand)}]
+        messages = [{"role": "user", "content": content}]
         return self._processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
 
     def generate(self, images: Sequence[Image.Image], brands: Sequence[str]) -> list[str]:

@@ -34,8 +34,8 @@ WHOLE_WORD_MAX = 5  # names this short hide inside ordinary words: match whole w
 MAX_JOINED_WORDS = 3  # "H P", "Coca Cola": a short name may be read as a few words
 UNREADABLE_SIDE = 24  # a crop smaller than this (pixels, either side) is too small to read
 # Letters OCR folds to plain Latin that Unicode does not decompose.
-_EXTRA_FOLDS = str.maketrans({"ø": "o", "Ø": "o", "æ": "ae", "Æ": "ae", "œ": "oe", "Œ": "oe", "đ": "d", "Đ": "d",
-                              "ł": "l", "Ł": "l", "ı": "i", "ß": "ss", "þ": "th", "ð": "d"})
+_EXTRA_FOLDS = str.maketrans({"ø": "o", "Ø": "o", "æ": "ae", "Æ": "ae", "œ": "oe", "Œ": "oe",
+                              "đ": "d", "Đ": "d", "ł": "l", "Ł": "l", "ı": "i", "ß": "ss", "þ": "th", "ð": "d"})
 
 
 def fold(text: str) -> str:
@@ -277,7 +277,8 @@ def _letters(crop: np.ndarray, count: int) -> tuple[int, int, int, int] | None:
         if len(pieces) == 0:
             continue
         typical = float(np.median(pieces[:, cv2.CC_STAT_HEIGHT]))
-        letters = pieces[(pieces[:, cv2.CC_STAT_HEIGHT] >= 0.5 * typical) & (pieces[:, cv2.CC_STAT_HEIGHT] <= 2.0 * typical)]
+        heights = pieces[:, cv2.CC_STAT_HEIGHT]
+        letters = pieces[(heights >= 0.5 * typical) & (heights <= 2.0 * typical)]
         miss = abs(len(letters) - count)
         if best is None or miss < best[0]:
             best = (miss, letters)
@@ -361,7 +362,8 @@ def name_in_reference(image: np.ndarray, names: Sequence[str], *, min_similarity
     pad = int(0.15 * max(image.shape[:2]))
     # The ground's colour (the median of the edge pixels), not the edge replicated: letters that touch the
     # edge would be drawn out into streaks, and the box of the name with them.
-    edge = np.concatenate([image[0], image[-1], image[:, 0], image[:, -1]]).reshape(-1, image.shape[2] if image.ndim == 3 else 1)
+    channels = image.shape[2] if image.ndim == 3 else 1
+    edge = np.concatenate([image[0], image[-1], image[:, 0], image[:, -1]]).reshape(-1, channels)
     ground = [float(v) for v in np.median(edge, axis=0)]
     padded = cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=ground)
     views = itertools.chain([(image, np.array([[1, 0, -pad], [0, 1, -pad]], dtype=np.float32)),

@@ -6,6 +6,7 @@ A setting with a label is offered here; the frame range is bounded by the clip; 
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -55,7 +56,8 @@ class RunDialog(QDialog):
         self._grey_what_does_not_apply()
         self.start, self.end = QSpinBox(), QSpinBox()
         last = max(0, frame_count - 1)
-        for box, value in ((self.start, base.start_frame), (self.end, last if base.end_frame is None else base.end_frame)):
+        end = last if base.end_frame is None else base.end_frame
+        for box, value in ((self.start, base.start_frame), (self.end, end)):
             box.setRange(0, last)
             box.setValue(value)
         # The range can only be a range: the last frame never before the first.
@@ -106,7 +108,7 @@ class RunDialog(QDialog):
         return widget.currentText().strip() if isinstance(widget, QComboBox) else getattr(self._base, name)
 
     @staticmethod
-    def _widget(f: dataclasses.Field, value: object) -> QWidget:
+    def _widget(f: dataclasses.Field, value: Any) -> QWidget:
         meta, kind = f.metadata, str(f.type).split("|")[0].strip()
         if kind == "bool":
             box = QCheckBox(meta["label"])

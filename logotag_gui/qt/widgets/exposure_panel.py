@@ -7,6 +7,8 @@ brand's estimated seconds with their 95% interval stand beside the reviewed ones
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import QPointF, Qt, QTimer
 from PySide6.QtGui import QColor, QPainter, QPen
 from PySide6.QtWidgets import (
@@ -22,7 +24,7 @@ from PySide6.QtWidgets import (
 
 from logotag_gui.core.analysis.audit import ClipEstimate
 from logotag_gui.core.analysis.exposure import BrandExposure, ExposureRules, clip_exposure, cumulative_steps
-from logotag_gui.core.analysis.report import PALETTE
+from logotag_gui.core.analysis.report import brand_colours
 from logotag_gui.core.base.records import Candidate
 from logotag_gui.core.review import Changes, ReviewSession
 
@@ -37,10 +39,12 @@ class ExposureChart(QWidget):
         super().__init__(parent)
         self.setMinimumHeight(120)
         self._stats: dict[str, BrandExposure] = {}
+        self._colours: dict[str, tuple[int, int, int]] = {}
         self._duration = 1.0
 
-    def set_data(self, stats: dict[str, BrandExposure], duration_s: float) -> None:
-        self._stats, self._duration = stats, max(duration_s, 1e-6)
+    def set_data(self, stats: dict[str, BrandExposure], duration_s: float,
+                 colours: dict[str, tuple[int, int, int]]) -> None:
+        self._stats, self._duration, self._colours = stats, max(duration_s, 1e-6), colours
         self.update()
 
     def paintEvent(self, event) -> None:
@@ -54,8 +58,8 @@ class ExposureChart(QWidget):
         peak = max((s.seconds for s in self._stats.values()), default=0.0) or 1.0
         p.drawText(2, top + 10, f"{peak:.0f}s")
         p.drawText(right - 40, self.height() - 4, f"{self._duration:.0f} s")
-        for i, s in enumerate(self._stats.values()):
-            p.setPen(QPen(QColor(*PALETTE[i % len(PALETTE)]), 2))
+        for s in self._stats.values():
+            p.setPen(QPen(QColor(*self._colours.get(s.brand, (90, 90, 90))), 2))
             corners = [QPointF(left + t / self._duration * (right - left), bottom - cum / peak * (bottom - top))
                        for t, cum in cumulative_steps(s.timeline, self._duration)]
             p.drawPolyline(corners)
@@ -95,7 +99,7 @@ class ExposurePanel(QWidget):
         self.stats: dict[str, BrandExposure] = {}
         self.estimate: ClipEstimate | None = None
         self.session: ReviewSession | None = None
-        self._unsubscribe = None
+        self._unsubscribe: Callable[[], None] | None = None
         self._debounce = QTimer(self)
         self._debounce.setSingleShot(True)
         self._debounce.setInterval(250)
@@ -135,6 +139,7 @@ class ExposurePanel(QWidget):
         self.stats = clip_exposure(self._candidates, interval_s=self._interval, rules=self.rules())
         estimates = self.estimate.brands if self.estimate is not None else {}
         brands = sorted(set(self.stats) | set(estimates))
+        colours = dict(zip(brands, brand_colours(len(brands)), strict=True))  # a brand's line and legend alike
         self.table.setRowCount(len(brands))
         for row, brand in enumerate(brands):
             s = self.stats.get(brand, BrandExposure(brand))
@@ -148,8 +153,8 @@ class ExposurePanel(QWidget):
                 if col:
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 else:  # the chart's legend: the brand in its line's colour
-                    item.setForeground(QColor(*PALETTE[row % len(PALETTE)]))
+                    item.setForeground(QColor(*colours[brand]))
                     item.setText(f"━ {text}")
                 self.table.setItem(row, col, item)
         self.table.resizeColumnsToContents()
-        self.chart.set_data(self.stats, self._duration)
+        self.chart.set_data(self.stats, self._duration, colours)

@@ -61,9 +61,11 @@ class FilmStrip(QListWidget):
         base = EXPOSURE_COLOURS[e.state]
         for f in _spread(list(e.span), MAX_TILES):
             state = e.frame_states.get(f)
-            label = {ReviewState.ACCEPTED: "on screen", ReviewState.REJECTED: "rejected"}.get(
-                state, "to review" if state is ReviewState.PENDING else "gap")
-            self._add(f, f"{f}  {label}", FRAME_COLOURS.get(state, base) if state else QColor(120, 120, 130))
+            if state is None:
+                self._add(f, f"{f}  gap", QColor(120, 120, 130))
+                continue
+            label = {ReviewState.ACCEPTED: "on screen", ReviewState.REJECTED: "rejected"}.get(state, "to review")
+            self._add(f, f"{f}  {label}", FRAME_COLOURS.get(state, base))
         self.thumbsWanted.emit(list(self._items))
 
     def show_gallery(self, exposures: list[Exposure], *, every_brand: bool = False) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QPointF, QRect, QRectF, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QImage, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import (
     QGraphicsItem,
@@ -16,8 +16,8 @@ from PySide6.QtWidgets import (
 from logotag_gui.core.base.records import BBox, Candidate, ReviewState, VerdictState
 from logotag_gui.qt.table_model import STATE_COLOURS
 
-VERDICT_MARK = {VerdictState.YES: "✓", VerdictState.NO: "✗", VerdictState.UNSURE: "?", VerdictState.UNPARSABLE: "⚠",
-                VerdictState.NOT_RUN: ""}
+VERDICT_MARK = {VerdictState.YES: "✓", VerdictState.NO: "✗", VerdictState.UNSURE: "?",
+                VerdictState.UNPARSABLE: "⚠", VerdictState.NOT_RUN: ""}
 HANDLE = 8.0  # corner handle size in screen pixels
 
 
@@ -160,6 +160,11 @@ class FrameView(QGraphicsView):
         if first or self._fit:
             self.fit()
 
+    def clear_frame(self) -> None:
+        self._pixmap.setPixmap(QPixmap())
+        self.frame_index = None
+        self.scene().setSceneRect(QRectF())
+
     def set_candidates(self, candidates: list[Candidate], selected_id: int | None = None) -> None:
         for item in self._boxes.values():
             self.scene().removeItem(item)
@@ -167,7 +172,7 @@ class FrameView(QGraphicsView):
         for c in candidates:
             item = BoxItem(c, self)
             self.scene().addItem(item)
-            self._boxes[c.id] = item
+            self._boxes[c.stored_id] = item
         self.select(selected_id)
 
     def set_presences(self, brands: list[str]) -> None:
@@ -190,9 +195,18 @@ class FrameView(QGraphicsView):
         self._restyle()
 
     def zoom(self, factor: float) -> None:
+        """Zoom in or out, on the selected box when there is one (the reviewer zooms to look at it)."""
         self._fit = False
         self.scale(factor, factor)
+        selected = [item for item in self._boxes.values() if item.isSelected()]
+        if selected:
+            self.centerOn(selected[0])
         self._restyle()
+
+    def global_rect(self, bbox: BBox) -> QRect:
+        """Where a box of the image is on the screen (a dialog about it opens beside it)."""
+        shown = self.mapFromScene(QRectF(bbox.x, bbox.y, bbox.w, bbox.h)).boundingRect()
+        return QRect(self.viewport().mapToGlobal(shown.topLeft()), shown.size())
 
     def _restyle(self) -> None:
         for item in self._boxes.values():

@@ -125,8 +125,9 @@ class ReviewPanel(QWidget):
         state = e.state.value.replace("_", " ")
         model = f", the model gives it {e.belief:.0%}" if e.pending else ""
         self.exposure.setText(f"<b>{e.brand}</b>: {where}, {e.length_s:.1f} s ({state}{model}); {e.seconds:.1f} s "
-                              "accepted.<br>Shift+A accept · Shift+R reject · I / O in / out point here · S split here"
-                              " · G gallery (the brand's, every brand's) · Ctrl+Shift+A accept what it shows")
+                              "accepted.<br>Shift+A accept · Shift+R reject · I / O in / out point here · "
+                              "S split here · G gallery (the brand's, every brand's) · Ctrl+Shift+A accept what "
+                              "it shows")
 
     def show_candidate(self, c: Candidate | None, frame: np.ndarray | None, reference: Path | None, *,
                        frame_on_screen: bool = True) -> None:

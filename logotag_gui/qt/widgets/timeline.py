@@ -15,8 +15,11 @@ from PySide6.QtWidgets import QWidget
 from logotag_gui.core.base.records import ExposureState, ReviewState
 from logotag_gui.core.review.exposures import Exposure
 
-LANE_H = 12
-MIN_LANES, MAX_LANES = 3, 8  # the strip grows with the brands up to this; more brands share it
+LANE_H = 12  # a lane's height with up to ROOMY_LANES brands
+ROOMY_LANES = 8
+NARROW_LANE_H = 9  # beyond ROOMY_LANES: still tall enough for a label
+MIN_LANES, MAX_LANES = 3, 16  # the strip grows with the brands up to this; more brands share it (narrower lanes)
+MIN_LABEL_PX = 7  # below this a lane's label is in its tooltip only
 LABEL_W = 96
 EDGE_PX = 5  # how near an end of the selected bar a press starts dragging it
 EXPOSURE_COLOURS = {
@@ -58,7 +61,8 @@ class Timeline(QWidget):
     def set_exposures(self, exposures: dict[str, list[Exposure]], selected: Exposure | None) -> None:
         self._lanes = {b: es for b, es in sorted(exposures.items()) if es}
         self._selected = selected.key if selected is not None else None
-        height = LANE_H * min(MAX_LANES, max(MIN_LANES, len(self._lanes))) + 8
+        lane_h = LANE_H if len(self._lanes) <= ROOMY_LANES else NARROW_LANE_H
+        height = lane_h * min(MAX_LANES, max(MIN_LANES, len(self._lanes))) + 8
         if height != self.height():
             self.setFixedHeight(height)
         self.update()
@@ -102,15 +106,15 @@ class Timeline(QWidget):
     def paintEvent(self, event) -> None:
         p = QPainter(self)
         p.fillRect(self.rect(), QColor(40, 40, 46))
-        font = QFont()
-        font.setPointSize(8)
-        p.setFont(font)
         lane_h = self._lane_h()
+        font = QFont()
+        font.setPixelSize(max(MIN_LABEL_PX, min(11, int(lane_h) - 1)))
+        p.setFont(font)
         step = max(2.0, (self.width() - LABEL_W) / max(1, self._frame_count) * 2)
         for lane, (brand, exposures) in enumerate(self._lanes.items()):
             y = 4 + lane * lane_h
             p.setPen(QColor(210, 210, 215))
-            if lane_h >= 9:
+            if lane_h >= MIN_LABEL_PX:
                 p.drawText(QRectF(4, y, LABEL_W - 8, lane_h), Qt.AlignmentFlag.AlignVCenter, brand)
             for e in exposures:
                 self._paint_exposure(p, e, y, lane_h, step)
@@ -172,6 +176,8 @@ class Timeline(QWidget):
             self.update()
             return
         self.setCursor(Qt.CursorShape.SizeHorCursor if self._edge_at(x, y) else Qt.CursorShape.ArrowCursor)
+        brand = self._lane_at(y)
+        self.setToolTip(f"{brand}\n{LEGEND}" if brand else LEGEND)  # the lane's name, however narrow it is
 
     def mouseReleaseEvent(self, event) -> None:
         if self._drag is None:

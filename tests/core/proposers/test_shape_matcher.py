@@ -7,7 +7,6 @@ from PIL import Image, ImageDraw, ImageFont
 
 from logotag_gui.core.base.errors import ModelUnavailable
 from logotag_gui.core.base.records import BBox, Frame, FrameRef
-from logotag_gui.core.media import synth
 from logotag_gui.core.media.logos import load_dictionary
 from logotag_gui.core.pipeline.backends import make_proposer
 from logotag_gui.core.proposers import shape as shape_module
@@ -27,6 +26,7 @@ from logotag_gui.core.proposers.shape_net import (
     template_canvas,
     to_tensor,
 )
+from resources import synth
 from tests.tiny_models import save_tiny_shape_matcher
 
 # The model LogoTag ships (package data), else one installed on this machine ($LOGOTAG_SHAPE_MODEL or the
@@ -240,7 +240,7 @@ def test_the_package_data_covers_the_model_folder():
     from fnmatch import fnmatch
     from pathlib import Path
 
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[3]
     patterns = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["logotag_gui"]
     relative = PACKAGED_MODEL.relative_to(root / "logotag_gui")
     for name in (CONFIG_FILE, WEIGHTS_FILE, "MODEL_CARD.md"):

@@ -34,3 +34,15 @@ def test_report_csv_and_html_from_reviewed_decisions(tmp_path, demo_clip, logos_
     page = (tmp_path / "r.html").read_text()
     assert "Norvik" in page and "data:image/jpeg;base64," in page  # thumbnail of the best exposure
     assert "Norvik" in capsys.readouterr().out
+
+
+def test_every_brand_of_a_busy_clip_gets_a_colour_of_its_own():
+    from logotag_gui.core.analysis.report import PALETTE, brand_colours
+
+    assert brand_colours(3) == PALETTE[:3]
+    many = brand_colours(16)
+    assert len(set(many)) == 16
+    # no two as close as two shades of one colour (the palette repeated itself after ten brands)
+    closest = min(sum((a - b) ** 2 for a, b in zip(x, y, strict=True)) ** 0.5
+                  for i, x in enumerate(many) for y in many[i + 1:])
+    assert closest > 40

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from logotag_gui.core.base.records import BBox, Candidate, FrameRef, ReviewState
-from logotag_gui.core.media import synth
 from logotag_gui.core.media.video import open_source
 from logotag_gui.core.review import LIKE_REJECTED, Project
 from logotag_gui.core.review.learning import Learner
+from resources import synth
 
 # Fennel in a first shot, then, after a cut, somewhere else in a second one.
 SHOTS = [synth.Shot(20, (synth.Placement("Fennel", (0.10, 0.20), (0.15, 0.22), 0.30),), seed=3),

@@ -5,8 +5,8 @@ import pytest
 from PIL import Image
 
 from logotag_gui.core.base.errors import InputError
-from logotag_gui.core.media import synth
 from logotag_gui.core.media.video import open_source, probe
+from resources import synth
 
 
 @pytest.mark.parametrize("suffix,codec", [(".mp4", "libx264"), (".webm", "libvpx-vp9"), (".mkv", "libx264"),
@@ -81,3 +81,13 @@ def test_unsupported_and_missing_inputs(tmp_path):
     empty.mkdir()
     with pytest.raises(InputError, match="holds no images"):
         open_source(empty)
+
+
+def test_clips_that_share_a_file_name_are_told_apart_by_their_folders():
+    from logotag_gui.core.media.video import distinct_names
+
+    paths = ["/footage/day1/match.mp4", "/footage/day2/match.mp4", "/footage/day1/warmup.mp4",
+             "/a/cam/x.mp4", "/b/cam/x.mp4"]
+    assert distinct_names(paths) == {
+        "/footage/day1/match.mp4": "day1/match.mp4", "/footage/day2/match.mp4": "day2/match.mp4",
+        "/footage/day1/warmup.mp4": "warmup.mp4", "/a/cam/x.mp4": "a/cam/x.mp4", "/b/cam/x.mp4": "b/cam/x.mp4"}

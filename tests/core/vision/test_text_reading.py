@@ -18,7 +18,6 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from logotag_gui.core.base.records import BBox
-from logotag_gui.core.media import synth
 from logotag_gui.core.vision import text_reading
 from logotag_gui.core.vision.text_reading import (
     MODEL_FILES,
@@ -28,6 +27,7 @@ from logotag_gui.core.vision.text_reading import (
     name_box,
     name_similarity,
 )
+from resources import synth
 
 
 def _ink_box(mask: np.ndarray) -> BBox:

@@ -7,11 +7,11 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from logotag_gui.core.base.records import BBox, Candidate, Frame, FrameRef
-from logotag_gui.core.media import synth
 from logotag_gui.core.media.logos import load_dictionary
 from logotag_gui.core.proposers.keypoints import KeypointProposer, synthesized_views
 from logotag_gui.core.proposers.ocr_text import OcrTextProposer, is_mention
 from logotag_gui.core.proposers.offline import OfflineProposer, fuse
+from resources import synth
 
 
 def _frame_with_text(text: str, at=(300, 200), *, plain: bool = False) -> Frame:

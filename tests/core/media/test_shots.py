@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 
 from logotag_gui.core.base.config import RunConfig
-from logotag_gui.core.media import synth
 from logotag_gui.core.media.shots import CutDetector
 from logotag_gui.core.media.video import open_source
 from logotag_gui.core.pipeline.run import run_pipeline
 from logotag_gui.core.store import open_repository
+from resources import synth
 
 SHOTS = [synth.Shot(20, (synth.Placement("Fennel", (0.10, 0.20), (0.15, 0.22), 0.30),), seed=3),
          synth.Shot(20, (synth.Placement("Fennel", (0.55, 0.55), (0.50, 0.50), 0.28),), seed=9)]

@@ -8,9 +8,9 @@ from PIL import Image
 from logotag_gui.core.analysis.export import FIELDS, export, read_jsonl
 from logotag_gui.core.base.config import RunConfig
 from logotag_gui.core.base.records import BBox, DecisionKind
-from logotag_gui.core.media.synth import DEMO_BRANDS, DEMO_PLACEMENTS, background, make_logo, render_frame
 from logotag_gui.core.pipeline.run import run_pipeline
 from logotag_gui.core.store import open_repository
+from resources.synth import DEMO_BRANDS, DEMO_PLACEMENTS, background, make_logo, render_frame
 
 SEED_KEYS = {"frame", "bbox", "score_retr", "brand", "verdict", "confidence_vlm", "rationale"}
 
@@ -47,6 +47,9 @@ def test_jsonl_and_csv_round_trip(tmp_path, demo_clip, logos_dir):
     assert [r["candidate_id"] for r in table] == [str(c.id) for c in cands[:4]]
     assert json.loads(table[2]["bbox"]) == [1, 2, 30, 40]
     assert not (tmp_path / "reviewed.csv.part").exists()
+    # what counts: accepted (relabelled and edited boxes included), the rejected one left out
+    assert export(repo, tmp_path / "accepted.jsonl", accepted_only=True) == 3
+    assert [r["candidate_id"] for r in read_jsonl(tmp_path / "accepted.jsonl")] == [c.id for c in cands[:3]]
 
 
 def test_image_folder_records_use_the_file_name(tmp_path, logos_dir):

@@ -15,7 +15,8 @@ from logotag_gui.core.base.records import VerdictState as V
 from logotag_gui.core.jobs.run_many import run_many
 from logotag_gui.core.pipeline.backends import ModelCache
 from logotag_gui.core.pipeline.run import run_pipeline
-from logotag_gui.core.pipeline.split import finish_split, frame_ranges, prepare_split
+from logotag_gui.core.pipeline.parts import frame_ranges
+from logotag_gui.core.pipeline.split import finish_split, prepare_split
 from logotag_gui.core.pipeline.verification import rejudge_tracks
 from logotag_gui.core.store import open_repository
 from logotag_gui.core.store.runs import RunBusy
@@ -174,3 +175,37 @@ def test_run_many_splits_a_clip_across_workers_and_a_killed_workers_range_is_car
     again = run_many([demo_clip[0]], config, db_url, split_minutes=MINUTES)  # done: skipped, not run again
     assert [r.status for r in again.results] == ["skipped"] and len(repo.runs()) == 1
     repo.close()
+
+
+def test_each_range_follows_its_own_tracks_and_the_joining_follows_what_crosses_a_border(tmp_path, logos_dir):
+    """Three ranges of a 9-s clip: Norvik only in the first and Fennel only in the last (each range's own track,
+    followed there), Aquila across both borders (joined, then followed over the whole clip): one process's
+    result either way."""
+    from logotag_gui.core.pipeline.parts import own_tracks
+    from resources import synth
+
+    marks = {name: synth.make_logo(name, *spec) for name, spec in synth.DEMO_BRANDS.items()}
+    placements = [synth.Placement("Norvik", (0.05, 0.10), (0.20, 0.12), 0.30, first=0, last=17),
+                  synth.Placement("Aquila", (0.60, 0.55), (0.40, 0.55), 0.28, first=10, last=55),
+                  synth.Placement("Fennel", (0.10, 0.60), (0.25, 0.62), 0.25, first=68)]
+    clip = tmp_path / "three.mp4"
+    synth.write_clip(clip, marks, placements, n_frames=90)
+    config = _config(clip, logos_dir, verifier="none", track_gap_s=0.5)
+    one = open_repository(tmp_path / "one.sqlite")
+    expected = run_pipeline(config, repo=one)
+    repo = open_repository(tmp_path / "split.sqlite")
+    plan = prepare_split(config, repo, minutes=0.05)
+    assert plan is not None and [(p.start_frame, p.end_frame) for p in plan.parts] == [(0, 25), (30, 55), (60, 85)]
+    for part in plan.parts:
+        run_pipeline(config, repo=repo, part_id=part.id)
+    stored = repo.candidates(run_id=plan.run_id)
+    owned = [own_tracks(stored, p, plan.parts, gap_frames=5) for p in plan.parts]
+    assert owned[0] and owned[2]  # Norvik's and Fennel's tracks were the first and last ranges' own
+    assert {c.final_brand for c in stored if c.track_id in owned[0] | owned[2]} == {"Norvik", "Fennel"}
+    finish_split(config, repo=repo, run_id=plan.run_id)
+    assert _boxes(repo, plan.video_id) == _boxes(one, expected.video_id)
+    assert _tracks(repo, plan.video_id) == _tracks(one, expected.video_id)
+    aquila = {c.track_id for c in repo.candidates(video_id=plan.video_id) if c.final_brand == "Aquila"}
+    assert len(aquila) == 1  # one track across both borders
+    repo.close()
+    one.close()

@@ -16,7 +16,7 @@ from logotag_gui.core.base.records import (
     Verdict,
     VerdictState,
 )
-from logotag_gui.core.media.synth import write_truth
+from resources.synth import write_truth
 
 
 def _coco(tmp_path):

@@ -3,6 +3,7 @@ or later on worker threads (the app, here a queue run afterwards)."""
 
 from __future__ import annotations
 
+from logotag_gui.core.base.records import BBox
 from logotag_gui.core.media.video import open_source
 from logotag_gui.core.review import Project
 from logotag_gui.core.review.assistant import Bench, ReviewAssistant
@@ -103,4 +104,20 @@ def test_a_follow_up_of_an_undone_step_adds_nothing(tmp_path, demo_clip, logos_d
     queue[:] = [job for job in queue if job.lane == "follow"]
     _work(queue, bench)
     assert sorted(c.frame.index for c in session.of_brand("Norvik")) == [0, 10] and not session.can_undo
+    source.close()
+
+
+def test_fixing_a_box_alone_on_its_track_follows_it_through_the_clip(tmp_path, demo_clip, logos_dir):
+    clip, truth = demo_clip
+    _project, session, source, bench, queue, assistant = _open(tmp_path, clip, logos_dir)
+    box = next(b for brand, b in truth[10] if brand == "Norvik")
+    assistant.follow_drawn = False
+    alone = assistant.add_box(10, BBox(box.x, box.y, box.w * 0.5, box.h * 0.5), "Norvik")  # a box off the mark
+    queue.clear()
+    assistant.follow_drawn = True
+    fixed = assistant.edit_box(alone, box)
+    assert [job.lane for job in queue][:1] == ["follow"]  # the one-box track is followed from the fixed box
+    _work(queue, bench)
+    track = session.track(fixed.track_id)
+    assert len(track) >= 8 and all(abs(c.bbox.w - box.w) < 0.35 * box.w for c in track)
     source.close()

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 
 from logotag_gui.core.base.config import RunConfig
-from logotag_gui.core.media import synth
 from logotag_gui.core.media.video import open_source
-from logotag_gui.core.pipeline.follow import FollowSettings, follow_box
+from logotag_gui.core.pipeline.follow import FollowSettings, Stop, StopReason, follow_box
 from logotag_gui.core.pipeline.run import run_pipeline
 from logotag_gui.core.store import open_repository
+from resources import synth
 
 # A pan that zooms in on Norvik over 40 frames, then a cut to another scene with Aquila only.
 PAN = synth.Shot(40, (synth.Placement("Norvik", (0.10, 0.20), (0.45, 0.35), 0.22, end_width_frac=0.34),), seed=3)
@@ -38,8 +38,8 @@ def test_a_box_follows_a_moving_zooming_logo_both_ways_and_stops_at_the_cut(pan_
     for index, box in got.items():
         assert box.bbox.iou(_norvik(truth, index)) >= 0.8, index
     assert got[35].bbox.w > 1.3 * got[0].bbox.w  # it followed the zoom
-    assert result.stops["forward"] == "shot cut at frame 40"
-    assert result.stops["backward"] == "start of clip"
+    assert result.stops["forward"] == Stop(StopReason.CUT, 40) and str(result.stops["forward"]) == "shot cut at frame 40"
+    assert str(result.stops["backward"]) == "start of clip"
     assert result.frames_tracked == 40  # every decoded frame from 0 to the cut at 40 (but 20), not only sampled ones
     source.close()
 
@@ -51,8 +51,9 @@ def test_following_stops_when_the_mark_leaves_the_frame(tmp_path):
     truth = synth.write_shots(path, marks, [leaving])
     source = open_source(path)
     result = follow_box(source, frame_index=0, bbox=truth[0][0][1], sampled=source.sampled_indices(fps=2))
-    assert result.stops["forward"].startswith("left the frame at frame")
-    last = int(result.stops["forward"].rsplit(" ", 1)[1])
+    stop = result.stops["forward"]
+    assert stop.reason is StopReason.LEFT_FRAME and str(stop) == f"left the frame at frame {stop.frame}"
+    last = stop.frame
     box_then = truth[last][0][1] if truth[last] else None
     assert box_then is None or box_then.w < 0.75 * truth[0][0][1].w  # it stopped as the mark went out of view
     source.close()
@@ -63,7 +64,9 @@ def test_following_stops_when_the_mark_no_longer_matches(pan_clip):
     source = open_source(path)
     strict = FollowSettings(min_similarity=1.01, min_inliers=10_000)  # nothing can match
     result = follow_box(source, frame_index=0, bbox=_norvik(truth, 0), sampled=[0, 5, 10], settings=strict)
-    assert result.boxes == [] and result.stops["forward"].startswith("no longer matches at frame 5")
+    stop = result.stops["forward"]
+    assert result.boxes == [] and (stop.reason, stop.frame) == (StopReason.NO_MATCH, 5)
+    assert str(stop).startswith("no longer matches at frame 5 (similarity")
     source.close()
 
 
@@ -77,7 +80,7 @@ def test_an_image_folder_has_no_motion_to_follow(tmp_path, logos_dir):
     from logotag_gui.core.base.records import BBox
 
     result = follow_box(source, frame_index=0, bbox=BBox(1, 1, 10, 10), sampled=[0])
-    assert result.boxes == [] and "not a clip" in result.stops["forward"]
+    assert result.boxes == [] and "not a clip" in str(result.stops["forward"])
 
 
 def test_the_pipeline_carries_a_confident_detection_where_the_detector_missed_it(tmp_path, pan_clip, logos_dir):
