@@ -35,14 +35,12 @@ STAGES = ("decode_wait_s", "propose_s", "verify_s", "verify_wait_s", "propagate_
 
 def parse_setting(text: str) -> dict:
     """ "detect_every=4,fps=2" -> {"detect_every": 4, "fps": 2.0}, typed as RunConfig declares them."""
-    types = {f.name: f.type for f in settings()}
+    spec = {s.name: s for s in settings()}
     out: dict = {}
     for part in filter(None, text.split(",")):
         name, _, value = part.partition("=")
         name = name.strip().replace("-", "_")
-        kind = str(types[name])
-        out[name] = (value.lower() in ("1", "true", "yes")) if kind.startswith("bool") else \
-            int(value) if kind.startswith("int") else float(value) if kind.startswith("float") else value
+        out[name] = spec[name].parse(value)
     return out
 
 

@@ -27,32 +27,31 @@ def _add_run_options(p: argparse.ArgumentParser, *, for_eval: bool = False) -> N
                    help="project database: a file path or a SQLAlchemy URL (default: `run` makes one beside the clip, "
                         "CLIP.logotag.sqlite, as the app does; `run-many` logotag.sqlite here)")
     defaults = {"verifier": "none"} if for_eval else {}
-    for f in settings():
-        meta = f.metadata
-        if not meta["cli"]:
+    for s in settings():
+        if not s.cli:
             continue
-        flag = "--" + f.name.replace("_", "-")
-        default = defaults.get(f.name, f.default)
-        kind = str(f.type).split("|")[0].strip()
-        if kind == "bool":
-            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=default, help=meta["help"])
+        flag = "--" + s.name.replace("_", "-")
+        # Stage 1 is a proposer; --embedder, its first name, stays as an alias.
+        flags = ["--proposer", flag] if s.name == "embedder" else [flag]
+        default = defaults.get(s.name, s.default)
+        if s.kind is bool:
+            p.add_argument(*flags, action=argparse.BooleanOptionalAction, default=default, help=s.help)
             continue
-        help_text = meta["help"] if default is None else f"{meta['help']} (default {default:g})" if kind == "float" \
-            else f"{meta['help']} (default {default})"
+        help_text = s.help if default is None else f"{s.help} (default {default:g})" if s.kind is float \
+            else f"{s.help} (default {default})"
         choices = None
-        if isinstance(meta["choices"], str):  # a stage: the registry's backends, each explained
-            choices = backends.choices(meta["choices"])
-            help_text += f". {backends.explain(meta['choices'])}"
-        elif meta["choices"] is not None and not meta["open_choices"]:
-            choices = list(meta["choices"])
-        if f.name == "threshold":
+        if isinstance(s.choices, str):  # a stage: the registry's backends, each explained
+            choices = backends.choices(s.choices)
+            help_text += f". {backends.explain(s.choices)}"
+        elif s.choices is not None and not s.open_choices:
+            choices = list(s.choices)
+        if s.name == "threshold":
             help_text += f": {backends.default_thresholds()}"
-        p.add_argument(flag, type={"int": int, "float": float}.get(kind, str), default=default, choices=choices,
-                       help=help_text)
+        p.add_argument(*flags, dest=s.name, type=s.kind, default=default, choices=choices, help=help_text)
 
 
 def _config(args: argparse.Namespace) -> RunConfig:
-    values = {f.name: getattr(args, f.name) for f in settings() if f.metadata["cli"]}
+    values = {s.name: getattr(args, s.name) for s in settings() if s.cli}
     return RunConfig(input=args.input, logos=args.logos, **values)
 
 
@@ -455,7 +454,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     index = sub.add_parser("index", parents=[common], help="build (or check) the logo index")
     index.add_argument("--logos", required=True)
-    index.add_argument("--embedder", choices=["auto", "siglip2", "keypoints"], default="auto")
+    index.add_argument("--proposer", "--embedder", dest="embedder", choices=backends.choices("proposers"),
+                       default="auto", help=f"stage 1 to index the logos for. {backends.explain('proposers')}")
     index.add_argument("--siglip-model", default=DEFAULT_SIGLIP)
     index.add_argument("--siglip-revision", default=None)
     index.add_argument("--device", default="auto")

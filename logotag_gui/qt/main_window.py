@@ -7,13 +7,13 @@ RunController queues runs on the pipeline worker.
 
 from __future__ import annotations
 
-import contextlib
 import getpass
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, QThread
-from PySide6.QtGui import QAction
+from PySide6.QtCore import QSettings, Qt, QThread, QTimer
+from PySide6.QtGui import QAction, QGuiApplication
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
@@ -52,7 +52,7 @@ class MainWindow(QMainWindow):
     def __init__(self, *, reviewer: str | None = None) -> None:
         super().__init__()
         self.setWindowTitle("LogoTag")
-        self.resize(1500, 920)
+        self._fit_screen(1500, 920)
         self.settings = QSettings("LogoTag", "LogoTag")
         self.reviewer: str = reviewer or str(self.settings.value("reviewer", "") or "") or getpass.getuser()
         self.project: Project | None = None
@@ -86,15 +86,14 @@ class MainWindow(QMainWindow):
         self.table_dock = self._dock("Candidates", self.filter_bar.wrap(self.table),
                                      Qt.DockWidgetArea.BottomDockWidgetArea)
         self.exposure = ExposurePanel()
-        self.exposure_dock = self._dock("Exposure", self.exposure, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.exposure_dock = self._dock("Exposure", _scrolling(self.exposure), Qt.DockWidgetArea.BottomDockWidgetArea)
         self.tabifyDockWidget(self.table_dock, self.exposure_dock)
         self.audit_panel = AuditPanel()
         self.audit_dock = self._dock("Audit", _scrolling(self.audit_panel), Qt.DockWidgetArea.RightDockWidgetArea)
         self.tabifyDockWidget(self.review_dock, self.audit_dock)
         self.review_dock.raise_()
         self.table_dock.raise_()
-        # The frame, its timeline and film strip come first: the table starts short (drag its edge to grow it).
-        self.resizeDocks([self.table_dock], [170], Qt.Orientation.Vertical)
+        self._shown_once = False
         self.meter = QLabel()
         self.meter.setToolTip("Seconds settled by review, and seconds the project counts that nobody has reviewed "
                               "yet (resting on the model); an audit sample's estimate where there is one")
@@ -105,11 +104,15 @@ class MainWindow(QMainWindow):
         self.progress_label = QLabel()
         self.cancel_btn = QPushButton("Cancel run")
         self.cancel_btn.hide()
+        self._cancel_run: Callable[[], None] | None = None
+        self.cancel_btn.clicked.connect(lambda: self._cancel_run() if self._cancel_run else None)
         # Following a box has its own indicator and button: it must not hide a run's progress, and one
         # "Cancel" for both said nothing of what it would stop.
         self.follow_label = QLabel()
         self.follow_btn = QPushButton("Stop following")
         self.follow_btn.hide()
+        self._stop_following: Callable[[], None] | None = None
+        self.follow_btn.clicked.connect(lambda: self._stop_following() if self._stop_following else None)
         for w in (self.meter, self.follow_label, self.follow_btn, self.progress_label, self.progress, self.cancel_btn):
             self.statusBar().addPermanentWidget(w)
 
@@ -120,6 +123,23 @@ class MainWindow(QMainWindow):
         self.actions_by_name: dict[str, QAction] = build_actions(self)
         self._connect()
         self.update_enabled()
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if not self._shown_once:
+            # The frame, its timeline and film strip come first: the table starts short (drag its edge to grow
+            # it), once the window is on screen (before, the docks' split is laid out again).
+            self._shown_once = True
+            QTimer.singleShot(50, lambda: self.resizeDocks([self.table_dock], [min(170, self.height() // 5)],
+                                                           Qt.Orientation.Vertical))
+
+    def _fit_screen(self, width: int, height: int) -> None:
+        """The window's first size, within the screen (on a 1366x768 laptop the docks' buttons went off it)."""
+        screen = QGuiApplication.primaryScreen()
+        area = screen.availableGeometry() if screen is not None else None
+        if area is not None and (area.width() < width or area.height() < height):
+            width, height = area.width(), area.height()
+        self.resize(width, height)
 
     def _dock(self, title: str, widget, area) -> QDockWidget:
         dock = QDockWidget(title, self)
@@ -373,9 +393,7 @@ class MainWindow(QMainWindow):
         self.progress.setRange(0, total)
         self.progress.setValue(done)
         self.cancel_btn.show()
-        with contextlib.suppress(RuntimeError, TypeError):
-            self.cancel_btn.clicked.disconnect()
-        self.cancel_btn.clicked.connect(cancel)
+        self._cancel_run = cancel
 
     def hide_busy(self) -> None:
         self.progress.hide()
@@ -387,9 +405,7 @@ class MainWindow(QMainWindow):
         self.follow_label.setText(text)
         self.follow_label.show()
         self.follow_btn.show()
-        with contextlib.suppress(RuntimeError, TypeError):
-            self.follow_btn.clicked.disconnect()
-        self.follow_btn.clicked.connect(cancel)
+        self._stop_following = cancel
 
     def hide_following(self) -> None:
         self.follow_label.setText("")

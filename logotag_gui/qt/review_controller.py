@@ -90,6 +90,7 @@ class ReviewController(QObject):
         if session is None:
             w.clip_view.close_clip()
             w.panel.show_candidate(None, None, None)
+            w.panel.show_exposure(None)
             w.show_audit()
             return
         self._unsubscribe = session.subscribe(self._changed)

@@ -128,9 +128,14 @@ def test_the_gallery_of_every_brand_is_accepted_with_one_key(seeded, qtbot):
 def test_a_new_project_shows_nothing_of_the_one_before(seeded, qtbot, tmp_path):
     window, _repo = seeded
     qtbot.waitUntil(lambda: window.clip_view.shown is not None)
-    assert window.clip_view.timeline._lanes and window.exposure.table.rowCount()
+    _press(window, qtbot, Qt.Key.Key_X)  # an exposure selected: the panel describes it
+    assert not window.panel.exposure.text().startswith("No exposure selected")
+    _press(window, qtbot, Qt.Key.Key_A, Qt.KeyboardModifier.ShiftModifier)  # accepted: seconds in the panel
+    qtbot.waitUntil(lambda: window.exposure.table.rowCount() > 0)
+    assert window.clip_view.timeline._lanes
     assert window.open_project(str(tmp_path / "empty.sqlite"))
     view = window.clip_view
     assert view.view.frame_index is None and view.view._pixmap.pixmap().isNull()  # no old frame
     assert not view.timeline._lanes and view.position.text() == "" and view.slider.maximum() == 0
     assert window.exposure.table.rowCount() == 0 and window.clips.count() == 0
+    assert window.panel.exposure.text().startswith("No exposure selected")

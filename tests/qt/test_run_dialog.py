@@ -20,7 +20,7 @@ def _dialog(qtbot, base: RunConfig, frames: int = 100):
 
 def test_every_labelled_setting_is_offered_and_the_backends_come_from_the_registry(qtbot):
     dialog = _dialog(qtbot, RunConfig(input="clip.mp4", logos="logos"))
-    labelled = {f.name for f in settings() if f.metadata["label"]}
+    labelled = {s.name for s in settings() if s.label}
     assert set(dialog.fields) == labelled
     stage1 = dialog.fields["embedder"]
     assert [stage1.itemText(i) for i in range(stage1.count())] == backends.choices("proposers")

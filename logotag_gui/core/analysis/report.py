@@ -41,19 +41,17 @@ PALETTE = [(214, 39, 40), (31, 119, 180), (44, 160, 44), (255, 127, 14), (148, 1
 
 
 def brand_colours(n: int) -> list[tuple[int, int, int]]:
-    """`n` colours that tell brands apart: the palette's ten, then hues spread around the wheel (each the
-    farthest from those taken, at two depths) rather than the palette again: with 13 brands the 11th line
-    looked like the 1st."""
-    if n <= len(PALETTE):
-        return PALETTE[:n]
-    extra = n - len(PALETTE)
-    out = list(PALETTE)
-    for k in range(extra):
-        hue = (k * 0.618033988749895 + 0.08) % 1.0  # the golden angle: each new hue far from the others
-        value = 0.55 if k % 2 else 0.85
-        r, g, b = colorsys.hsv_to_rgb(hue, 0.85, value)
-        out.append((int(r * 255), int(g * 255), int(b * 255)))
-    return out
+    """`n` colours that tell brands apart: the palette's ten, then each next one the farthest (in RGB) from
+    those taken, among hues around the wheel at two depths and two strengths; the palette used to repeat
+    itself, so the 11th brand's line looked like the 1st's."""
+    out = list(PALETTE[:n])
+    pool = [tuple(int(c * 255) for c in colorsys.hsv_to_rgb(h / 36, s, v))
+            for h in range(36) for s in (0.9, 0.5) for v in (0.9, 0.55)]
+    while len(out) < n and pool:
+        best = max(pool, key=lambda c: min(sum((a - b) ** 2 for a, b in zip(c, o, strict=True)) for o in out))
+        out.append(best)  # type: ignore[arg-type]
+        pool.remove(best)
+    return out + [out[i % len(out)] for i in range(n - len(out))]  # past 154 brands, colours repeat
 
 
 @dataclass(slots=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import typing
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -124,6 +125,36 @@ class RunConfig:
         return dataclasses.replace(self, **changes)
 
 
-def settings() -> list[dataclasses.Field]:
-    """RunConfig's fields in order, each with its `metadata` (help, label, choices, range, cli)."""
-    return list(dataclasses.fields(RunConfig))
+@dataclass(frozen=True, slots=True)
+class Setting:
+    """One run setting as the CLI and the run dialog offer it: its value's type read once, here, from RunConfig."""
+
+    name: str
+    kind: type  # bool, int, float or str
+    optional: bool  # None is a value too (the backend's default, no revision, no end frame)
+    default: Any
+    help: str
+    label: str | None  # offered in the run dialog under this label; None: a CLI option only
+    choices: tuple[str, ...] | str | None  # a str names a stage whose backends the registry lists
+    range: tuple[float | None, float | None, float | None]  # low, high, step
+    cli: bool
+    open_choices: bool
+
+    def parse(self, text: str) -> Any:
+        """A value of this setting from text ("true"/"1"/"yes" for a flag)."""
+        if self.kind is bool:
+            return text.strip().lower() in ("1", "true", "yes")
+        return self.kind(text)
+
+
+def settings() -> list[Setting]:
+    """RunConfig's settings in order, typed."""
+    hints = typing.get_type_hints(RunConfig)
+    out = []
+    for f in dataclasses.fields(RunConfig):
+        args = typing.get_args(hints[f.name]) or (hints[f.name],)
+        kind = next(a for a in args if a is not type(None))
+        m = f.metadata
+        out.append(Setting(f.name, kind, type(None) in args, f.default, m["help"], m["label"], m["choices"],
+                           m["range"], m["cli"], m["open_choices"]))
+    return out

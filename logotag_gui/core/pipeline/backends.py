@@ -15,7 +15,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from logotag_gui.core.base.config import DEFAULT_VLM, RunConfig
 from logotag_gui.core.base.errors import ModelUnavailable
@@ -24,6 +24,7 @@ from logotag_gui.core.verifiers import Verifier
 from logotag_gui.core.vision.weights import resolve_model
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 Options = Callable[[RunConfig], dict[str, Any]]
 
 
@@ -237,10 +238,7 @@ class ModelCache:
         loaded = self._items.get(key)
         if loaded is None:
             loaded = self._items[key] = backend.build(**options)
-        run_copy = copy.copy(loaded)  # the run's own settings on its own copy; the loaded weights are shared
-        for attribute, value in backend.per_run(config).items():
-            setattr(run_copy, attribute, value)
-        return run_copy
+        return with_options(loaded, backend.per_run(config))
 
     def proposer(self, name: str, config: RunConfig, *, cache_root: str | None = None) -> Proposer:
         backend = _lookup(PROPOSERS, name, "embedder")
@@ -251,6 +249,19 @@ class ModelCache:
 
     def clear(self) -> None:
         self._items.clear()
+
+
+def with_options(loaded: T, options: dict[str, Any]) -> T:
+    """A loaded backend with a run's own settings (thresholds, answer mode): a shallow copy, so the weights are
+    shared and the cached object is never changed. A setting the backend does not have is an error, not a new
+    attribute nobody reads."""
+    unknown = sorted(name for name in options if not hasattr(loaded, name))
+    if unknown:
+        raise TypeError(f"{type(loaded).__name__} has no setting {', '.join(unknown)}")
+    run_copy = copy.copy(loaded)
+    for name, value in options.items():
+        setattr(run_copy, name, value)
+    return run_copy
 
 
 def describe(backend: object) -> tuple[str, str, str]:

@@ -5,7 +5,6 @@ A setting with a label is offered here; the frame range is bounded by the clip; 
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 from PySide6.QtCore import Qt
@@ -23,7 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from logotag_gui.core.base.config import RunConfig, settings
+from logotag_gui.core.base.config import RunConfig, Setting, settings
 from logotag_gui.core.pipeline import backends
 
 # What an image folder has no use for: it is not sampled in time, and its images are not a shot to follow in.
@@ -40,15 +39,15 @@ class RunDialog(QDialog):
         self._base = base
         self.fields: dict[str, QWidget] = {}
         form = self._form = QFormLayout()
-        for f in settings():
-            if f.metadata["label"] is None:
+        for s in settings():
+            if s.label is None:
                 continue
-            widget = self._widget(f, getattr(base, f.name))
-            self.fields[f.name] = widget
+            widget = self._widget(s, getattr(base, s.name))
+            self.fields[s.name] = widget
             if isinstance(widget, QCheckBox):
                 form.addRow("", widget)
             else:
-                form.addRow(f.metadata["label"], widget)
+                form.addRow(s.label, widget)
         for stage in ("embedder", "verifier"):
             combo = self.fields.get(stage)
             if isinstance(combo, QComboBox):
@@ -89,47 +88,46 @@ class RunDialog(QDialog):
         """A setting only some backends take (the VLM's model, SigLIP-2's, the endpoint URL) is greyed out
         unless a chosen stage takes it, and its tooltip says which do."""
         embedder, verifier = (self._text(name) for name in ("embedder", "verifier"))
-        for f in settings():
-            widget = self.fields.get(f.name)
+        for s in settings():
+            widget = self.fields.get(s.name)
             if widget is None:
                 continue
-            users = backends.users_of(f.name)
-            used = backends.applies(f.name, embedder, verifier)
+            users = backends.users_of(s.name)
+            used = backends.applies(s.name, embedder, verifier)
             widget.setEnabled(used)
             label = self._form.labelForField(widget)
             if label is not None:
                 label.setEnabled(used)
             where = "; ".join(f"{'Stage 1' if stage == 'proposers' else 'Stage 2'}: {', '.join(names)}"
                               for stage, names in users.items())
-            widget.setToolTip(f.metadata["help"] + (f"\n(used with {where})" if where else ""))
+            widget.setToolTip(s.help + (f"\n(used with {where})" if where else ""))
 
     def _text(self, name: str) -> str:
         widget = self.fields.get(name)
         return widget.currentText().strip() if isinstance(widget, QComboBox) else getattr(self._base, name)
 
     @staticmethod
-    def _widget(f: dataclasses.Field, value: Any) -> QWidget:
-        meta, kind = f.metadata, str(f.type).split("|")[0].strip()
-        if kind == "bool":
-            box = QCheckBox(meta["label"])
+    def _widget(s: Setting, value: Any) -> QWidget:
+        if s.kind is bool:
+            box = QCheckBox(s.label)
             box.setChecked(bool(value))
             return box
-        if meta["choices"] is not None:
+        if s.choices is not None:
             combo = QComboBox()
-            if isinstance(meta["choices"], str):  # a stage: the registry's backends, each explained
-                table = backends.PROPOSERS if meta["choices"] == "proposers" else backends.VERIFIERS
-                combo.addItems(backends.choices(meta["choices"]))
+            if isinstance(s.choices, str):  # a stage: the registry's backends, each explained
+                table = backends.PROPOSERS if s.choices == "proposers" else backends.VERIFIERS
+                combo.addItems(backends.choices(s.choices))
                 for i, name in enumerate(table, start=1):  # after "auto"
                     combo.setItemData(i, table[name].summary, Qt.ItemDataRole.ToolTipRole)
             else:  # a device may also be named ("cuda:1"); a precision is one of three
-                combo.setEditable(meta["open_choices"])
-                combo.addItems(list(meta["choices"]))
+                combo.setEditable(s.open_choices)
+                combo.addItems(list(s.choices))
             combo.setCurrentText(str(value))
             return combo
-        if kind == "float":
-            lo, hi, step = meta["range"]
+        if s.kind is float:
+            lo, hi, step = (d if v is None else v for v, d in zip(s.range, (0.0, 1e6, 0.1), strict=True))
             spin = QDoubleSpinBox()
-            optional = "None" in str(f.type)
+            optional = s.optional
             spin.setRange(UNSET if optional else lo, hi)
             spin.setSingleStep(step)
             spin.setDecimals(2)
@@ -137,30 +135,30 @@ class RunDialog(QDialog):
                 spin.setSpecialValueText("default for the embedder")
             spin.setValue(UNSET if value is None else float(value))
             return spin
-        if kind == "int":
-            lo, hi, step = meta["range"]
+        if s.kind is int:
+            low, high, by = s.range
             whole = QSpinBox()
-            whole.setRange(int(lo if lo is not None else 0), int(hi if hi is not None else 1_000_000))
-            whole.setSingleStep(int(step or 1))
+            whole.setRange(int(low if low is not None else 0), int(high if high is not None else 1_000_000))
+            whole.setSingleStep(int(by or 1))
             whole.setValue(int(value) if value is not None else whole.minimum())
             return whole
         line = QLineEdit("" if value is None else str(value))
-        line.setPlaceholderText(PLACEHOLDERS.get(f.name, ""))
+        line.setPlaceholderText(PLACEHOLDERS.get(s.name, ""))
         return line
 
     def config(self) -> RunConfig:
         values: dict[str, object] = {}
-        for f in settings():
-            widget = self.fields.get(f.name)
+        for s in settings():
+            widget = self.fields.get(s.name)
             if isinstance(widget, QCheckBox):
-                values[f.name] = widget.isChecked()
+                values[s.name] = widget.isChecked()
             elif isinstance(widget, QComboBox):
-                values[f.name] = widget.currentText().strip()
+                values[s.name] = widget.currentText().strip()
             elif isinstance(widget, QSpinBox):
-                values[f.name] = widget.value()
+                values[s.name] = widget.value()
             elif isinstance(widget, QDoubleSpinBox):
-                values[f.name] = None if widget.value() <= UNSET else widget.value()
+                values[s.name] = None if widget.value() <= UNSET else widget.value()
             elif isinstance(widget, QLineEdit):
                 text = widget.text().strip()
-                values[f.name] = None if not text and "None" in str(f.type) else text
+                values[s.name] = None if not text and s.optional else text
         return self._base.with_(start_frame=self.start.value(), end_frame=self.end.value(), **values)

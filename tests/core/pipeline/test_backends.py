@@ -22,7 +22,7 @@ def test_every_run_setting_has_a_cli_option_that_reaches_the_run_config(tmp_path
     untouched = build_parser().parse_args(["run", "clip.mp4", "--logos", "logos"])
     assert _config(untouched) == RunConfig(input="clip.mp4", logos="logos")  # the CLI's defaults are RunConfig's
     offered = {a.dest for a in build_parser()._subparsers._group_actions[0].choices["run"]._actions}
-    assert {f.name for f in settings() if f.metadata["cli"]} <= offered
+    assert {s.name for s in settings() if s.cli} <= offered
 
 
 def test_unknown_backend_names_list_the_registry():
@@ -91,3 +91,17 @@ def test_the_registry_says_which_backends_take_a_setting():
     assert backends.applies("siglip_model", "auto", "none") and not backends.applies("siglip_model", "offline", "vlm")
     assert backends.applies("device", "offline", "auto")  # auto may pick the VLM
     assert not backends.applies("device", "keypoints", "ocr")
+
+
+def test_a_runs_settings_go_on_a_copy_that_shares_the_weights_and_a_wrong_name_is_refused():
+    from logotag_gui.core.pipeline.backends import with_options
+
+    class Loaded:
+        def __init__(self) -> None:
+            self.weights, self.threshold = object(), 0.5
+
+    cached = Loaded()
+    mine = with_options(cached, {"threshold": 0.8})
+    assert (mine.threshold, cached.threshold) == (0.8, 0.5) and mine.weights is cached.weights
+    with pytest.raises(TypeError, match="no setting treshold"):
+        with_options(cached, {"treshold": 0.8})

@@ -14,8 +14,8 @@ from logotag_gui.core.base.records import BBox, Candidate, FrameRef, Verdict
 from logotag_gui.core.base.records import VerdictState as V
 from logotag_gui.core.jobs.run_many import run_many
 from logotag_gui.core.pipeline.backends import ModelCache
-from logotag_gui.core.pipeline.run import run_pipeline
 from logotag_gui.core.pipeline.parts import frame_ranges
+from logotag_gui.core.pipeline.run import run_pipeline
 from logotag_gui.core.pipeline.split import finish_split, prepare_split
 from logotag_gui.core.pipeline.verification import rejudge_tracks
 from logotag_gui.core.store import open_repository

@@ -116,8 +116,10 @@ def test_fixing_a_box_alone_on_its_track_follows_it_through_the_clip(tmp_path, d
     queue.clear()
     assistant.follow_drawn = True
     fixed = assistant.edit_box(alone, box)
-    assert [job.lane for job in queue][:1] == ["follow"]  # the one-box track is followed from the fixed box
+    assert "follow" in [job.lane for job in queue]  # the one-box track is followed from the fixed box
     _work(queue, bench)
     track = session.track(fixed.track_id)
-    assert len(track) >= 8 and all(abs(c.bbox.w - box.w) < 0.35 * box.w for c in track)
+    assert len(track) >= 8  # boxes where the mark is, at its size on each frame (the demo's Norvik zooms)
+    ious = {c.frame.index: round(c.final_bbox.iou(next(b for n, b in truth[c.frame.index] if n == "Norvik")), 2) for c in track}
+    assert min(ious.values()) >= 0.5, (ious, [(c.frame.index, c.method) for c in track])
     source.close()
