@@ -18,6 +18,8 @@ from __future__ import annotations
 import functools
 import hashlib
 import itertools
+import json
+import logging
 import re
 import threading
 import unicodedata
@@ -28,7 +30,11 @@ from pathlib import Path
 import numpy as np
 
 from logotag_gui.core.base.config import cores_per_worker
+from logotag_gui.core.base.errors import OutputError
 from logotag_gui.core.base.records import BBox
+from logotag_gui.core.base.safe_io import atomic_write_text
+
+log = logging.getLogger(__name__)
 
 WHOLE_WORD_MAX = 5  # names this short hide inside ordinary words: match whole words only
 MAX_JOINED_WORDS = 3  # "H P", "Coca Cola": a short name may be read as a few words
@@ -339,8 +345,47 @@ def _load_engine():
 
 
 # (image hash, shape, names, min_similarity) -> where the reference shows the name, or None: each reference is
-# read once per process, whoever asks (it takes up to four OCR passes).
+# read once per process, whoever asks (it takes up to four OCR passes, about a second), and once per machine:
+# what was read is kept on disk, so a restart does not read the dictionary again (27 brands: a minute or two).
 _REFERENCE_NAMES: dict[tuple, BBox | None] = {}
+REFERENCE_NAMES_FILE = "reference-names.json"
+
+
+def _names_file() -> Path:
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("logotag")) / REFERENCE_NAMES_FILE
+
+
+def _disk_key(key: tuple) -> str:
+    """The on-disk key: the memory key and the OCR engine's revision (another engine may read otherwise)."""
+    return hashlib.sha1(json.dumps([*map(str, key), engine_revision()]).encode()).hexdigest()
+
+
+def _read_disk(key: tuple) -> tuple[bool, BBox | None]:
+    try:
+        stored = json.loads(_names_file().read_text(encoding="utf-8")).get(_disk_key(key), "missing")
+    except (OSError, ValueError, AttributeError):
+        return False, None
+    if stored == "missing":
+        return False, None
+    return True, (BBox(*map(float, stored)) if stored is not None else None)
+
+
+def _write_disk(key: tuple, found: BBox | None) -> None:
+    """Best effort: a cache that cannot be written costs a re-read at the next start, nothing more."""
+    path = _names_file()
+    try:
+        try:
+            known = json.loads(path.read_text(encoding="utf-8"))
+            known = known if isinstance(known, dict) else {}
+        except (OSError, ValueError):
+            known = {}
+        known[_disk_key(key)] = [found.x, found.y, found.w, found.h] if found is not None else None
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(path, json.dumps(known))
+    except (OSError, OutputError) as exc:
+        log.debug("could not keep the reference names in %s: %s", path, exc)
 
 
 def name_in_reference(image: np.ndarray, names: Sequence[str], *, min_similarity: float = 0.8) -> BBox | None:
@@ -355,6 +400,10 @@ def name_in_reference(image: np.ndarray, names: Sequence[str], *, min_similarity
     key = (hashlib.sha1(np.ascontiguousarray(image).tobytes()).hexdigest(), image.shape, tuple(names), min_similarity)
     if key in _REFERENCE_NAMES:
         return _REFERENCE_NAMES[key]
+    known, stored = _read_disk(key)
+    if known:
+        _REFERENCE_NAMES[key] = stored
+        return stored
     h, w = image.shape[:2]
     f = max(1.0, 400 / max(h, w))
     if f > 1.0:
@@ -385,6 +434,7 @@ def name_in_reference(image: np.ndarray, names: Sequence[str], *, min_similarity
         if i == 1 and not lines:  # no text at all, upright: a symbol, not worth turning
             break
     _REFERENCE_NAMES[key] = found
+    _write_disk(key, found)
     return found
 
 
