@@ -34,3 +34,21 @@ def brand_answer(monkeypatch):
         monkeypatch.setattr(BrandPicker, "exec", exec_)
 
     return answer
+
+
+@pytest.fixture(scope="session")
+def ran_project(tmp_path_factory, demo_clip, logos_dir):
+    """A project the pipeline ran on the demo clip (keypoints, no verifier), made once for the session: the
+    review tests open a copy instead of running the pipeline each."""
+    from logotag_gui.core.base.config import RunConfig
+    from logotag_gui.core.pipeline.run import run_pipeline
+    from logotag_gui.core.review import Project
+
+    path = tmp_path_factory.mktemp("ran") / "p.sqlite"
+    project = Project.open(path, durable=False)
+    project.set_logos(str(logos_dir))
+    project.add_clips([str(demo_clip[0])])
+    run_pipeline(RunConfig(input=str(demo_clip[0]), logos=str(logos_dir), embedder="keypoints", verifier="none"),
+                 repo=project.repo)
+    project.close()
+    return path

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 from PySide6.QtCore import Qt
@@ -23,6 +24,14 @@ def _open_and_run(window, qtbot, tmp_path, clip, logos, **config):
     with qtbot.waitSignal(window.runs.worker.allFinished, timeout=120_000):
         window.runs.run_clips([window.video.id], run)
     qtbot.waitUntil(lambda: not window.runs.running and len(window.session) > 0, timeout=10_000)
+
+
+def _open_ran(window, qtbot, tmp_path, ran_project):
+    """A copy of a project the pipeline ran on the demo clip once for the session (the GUI's run path is tested
+    by the first test and by cancelling one)."""
+    shutil.copy(ran_project, tmp_path / "p.sqlite")
+    assert window.open_project(str(tmp_path / "p.sqlite"))
+    qtbot.waitUntil(lambda: window.session is not None and len(window.session) > 0, timeout=10_000)
 
 
 def _press(window, qtbot, key, modifier=Qt.KeyboardModifier.NoModifier):
@@ -83,8 +92,8 @@ def test_run_review_undo_relabel_draw_and_export(window, qtbot, tmp_path, demo_c
     assert any(r["brand"] == "Aquila" and r["bbox"] == [10, 10, 50, 40] for r in records)
 
 
-def test_accept_whole_track_with_t(window, qtbot, tmp_path, demo_clip, logos_dir):
-    _open_and_run(window, qtbot, tmp_path, demo_clip[0], logos_dir)
+def test_accept_whole_track_with_t(window, qtbot, tmp_path, demo_clip, logos_dir, ran_project):
+    _open_ran(window, qtbot, tmp_path, ran_project)
     _press(window, qtbot, Qt.Key.Key_J)
     c = window.current_candidate()
     members = [m for m in window.session.candidates if m.track_id == c.track_id]
@@ -96,8 +105,8 @@ def test_accept_whole_track_with_t(window, qtbot, tmp_path, demo_clip, logos_dir
     assert all(stored.candidate(m.id).review.state is ReviewState.PENDING for m in members)
 
 
-def test_table_selection_jumps_and_filters(window, qtbot, tmp_path, demo_clip, logos_dir):
-    _open_and_run(window, qtbot, tmp_path, demo_clip[0], logos_dir)
+def test_table_selection_jumps_and_filters(window, qtbot, tmp_path, demo_clip, logos_dir, ran_project):
+    _open_ran(window, qtbot, tmp_path, ran_project)
     model = window.table_model
     target = model.candidate_at(3)
     window.table.selectRow(3)
@@ -139,8 +148,8 @@ def test_corrupt_video_and_bad_logo_folder_show_messages(window, qtbot, tmp_path
     assert "no reference images" in dialogs[-1].text()
 
 
-def test_reopening_a_project_restores_decisions(qtbot, tmp_path, demo_clip, logos_dir, window):
-    _open_and_run(window, qtbot, tmp_path, demo_clip[0], logos_dir)
+def test_reopening_a_project_restores_decisions(qtbot, tmp_path, demo_clip, logos_dir, window, ran_project):
+    _open_ran(window, qtbot, tmp_path, ran_project)
     _press(window, qtbot, Qt.Key.Key_J)
     _press(window, qtbot, Qt.Key.Key_A)
     accepted = window.session.candidates[0].id
@@ -155,8 +164,8 @@ def test_reopening_a_project_restores_decisions(qtbot, tmp_path, demo_clip, logo
     again.close()
 
 
-def test_exposure_panel_follows_decisions_and_writes_the_report(window, qtbot, tmp_path, demo_clip, logos_dir):
-    _open_and_run(window, qtbot, tmp_path, demo_clip[0], logos_dir)
+def test_exposure_panel_follows_decisions_and_writes_the_report(window, qtbot, tmp_path, demo_clip, logos_dir, ran_project):
+    _open_ran(window, qtbot, tmp_path, ran_project)
     assert window.exposure.stats == {}  # nothing accepted yet
     _press(window, qtbot, Qt.Key.Key_J)
     c = window.current_candidate()
@@ -170,13 +179,13 @@ def test_exposure_panel_follows_decisions_and_writes_the_report(window, qtbot, t
     assert c.brand in (tmp_path / "exposure.html").read_text()
 
 
-def test_calibration_dialog_reports_reviewed_brands(window, qtbot, tmp_path, demo_clip, logos_dir, monkeypatch):
+def test_calibration_dialog_reports_reviewed_brands(window, qtbot, tmp_path, demo_clip, logos_dir, monkeypatch, ran_project):
     from logotag_gui.qt.dialogs import messages
 
     shown = []
     monkeypatch.setattr(messages.TextDialog, "exec", lambda self: shown.append(self.findChild(
         messages.QPlainTextEdit).toPlainText()))
-    _open_and_run(window, qtbot, tmp_path, demo_clip[0], logos_dir)
+    _open_ran(window, qtbot, tmp_path, ran_project)
     _press(window, qtbot, Qt.Key.Key_J)
     _press(window, qtbot, Qt.Key.Key_A)
     _press(window, qtbot, Qt.Key.Key_R)
@@ -217,7 +226,7 @@ def test_a_drawn_box_is_followed_and_t_accepts_the_whole_proposed_track(window, 
 
 
 def test_every_decision_the_app_makes_goes_through_the_review_session(window, qtbot, tmp_path, demo_clip,
-                                                                       logos_dir, monkeypatch):
+                                                                       logos_dir, monkeypatch, ran_project):
     """One door for the reviewer's writes: the session's one-transaction edit; no other write of decisions."""
     from logotag_gui.core.store.repository import Repository
 
@@ -233,7 +242,7 @@ def test_every_decision_the_app_makes_goes_through_the_review_session(window, qt
             return _original(self, *args, **kwargs)
 
         monkeypatch.setattr(Repository, name, spy)
-    _open_and_run(window, qtbot, tmp_path, demo_clip[0], logos_dir)
+    _open_ran(window, qtbot, tmp_path, ran_project)
     for key, modifier in ((Qt.Key.Key_J, None), (Qt.Key.Key_A, None), (Qt.Key.Key_R, None), (Qt.Key.Key_T, None),
                           (Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier),
                           (Qt.Key.Key_X, None), (Qt.Key.Key_A, Qt.KeyboardModifier.ShiftModifier)):

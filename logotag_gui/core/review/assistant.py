@@ -205,9 +205,12 @@ class ReviewAssistant:
 
     def _unlearn(self, changes: Changes) -> Changes:
         """What undone decisions taught goes; a redone decision teaches again (without a new search)."""
-        forgotten = list(changes.removed) + [c.stored_id for c in changes.changed if not c.review.decided]
+        undone = [c for c in changes.changed if not c.review.decided]
+        forgotten = list(changes.removed) + [c.stored_id for c in undone]
         if forgotten and self.learn:
-            self._run(Job("learn", "", lambda b: b.learner.forget(forgotten) if b.learner else None, lambda _: None))
+            # The look-alike hints an undone rejection (or relabel) gave its brand's boxes go with it.
+            held = self._held({c.brand for c in undone} | {c.final_brand for c in undone})
+            self._learn_job("", lambda b, learner: learner.unlearn(forgotten, held))
         self.teach([c for c in changes.changed + changes.added if c.review.decided], search=False)
         return changes
 

@@ -139,6 +139,8 @@ class Learner:
         """Keep what these decisions teach; returns the brands that are due a pass with it."""
         due: list[str] = []
         for c, brand, polarity, taught_by in self._lessons(decided):
+            if polarity == "negative" and taught_by == "reject" and self._doubles(c):
+                continue  # a second box on a mark that is the brand's: rejected as a double, not as a look-alike
             crop = self._crop(c)
             if min(crop.shape[:2]) < 8:
                 continue
@@ -161,6 +163,12 @@ class Learner:
                         due.append(brand)
         return due
 
+    def _doubles(self, c: Candidate) -> bool:
+        """True when a box of the same brand that is not rejected sits on the same mark (IoU >= 0.5)."""
+        return any(o.id != c.id and o.final_brand == c.final_brand and o.review.state is not ReviewState.REJECTED
+                   and o.has_box and o.final_bbox.iou(c.final_bbox) >= 0.5
+                   for o in self.repo.candidates(video_id=self.video.id, frame_index=c.frame.index))
+
     @staticmethod
     def _lessons(decided: Sequence[Candidate]):
         """(candidate, brand, polarity, taught_by) for each lesson; one view per track and decision is enough."""
@@ -180,6 +188,15 @@ class Learner:
                 if key not in seen:
                     seen.add(key)
                     yield c, brand, polarity, taught_by
+
+    def unlearn(self, candidate_ids: Sequence[int], clip: Mapping[str, Sequence[Candidate]]) -> Lessons:
+        """Forget what these (undone) decisions taught, and hint `clip`'s pending boxes again without it: a box
+        that looked like the rejected one no longer comes last."""
+        self.forget(candidate_ids)
+        lessons = Lessons(video_id=self.video.id)
+        for brand in sorted(clip):
+            lessons.hinted += self.recheck(brand, clip[brand])
+        return lessons
 
     def forget(self, candidate_ids: Sequence[int]) -> None:
         """Their decisions were undone: what they taught goes too."""
@@ -291,8 +308,11 @@ class Learner:
         for c in candidates:
             negatives = [v.descriptor for v in self.views(c.final_brand, "negative")
                          if v.ref.candidate_id != c.id]
-            if c.review.decided or not negatives:
+            if c.review.decided:
                 out.append(c)
+                continue
+            if not negatives:  # nothing rejected to look like (any more: an undone rejection's hint goes)
+                out.append(c.with_(hint=None) if c.hint == LIKE_REJECTED else c)
                 continue
             d = appearance.describe(self._crop(c))
             like_rejected = appearance.best(d, negatives)

@@ -74,6 +74,11 @@ def test_a_rejected_box_marks_its_look_alikes_and_not_the_brand(tmp_path, two_sh
     assert all(session.get(c.id).hint == LIKE_REJECTED for c in lessons.hinted)
     assert session.get(stored[3].id).hint is None  # the real mark looks like the brand's reference
     assert session.next(unreviewed=True, frame=0).id == stored[3].id  # look-alikes come last
+    session.undo()  # the rejection undone: the look-alike hints it gave go with it
+    lessons = learner.unlearn([rejected.id], {"Fennel": session.of_brand("Fennel")})
+    session.update(lessons.hinted)
+    assert {c.id for c in lessons.hinted} == {stored[1].id, stored[2].id}
+    assert all(session.get(c.id).hint is None for c in stored) and project.repo.review_references() == []
     source.close()
 
 
@@ -123,4 +128,20 @@ def test_learning_searches_with_siglip2_where_the_clip_was_run_with_it(tmp_path,
     learner.embedder = embedder
     both = learner.find_more("Fennel", session.of_brand("Fennel"), new_track_id=lambda: 1)
     assert len(both) > len(plain)  # its windows proposed what the keypoints did not
+    source.close()
+
+
+def test_rejecting_a_second_box_on_a_brands_mark_teaches_no_look_alike(tmp_path, two_shots, logos_dir):
+    clip, truth = two_shots
+    project, session, source, learner = _open(tmp_path, clip, logos_dir)
+    mark = truth[15][0][1]
+    double = BBox(mark.x + 3, mark.y + 2, mark.w, mark.h)  # the same mark boxed twice
+    kept, extra = project.repo.add_candidates(video_id=session.video.id, candidates=[
+        Candidate(FrameRef(15, 1.5, 640, 360), mark, "Fennel", 0.9, "keypoints"),
+        Candidate(FrameRef(15, 1.5, 640, 360), double, "Fennel", 0.6, "keypoints")])
+    session.reload()
+    rejected = session.reject(session.get(extra.id))
+    learner.teach([rejected], {"Fennel": session.of_brand("Fennel")})
+    assert project.repo.review_references(polarity="negative") == []  # Fennel's own mark is no look-alike
+    assert session.get(kept.id).hint is None
     source.close()
