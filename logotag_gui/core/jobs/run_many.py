@@ -54,8 +54,8 @@ from logotag_gui.core.base.safe_io import redact_secrets
 from logotag_gui.core.media.video import IMAGE_SUFFIXES, VIDEO_SUFFIXES, natural_key
 
 if TYPE_CHECKING:
+    from logotag_gui.core.pipeline.ports import RunPartInfo
     from logotag_gui.core.pipeline.split import SplitPlan
-    from logotag_gui.core.store.run_parts import PartRecord
 
 log = logging.getLogger(__name__)
 
@@ -351,7 +351,7 @@ def run_many(plan: Plan | Sequence[str | Path], config: RunConfig, db: str | Pat
         options = {"max_retries": max_retries, "retry_exceptions": False, "num_cpus": num_cpus, "num_gpus": num_gpus}
         task = ray.remote(_ray_task).options(name="logotag-clip", **options)
         finish = ray.remote(_ray_finish_task).options(name="logotag-finish", **options)
-        pending: dict[Any, tuple[str, PartRecord | None]] = {}  # a task -> its clip, and the part it runs
+        pending: dict[Any, tuple[str, RunPartInfo | None]] = {}  # a task -> its clip, and the part it runs
         failed_parts: dict[str, list[str]] = {}
 
         def submit_finish(clip: str) -> None:

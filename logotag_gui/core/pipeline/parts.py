@@ -10,12 +10,9 @@ clip when the run is joined.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from logotag_gui.core.base.records import Candidate
-
-if TYPE_CHECKING:  # the store sits above the pipeline: its records are handed in
-    from logotag_gui.core.store.run_parts import PartRecord
+from logotag_gui.core.pipeline.ports import RunPartInfo
 
 
 def frame_ranges(sampled: Sequence[int], *, per_part: int) -> list[tuple[int, int, int]]:
@@ -34,7 +31,7 @@ def detections(candidates: Sequence[Candidate]) -> list[Candidate]:
     return [c for c in candidates if c.method != "tracked"]
 
 
-def own_tracks(candidates: Sequence[Candidate], part: PartRecord, parts: Sequence[PartRecord], *,
+def own_tracks(candidates: Sequence[Candidate], part: RunPartInfo, parts: Sequence[RunPartInfo], *,
                gap_frames: int) -> set[int]:
     """The tracks of `part` that no track of another range can join (see the module's doc)."""
     inner_start = any(p.end_frame < part.start_frame for p in parts)
@@ -48,7 +45,7 @@ def own_tracks(candidates: Sequence[Candidate], part: PartRecord, parts: Sequenc
             and not (inner_end and max(frames) >= part.end_frame - gap_frames)}
 
 
-def left_to_join(candidates: Sequence[Candidate], parts: Sequence[PartRecord], *, gap_frames: int) -> set[int]:
+def left_to_join(candidates: Sequence[Candidate], parts: Sequence[RunPartInfo], *, gap_frames: int) -> set[int]:
     """The tracks to follow over the whole clip when the run is joined: those no range could finish (near a
     border), and a range's own tracks whose following reached one of its inner borders."""
     all_tracks = {c.track_id for c in candidates if c.track_id is not None}

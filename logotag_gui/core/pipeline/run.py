@@ -14,7 +14,7 @@ from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from logotag_gui.core.base.config import RunConfig, default_workers
 from logotag_gui.core.base.errors import Cancelled, InputError
@@ -25,6 +25,7 @@ from logotag_gui.core.pipeline import keyframes
 from logotag_gui.core.pipeline.backends import ModelCache, choose_backends, describe, resolved_threshold
 from logotag_gui.core.pipeline.follow import extend_tracks, fill_between_keyframes
 from logotag_gui.core.pipeline.parts import own_tracks
+from logotag_gui.core.pipeline.ports import RunLockHeld, RunPartInfo, RunStore
 from logotag_gui.core.pipeline.stage_one import StageOne, prefetch
 from logotag_gui.core.pipeline.tracks import (
     TrackLinker,
@@ -36,11 +37,6 @@ from logotag_gui.core.pipeline.tracks import (
 from logotag_gui.core.pipeline.verification import Verification
 from logotag_gui.core.proposers import Proposer
 from logotag_gui.core.verifiers import Verifier, prepare_verifier
-
-if TYPE_CHECKING:  # the store sits above the pipeline: it is handed in, never imported
-    from logotag_gui.core.store import Repository
-    from logotag_gui.core.store.run_lock import RunLock
-    from logotag_gui.core.store.run_parts import PartRecord
 
 log = logging.getLogger(__name__)
 ProgressFn = Callable[[Progress], None]
@@ -78,7 +74,7 @@ class _Eta:
 class _TrackIds:
     """Track ids for one run, reserved from the clip's counter in blocks (unique across runs and review)."""
 
-    def __init__(self, repo: Repository, video_id: int, block: int = 256) -> None:
+    def __init__(self, repo: RunStore, video_id: int, block: int = 256) -> None:
         self.repo, self.video_id, self.block = repo, video_id, block
         self._next = self._end = 0
 
@@ -96,18 +92,18 @@ class RunContext:
 
     source: Source
     config: RunConfig  # with the backends resolved
-    repo: Repository
+    repo: RunStore
     video_id: int
     run_id: int
-    lock: RunLock
+    lock: RunLockHeld
     result: RunResult
     report: ProgressFn
     on_batch: BatchFn | None
     is_cancelled: Callable[[], bool]
-    part: PartRecord | None = None  # the frame range this process runs of a split run (run-many)
+    part: RunPartInfo | None = None  # the frame range this process runs of a split run (run-many)
 
 
-def run_pipeline(config: RunConfig, *, repo: Repository, models: ModelCache | None = None,
+def run_pipeline(config: RunConfig, *, repo: RunStore, models: ModelCache | None = None,
                  on_progress: ProgressFn | None = None, on_batch: BatchFn | None = None,
                  cancel: Callable[[], bool] | None = None, cache_root: str | None = None,
                  part_id: int | None = None) -> RunResult:
@@ -138,7 +134,7 @@ def run_pipeline(config: RunConfig, *, repo: Repository, models: ModelCache | No
         source.close()
 
 
-def add_video(repo: Repository, path: str, source: Source) -> int:
+def add_video(repo: RunStore, path: str, source: Source) -> int:
     info = source.info
     return repo.add_video(path=path, kind=info.kind, fps=info.fps, frame_count=info.frame_count,
                           duration_s=info.duration_s, width=info.width, height=info.height)
@@ -172,8 +168,8 @@ def load_backends(config: RunConfig, dictionary: LogoDictionary, models: ModelCa
     return Backends(proposer, verifier, config.with_(embedder=embedder_name, verifier=verifier_name), notices)
 
 
-def _run_locked(config: RunConfig, source: Source, dictionary: LogoDictionary, *, repo: Repository, video_id: int,
-                lock: RunLock, models: ModelCache, report: ProgressFn, on_batch: BatchFn | None,
+def _run_locked(config: RunConfig, source: Source, dictionary: LogoDictionary, *, repo: RunStore, video_id: int,
+                lock: RunLockHeld, models: ModelCache, report: ProgressFn, on_batch: BatchFn | None,
                 is_cancelled: Callable[[], bool], cache_root: str | None, part_id: int | None) -> RunResult:
     info = source.info
     timings: dict[str, float] = {}

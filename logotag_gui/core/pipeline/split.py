@@ -18,7 +18,6 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from logotag_gui.core.base.config import RunConfig
 from logotag_gui.core.base.errors import Cancelled, StoreError
@@ -27,14 +26,11 @@ from logotag_gui.core.media.logos import load_dictionary
 from logotag_gui.core.media.video import open_source
 from logotag_gui.core.pipeline.backends import ModelCache, choose_backends
 from logotag_gui.core.pipeline.parts import detections, frame_ranges, left_to_join
+from logotag_gui.core.pipeline.ports import RunPartInfo, RunStore
 from logotag_gui.core.pipeline.run import ProgressFn, RunContext, RunResult, add_video, propagate
 from logotag_gui.core.pipeline.tracks import TrackLinker
 from logotag_gui.core.pipeline.verification import Verification, rejudge_tracks
 from logotag_gui.core.verifiers import prepare_verifier
-
-if TYPE_CHECKING:  # the store sits above the pipeline: it is handed in, never imported
-    from logotag_gui.core.store import Repository
-    from logotag_gui.core.store.run_parts import PartRecord
 
 log = logging.getLogger(__name__)
 
@@ -43,15 +39,15 @@ log = logging.getLogger(__name__)
 class SplitPlan:
     run_id: int
     video_id: int
-    parts: list[PartRecord]  # all of them, in frame order
+    parts: list[RunPartInfo]  # all of them, in frame order
     resumed: bool
 
     @property
-    def todo(self) -> list[PartRecord]:
+    def todo(self) -> list[RunPartInfo]:
         return [p for p in self.parts if p.status != "done"]
 
 
-def prepare_split(config: RunConfig, repo: Repository, *, minutes: float) -> SplitPlan | None:
+def prepare_split(config: RunConfig, repo: RunStore, *, minutes: float) -> SplitPlan | None:
     """The split run of a video longer than `minutes`, in parts of `minutes` each: an unfinished one with
     these settings and ranges carried on, else a new one (replacing the clip's pending results as a new
     run does). None for an image folder or a clip too short to split."""
@@ -76,7 +72,7 @@ def prepare_split(config: RunConfig, repo: Repository, *, minutes: float) -> Spl
         # The models' names and revisions are filled in by the first worker that loads them.
         run_id = repo.start_split(video_id=video_id, config=effective, embedder=(embedder, "", ""),
                                   verifier=(verifier, "", ""), ranges=ranges)
-    return SplitPlan(run_id, video_id, repo.run_parts(run_id), resumed)
+    return SplitPlan(run_id, video_id, list(repo.run_parts(run_id)), resumed)
 
 
 @dataclass(slots=True)
@@ -85,7 +81,7 @@ class Joins:
     at: dict[int, int]  # a joined-into track -> the first frame of the range after its first border
 
 
-def join_tracks(candidates: Sequence[Candidate], parts: Sequence[PartRecord], *, gap_frames: int,
+def join_tracks(candidates: Sequence[Candidate], parts: Sequence[RunPartInfo], *, gap_frames: int,
                 min_iou: float = 0.2) -> Joins:
     """The tracks that start within `gap_frames` after a border, linked to one of the range before as the
     run's linker would have linked them had it seen the border (same brand, boxes that overlap, the best
@@ -125,7 +121,7 @@ def join_tracks(candidates: Sequence[Candidate], parts: Sequence[PartRecord], *,
     return Joins({track: root(track) for track in joins}, first_border)
 
 
-def finish_split(config: RunConfig, *, repo: Repository, run_id: int, models: ModelCache | None = None,
+def finish_split(config: RunConfig, *, repo: RunStore, run_id: int, models: ModelCache | None = None,
                  on_progress: ProgressFn | None = None, cancel: Callable[[], bool] | None = None) -> RunResult:
     """Join, follow and mark done a split run whose parts are all done (see the module's doc)."""
     report = on_progress or (lambda p: None)
