@@ -7,6 +7,7 @@ settings again resumes after the last stored frame.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import logging
 import time
@@ -222,9 +223,8 @@ def _run_locked(config: RunConfig, source: Source, dictionary: LogoDictionary, *
             # A range follows, within its frames, the tracks no other range can join; the run's joining follows
             # the rest over the whole clip (pipeline/split.py).
             own = own_tracks(repo.candidates(run_id=run_id), part, repo.run_parts(run_id), gap_frames=gap_frames)
-            ranged = RunContext(source, effective.with_(start_frame=part.start_frame, end_frame=part.end_frame), repo,
-                                video_id, run_id, lock, result, report, on_batch, is_cancelled, part)
-            propagate(ranged, verification, only=own)
+            ranged = effective.with_(start_frame=part.start_frame, end_frame=part.end_frame)
+            propagate(dataclasses.replace(ctx, config=ranged), verification, only=own)
     except Cancelled:
         mark("cancelled")
         result.status = "cancelled"

@@ -146,14 +146,17 @@ def finish_split(config: RunConfig, *, repo: RunStore, run_id: int, models: Mode
             try:
                 t0 = time.perf_counter()
                 gap = max(1, int(round(config.track_gap_s * source.info.fps)))
-                joins = join_tracks(detections(repo.candidates(run_id=run_id)), parts, gap_frames=gap)
+                stored = repo.candidates(run_id=run_id)
+                joins = join_tracks(detections(stored), parts, gap_frames=gap)
                 by_track: dict[int, list[int]] = {}
-                for c in repo.candidates(run_id=run_id):
+                for c in stored:
                     if c.track_id in joins.into and c.id is not None:
                         by_track.setdefault(joins.into[c.track_id], []).append(c.id)
                 for target, ids in by_track.items():
                     repo.set_track(ids, target)
-                repo.set_verdicts(rejudge_tracks(repo.candidates(run_id=run_id), joins.at))
+                stored = [c.with_(track_id=joins.into.get(c.track_id, c.track_id)) if c.track_id is not None else c
+                          for c in stored]  # as now stored, without reading the run again
+                repo.set_verdicts(rejudge_tracks(stored, joins.at))
                 timings["join_s"] = round(time.perf_counter() - t0, 3)
                 report(Progress("notice", 0, 0, message=f"{len(joins.into)} track(s) joined across "
                                                         f"{len(parts) - 1} border(s)"))
@@ -164,8 +167,7 @@ def finish_split(config: RunConfig, *, repo: RunStore, run_id: int, models: Mode
                     ctx = RunContext(source, effective, repo, video_id, run_id, lock, result, report, None,
                                      is_cancelled)
                     # The ranges followed their own tracks; what crosses a border is followed here, whole.
-                    only = (left_to_join(repo.candidates(run_id=run_id), parts, gap_frames=gap)
-                            if effective.detect_every == 1 else None)
+                    only = left_to_join(stored, parts, gap_frames=gap) if effective.detect_every == 1 else None
                     propagate(ctx, Verification(verifier, per_track=config.track_verify, k=config.track_verify_k),
                               only=only)
             except Cancelled:

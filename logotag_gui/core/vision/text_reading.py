@@ -362,28 +362,39 @@ def _disk_key(key: tuple) -> str:
     return hashlib.sha1(json.dumps([*map(str, key), engine_revision()]).encode()).hexdigest()
 
 
+_DISK: dict[str, list[float] | None] | None = None  # the file's entries, read once per process
+
+
+def _disk() -> dict[str, list[float] | None]:
+    global _DISK
+    if _DISK is None:
+        try:
+            loaded = json.loads(_names_file().read_text(encoding="utf-8"))
+            _DISK = loaded if isinstance(loaded, dict) else {}
+        except (OSError, ValueError):
+            _DISK = {}
+    return _DISK
+
+
 def _read_disk(key: tuple) -> tuple[bool, BBox | None]:
-    try:
-        stored = json.loads(_names_file().read_text(encoding="utf-8")).get(_disk_key(key), "missing")
-    except (OSError, ValueError, AttributeError):
+    entries = _disk()
+    if _disk_key(key) not in entries:
         return False, None
-    if stored == "missing":
-        return False, None
+    stored = entries[_disk_key(key)]
     return True, (BBox(*map(float, stored)) if stored is not None else None)
 
 
 def _write_disk(key: tuple, found: BBox | None) -> None:
-    """Best effort: a cache that cannot be written costs a re-read at the next start, nothing more."""
+    """Best effort: a cache that cannot be written costs a re-read at the next start, nothing more. Another
+    process's entries written meanwhile are kept (read again just before writing)."""
+    global _DISK
     path = _names_file()
+    _DISK = None
+    entries = _disk()
+    entries[_disk_key(key)] = [found.x, found.y, found.w, found.h] if found is not None else None
     try:
-        try:
-            known = json.loads(path.read_text(encoding="utf-8"))
-            known = known if isinstance(known, dict) else {}
-        except (OSError, ValueError):
-            known = {}
-        known[_disk_key(key)] = [found.x, found.y, found.w, found.h] if found is not None else None
         path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(path, json.dumps(known))
+        atomic_write_text(path, json.dumps(entries))
     except (OSError, OutputError) as exc:
         log.debug("could not keep the reference names in %s: %s", path, exc)
 

@@ -202,6 +202,7 @@ def test_a_name_read_in_a_line_with_other_words_is_boxed_alone():
 
 def test_a_references_name_is_read_once_per_machine_not_at_every_start(monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(text_reading, "_DISK", None)
     image = np.full((120, 420, 3), 255, dtype=np.uint8)
     pil = Image.fromarray(image)
     ImageDraw.Draw(pil).text((20, 60), "Kestrel", font=ImageFont.load_default(size=56), fill="black", anchor="lm")
@@ -209,11 +210,13 @@ def test_a_references_name_is_read_once_per_machine_not_at_every_start(monkeypat
     first = text_reading.name_in_reference(image, ["Kestrel"])
     assert first is not None and (tmp_path / "cache" / "logotag" / text_reading.REFERENCE_NAMES_FILE).exists()
     monkeypatch.setattr(text_reading, "_REFERENCE_NAMES", {})  # a new process: nothing in memory
+    monkeypatch.setattr(text_reading, "_DISK", None)
     reads = []
     real_read = text_reading.TextReader.read.__func__
     monkeypatch.setattr(text_reading.TextReader, "read",
                         classmethod(lambda cls, img: reads.append(1) or real_read(cls, img)))
     assert text_reading.name_in_reference(image, ["Kestrel"]) == first and reads == []  # from the disk
     monkeypatch.setattr(text_reading, "_REFERENCE_NAMES", {})
+    monkeypatch.setattr(text_reading, "_DISK", None)
     monkeypatch.setattr(text_reading, "engine_revision", lambda: "another engine")
     assert text_reading.name_in_reference(image, ["Kestrel"]) is not None and reads  # another engine reads again
