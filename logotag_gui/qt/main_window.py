@@ -48,6 +48,9 @@ log = logging.getLogger(__name__)
 MAX_RECENT = 8
 
 
+BUSY_TEXT_PX = 220  # how wide a run's progress text may be in the status bar
+
+
 class MainWindow(QMainWindow):
     def __init__(self, *, reviewer: str | None = None) -> None:
         super().__init__()
@@ -99,7 +102,7 @@ class MainWindow(QMainWindow):
                               "yet (resting on the model); an audit sample's estimate where there is one")
 
         self.progress = QProgressBar()
-        self.progress.setMaximumWidth(260)
+        self.progress.setMaximumWidth(140)  # the status bar's messages need the room more (1366 px wide screens)
         self.progress.hide()
         self.progress_label = QLabel()
         self.cancel_btn = QPushButton("Cancel run")
@@ -388,7 +391,10 @@ class MainWindow(QMainWindow):
 
     # ---- busy indicator (runs, following) -----------------------------------------------------------------
     def show_busy(self, text: str, cancel, *, done: int = 0, total: int = 0) -> None:
-        self.progress_label.setText(text)
+        # Shortened to leave the messages room (they were cut off beside it); all of it in the tooltip.
+        self.progress_label.setText(self.progress_label.fontMetrics().elidedText(text, Qt.TextElideMode.ElideRight,
+                                                                                 BUSY_TEXT_PX))
+        self.progress_label.setToolTip(text)
         self.progress.show()
         self.progress.setRange(0, total)
         self.progress.setValue(done)

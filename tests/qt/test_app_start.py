@@ -66,3 +66,10 @@ def test_following_a_box_shows_beside_a_runs_progress_with_its_own_stop_button(w
     assert stopped == ["follow"] and window.progress.isVisible() and window.progress_label.text() == "frames 3/12"
     window.cancel_btn.click()
     assert stopped == ["follow", "run"]
+
+
+def test_a_runs_long_progress_text_is_shortened_so_the_status_messages_keep_their_room(window):
+    long = "following tracks 1/3 · " + "a_very_long_clip_name_" * 6 + ".mp4"
+    window.show_busy(long, lambda: None, done=1, total=3)
+    shown = window.progress_label.text()
+    assert shown != long and shown.endswith("…") and window.progress_label.toolTip() == long
