@@ -3,55 +3,94 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from functools import partial
+from typing import Protocol
 
+from PySide6.QtCore import QSettings
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QFileDialog, QInputDialog
+from PySide6.QtWidgets import QFileDialog, QInputDialog, QMenu, QMenuBar, QStatusBar, QToolBar, QWidget
 
 from logotag_gui.core.base.records import DecisionKind
+from logotag_gui.core.review import ReviewSession, VideoSummary
+from logotag_gui.qt.clip_view import ClipView
+from logotag_gui.qt.review_controller import ReviewController
+from logotag_gui.qt.run_controller import RunController
+from logotag_gui.qt.widgets.audit_panel import AuditPanel
 
-if TYPE_CHECKING:
-    from logotag_gui.qt.main_window import MainWindow
+
+class ActionHost(Protocol):
+    """The window the actions act on: the main window (main_window.py), which builds them, so the actions name
+    what they use here rather than importing the window."""
+
+    review: ReviewController
+    runs: RunController
+    clip_view: ClipView
+    audit_panel: AuditPanel
+    video: VideoSummary | None
+    reviewer: str
+    settings: QSettings
+
+    @property
+    def session(self) -> ReviewSession | None: ...
+
+    def window(self) -> QWidget: ...  # the top-level widget: the actions' and dialogs' parent
+    def menuBar(self) -> QMenuBar: ...
+    def addToolBar(self, title: str, /) -> QToolBar: ...
+    def addAction(self, action: QAction, /) -> None: ...
+    def statusBar(self) -> QStatusBar: ...
+    def close(self) -> bool: ...
+    def open_project(self, target: str) -> bool: ...
+    def recent_projects(self) -> list[str]: ...
+    def add_clips(self, paths: list[str]) -> None: ...
+    def set_logos(self, folder: str) -> bool: ...
+    def export_dialog(self, scope: str) -> None: ...
+    def report_dialog(self) -> None: ...
+    def show_audit_panel(self) -> None: ...
+    def show_calibration(self) -> object: ...  # the background task's signals
+    def show_shortcuts(self) -> None: ...
+    def cancel_busy(self) -> None: ...
 
 
-def _new_project(w: MainWindow) -> None:
-    path, _ = QFileDialog.getSaveFileName(w, "New project", "project.logotag.sqlite", "LogoTag project (*.sqlite)")
+def _new_project(w: ActionHost) -> None:
+    path, _ = QFileDialog.getSaveFileName(w.window(), "New project", "project.logotag.sqlite",
+                                          "LogoTag project (*.sqlite)")
     if path:
         w.open_project(path)
 
 
-def _open_project(w: MainWindow) -> None:
-    path, _ = QFileDialog.getOpenFileName(w, "Open project", "", "LogoTag project (*.sqlite);;All files (*)")
+def _open_project(w: ActionHost) -> None:
+    path, _ = QFileDialog.getOpenFileName(w.window(), "Open project", "", "LogoTag project (*.sqlite);;All files (*)")
     if path:
         w.open_project(path)
 
 
-def _open_url(w: MainWindow) -> None:
-    url, ok = QInputDialog.getText(w, "Open shared project", "Database URL (e.g. postgresql+psycopg://user@host/db):")
+def _open_url(w: ActionHost) -> None:
+    url, ok = QInputDialog.getText(w.window(), "Open shared project", "Database URL (e.g. postgresql+psycopg://user@host/db):")
     if ok and url:
         w.open_project(url.strip())
 
 
-def _add_clips(w: MainWindow) -> None:
-    paths, _ = QFileDialog.getOpenFileNames(w, "Add clips", "", "Videos (*.mp4 *.mov *.mkv *.webm *.m4v *.avi)")
+def _add_clips(w: ActionHost) -> None:
+    paths, _ = QFileDialog.getOpenFileNames(w.window(), "Add clips", "",
+                                            "Videos (*.mp4 *.mov *.mkv *.webm *.m4v *.avi)")
     if paths:
         w.add_clips(paths)
 
 
-def _add_image_folder(w: MainWindow) -> None:
-    folder = QFileDialog.getExistingDirectory(w, "Add a folder of images")
+def _add_image_folder(w: ActionHost) -> None:
+    folder = QFileDialog.getExistingDirectory(w.window(), "Add a folder of images")
     if folder:
         w.add_clips([folder])
 
 
-def _set_logos(w: MainWindow) -> None:
-    folder = QFileDialog.getExistingDirectory(w, "Logo folder (<brand>.png or <brand>/<any>.png)")
+def _set_logos(w: ActionHost) -> None:
+    folder = QFileDialog.getExistingDirectory(w.window(), "Logo folder (<brand>.png or <brand>/<any>.png)")
     if folder:
         w.set_logos(folder)
 
 
-def _reviewer(w: MainWindow) -> None:
-    name, ok = QInputDialog.getText(w, "Reviewer", "Your name (stored with every decision):", text=w.reviewer)
+def _reviewer(w: ActionHost) -> None:
+    name, ok = QInputDialog.getText(w.window(), "Reviewer", "Your name (stored with every decision):", text=w.reviewer)
     if ok and name.strip():
         w.reviewer = name.strip()
         w.settings.setValue("reviewer", w.reviewer)
@@ -59,14 +98,14 @@ def _reviewer(w: MainWindow) -> None:
             w.session.reviewer = w.reviewer
 
 
-def _draw(w: MainWindow) -> None:
+def _draw(w: ActionHost) -> None:
     if w.video is not None:
         w.clip_view.view.set_draw_mode(True)
         w.statusBar().showMessage("Drag a box around the missed logo (Esc cancels); it is then followed through the "
                                   "clip", 6000)
 
 
-def _toggle(w: MainWindow, attribute: str, on: bool) -> None:
+def _toggle(w: ActionHost, attribute: str, on: bool) -> None:
     w.review.set_option(attribute, on)
 
 
@@ -160,11 +199,11 @@ SHORTCUT_SHEET = [(QKeySequence(s).toString(QKeySequence.SequenceFormat.NativeTe
                   for _, _, text, s, _, _ in ACTIONS if s]
 
 
-def build_actions(w: MainWindow) -> dict[str, QAction]:
+def build_actions(w: ActionHost) -> dict[str, QAction]:
     actions: dict[str, QAction] = {}
     menus = {}
     for name, menu, text, shortcut, needs, handler in ACTIONS:
-        action = QAction(text, w)
+        action = QAction(text, w.window())
         action.setObjectName(name)
         if shortcut:
             action.setShortcut(QKeySequence(shortcut))
@@ -178,7 +217,7 @@ def build_actions(w: MainWindow) -> dict[str, QAction]:
         actions[name] = action
     menus["Re&view"].addSeparator()
     for name, text, attribute in TOGGLES:
-        toggle = QAction(text, w)
+        toggle = QAction(text, w.window())
         toggle.setObjectName(name)
         toggle.setCheckable(True)
         toggle.setChecked(getattr(w.review, attribute))
@@ -194,9 +233,9 @@ def build_actions(w: MainWindow) -> dict[str, QAction]:
     return actions
 
 
-def _fill_recent(w: MainWindow, menu) -> None:
+def _fill_recent(w: ActionHost, menu: QMenu) -> None:
     menu.clear()
     for target in w.recent_projects():
-        menu.addAction(target, lambda t=target: w.open_project(t))
+        menu.addAction(target, partial(w.open_project, target))
     if menu.isEmpty():
         menu.addAction("(none)").setEnabled(False)

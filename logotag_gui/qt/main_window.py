@@ -32,7 +32,8 @@ from PySide6.QtWidgets import (
 from logotag_gui.core.base.errors import LogoTagError
 from logotag_gui.core.base.records import Candidate, DecisionKind
 from logotag_gui.core.media.video import distinct_names
-from logotag_gui.core.review import Project, VideoSummary
+from logotag_gui.core.review import Project, ReviewSession, VideoSummary
+from logotag_gui.qt.actions import SHORTCUT_SHEET, build_actions
 from logotag_gui.qt.clip_view import ClipView
 from logotag_gui.qt.dialogs.messages import ShortcutsDialog, show_error
 from logotag_gui.qt.filter_bar import FilterBar
@@ -42,7 +43,7 @@ from logotag_gui.qt.table_model import CandidateTableModel
 from logotag_gui.qt.widgets.audit_panel import AuditPanel
 from logotag_gui.qt.widgets.exposure_panel import ExposurePanel
 from logotag_gui.qt.widgets.review_panel import ReviewPanel
-from logotag_gui.qt.workers import run_in_background
+from logotag_gui.qt.workers import TaskSignals, run_in_background
 
 log = logging.getLogger(__name__)
 MAX_RECENT = 8
@@ -121,8 +122,6 @@ class MainWindow(QMainWindow):
 
         self.review = ReviewController(self)
         self.runs = RunController(self)
-        from logotag_gui.qt.actions import build_actions
-
         self.actions_by_name: dict[str, QAction] = build_actions(self)
         self._connect()
         self.update_enabled()
@@ -309,7 +308,7 @@ class MainWindow(QMainWindow):
                                          "its logos (or B to draw a box)", 15000)
 
     @property
-    def session(self):
+    def session(self) -> ReviewSession | None:
         return self.review.session
 
     def current_candidate(self) -> Candidate | None:
@@ -390,7 +389,7 @@ class MainWindow(QMainWindow):
                                      6000)
 
     # ---- busy indicator (runs, following) -----------------------------------------------------------------
-    def show_busy(self, text: str, cancel, *, done: int = 0, total: int = 0) -> None:
+    def show_busy(self, text: str, cancel: Callable[[], None], *, done: int = 0, total: int = 0) -> None:
         # Shortened to leave the messages room (they were cut off beside it); all of it in the tooltip.
         self.progress_label.setText(self.progress_label.fontMetrics().elidedText(text, Qt.TextElideMode.ElideRight,
                                                                                  BUSY_TEXT_PX))
@@ -406,7 +405,7 @@ class MainWindow(QMainWindow):
         self.cancel_btn.hide()
         self.progress_label.setText("")
 
-    def show_following(self, text: str, cancel) -> None:
+    def show_following(self, text: str, cancel: Callable[[], None]) -> None:
         """Following a box (E, a drawn or fixed box): beside a run's progress, with its own Stop button."""
         self.follow_label.setText(text)
         self.follow_label.show()
@@ -454,7 +453,7 @@ class MainWindow(QMainWindow):
             on_done=lambda p: self.statusBar().showMessage(f"Exposure report written to {p}", 8000),
             on_error=lambda m: show_error(self, "Report failed", m))
 
-    def show_calibration(self):
+    def show_calibration(self) -> TaskSignals:
         """Scores and verdicts against this project's reviews (loaded off the GUI thread)."""
         from logotag_gui.qt.dialogs.messages import TextDialog
 
@@ -464,8 +463,6 @@ class MainWindow(QMainWindow):
             on_error=lambda m: show_error(self, "Calibration failed", m))
 
     def show_shortcuts(self) -> None:
-        from logotag_gui.qt.actions import SHORTCUT_SHEET
-
         ShortcutsDialog(SHORTCUT_SHEET, self).exec()
 
     def update_enabled(self) -> None:

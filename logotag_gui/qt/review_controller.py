@@ -11,27 +11,55 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from PySide6.QtCore import QObject, QThread, Signal
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtWidgets import QMessageBox, QStatusBar, QTableView, QWidget
 
 from logotag_gui.core.base.errors import LogoTagError
 from logotag_gui.core.base.records import BBox, Candidate, DecisionKind, ReviewState
-from logotag_gui.core.review import Changes, ReviewSession
+from logotag_gui.core.review import Changes, Project, ReviewSession
 from logotag_gui.core.review.assistant import Job, Notice, ReviewAssistant
 from logotag_gui.core.review.audit import Audit
 from logotag_gui.core.review.exposure_edits import ExposureEditError
 from logotag_gui.core.review.exposures import Exposure
+from logotag_gui.qt.clip_view import ClipView
 from logotag_gui.qt.dialogs.brand_picker import BrandPicker
 from logotag_gui.qt.dialogs.messages import show_error
+from logotag_gui.qt.table_model import CandidateTableModel
+from logotag_gui.qt.widgets.audit_panel import AuditPanel
+from logotag_gui.qt.widgets.exposure_panel import ExposurePanel
+from logotag_gui.qt.widgets.review_panel import ReviewPanel
 from logotag_gui.qt.workers import JobWorker, start_in_thread
-
-if TYPE_CHECKING:
-    from logotag_gui.qt.main_window import MainWindow
 
 log = logging.getLogger(__name__)
 LANES = ("follow", "learn")
+
+
+class ReviewHost(Protocol):
+    """What the controller shows the review in: the main window (main_window.py), which builds the controller,
+    so the controller names what it uses here rather than importing the window."""
+
+    clip_view: ClipView
+    panel: ReviewPanel
+    exposure: ExposurePanel
+    audit_panel: AuditPanel
+    table: QTableView
+    table_model: CandidateTableModel
+
+    @property
+    def opened(self) -> Project: ...
+
+    def window(self) -> QWidget: ...  # the top-level widget: the dialogs' parent
+    def statusBar(self) -> QStatusBar: ...
+    def activateWindow(self) -> None: ...
+    def refresh_clip_item(self) -> None: ...
+    def refresh_panel(self) -> None: ...
+    def show_audit(self) -> None: ...
+    def update_enabled(self) -> None: ...
+    def update_meter(self) -> None: ...
+    def show_following(self, text: str, cancel: Callable[[], None]) -> None: ...
+    def hide_following(self) -> None: ...
 
 
 class ReviewController(QObject):
@@ -39,8 +67,8 @@ class ReviewController(QObject):
     _follow_job = Signal(object)
     _learn_job = Signal(object)
 
-    def __init__(self, window: MainWindow) -> None:
-        super().__init__(window)
+    def __init__(self, window: ReviewHost) -> None:
+        super().__init__(window.window())
         self.w = window
         self.session: ReviewSession | None = None
         self.assistant: ReviewAssistant | None = None
@@ -143,7 +171,8 @@ class ReviewController(QObject):
         try:
             job.apply(result)
         except LogoTagError as exc:
-            show_error(self.w, "Not saved", f"What {job.text.rstrip('…') or 'learning'} found was not saved: {exc}")
+            show_error(self.w.window(), "Not saved",
+                       f"What {job.text.rstrip('…') or 'learning'} found was not saved: {exc}")
 
     def _job_failed(self, job: Job, message: str) -> None:
         if job.lane == "follow":
@@ -239,7 +268,7 @@ class ReviewController(QObject):
         last brand; Tab takes `suggestion`), beside `box`; a new name only when the reviewer confirms it."""
         brands = self.w.opened.brands()
         near = self.w.clip_view.view.global_rect(box) if box is not None else None
-        picker = BrandPicker(title, brands, suggestion=suggestion, near=near, parent=self.w)
+        picker = BrandPicker(title, brands, suggestion=suggestion, near=near, parent=self.w.window())
         accepted = picker.exec() == BrandPicker.DialogCode.Accepted
         self.w.activateWindow()  # the keys go back to the review, whatever the window manager does
         self.w.clip_view.view.setFocus()
@@ -249,7 +278,7 @@ class ReviewController(QObject):
         known = {b.lower(): b for b in brands}
         if brand.lower() in known:
             return known[brand.lower()]
-        answer = QMessageBox.question(self.w, title, f"'{brand}' is not a brand of this project yet. Add it?")
+        answer = QMessageBox.question(self.w.window(), title, f"'{brand}' is not a brand of this project yet. Add it?")
         return brand if answer == QMessageBox.StandardButton.Yes else None
 
     def _saving(self, fn, *args, **kwargs):
@@ -259,7 +288,7 @@ class ReviewController(QObject):
         except ExposureEditError as exc:
             self.w.statusBar().showMessage(str(exc), 8000)
         except LogoTagError as exc:
-            show_error(self.w, "Not saved", f"The decision was not saved: {exc}")
+            show_error(self.w.window(), "Not saved", f"The decision was not saved: {exc}")
         except LookupError as exc:
             what = "an exposure (X moves through them)" if "exposure" in str(exc) else "a box (J/K move through them)"
             self.w.statusBar().showMessage(f"Select {what} first", 3000)
@@ -410,8 +439,8 @@ class ReviewController(QObject):
             self._saving(a.extend, frames - len(a.frames))
         else:
             if a.answers and QMessageBox.question(
-                    self.w, "Audit sample", f"This clip's sample has {len(a.answers)} answers. Draw a new sample "
-                    "(the old one is kept in the project, inactive)?") != QMessageBox.StandardButton.Yes:
+                    self.w.window(), "Audit sample", f"This clip's sample has {len(a.answers)} answers. Draw a "
+                    "new sample (the old one is kept in the project, inactive)?") != QMessageBox.StandardButton.Yes:
                 return
             self._saving(a.draw, frames=frames, seed=a.sample.seed + 1 if a.sample is not None else 0)
         self.next_audit_frame(from_start=True)
@@ -435,7 +464,7 @@ class ReviewController(QObject):
         try:
             self.audit.answer(panel.frame, panel.checked())
         except LogoTagError as exc:
-            show_error(self.w, "Not saved", f"The answer was not saved: {exc}")
+            show_error(self.w.window(), "Not saved", f"The answer was not saved: {exc}")
             return
         self.next_audit_frame()
 

@@ -2,26 +2,48 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from PySide6.QtCore import QObject, QThread, Signal
+from PySide6.QtWidgets import QLabel, QStatusBar, QWidget
 
 from logotag_gui.core.base.config import RunConfig
 from logotag_gui.core.base.records import Candidate, Progress
+from logotag_gui.core.review import Project, ReviewSession
 from logotag_gui.qt.dialogs.messages import show_error
 from logotag_gui.qt.dialogs.run_dialog import RunDialog
 from logotag_gui.qt.workers import PipelineWorker, start_in_thread
 
-if TYPE_CHECKING:
-    from logotag_gui.qt.main_window import MainWindow
+
+class RunHost(Protocol):
+    """What the controller shows runs in: the main window (main_window.py), which builds the controller, so the
+    controller names what it uses here rather than importing the window."""
+
+    project: Project | None
+    progress_label: QLabel
+
+    @property
+    def logos_dir(self) -> str | None: ...
+
+    @property
+    def session(self) -> ReviewSession | None: ...
+
+    def window(self) -> QWidget: ...  # the top-level widget: the dialogs' parent
+    def statusBar(self) -> QStatusBar: ...
+    def refresh_clips(self) -> None: ...
+    def refresh_dictionary(self) -> None: ...
+    def update_enabled(self) -> None: ...
+    def show_busy(self, text: str, cancel: Callable[[], None], *, done: int = 0, total: int = 0) -> None: ...
+    def hide_busy(self) -> None: ...
 
 
 class RunController(QObject):
     _runRequested = Signal(object)  # list[RunConfig], queued to the pipeline thread
 
-    def __init__(self, window: MainWindow) -> None:
-        super().__init__(window)
+    def __init__(self, window: RunHost) -> None:
+        super().__init__(window.window())
         self.w = window
         self.worker: PipelineWorker | None = None
         self._thread: QThread | None = None
@@ -58,7 +80,7 @@ class RunController(QObject):
         if w.project is None or self.running:
             return
         if not w.logos_dir:
-            show_error(w, "No logo folder", "Choose the logo dictionary first (File → Set logo folder).")
+            show_error(w.window(), "No logo folder", "Choose the logo dictionary first (File → Set logo folder).")
             return
         videos = [v for v in w.project.videos() if video_ids is None or v.id in video_ids]
         if not videos:
@@ -67,7 +89,7 @@ class RunController(QObject):
             base = (self._last_settings or RunConfig()).with_(input=videos[0].path, logos=w.logos_dir, start_frame=0,
                                                                end_frame=None)
             dialog = RunDialog(base, frame_count=videos[0].frame_count, clips=len(videos),
-                               images=all(v.kind == "images" for v in videos), parent=w)
+                               images=all(v.kind == "images" for v in videos), parent=w.window())
             if dialog.exec() != RunDialog.DialogCode.Accepted:
                 return
             config = self._last_settings = dialog.config()
@@ -114,7 +136,7 @@ class RunController(QObject):
 
     def _clip_failed(self, clip: str, message: str) -> None:
         self._states.pop(clip, None)
-        show_error(self.w, f"Run failed on {Path(clip).name}",
+        show_error(self.w.window(), f"Run failed on {Path(clip).name}",
                    message + "\n\nFinished batches are kept; run again to resume.")
 
     def _all_finished(self) -> None:

@@ -177,13 +177,13 @@ def start_in_thread(worker: QObject, name: str) -> QThread:
     return thread
 
 
-class _TaskSignals(QObject):
+class TaskSignals(QObject):
     done = Signal(object)
     failed = Signal(str)
 
 
 class _Task(QRunnable):
-    def __init__(self, fn, db_url: str, signals: _TaskSignals) -> None:
+    def __init__(self, fn, db_url: str, signals: TaskSignals) -> None:
         super().__init__()
         self.fn, self.db_url, self.signals = fn, db_url, signals
 
@@ -204,9 +204,9 @@ class _Task(QRunnable):
         self.signals.done.emit(result)
 
 
-def run_in_background(fn, *, db_url: str, on_done, on_error, parent: QObject) -> _TaskSignals:
+def run_in_background(fn, *, db_url: str, on_done, on_error, parent: QObject) -> TaskSignals:
     """Run `fn(project)` on the global thread pool (exports, reports); results come back as signals."""
-    signals = _TaskSignals(parent)
+    signals = TaskSignals(parent)
     signals.done.connect(on_done)
     signals.failed.connect(on_error)
     QThreadPool.globalInstance().start(_Task(fn, db_url, signals))

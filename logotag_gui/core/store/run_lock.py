@@ -16,7 +16,7 @@ import socket
 import threading
 import uuid
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from sqlalchemy import CursorResult, Result, Table, or_, select, update
 
@@ -26,7 +26,6 @@ from logotag_gui.core.store.schema import aware, utcnow
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from logotag_gui.core.store.repository import Repository
 
 log = logging.getLogger(__name__)
 
@@ -102,10 +101,21 @@ def busy_message(what: str, held: str, heartbeat: datetime | None) -> str:
 
 
 
+class LockStore(Protocol):
+    """What a lock calls on the store: the Repository's run and part lock methods (runs.py, run_parts.py)."""
+
+    def acquire_run_lock(self, video_id: int) -> str: ...
+    def renew_run_lock(self, video_id: int, owner: str) -> bool: ...
+    def release_run_lock(self, video_id: int, owner: str) -> None: ...
+    def acquire_part_lock(self, part_id: int) -> str: ...
+    def renew_part_lock(self, part_id: int, owner: str) -> bool: ...
+    def release_part_lock(self, part_id: int, owner: str) -> None: ...
+
+
 class RunLock:
     """The clip's lock, or with `part_id` the lock of one frame range of a split run (run_parts.py)."""
 
-    def __init__(self, repo: Repository, video_id: int, *, part_id: int | None = None,
+    def __init__(self, repo: LockStore, video_id: int, *, part_id: int | None = None,
                  heartbeat_s: float = HEARTBEAT_S) -> None:
         self.repo, self.video_id, self.part_id, self.heartbeat_s = repo, video_id, part_id, heartbeat_s
         self.owner: str | None = None

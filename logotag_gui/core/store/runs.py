@@ -168,7 +168,7 @@ class RunsMixin:
 
     def run_lock(self, video_id: int, *, part_id: int | None = None) -> RunLock:
         """The clip's run lock (or a part's, `part_id`) as a context manager that keeps it alive (run_lock.py)."""
-        return RunLock(self, video_id, part_id=part_id)  # type: ignore[arg-type]  # self is a Repository
+        return RunLock(self, video_id, part_id=part_id)  # type: ignore[arg-type]  # self is a Repository, a LockStore
 
     def renew_run_lock(self, video_id: int, owner: str) -> bool:
         """Say this process is alive; False when the lock was lost (taken over after a long stall)."""
