@@ -15,7 +15,7 @@ TORCH_INDEX ?= $(CPU_INDEX)
 XCB_LIBS = libxcb-cursor.so.0 libxcb-icccm.so.4 libxcb-keysyms.so.1 libxkbcommon-x11.so.0
 XCB_PACKAGES = libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 libxcb-shape0 libxcb-randr0 libxcb-xinerama0 libxkbcommon-x11-0
 
-.PHONY: setup demo test lint bench clean constraints
+.PHONY: setup demo test test-all lint bench clean constraints
 
 setup: $(STAMP)
 
@@ -38,7 +38,12 @@ $(STAMP): pyproject.toml constraints.txt
 demo: $(STAMP)
 	$(BIN)/logotag-gui --demo
 
+# On every core (pytest-xdist). `test` leaves out the end-to-end runs marked slow (under 2 minutes on 2 cores);
+# `test-all` runs them too, as CI does.
 test: $(STAMP)
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -m "not slow"
+
+test-all: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest
 
 lint: $(STAMP)

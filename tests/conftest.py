@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -21,6 +23,31 @@ def _isolated_dirs(tmp_path_factory, monkeypatch):
     # The offline detector runs without the shape matcher (quicker) unless a test asks for it:
     # tests/core/test_shape_matcher.py measures the shipped one.
     monkeypatch.setenv("LOGOTAG_SHAPE_MODEL", "none")
+
+
+_OCR_READS: dict[bytes, list] = {}
+
+
+@pytest.fixture(autouse=True)
+def _each_image_read_once(request, monkeypatch):
+    """What rapidocr reads in one image never changes, and dozens of tests run the pipeline on the same demo
+    frames (reading a 640x360 frame takes about a second here): the suite reads each image once, with the real
+    engine, and hands the same lines to later readers. A test about reading itself (the engine on several
+    threads at once) is marked `fresh_ocr` and reads every time."""
+    if request.node.get_closest_marker("fresh_ocr"):
+        return
+    from logotag_gui.core.vision.text_reading import TextReader
+
+    real_read = TextReader.read.__func__  # type: ignore[attr-defined]
+
+    def read_once(cls, image):
+        image = np.ascontiguousarray(image)
+        key = hashlib.blake2b(image.tobytes(), digest_size=16).digest() + repr((image.shape, image.dtype)).encode()
+        if key not in _OCR_READS:
+            _OCR_READS[key] = real_read(cls, image)
+        return list(_OCR_READS[key])
+
+    monkeypatch.setattr(TextReader, "read", classmethod(read_once))
 
 
 @pytest.fixture(scope="session")
@@ -97,9 +124,17 @@ def deny_listing(monkeypatch):
     return deny
 
 
-@pytest.fixture(scope="module")
+def pytest_collection_modifyitems(items):
+    # With pytest-xdist (`-n`), the tests that use Ray run on one worker: one local Ray for the session there,
+    # and its worker processes (each loads the models) serve them all.
+    for item in items:
+        if "local_ray" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("ray"))
+
+
+@pytest.fixture(scope="session")
 def local_ray(tmp_path_factory):
-    """One small local Ray for the module; its workers get the environment the tests' autouse fixture sets."""
+    """One small local Ray for the session; its workers get the environment the tests' autouse fixture sets."""
     ray = pytest.importorskip("ray", reason='Ray is not installed (pip install "logotag[ray]")')
     base = tmp_path_factory.getbasetemp()
     with pytest.MonkeyPatch.context() as mp:

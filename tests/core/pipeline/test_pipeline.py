@@ -95,6 +95,7 @@ def test_cancel_keeps_finished_batches(tmp_path, demo_clip, logos_dir):
     assert again.resumed_from == 15 and again.frames_done == 12
 
 
+@pytest.mark.slow
 def test_verification_beside_stage_one_gives_the_same_results(tmp_path, demo_clip, logos_dir, monkeypatch):
     """With overlap (the default), a batch is verified on its own thread while stage 1 searches the next; the
     stored candidates and verdicts are those of the batches done one after the other."""
@@ -138,6 +139,7 @@ def test_bad_inputs_fail_before_any_run_is_recorded(tmp_path, logos_dir, demo_cl
     assert repo.runs() == []
 
 
+@pytest.mark.slow
 def test_siglip2_and_vlm_run_end_to_end_with_tiny_models(tmp_path, demo_clip, logos_dir, tiny_siglip, tiny_vlm):
     # Four new tokens cannot hold the strict JSON verdict: every answer must be kept as "unparsable" with
     # raw text, never turned into a "no" (LogoTag's rule, whatever the weights say).

@@ -76,7 +76,7 @@ def _scene_with(mark: Image.Image) -> tuple[Frame, Frame]:
 
 
 @needs_trained
-@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+@pytest.mark.parametrize("precision", ["fp32", pytest.param("bf16", marks=pytest.mark.slow)])  # bf16 is slow on CPU
 def test_shape_proposer_finds_a_bare_emblem_and_nothing_on_an_empty_scene(tmp_path, precision):
     with_mark, empty = _scene_with(_bare_emblem(tmp_path))
     proposer = ShapeProposer(model=TRAINED, precision=precision)

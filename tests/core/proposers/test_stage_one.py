@@ -64,6 +64,8 @@ def test_unchanged_ignores_noise_and_sees_a_small_logo_appear():
     assert not unchanged(block_means(image), block_means(image[:200]))  # another size is another picture
 
 
+@pytest.mark.fresh_ocr  # the engine itself reads on several threads at once
+@pytest.mark.slow
 def test_several_threads_give_exactly_the_sequential_results(demo_clip, logos_dir):
     frames = _frames(demo_clip[0], 8)
     proposer = OfflineProposer()
