@@ -128,7 +128,7 @@ def bench(size: str, frames: list[np.ndarray], *, fp32_too: bool, native: bool, 
         synth.write_logo_folder(Path(tmp) / "logos")
         dictionary = load_dictionary(Path(tmp) / "logos")
         ours = {"ours": Siglip2Proposer(model_id=str(path), device="cpu", cache_root=str(Path(tmp) / "cache"))}
-        if fp32_too and ours["ours"]._dtype != torch.float32:
+        if fp32_too and ours["ours"].dtype != torch.float32:
             ours["ours fp32"] = Siglip2Proposer(model_id=str(path), device="cpu", precision="fp32",
                                                 cache_root=str(Path(tmp) / "cache32"))
         if native:
@@ -170,7 +170,7 @@ def bench(size: str, frames: list[np.ndarray], *, fp32_too: bool, native: bool, 
             cpu[name] += time.process_time() - c0
     load = max(load, os.getloadavg()[0])
     n = len(frames)
-    dtype = {name: str(p._dtype).removeprefix("torch.") for name, p in ours.items()}
+    dtype = {name: str(p.dtype).removeprefix("torch.") for name, p in ours.items()}
     print(f"{size}: {n} frame(s) {w}x{h}, load (1-min average, max of start/end) {load:.2f}")
     print(f"  seed loop   {n_seed:4d} windows  fp32      {total['seed'] / n:7.3f} s/frame  {n / total['seed']:7.3f} frames/s"
           f"  {n * n_seed / total['seed']:7.1f} crops/s  (CPU {cpu['seed'] / n:.3f} s/frame)")

@@ -209,7 +209,7 @@ def stage_two(size: str, device: str, batches: list[int], max_new_tokens: int, v
         t0 = time.perf_counter()
         verifier = VlmVerifier(model_id=str(path), device=device, max_new_tokens=max_new_tokens)
         out["load_s"] = round(time.perf_counter() - t0, 1)
-        out["parameters_b"] = round(sum(p.numel() for p in verifier._model.parameters()) / 1e9, 2)
+        out["parameters_b"] = round(sum(p.numel() for p in verifier.model.parameters()) / 1e9, 2)
         verifier.unsure_band = 0.0  # the odds alone: what one forward pass costs
         for batch in batches:
             verifier.batch_size = batch

@@ -50,7 +50,7 @@ def _add_run_options(p: argparse.ArgumentParser, *, for_eval: bool = False) -> N
         p.add_argument(*flags, dest=s.name, type=s.kind, default=default, choices=choices, help=help_text)
 
 
-def _config(args: argparse.Namespace) -> RunConfig:
+def run_config(args: argparse.Namespace) -> RunConfig:
     values = {s.name: getattr(args, s.name) for s in settings() if s.cli}
     return RunConfig(input=args.input, logos=args.logos, **values)
 
@@ -79,7 +79,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(f"{p.stage}: {p.message}", file=sys.stderr)
 
     try:
-        result = run_pipeline(_config(args), repo=repo, on_progress=progress)
+        result = run_pipeline(run_config(args), repo=repo, on_progress=progress)
     except KeyboardInterrupt:
         print("interrupted: finished batches are stored; run the same command again to resume", file=sys.stderr)
         return 130
@@ -128,7 +128,7 @@ def cmd_run_many(args: argparse.Namespace) -> int:
             print(f"{e.kind:<8} {name}: {message}")
 
     try:
-        summary = run_many(plan, _config(args), args.db, address=args.ray, max_retries=args.max_retries,
+        summary = run_many(plan, run_config(args), args.db, address=args.ray, max_retries=args.max_retries,
                            num_cpus=args.num_cpus, num_gpus=args.num_gpus, on_event=event,
                            split_minutes=args.split_minutes)
     except KeyboardInterrupt:
@@ -405,7 +405,7 @@ def _eval_predictions(args: argparse.Namespace, truth):
 
     with tempfile.TemporaryDirectory() as tmp:
         repo = open_repository(args.db or f"{tmp}/eval.sqlite")
-        config = _config(args)
+        config = run_config(args)
         result = run_pipeline(config, repo=repo)
         predictions: dict = {}
         for c in repo.candidates(video_id=result.video_id):

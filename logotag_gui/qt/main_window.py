@@ -358,10 +358,10 @@ class MainWindow(QMainWindow):
         self.panel.show_exposure(self.session.current_exposure if self.session else None)
         c = self.current_candidate()
         frame = self.clip_view.frame_array if c is not None and self.clip_view.shown == c.frame.index else None
-        self.panel.show_candidate(c, frame, self._reference_for(c),
+        self.panel.show_candidate(c, frame, self.reference_for(c),
                                   frame_on_screen=c is None or self.clip_view.current == c.frame.index)
 
-    def _reference_for(self, c: Candidate | None) -> Path | None:
+    def reference_for(self, c: Candidate | None) -> Path | None:
         """The file the candidate matched, else its brand's first reference file (OCR and drawn boxes).
 
         Read from what the dictionary panel last loaded: no database query on each selection or frame."""

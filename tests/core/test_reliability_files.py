@@ -172,13 +172,13 @@ def test_kill_9_during_report_leaves_the_previous_report_whole(tmp_path):
         import os, signal
         from logotag_gui.core.analysis import report
         from logotag_gui.core.store import open_repository
-        real_row, calls = report._row, []
+        real_row, calls = report.csv_row, []
         def row(*args):
             calls.append(1)
             if len(calls) == 2:
                 os.kill(os.getpid(), signal.SIGKILL)  # kill -9 half-way through the rows
             return real_row(*args)
-        report._row = row
+        report.csv_row = row
         report.write_csv(report.build_report(open_repository({str(tmp_path / 'p.sqlite')!r})), {str(out)!r})
     """)
     proc = subprocess.run([sys.executable, "-c", script], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)

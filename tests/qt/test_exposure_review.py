@@ -71,7 +71,7 @@ def test_split_trim_and_a_dragged_bar_end(seeded, qtbot):
     _press(window, qtbot, Qt.Key.Key_S)  # split at frame 10
     assert [(e.first, e.last) for e in session.exposures("Norvik")] == [(0, 5), (10, 25)]
     second = session.exposures("Norvik")[1]
-    assert window.clip_view.timeline._selected == second.key
+    assert window.clip_view.timeline.selected == second.key
     window.clip_view.edgeDragged.emit(second, "out", 17)  # dropped between samples: the sample before it
     assert session.exposure_at("Norvik", 10).live == (10, 15)
     rejected = [c.frame.index for c in stored.candidates() if c.review.state is ReviewState.REJECTED]
@@ -132,10 +132,10 @@ def test_a_new_project_shows_nothing_of_the_one_before(seeded, qtbot, tmp_path):
     assert not window.panel.exposure.text().startswith("No exposure selected")
     _press(window, qtbot, Qt.Key.Key_A, Qt.KeyboardModifier.ShiftModifier)  # accepted: seconds in the panel
     qtbot.waitUntil(lambda: window.exposure.table.rowCount() > 0)
-    assert window.clip_view.timeline._lanes
+    assert window.clip_view.timeline.lanes
     assert window.open_project(str(tmp_path / "empty.sqlite"))
     view = window.clip_view
-    assert view.view.frame_index is None and view.view._pixmap.pixmap().isNull()  # no old frame
-    assert not view.timeline._lanes and view.position.text() == "" and view.slider.maximum() == 0
+    assert view.view.frame_index is None and not view.view.has_frame  # no old frame
+    assert not view.timeline.lanes and view.position.text() == "" and view.slider.maximum() == 0
     assert window.exposure.table.rowCount() == 0 and window.clips.count() == 0
     assert window.panel.exposure.text().startswith("No exposure selected")

@@ -48,7 +48,7 @@ def test_drawing_a_box_in_draw_mode(view, qtbot):
     box = got.args[0]
     assert box.x == pytest.approx(100, abs=3) and box.y == pytest.approx(80, abs=3)
     assert box.w == pytest.approx(120, abs=4) and box.h == pytest.approx(60, abs=4)
-    assert view._draw_mode is False  # one box per B press
+    assert view.drawing is False  # one box per B press
 
 
 def test_dragging_a_corner_tightens_the_selected_box(view, qtbot):
@@ -88,4 +88,4 @@ def test_the_timeline_names_every_brand_of_a_busy_clip(qtbot):
     lanes = {f"Brand{i:02d}": [Exposure(f"Brand{i:02d}", (i, i + 5), {i: ReviewState.PENDING}, (i,), 0.9, 1, 0.5)]
              for i in range(12)}
     timeline.set_exposures(lanes, None)
-    assert timeline.lanes == sorted(lanes) and timeline._lane_h() >= MIN_LABEL_PX  # 12 lanes, each labelled
+    assert timeline.lanes == sorted(lanes) and timeline.lane_height() >= MIN_LABEL_PX  # 12 lanes, each labelled

@@ -209,7 +209,7 @@ def test_a_drawn_box_is_followed_and_t_accepts_the_whole_proposed_track(window, 
     window.clip_view.view.boxDrawn.emit(box)  # the drag, as test_frame_view drives it with the mouse
     drawn = window.session.current
     assert drawn.method == "manual" and drawn.final_brand == "Norvik" and drawn.frame.index == 10
-    assert window._reference_for(drawn) == logos_dir / "Norvik.png"  # a drawn box shows its brand's reference
+    assert window.reference_for(drawn) == logos_dir / "Norvik.png"  # a drawn box shows its brand's reference
     qtbot.waitUntil(lambda: not window.review.following, timeout=30_000)
     track = window.session.track(drawn.track_id)
     # Followed boxes, and those that learning from the drawing found first and that joined the track.
@@ -217,7 +217,7 @@ def test_a_drawn_box_is_followed_and_t_accepts_the_whole_proposed_track(window, 
     assert {c.method for c in proposed} <= {"tracked", "learned"}
     assert len(proposed) >= 8 and all(c.review.state is ReviewState.PENDING for c in proposed)
     assert all(c.bbox.iou(next(b for n, b in truth[c.frame.index] if n == "Norvik")) >= 0.6 for c in proposed)
-    assert "Norvik" in window.clip_view.timeline._lanes  # the proposal is on the timeline
+    assert "Norvik" in window.clip_view.timeline.lanes  # the proposal is on the timeline
     _press(window, qtbot, Qt.Key.Key_T)
     stored = open_repository(tmp_path / "p.sqlite")
     assert all(stored.candidate(c.id).review.state is ReviewState.ACCEPTED for c in proposed)

@@ -115,7 +115,8 @@ def empty_note(report: ProjectReport) -> str | None:
             "report the model's unreviewed verdicts instead (`--source model`).")
 
 
-def _row(scope: str, clip: str, s: BrandExposure, source: str) -> dict[str, object]:
+def csv_row(scope: str, clip: str, s: BrandExposure, source: str) -> dict[str, object]:
+    """One row of the report's CSV: a brand's exposure in a clip (scope "clip") or the project ("project")."""
     return {"scope": scope, "clip": clip, "brand": s.brand, "seconds": round(s.seconds, 3), "exposures": s.exposures,
             "frames": s.frames, "mean_size_share": round(s.mean_size_share, 5),
             "max_size_share": round(s.max_size_share, 5), "centre_seconds": round(s.centre_seconds, 3),
@@ -149,17 +150,17 @@ def write_csv(report: ProjectReport, path: str | Path) -> None:
             estimated = clip.estimate.brands if clip.estimate is not None else {}
             for brand in sorted(set(clip.brands) | set(estimated)):
                 s = clip.brands.get(brand, BrandExposure(brand))
-                writer.writerow(_row("clip", names[clip.video.path], s, report.rules.source)
+                writer.writerow(csv_row("clip", names[clip.video.path], s, report.rules.source)
                                 | _clip_estimate_cells(clip, estimated.get(brand)))
             if clip.estimate is not None and clip.estimate.total is not None:
                 total = BrandExposure(ALL, seconds=sum(s.seconds for s in clip.brands.values()))
-                writer.writerow(_row("clip", names[clip.video.path], total, report.rules.source)
+                writer.writerow(csv_row("clip", names[clip.video.path], total, report.rules.source)
                                 | _clip_estimate_cells(clip, clip.estimate.total))
         for brand in sorted(set(report.totals) | set(report.estimates or {})):
             s = report.totals.get(brand, BrandExposure(brand))
             est = report.estimate(brand)
             cells = _estimate_cells(est[0], Z95 * est[1]) if est is not None else {}
-            writer.writerow(_row("project", "", s, report.rules.source) | cells)
+            writer.writerow(csv_row("project", "", s, report.rules.source) | cells)
 
 
 def chart_png(clip: ClipReport, *, width: int = 900, height: int = 260) -> bytes:

@@ -373,7 +373,7 @@ def run_many(plan: Plan | Sequence[str | Path], config: RunConfig, db: str | Pat
             while pending:
                 ready, _ = ray.wait(list(pending), num_returns=1, timeout=poll_s)
                 if not ready:
-                    _report_progress(repo, {clip for clip, _ in pending.values()}, shown, emit)
+                    report_progress(repo, {clip for clip, _ in pending.values()}, shown, emit)
                     continue
                 for ref in ready:
                     clip, part = pending.pop(ref)
@@ -442,8 +442,8 @@ def _collect(ray, ref, clip: str, max_retries: int) -> ClipResult:
             "finished batches are kept and running again resumes it"))
 
 
-def _report_progress(repo, running: set[str], shown: dict[str, tuple[int, int]],
-                     emit: Callable[[Event], None]) -> None:
+def report_progress(repo, running: set[str], shown: dict[str, tuple[int, int]],
+                    emit: Callable[[Event], None]) -> None:
     """The frames done of each running clip, from the project (what every node writes to)."""
     try:
         videos = {v.id: v.path for v in repo.videos() if v.path in running}

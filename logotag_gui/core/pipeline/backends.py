@@ -240,6 +240,10 @@ class ModelCache:
             loaded = self._items[key] = backend.build(**options)
         return with_options(loaded, backend.per_run(config))
 
+    def loaded(self) -> dict[tuple, Any]:
+        """What is loaded, by its load settings (a copy): a run that reuses a model adds nothing here."""
+        return dict(self._items)
+
     def proposer(self, name: str, config: RunConfig, *, cache_root: str | None = None) -> Proposer:
         backend = _lookup(PROPOSERS, name, "embedder")
         return self._get(backend, config, {"cache_root": cache_root} if name == "siglip2" else {})

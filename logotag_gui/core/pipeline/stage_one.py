@@ -100,6 +100,11 @@ class StageOne:
         if self.workers > 1 and getattr(self.proposer, "thread_safe", False):
             self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="logotag-propose")
 
+    @property
+    def parallel(self) -> bool:
+        """Frames are proposed on several threads (more than one worker, and a proposer that says it is safe)."""
+        return self._pool is not None
+
     def propose(self, frames: Sequence[Frame]) -> list[list[Candidate]]:
         """Raw proposals for each frame, in order."""
         prints = [block_means(f.image) for f in frames] if self.skip_unchanged else [None] * len(frames)

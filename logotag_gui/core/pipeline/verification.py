@@ -81,12 +81,16 @@ class Verification:
         for track in seeded:
             self.track_verdicts[track] = combine_track_verdicts(list(self._verified[track].values()))
 
+    def crops_verified(self, track: int) -> int:
+        """How many of the track's crops the verifier has judged (each counted once, however often seeded)."""
+        return len(self._verified.get(track, {}))
+
     def settled(self, track: int) -> bool:
         """The track has a confident verdict, or its budget of verified crops is spent."""
         v = self.track_verdicts.get(track)
         if v is None:
             return False
-        return v.state in (VerdictState.YES, VerdictState.NO) or len(self._verified.get(track, {})) >= self.max_crops
+        return v.state in (VerdictState.YES, VerdictState.NO) or self.crops_verified(track) >= self.max_crops
 
     def __call__(self, frames: dict[int, Frame], cands: list[Candidate]) -> list[Candidate]:
         if self.verifier.name == "none" or not cands:

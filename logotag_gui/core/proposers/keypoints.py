@@ -90,6 +90,12 @@ class KeypointProposer:
             image = cv2.resize(image, (int(w * f), int(h * f)), interpolation=cv2.INTER_CUBIC)
         return _fit(image, self.ref_max_side)[0]
 
+    @property
+    def described_views(self) -> int:
+        """The reference views with keypoints to match: the references and, with `synthesize`, their made-up
+        views (the ones too plain to describe are left out)."""
+        return len(self._refs)
+
     def prepare(self, dictionary: LogoDictionary) -> None:
         self._refs = []
         for ref in dictionary.references:

@@ -76,6 +76,11 @@ class OcrTextProposer:
         """False where the brand's references show a symbol without the name (or nothing could be read)."""
         return brand not in self._symbol_only
 
+    def mark_around_name(self, brand: str) -> tuple[float, float, float, float] | None:
+        """Where the brand's whole mark lies around its written name (left, top, right, bottom, in units of the
+        name's box), as its references show it; None where no reference shows the name."""
+        return self._margins.get(brand)
+
     def _text_margins(self, image: np.ndarray, names: list[str]) -> tuple[float, float, float, float] | None:
         box = name_in_reference(image, names, min_similarity=self.min_similarity)  # read once per process
         if box is None:

@@ -153,7 +153,7 @@ class Siglip2Proposer:
 
         path = resolve_model(self.model_id, revision=self.revision, allow_download=self.allow_download)
         self.device = pick_device(self.device)
-        self._dtype = model_dtype(self.device, self.precision)
+        self.dtype = model_dtype(self.device, self.precision)
         # Loaded in fp32, the processor's normalisation folded into the patch embedding, then cast.
         model = AutoModel.from_pretrained(path, **dtype_kwargs(torch.float32)).eval()
         # Read for its settings only: the PIL processor needs no torchvision on either line.
@@ -162,8 +162,8 @@ class Siglip2Proposer:
         self._max_patches = int(proc.max_num_patches)
         _fold_normalisation(model, proc.image_mean, proc.image_std, self._patch)
         _cache_position_embeddings(model)
-        self._model = model.to(device=self.device, dtype=self._dtype)
-        self._index: LogoIndex | None = None
+        self.model = model.to(device=self.device, dtype=self.dtype)
+        self.index: LogoIndex | None = None
 
     # ---- timing (bench only) ----------------------------------------------------------------
     @contextmanager
@@ -178,7 +178,7 @@ class Siglip2Proposer:
         self.profile[name] = self.profile.get(name, 0.0) + time.perf_counter() - t0
 
     # ---- features -------------------------------------------------------------------------
-    def _patchify(self, images: torch.Tensor, *, pad_to: int | None = None) -> dict[str, torch.Tensor]:
+    def patchify(self, images: torch.Tensor, *, pad_to: int | None = None) -> dict[str, torch.Tensor]:
         """(N, C, h, w) images, h and w multiples of the patch size → the model's NaFlex inputs.
 
         uint8 images hold 0-255, float ones 0-1 (torchvision's convention). The patch layout is cut
@@ -194,7 +194,7 @@ class Siglip2Proposer:
         patches = (images.permute(0, 2, 3, 1)  # (n, h, w, c): a view, contiguous for channels-last images
                    .reshape(n, gh, p, gw, p, c).permute(0, 1, 3, 2, 4, 5).reshape(n, gh * gw, p * p, c))
         # The patch embedding takes raw 0-255 values (the normalisation is folded into it): one conversion.
-        x = patches.to(self._dtype)
+        x = patches.to(self.dtype)
         if images.dtype != torch.uint8:
             x.mul_(255.0)
         x = x.view(n, gh * gw, p * p * c)
@@ -208,15 +208,15 @@ class Siglip2Proposer:
         return {"pixel_values": x, "pixel_attention_mask": mask, "spatial_shapes": shapes}
 
     @torch.inference_mode()
-    def _features(self, batch: torch.Tensor) -> np.ndarray:
+    def features(self, batch: torch.Tensor) -> np.ndarray:
         with self._stage("patchify"):
-            inputs = self._patchify(batch)
+            inputs = self.patchify(batch)
         with self._stage("model"):
-            pooled = _pooled(self._model.get_image_features(**inputs))
+            pooled = _pooled(self.model.get_image_features(**inputs))
         with self._stage("to host"):
             return pooled.float().cpu().numpy()
 
-    def _batch_for(self, patches: int) -> int:
+    def batch_for(self, patches: int) -> int:
         """Windows per model call for windows of `patches` patches.
 
         On a GPU, as many as memory allows at base size (256 k tokens). On a CPU, as many as keep the
@@ -228,8 +228,8 @@ class Siglip2Proposer:
             return self.batch_size
         if self.device != "cpu":
             return max(1, 262_144 // max(1, patches))
-        vision = self._model.config.vision_config
-        per_token = max(3 * self._patch ** 2, int(vision.intermediate_size)) * self._dtype.itemsize
+        vision = self.model.config.vision_config
+        per_token = max(3 * self._patch ** 2, int(vision.intermediate_size)) * self.dtype.itemsize
         return max(1, (32 << 20) // (max(1, patches) * per_token))
 
     def embed_windows(self, image: np.ndarray, boxes: np.ndarray) -> np.ndarray:
@@ -243,13 +243,13 @@ class Siglip2Proposer:
             if self.native_resolution:
                 budget = min(budget, max(1, (h // self._patch) * (w // self._patch)))
             target = naflex_size(h, w, self._patch, budget)
-            step = self._batch_for((target[0] // self._patch) * (target[1] // self._patch))
+            step = self.batch_for((target[0] // self._patch) * (target[1] // self._patch))
             step = math.ceil(len(rows) / math.ceil(len(rows) / step))  # equal batches: 36 + 36, not 64 + 8
             for start in range(0, len(rows), step):
                 part = rows[start:start + step]
                 with self._stage("crop+resize"):
                     crops = crop_resize(pixels, boxes[part], target)
-                feats = self._features(crops)
+                feats = self.features(crops)
                 if out is None:
                     out = np.zeros((len(boxes), feats.shape[1]), np.float32)
                 out[part] = feats
@@ -272,10 +272,10 @@ class Siglip2Proposer:
         `cache` is off: the views review taught are not files and change with every decision)."""
         from platformdirs import user_cache_dir
 
-        dim = int(self._model.config.vision_config.hidden_size)
+        dim = int(self.model.config.vision_config.hidden_size)
         expected = manifest_for(dictionary, embedder_id=self.embedder_id, revision=self.revision, dim=dim)
         if not cache:
-            self._index = build_index(dictionary, self.embed_images([r.image for r in dictionary.references]),
+            self.index = build_index(dictionary, self.embed_images([r.image for r in dictionary.references]),
                                       expected)
             return
         cache_root = self.cache_root or user_cache_dir("logotag")
@@ -286,21 +286,21 @@ class Siglip2Proposer:
             index = build_index(dictionary, vectors, expected)
             save_index(index, folder)
             log.info("built index of %d references at %s", len(dictionary.references), folder)
-        self._index = index
+        self.index = index
 
     def propose(self, frame: Frame) -> list[Candidate]:
-        if self._index is None:
+        if self.index is None:
             raise RuntimeError("prepare() must run before propose()")
         with self._stage("windows"):
             boxes = make_windows(frame.ref.width, frame.ref.height, self.windows)
         features = self.embed_windows(frame.image, boxes)
         with self._stage("faiss"):
-            scores, ids = self._index.search(features, self.top_k * 4)
+            scores, ids = self.index.search(features, self.top_k * 4)
         with self._stage("candidates"):
             return self._candidates(frame, boxes, scores, ids)
 
     def _candidates(self, frame: Frame, boxes: np.ndarray, scores: np.ndarray, ids: np.ndarray) -> list[Candidate]:
-        entries = self._index.entries if self._index is not None else []
+        entries = self.index.entries if self.index is not None else []
         out = []
         for box, row_scores, row_ids in zip(boxes.tolist(), scores, ids, strict=True):
             per_brand: dict[str, tuple[float, str]] = {}

@@ -66,7 +66,7 @@ def database_url(target: str | Path) -> str:
     return f"sqlite:///{Path(text).expanduser().resolve()}"
 
 
-def _sqlite_pragmas(durable: bool):
+def sqlite_pragmas(durable: bool):
     """Per-connection settings. WAL is set once the file is known to be a LogoTag project (open_repository):
     it is a property of the file, and another program's database must be left byte for byte as it was."""
 
@@ -437,7 +437,7 @@ def open_repository(target: str | Path, *, create: bool = True, durable: bool = 
                          "postgresql+psycopg://user@host/db (pip install 'logotag[postgres]').") from exc
     sqlite = url.startswith("sqlite")
     if sqlite:
-        event.listen(engine, "connect", _sqlite_pragmas(durable))
+        event.listen(engine, "connect", sqlite_pragmas(durable))
     repo = Repository(engine, where=where)
     try:
         with engine.begin() as conn:

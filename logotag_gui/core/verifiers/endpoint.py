@@ -70,7 +70,7 @@ class EndpointError(Exception):
         self.retryable, self.status, self.retry_after, self.body = retryable, status, retry_after, body
 
 
-def _retry_after(value: str | None) -> float | None:
+def parse_retry_after(value: str | None) -> float | None:
     """Seconds from a Retry-After header: a number of seconds or an HTTP date."""
     if not value:
         return None
@@ -172,7 +172,7 @@ class EndpointVerifier:
             detail = " ".join(body.split())[:300]
             raise EndpointError(
                 f"HTTP {e.code} from {url}" + (f": {detail}" if detail else ""), retryable=retryable,
-                status=e.code, retry_after=_retry_after(e.headers.get("Retry-After") if e.headers else None),
+                status=e.code, retry_after=parse_retry_after(e.headers.get("Retry-After") if e.headers else None),
                 body=body) from None
         except TimeoutError:
             raise EndpointError(f"no answer from {url} within {timeout:g} s (timed out)", retryable=True) from None

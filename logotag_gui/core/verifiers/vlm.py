@@ -149,42 +149,42 @@ class VlmVerifier:
         from transformers import AutoModelForCausalLM, AutoModelForImageTextToText, AutoProcessor
 
         kwargs = {**dtype_kwargs(dtype_for(self.device)), "trust_remote_code": remote}
-        self._processor = AutoProcessor.from_pretrained(path, trust_remote_code=remote)
+        self.processor = AutoProcessor.from_pretrained(path, trust_remote_code=remote)
         try:
             model = AutoModelForImageTextToText.from_pretrained(path, **kwargs)
         except ValueError:  # remote-code VLMs often register only as causal LMs
             model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
-        self._model = model.to(self.device).eval()
-        tokenizer = getattr(self._processor, "tokenizer", None)
+        self.model = model.to(self.device).eval()
+        tokenizer = getattr(self.processor, "tokenizer", None)
         if tokenizer is not None:
             tokenizer.padding_side = "left"  # batched generation needs left padding
             if tokenizer.pad_token is None:
                 tokenizer.pad_token = tokenizer.eos_token
 
-    def _prompt(self, brand: str) -> str:
+    def prompt(self, brand: str) -> str:
         content = [{"type": "image"}, {"type": "text", "text": PROMPT.format(brand=brand)}]
         messages = [{"role": "user", "content": content}]
-        return self._processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+        return self.processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
 
     def generate(self, images: Sequence[Image.Image], brands: Sequence[str]) -> list[str]:
         import torch
 
-        texts = [self._prompt(b) for b in brands]
-        inputs = self._processor(images=list(images), text=texts, padding=True, return_tensors="pt")
-        inputs = self._model_inputs(inputs).to(self.device)
+        texts = [self.prompt(b) for b in brands]
+        inputs = self.processor(images=list(images), text=texts, padding=True, return_tensors="pt")
+        inputs = self.model_inputs(inputs).to(self.device)
         with torch.inference_mode():
-            out = self._model.generate(**inputs, max_new_tokens=self.max_new_tokens, do_sample=False)
+            out = self.model.generate(**inputs, max_new_tokens=self.max_new_tokens, do_sample=False)
         new_tokens = out[:, inputs["input_ids"].shape[1]:]
-        return self._processor.batch_decode(new_tokens, skip_special_tokens=True)
+        return self.processor.batch_decode(new_tokens, skip_special_tokens=True)
 
-    def _model_inputs(self, inputs):
+    def model_inputs(self, inputs):
         """Drop what the processor returns but the model does not take.
 
         A tokenizer that lists `token_type_ids` among its outputs (transformers 4.x's generic fast
         tokenizer does, 5.x's does not) makes generate() refuse the batch when the model's forward has
         no such argument; models that use them (Gemma 3, ...) name it and keep it.
         """
-        if "token_type_ids" in inputs and "token_type_ids" not in inspect.signature(self._model.forward).parameters:
+        if "token_type_ids" in inputs and "token_type_ids" not in inspect.signature(self.model.forward).parameters:
             del inputs["token_type_ids"]
         return inputs
 
@@ -195,13 +195,13 @@ class VlmVerifier:
 
         texts, doubled = [], []
         for image, brand in zip(images, brands, strict=True):
-            base = self._prompt(brand) + ANSWER_PREFIX
+            base = self.prompt(brand) + ANSWER_PREFIX
             texts += [f'{base}{answer}"' for answer in ANSWERS]
             doubled += [image, image]
-        inputs = self._model_inputs(self._processor(images=doubled, text=texts, padding=True, return_tensors="pt"))
+        inputs = self.model_inputs(self.processor(images=doubled, text=texts, padding=True, return_tensors="pt"))
         inputs = inputs.to(self.device)
         with torch.inference_mode():
-            logits = self._model(**inputs).logits.float()
+            logits = self.model(**inputs).logits.float()
         ids, mask = inputs["input_ids"], inputs["attention_mask"]
         # log P(token t | tokens before it), for every position but the first
         logprobs = torch.log_softmax(logits[:, :-1], dim=-1).gather(-1, ids[:, 1:, None])[..., 0]

@@ -180,7 +180,7 @@ class TextReader:
     def engine(cls):
         with cls._loading:
             if cls._engine is None:
-                cls._engine = _load_engine()
+                cls._engine = load_engine()
         return cls._engine
 
     @classmethod
@@ -325,7 +325,7 @@ def engine_revision() -> str:
     return version(ENGINE)
 
 
-def _load_engine():
+def load_engine():
     import rapidocr
     from rapidocr import RapidOCR
 

@@ -152,6 +152,16 @@ class FrameView(QGraphicsView):
     def image_rect(self) -> QRectF:
         return self._pixmap.boundingRect()
 
+    @property
+    def drawing(self) -> bool:
+        """B was pressed: the next drag draws a box."""
+        return self._draw_mode
+
+    @property
+    def has_frame(self) -> bool:
+        """A frame is shown (False once a clip is closed: no old frame lingers)."""
+        return not self._pixmap.pixmap().isNull()
+
     def show_frame(self, index: int, image: QImage) -> None:
         first = self._pixmap.pixmap().isNull() or self._pixmap.pixmap().size() != image.size()
         self._pixmap.setPixmap(QPixmap.fromImage(image))

@@ -71,6 +71,11 @@ class Timeline(QWidget):
     def lanes(self) -> list[str]:
         return list(self._lanes)
 
+    @property
+    def selected(self) -> tuple[str, int] | None:
+        """The key of the exposure drawn as selected (its brand and first frame), if any."""
+        return self._selected
+
     def set_current(self, index: int) -> None:
         self._current = index
         self.update()
@@ -85,11 +90,12 @@ class Timeline(QWidget):
         index = round((x - LABEL_W) / width * max(1, self._frame_count - 1))
         return int(min(max(index, 0), self._frame_count - 1))
 
-    def _lane_h(self) -> float:
+    def lane_height(self) -> float:
+        """Pixels per brand's lane (narrower with many brands, so every lane keeps a label)."""
         return min(LANE_H, (self.height() - 8) / max(1, len(self._lanes)))
 
     def _lane_at(self, y: float) -> str | None:
-        i = int((y - 4) // self._lane_h())
+        i = int((y - 4) // self.lane_height())
         names = list(self._lanes)
         return names[i] if 0 <= i < len(names) else None
 
@@ -106,7 +112,7 @@ class Timeline(QWidget):
     def paintEvent(self, event) -> None:
         p = QPainter(self)
         p.fillRect(self.rect(), QColor(40, 40, 46))
-        lane_h = self._lane_h()
+        lane_h = self.lane_height()
         font = QFont()
         font.setPixelSize(max(MIN_LABEL_PX, min(11, int(lane_h) - 1)))
         p.setFont(font)

@@ -13,7 +13,7 @@ import pytest
 from logotag_gui.cli import main
 from logotag_gui.core.base.config import RunConfig
 from logotag_gui.core.base.errors import InputError, LogoTagError
-from logotag_gui.core.jobs.run_many import _report_progress, plan_clips, run_clip, run_many
+from logotag_gui.core.jobs.run_many import plan_clips, report_progress, run_clip, run_many
 from logotag_gui.core.pipeline.run import run_pipeline
 from logotag_gui.core.store import open_repository
 
@@ -75,7 +75,7 @@ def test_a_clip_task_skips_a_done_clip_and_returns_a_failure_instead_of_raising(
     repo.mark_run(other_range.run_id, status="running")
     events, shown = [], {}
     for _ in range(2):
-        _report_progress(repo, {str(clips / "a.mp4"), str(clips / "b.mp4")}, shown, events.append)
+        report_progress(repo, {str(clips / "a.mp4"), str(clips / "b.mp4")}, shown, events.append)
     assert [(e.kind, Path(e.clip).name, e.frames_done, e.frames_total) for e in events] == [
         ("progress", "a.mp4", other_range.frames_done, other_range.frames_total)]
     repo.close()

@@ -11,16 +11,16 @@ from logotag_gui.core.pipeline.backends import ModelCache, make_proposer, make_v
 
 
 def test_every_run_setting_has_a_cli_option_that_reaches_the_run_config(tmp_path):
-    from logotag_gui.cli import _config
+    from logotag_gui.cli import run_config
 
     args = build_parser().parse_args(["run", "clip.mp4", "--logos", "logos", "--embedder", "shape", "--fps", "1.5",
                                       "--no-propagate", "--shape-threshold", "0.7", "--workers", "2", "--vlm-endpoint",
                                       "http://h:8000/v1", "--no-skip-unchanged", "-q"])
-    config = _config(args)
+    config = run_config(args)
     assert (config.embedder, config.fps, config.propagate, config.shape_threshold) == ("shape", 1.5, False, 0.7)
     assert (config.workers, config.vlm_endpoint, config.skip_unchanged, args.quiet) == (2, "http://h:8000/v1", False, True)
     untouched = build_parser().parse_args(["run", "clip.mp4", "--logos", "logos"])
-    assert _config(untouched) == RunConfig(input="clip.mp4", logos="logos")  # the CLI's defaults are RunConfig's
+    assert run_config(untouched) == RunConfig(input="clip.mp4", logos="logos")  # the CLI's defaults are RunConfig's
     offered = {a.dest for a in build_parser()._subparsers._group_actions[0].choices["run"]._actions}
     assert {s.name for s in settings() if s.cli} <= offered
 
@@ -45,7 +45,7 @@ def test_a_cached_backend_is_loaded_once_and_each_run_gets_its_own_settings(monk
     first = cache.verifier("ocr", RunConfig(input="x", logos="y", ocr_threshold=0.9))
     second = cache.verifier("ocr", RunConfig(input="x", logos="y", ocr_threshold=0.4))
     assert (first.threshold, second.threshold) == (0.9, 0.4)  # the first run's setting did not change
-    assert len(cache._items) == 1  # one load
+    assert len(cache.loaded()) == 1  # one load
     shape = cache.proposer("shape", RunConfig(input="x", logos="y", shape_min_standout=3.0))
     assert (shape.threshold, shape.min_standout) == (backends.PROPOSERS["shape"].threshold, 3.0)
     assert not hasattr(shape, "top_k")  # a proposer gets only the settings it reads
@@ -68,7 +68,7 @@ def test_precision_is_a_load_setting_offered_as_three_choices(monkeypatch, capsy
     cache = ModelCache()
     exact = cache.proposer("offline", RunConfig(input="x", logos="y", precision="fp32"))
     halved = cache.proposer("offline", RunConfig(input="x", logos="y", precision="bf16"))
-    assert len(cache._items) == 2  # another number format is another load
+    assert len(cache.loaded()) == 2  # another number format is another load
     assert next(exact.shape.net.parameters()).dtype == torch.float32
     assert next(halved.shape.net.parameters()).dtype == torch.bfloat16
     assert _config_of(["--precision", "fp32"]).precision == "fp32"
@@ -79,9 +79,9 @@ def test_precision_is_a_load_setting_offered_as_three_choices(monkeypatch, capsy
 
 
 def _config_of(options: list[str]) -> RunConfig:
-    from logotag_gui.cli import _config
+    from logotag_gui.cli import run_config
 
-    return _config(build_parser().parse_args(["run", "clip.mp4", "--logos", "logos", *options]))
+    return run_config(build_parser().parse_args(["run", "clip.mp4", "--logos", "logos", *options]))
 
 
 def test_the_registry_says_which_backends_take_a_setting():

@@ -163,9 +163,9 @@ def test_siglip2_and_vlm_run_end_to_end_with_tiny_models(tmp_path, demo_clip, lo
     run = repo.run_info(result.run_id)
     assert run.embedder_model == str(tiny_siglip.resolve()) and run.verifier == "vlm"
     # Models stay loaded between runs.
-    loaded = dict(models._items)
+    loaded = models.loaded()
     run_pipeline(config.with_(fps=1), repo=repo, models=models, cache_root=str(tmp_path / "cache"))
-    assert all(models._items[k] is v for k, v in loaded.items())
+    assert all(models.loaded()[k] is v for k, v in loaded.items())
 
 
 class _CountingVerifier:

@@ -17,7 +17,7 @@ def test_siglip2_runs_in_bf16_on_cuda_and_agrees_with_cpu(tiny_siglip):
     boxes = np.array([[0, 0, 128, 128], [100, 50, 128, 128]])
     gpu = Siglip2Proposer(model_id=str(tiny_siglip), device="auto")
     cpu = Siglip2Proposer(model_id=str(tiny_siglip), device="cpu")
-    assert gpu.device == "cuda" and gpu._dtype == torch.bfloat16
+    assert gpu.device == "cuda" and gpu.dtype == torch.bfloat16
     a, b = gpu.embed_windows(image, boxes), cpu.embed_windows(image, boxes)
     cos = (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
     assert cos.min() > 0.98

@@ -73,7 +73,7 @@ def test_several_threads_give_exactly_the_sequential_results(demo_clip, logos_di
     sequential = StageOne(proposer, workers=1, skip_unchanged=False).propose(frames)
     parallel = StageOne(proposer, workers=2, skip_unchanged=False)
     try:
-        assert parallel._pool is not None  # the offline proposer says it is thread-safe
+        assert parallel.parallel  # the offline proposer says it is thread-safe
         assert parallel.propose(frames[:4]) + parallel.propose(frames[4:]) == sequential
     finally:
         parallel.close()

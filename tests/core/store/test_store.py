@@ -232,10 +232,10 @@ def test_foreign_and_locked_databases_get_clear_messages(tmp_path):
     holder.execute("BEGIN EXCLUSIVE")  # another program holds the write lock
     from sqlalchemy import create_engine, event
 
-    from logotag_gui.core.store.repository import Repository, _sqlite_pragmas
+    from logotag_gui.core.store.repository import Repository, sqlite_pragmas
 
     engine = create_engine(f"sqlite:///{path}", connect_args={"timeout": 0.2})
-    event.listen(engine, "connect", _sqlite_pragmas(False))
+    event.listen(engine, "connect", sqlite_pragmas(False))
     impatient = Repository(engine, where=str(path))
     with pytest.raises(StoreError, match="locked by another program"):
         impatient.add_video(path="/b.mp4", kind="video", fps=25, frame_count=1, duration_s=1, width=1, height=1)

@@ -17,7 +17,7 @@ from logotag_gui.core.base.errors import ModelUnavailable
 from logotag_gui.core.base.records import BBox, Candidate, FrameRef, VerdictState
 from logotag_gui.core.pipeline.backends import make_verifier
 from logotag_gui.core.verifiers import VerifyItem
-from logotag_gui.core.verifiers.endpoint import RESPONSE_FORMAT, EndpointVerifier, _retry_after
+from logotag_gui.core.verifiers.endpoint import RESPONSE_FORMAT, EndpointVerifier, parse_retry_after
 from logotag_gui.core.verifiers.json_verdict import verdict_from_text
 from logotag_gui.core.verifiers.vlm import PROMPT, VlmVerifier
 from tests.chat_server import DATA_URL_PREFIX, ChatServer, Step, TinyVlmBackend
@@ -234,7 +234,7 @@ def test_requests_run_concurrently_up_to_the_limit(server):
 
 
 def test_retry_after_accepts_seconds_and_http_dates():
-    assert _retry_after("3") == 3.0 and _retry_after(None) is None and _retry_after("soon") is None
+    assert parse_retry_after("3") == 3.0 and parse_retry_after(None) is None and parse_retry_after("soon") is None
     later = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(time.time() + 30))
-    assert 25 <= _retry_after(later) <= 31
+    assert 25 <= parse_retry_after(later) <= 31
     assert json.dumps(RESPONSE_FORMAT)  # the schema is plain JSON

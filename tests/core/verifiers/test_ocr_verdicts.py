@@ -317,7 +317,7 @@ def test_seeded_tracks_resume_where_they_were():
     out = stage(frames, a + b)
     assert {c.track_id for c in verifier.asked} == {8} and len(verifier.asked) == 3
     assert all(c.verdict.state is YES for c in out)
-    assert len(stage._verified[8]) == 5
+    assert stage.crops_verified(8) == 5
 
 
 def test_candidates_without_a_track_are_verified_one_by_one():

@@ -94,12 +94,12 @@ def test_get_image_features_differs_by_line_and_pooled_gives_rows(tiny_siglip):
     from logotag_gui.core.proposers.siglip2 import Siglip2Proposer
 
     proposer = Siglip2Proposer(model_id=str(tiny_siglip), device="cpu")
-    inputs = proposer._patchify(torch.rand(2, 3, 32, 48))
+    inputs = proposer.patchify(torch.rand(2, 3, 32, 48))
     with torch.inference_mode():
-        out = proposer._model.get_image_features(**inputs)
+        out = proposer.model.get_image_features(**inputs)
     assert isinstance(out, torch.Tensor) is (not ON_5)  # the difference this test pins down
     assert tuple(_pooled(out).shape) == (2, 32)
-    assert proposer._features(torch.rand(2, 3, 32, 48)).shape == (2, 32)
+    assert proposer.features(torch.rand(2, 3, 32, 48)).shape == (2, 32)
 
 
 def test_dtype_kwargs_load_the_weights_in_that_dtype(tiny_siglip):
@@ -123,18 +123,18 @@ def test_pil_image_processor_is_picked_on_this_line(tiny_siglip):
 # ---- VLM: processor outputs the model does not take ------------------------------------------------------
 def test_token_type_ids_are_dropped_only_when_the_model_does_not_take_them(tiny_vlm):
     verifier = VlmVerifier(model_id=str(tiny_vlm), device="cpu", max_new_tokens=4)
-    inputs = verifier._processor(images=[np.zeros((40, 50, 3), np.uint8)], text=[verifier._prompt("Acme")],
+    inputs = verifier.processor(images=[np.zeros((40, 50, 3), np.uint8)], text=[verifier.prompt("Acme")],
                                  padding=True, return_tensors="pt")
     inputs["token_type_ids"] = torch.zeros_like(inputs["input_ids"])  # what 4.57's generic tokenizer adds
-    assert "token_type_ids" not in verifier._model_inputs(inputs)
+    assert "token_type_ids" not in verifier.model_inputs(inputs)
 
     class TakesThem(torch.nn.Module):
         def forward(self, input_ids=None, token_type_ids=None):  # Gemma 3 and others use them
             return input_ids
 
-    verifier._model = TakesThem()
+    verifier.model = TakesThem()
     kept = {"input_ids": torch.ones(1, 2), "token_type_ids": torch.zeros(1, 2)}
-    assert "token_type_ids" in verifier._model_inputs(kept)
+    assert "token_type_ids" in verifier.model_inputs(kept)
 
 
 # ---- remote code on transformers >= 5: refused before anything is downloaded -----------------------------
@@ -236,7 +236,7 @@ def test_remote_code_vlm_loads_with_opt_in_on_4_57(tiny_vlm, tmp_path, monkeypat
         VlmVerifier(model_id=str(folder), device="cpu")
     verifier = VlmVerifier(model_id=str(folder), device="cpu", trust_remote_code=True, max_new_tokens=4,
                            answer="generate")
-    assert getattr(verifier._model, "ran_remote_code", False)
+    assert getattr(verifier.model, "ran_remote_code", False)
     verdicts = verifier.verify(_items(2))
     assert [v.state for v in verdicts] == [VerdictState.UNPARSABLE] * 2  # random weights: kept as raw text
     odds = VlmVerifier(model_id=str(folder), device="cpu", trust_remote_code=True, unsure_band=0.0).verify(_items(2))

@@ -39,7 +39,7 @@ def test_tiny_vlm_loads_by_path_and_answers_every_item_in_batches(tiny_vlm):
 
 def test_prompt_goes_through_the_chat_template(tiny_vlm):
     verifier = VlmVerifier(model_id=str(tiny_vlm), device="cpu")
-    prompt = verifier._prompt("Norvik")
+    prompt = verifier.prompt("Norvik")
     assert "<image>" in prompt and PROMPT.format(brand="Norvik") in prompt and prompt.endswith("assistant: ")
 
 

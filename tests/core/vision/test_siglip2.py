@@ -190,8 +190,8 @@ def test_batch_size_does_not_change_features(tiny_siglip):
     one = Siglip2Proposer(model_id=str(tiny_siglip), device="cpu", precision="fp32", batch_size=1)
     auto = Siglip2Proposer(model_id=str(tiny_siglip), device="cpu", precision="fp32")
     assert np.allclose(one.embed_windows(image, boxes), auto.embed_windows(image, boxes), atol=1e-4)
-    assert auto._batch_for(256) >= 16  # the tiny model: large batches on a CPU
-    assert auto._batch_for(10**9) == 1
+    assert auto.batch_for(256) >= 16  # the tiny model: large batches on a CPU
+    assert auto.batch_for(10**9) == 1
 
 
 def test_folded_model_with_kept_position_embeddings_equals_the_librarys(tiny_siglip):
@@ -200,16 +200,16 @@ def test_folded_model_with_kept_position_embeddings_equals_the_librarys(tiny_sig
     proposer = Siglip2Proposer(model_id=str(tiny_siglip), device="cpu", precision="fp32")
     plain = plain_model(tiny_siglip)
     for shape in [(3, 3, 48, 96), (2, 3, 128, 128)]:
-        inputs = proposer._patchify(torch.rand(*shape))
+        inputs = proposer.patchify(torch.rand(*shape))
         with torch.inference_mode():
-            a = _pooled(proposer._model.get_image_features(**inputs))
+            a = _pooled(proposer.model.get_image_features(**inputs))
             b = _pooled(plain.get_image_features(**normalised(inputs)))
         assert torch.allclose(a, b, atol=1e-5)
-    mixed = proposer._patchify(torch.rand(2, 3, 64, 64), pad_to=64)
+    mixed = proposer.patchify(torch.rand(2, 3, 64, 64), pad_to=64)
     mixed["spatial_shapes"][1] = torch.tensor([2, 8])  # a second image of another grid: the library's path
     mixed["pixel_attention_mask"][1, 16:] = 0
     with torch.inference_mode():
-        assert torch.allclose(_pooled(proposer._model.get_image_features(**mixed)),
+        assert torch.allclose(_pooled(proposer.model.get_image_features(**mixed)),
                               _pooled(plain.get_image_features(**normalised(mixed))), atol=1e-5)
 
 
@@ -226,13 +226,13 @@ def test_tensor_path_gives_the_processor_features(tiny_siglip):
     with torch.inference_mode():
         expected = _pooled(plain_model(tiny_siglip).get_image_features(**theirs)).numpy()
     for pixels in (frame_tensor(image)[None], frame_pixels(image).permute(2, 0, 1)[None]):
-        ours = proposer._patchify(pixels, pad_to=processor.max_num_patches)
+        ours = proposer.patchify(pixels, pad_to=processor.max_num_patches)
         assert ours["pixel_values"].max() > 1  # raw 0-255: the normalisation lives in the patch embedding
         real = ours["pixel_attention_mask"].bool()
         assert torch.allclose(normalised(ours)["pixel_values"][real], theirs["pixel_values"][real], atol=1e-5)
         assert torch.equal(ours["pixel_attention_mask"], theirs["pixel_attention_mask"])
         assert torch.equal(ours["spatial_shapes"], theirs["spatial_shapes"])
-        assert np.allclose(proposer._features(pixels), expected, atol=1e-5)
+        assert np.allclose(proposer.features(pixels), expected, atol=1e-5)
 
 
 # ---- the proposer -------------------------------------------------------------------------------
@@ -260,12 +260,12 @@ def test_index_is_cached_and_rebuilt_when_references_change(tiny_siglip, tmp_pat
     Image.new("RGB", (64, 64), "red").save(logos / "acme.png")
     proposer = Siglip2Proposer(model_id=str(tiny_siglip), device="cpu", cache_root=str(tmp_path / "c"))
     proposer.prepare(load_dictionary(logos))
-    first = proposer._index
+    first = proposer.index
     proposer.prepare(load_dictionary(logos))
-    assert proposer._index.manifest == first.manifest  # reused
+    assert proposer.index.manifest == first.manifest  # reused
     Image.new("RGB", (64, 64), "blue").save(logos / "globex.png")
     proposer.prepare(load_dictionary(logos))
-    assert proposer._index.index.ntotal == 2  # stale index rebuilt, never reused
+    assert proposer.index.index.ntotal == 2  # stale index rebuilt, never reused
 
 
 def test_missing_weights_name_the_model_and_the_way_out(monkeypatch):
@@ -280,16 +280,16 @@ def test_unpadded_batches_give_the_padded_features(tiny_siglip):
     """A batch of one shape needs no padding: the masked padding never changed the features."""
     proposer = Siglip2Proposer(model_id=str(tiny_siglip), device="cpu", precision="fp32")
     crops = torch.rand(3, 3, 48, 96)  # 3 x 6 = 18 patches of a 64-patch budget
-    plain = proposer._features(crops)
-    inputs = proposer._patchify(crops, pad_to=64)
-    out = proposer._model.get_image_features(**inputs)
+    plain = proposer.features(crops)
+    inputs = proposer.patchify(crops, pad_to=64)
+    out = proposer.model.get_image_features(**inputs)
     assert torch.allclose(torch.from_numpy(plain), _pooled(out).float(), atol=1e-5)
 
 
 def test_native_resolution_never_upsamples_small_windows(tiny_siglip, monkeypatch):
     seen = []
     proposer = Siglip2Proposer(model_id=str(tiny_siglip), device="cpu", native_resolution=True)
-    monkeypatch.setattr(proposer, "_features", lambda batch: seen.append(tuple(batch.shape[-2:])) or
+    monkeypatch.setattr(proposer, "features", lambda batch: seen.append(tuple(batch.shape[-2:])) or
                         np.zeros((len(batch), 32), np.float32))
     image = np.zeros((360, 640, 3), np.uint8)
     proposer.embed_windows(image, np.array([[0, 0, 48, 48], [0, 0, 200, 200]]))

@@ -133,7 +133,7 @@ def test_the_engine_names_its_missing_models(monkeypatch, tmp_path):
 
     monkeypatch.setattr(rapidocr, "__file__", str(tmp_path / "rapidocr" / "__init__.py"))
     with pytest.raises(RuntimeError, match="never downloads"):
-        text_reading._load_engine()
+        text_reading.load_engine()
 
 
 @pytest.mark.parametrize(("cores", "threads"), [(1, 1), (2, 1), (3, 1), (8, 2), (16, 4)])
@@ -149,7 +149,7 @@ def test_the_engine_shares_the_cores_with_the_frames_proposed_at_once(monkeypatc
 
     monkeypatch.setattr(rapidocr, "RapidOCR", Engine)
     monkeypatch.setattr("os.cpu_count", lambda: cores)
-    text_reading._load_engine()
+    text_reading.load_engine()
     assert seen["EngineConfig.onnxruntime.intra_op_num_threads"] == threads
     assert all(Path(seen[f"{task}.model_path"]).is_file() for task in MODEL_FILES)
 
