@@ -77,6 +77,7 @@ class ReviewController(QObject):
         self._threads: list[QThread] = []
         self._unsubscribe: Callable[[], None] | None = None
         self.following = False
+        self._in_flight = 0  # jobs sent to the lanes whose result has not come back yet
         self.follow_drawn = True  # a drawn box is followed through the clip at once
         self.learn = True  # decisions teach views and look-alikes while the review goes on
 
@@ -99,6 +100,7 @@ class ReviewController(QObject):
         for worker in self.workers.values():
             worker.cancel.set()
         self.workers = {}
+        self._in_flight = 0  # the stopped lanes send nothing back
         threads, self._threads = self._threads, []
         for thread in threads:
             thread.quit()
@@ -152,9 +154,15 @@ class ReviewController(QObject):
         w.update_meter()
 
     # ---- jobs -------------------------------------------------------------------------------------------
+    @property
+    def idle(self) -> bool:
+        """No following or learning job is queued or at work (each one's result has been applied)."""
+        return self._in_flight == 0
+
     def _dispatch(self, job: Job) -> None:
         if not self.workers:
             return
+        self._in_flight += 1
         if job.lane == "follow":
             self.following = True
             if job.text:
@@ -164,6 +172,7 @@ class ReviewController(QObject):
             self._learn_job.emit(job)
 
     def _job_done(self, job: Job, result) -> None:
+        self._in_flight -= 1
         if job.lane == "follow":
             self._follow_finished()
         if self.session is None:
@@ -175,6 +184,7 @@ class ReviewController(QObject):
                        f"What {job.text.rstrip('…') or 'learning'} found was not saved: {exc}")
 
     def _job_failed(self, job: Job, message: str) -> None:
+        self._in_flight -= 1
         if job.lane == "follow":
             self._follow_finished()
         self.w.statusBar().showMessage(f"{job.text.rstrip('…') or 'Learning from the decision'} failed: {message}",

@@ -208,9 +208,10 @@ def test_a_drawn_box_is_followed_and_t_accepts_the_whole_proposed_track(window, 
     _press(window, qtbot, Qt.Key.Key_B)
     window.clip_view.view.boxDrawn.emit(box)  # the drag, as test_frame_view drives it with the mouse
     drawn = window.session.current
+    assert not window.review.idle  # following the drawn box is under way
     assert drawn.method == "manual" and drawn.final_brand == "Norvik" and drawn.frame.index == 10
     assert window.reference_for(drawn) == logos_dir / "Norvik.png"  # a drawn box shows its brand's reference
-    qtbot.waitUntil(lambda: not window.review.following, timeout=30_000)
+    qtbot.waitUntil(lambda: window.review.idle, timeout=30_000)  # following and learning from the drawing
     track = window.session.track(drawn.track_id)
     # Followed boxes, and those that learning from the drawing found first and that joined the track.
     proposed = [c for c in track if c.id != drawn.id]
@@ -249,5 +250,5 @@ def test_every_decision_the_app_makes_goes_through_the_review_session(window, qt
         _press(window, qtbot, key, modifier or Qt.KeyboardModifier.NoModifier)
     window.review.relabel("Aquila")
     window.review.add_box(BBox(300, 200, 60, 30), "Fennel")
-    qtbot.waitUntil(lambda: not window.review.following, timeout=30_000)
+    qtbot.waitUntil(lambda: window.review.idle, timeout=30_000)  # what following and learning found, saved
     assert len(writes) >= 8 and set(writes) == {("apply_edit", "logotag_gui.core.review.session")}

@@ -50,8 +50,7 @@ def test_keys_while_a_run_a_follow_and_learning_work(window, qtbot, tmp_path, de
         qtbot.keyClick(window.clip_view.view, key)
         qtbot.wait(15)
     qtbot.keyClick(window.clip_view.view, Qt.Key.Key_A, Qt.KeyboardModifier.ShiftModifier)
-    qtbot.waitUntil(lambda: not window.review.following, timeout=60_000)
-    qtbot.wait(300)  # a learning pass that finished meanwhile lands
+    qtbot.waitUntil(lambda: window.review.idle, timeout=60_000)  # following and learning passes, applied
     assert touched_from <= {gui_thread.name}
     stored = open_repository(tmp_path / "p.sqlite")
     shown = {c.id: (c.review.state, c.final_brand) for c in window.session.candidates}
