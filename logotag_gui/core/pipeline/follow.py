@@ -18,7 +18,7 @@ import math
 from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Protocol
+from typing import Any, Protocol
 
 import cv2
 import numpy as np
@@ -333,67 +333,79 @@ def follow_box(source, *, frame_index: int, bbox: BBox, sampled: Sequence[int],
     if info.kind != "video":
         result.stops = {"forward": Stop(StopReason.NOT_A_CLIP), "backward": Stop(StopReason.NOT_A_CLIP, backward=True)}
         return result
-    wanted = set(sampled)
     span = None if settings.max_seconds is None else int(settings.max_seconds * info.fps)
     last = info.frame_count - 1 if span is None else min(info.frame_count - 1, frame_index + span)
     first = 0 if span is None else max(0, frame_index - span)
-    total = max(1, last - first)
-    template: list[Template] = []  # made from the seed frame on the first pass
+    following = _Following(source, result, frame_index=frame_index, bbox=bbox, wanted=set(sampled),
+                           settings=settings, tracker=tracker, on_progress=on_progress, cancel=cancel,
+                           total=max(1, last - first))
     for name, step, stop in (("forward", 1, last), ("backward", -1, first)):
-        result.stops[name] = _follow_one_way(
-            source, result, frame_index=frame_index, bbox=bbox, step=step, stop=stop, wanted=wanted,
-            settings=settings, tracker=tracker, template=template, on_progress=on_progress, cancel=cancel,
-            total=total)
+        result.stops[name] = following.one_way(step, stop)
     result.boxes.sort(key=lambda b: b.frame.index)
     return result
 
 
-def _follow_one_way(source, result: FollowResult, *, frame_index: int, bbox: BBox, step: int, stop: int,
-                    wanted: set[int], settings: FollowSettings, tracker: str | TrackerFactory, template: list[Template],
-                    on_progress: ProgressFn | None,
-                    cancel: Callable[[], bool] | None, total: int) -> Stop:
-    frames = _frames(source, start=frame_index, stop=stop, step=step, chunk=settings.chunk_frames)
-    first = next(frames, None)
-    if first is None or first[0].index != frame_index:
-        return Stop(StopReason.NOT_DECODABLE, backward=step < 0)
-    ref, gray = first
-    factor = min(1.0, settings.work_width / ref.width)
-    follower = (TRACKERS[tracker] if isinstance(tracker, str) else tracker)(settings)
-    if not template:
-        template.append(Template.from_frame(gray, bbox))
-    if not follower.start(_resized(gray, factor), _scale(bbox, factor)):
-        return Stop(StopReason.NO_TEXTURE, backward=step < 0)
-    cut = CutDetector(floor=settings.cut_floor, ratio=settings.cut_ratio)
-    cut(gray)
-    for ref, gray in frames:
-        if cancel is not None and cancel():
-            return Stop(StopReason.CANCELLED, backward=step < 0)
-        result.frames_tracked += 1
-        if on_progress is not None and result.frames_tracked % 25 == 0:
-            on_progress(min(result.frames_tracked, total), total)
-        if cut(gray):
-            return Stop(StopReason.CUT, ref.index, backward=step < 0)
-        moved = follower.update(_resized(gray, factor))
-        if moved is None:
-            return Stop(StopReason.LOST, ref.index, backward=step < 0)
-        box = _scale(moved, 1 / factor)
-        if box.w < 6 or box.h < 6:
-            return Stop(StopReason.TOO_SMALL, ref.index, backward=step < 0)
-        if visible_share(box, ref.width, ref.height) < settings.min_visible:
-            return Stop(StopReason.LEFT_FRAME, ref.index, backward=step < 0)
-        if ref.index not in wanted:
-            continue
-        found = anchor(template[0], gray, box, min_inliers=settings.min_inliers)
-        if found is not None:
-            box, score = found
-            follower.start(_resized(gray, factor), _scale(box, factor))
-        else:
-            score = correlation(template[0], gray, box)
-            if score < settings.min_similarity:
-                return Stop(StopReason.NO_MATCH, ref.index, f"similarity {score:.2f}", backward=step < 0)
-        clipped = box.clipped(ref.width, ref.height)
-        result.boxes.append(FollowedBox(ref, clipped, round(score, 4), found is not None))
-    return Stop(StopReason.CLIP_END, backward=step < 0)
+@dataclass
+class _Following:
+    """One box followed both ways from its frame: what the two directions share."""
+
+    source: Any
+    result: FollowResult  # both directions add their boxes and frame counts here
+    frame_index: int
+    bbox: BBox
+    wanted: set[int]  # the sampled frames: a box is kept on these
+    settings: FollowSettings
+    tracker: str | TrackerFactory
+    on_progress: ProgressFn | None
+    cancel: Callable[[], bool] | None
+    total: int  # frames both ways, for progress
+    template: Template | None = None  # the mark as the seed frame shows it, made on the first pass
+
+    def one_way(self, step: int, stop: int) -> Stop:
+        settings, result, backward = self.settings, self.result, step < 0
+        frames = _frames(self.source, start=self.frame_index, stop=stop, step=step, chunk=settings.chunk_frames)
+        first = next(frames, None)
+        if first is None or first[0].index != self.frame_index:
+            return Stop(StopReason.NOT_DECODABLE, backward=backward)
+        ref, gray = first
+        factor = min(1.0, settings.work_width / ref.width)
+        follower = (TRACKERS[self.tracker] if isinstance(self.tracker, str) else self.tracker)(settings)
+        if self.template is None:
+            self.template = Template.from_frame(gray, self.bbox)
+        template = self.template
+        if not follower.start(_resized(gray, factor), _scale(self.bbox, factor)):
+            return Stop(StopReason.NO_TEXTURE, backward=backward)
+        cut = CutDetector(floor=settings.cut_floor, ratio=settings.cut_ratio)
+        cut(gray)
+        for ref, gray in frames:
+            if self.cancel is not None and self.cancel():
+                return Stop(StopReason.CANCELLED, backward=backward)
+            result.frames_tracked += 1
+            if self.on_progress is not None and result.frames_tracked % 25 == 0:
+                self.on_progress(min(result.frames_tracked, self.total), self.total)
+            if cut(gray):
+                return Stop(StopReason.CUT, ref.index, backward=backward)
+            moved = follower.update(_resized(gray, factor))
+            if moved is None:
+                return Stop(StopReason.LOST, ref.index, backward=backward)
+            box = _scale(moved, 1 / factor)
+            if box.w < 6 or box.h < 6:
+                return Stop(StopReason.TOO_SMALL, ref.index, backward=backward)
+            if visible_share(box, ref.width, ref.height) < settings.min_visible:
+                return Stop(StopReason.LEFT_FRAME, ref.index, backward=backward)
+            if ref.index not in self.wanted:
+                continue
+            found = anchor(template, gray, box, min_inliers=settings.min_inliers)
+            if found is not None:
+                box, score = found
+                follower.start(_resized(gray, factor), _scale(box, factor))
+            else:
+                score = correlation(template, gray, box)
+                if score < settings.min_similarity:
+                    return Stop(StopReason.NO_MATCH, ref.index, f"similarity {score:.2f}", backward=backward)
+            clipped = box.clipped(ref.width, ref.height)
+            result.boxes.append(FollowedBox(ref, clipped, round(score, 4), found is not None))
+        return Stop(StopReason.CLIP_END, backward=backward)
 
 
 def _scale(box: BBox, factor: float) -> BBox:
