@@ -206,7 +206,8 @@ class Candidate:
     bbox: BBox
     brand: str
     score: float  # retrieval score: cosine for siglip2, inlier share for keypoints, OCR confidence
-    method: str  # which proposer made it: siglip2, keypoints, ocr, manual
+    method: str  # which proposer made it: siglip2, keypoints, ocr, shape, manual, tracked, learned; or several
+    #              that found the same box, joined (joined_method): "keypoints+ocr"
     margin: float = 0.0  # top1 - top2 score over brands, where the proposer has one
     reference: str | None = None  # reference file that matched best
     track_id: int | None = None
@@ -255,6 +256,20 @@ Stage = Literal["notice", "loading models", "indexing logos", "frames", "followi
 RunStatus = Literal["running", "done", "cancelled", "failed", "interrupted", "superseded"]
 PartStatus = Literal["pending", "running", "done", "cancelled", "failed", "interrupted"]
 Polarity = Literal["positive", "negative"]
+# The decision that taught a learned reference: a decision kind's value, or "followed" (a followed box accepted).
+TaughtBy = Literal["accept", "reject", "relabel", "box_edit", "added", "present", "followed"]
+
+METHOD_JOIN = "+"  # a box found by several proposers: their names joined, one string in the store and exports
+
+
+def joined_method(*sources: str) -> str:
+    """One method for a box that several proposers found ("keypoints" and "ocr": "keypoints+ocr")."""
+    return METHOD_JOIN.join(sources)
+
+
+def method_sources(method: str) -> tuple[str, ...]:
+    """The proposers a method names ("keypoints+ocr": keypoints and ocr)."""
+    return tuple(method.split(METHOD_JOIN))
 
 
 @dataclass(frozen=True, slots=True)

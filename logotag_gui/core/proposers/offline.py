@@ -18,7 +18,7 @@ import logging
 from dataclasses import dataclass, field
 
 from logotag_gui.core.base.errors import ModelUnavailable
-from logotag_gui.core.base.records import Candidate, Frame
+from logotag_gui.core.base.records import Candidate, Frame, joined_method, method_sources
 from logotag_gui.core.media.logos import LogoDictionary
 from logotag_gui.core.proposers.keypoints import KeypointProposer
 from logotag_gui.core.proposers.ocr_text import OcrTextProposer
@@ -42,11 +42,11 @@ def fuse(primary: list[Candidate], secondary: list[Candidate], *,
             out.append(first)
             continue
         used.add(match)
-        if secondary[match].method in first.method.split("+"):  # one source does not count twice
+        if secondary[match].method in method_sources(first.method):  # one source does not count twice
             out.append(first)
             continue
         score = 1 - (1 - first.score) * (1 - secondary[match].score)
-        out.append(first.with_(score=round(score, 4), method=f"{first.method}+{secondary[match].method}"))
+        out.append(first.with_(score=round(score, 4), method=joined_method(first.method, secondary[match].method)))
     rest = [t for i, t in enumerate(secondary) if i not in used]
     if yield_to_other_brands:
         rest = [t for t in rest if not any(t.bbox.overlaps(p.bbox) for p in primary)]

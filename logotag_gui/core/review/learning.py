@@ -30,15 +30,15 @@ import io
 import json
 import logging
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import numpy as np
 from PIL import Image
 
-from logotag_gui.core.base.records import Candidate, DecisionKind, Frame, ReviewState
+from logotag_gui.core.base.records import Candidate, DecisionKind, Frame, Polarity, ReviewState, TaughtBy
 from logotag_gui.core.media.logos import LogoDictionary, Reference
 from logotag_gui.core.media.shots import shot_cuts
 from logotag_gui.core.pipeline.tracks import TrackLinker, nms
@@ -170,13 +170,13 @@ class Learner:
                    for o in self.repo.candidates(video_id=self.video.id, frame_index=c.frame.index))
 
     @staticmethod
-    def _lessons(decided: Sequence[Candidate]):
+    def _lessons(decided: Sequence[Candidate]) -> Iterator[tuple[Candidate, str, Polarity, TaughtBy]]:
         """(candidate, brand, polarity, taught_by) for each lesson; one view per track and decision is enough."""
         seen: set[tuple] = set()
         for c in sorted(decided, key=lambda c: -c.final_bbox.area):
             kind = c.review.kind.value if c.review.kind else "accept"
-            taught_by = "followed" if c.method == "tracked" and kind == "accept" else kind
-            lessons = []
+            taught_by = cast(TaughtBy, "followed" if c.method == "tracked" and kind == "accept" else kind)
+            lessons: list[tuple[str, Polarity]] = []
             if c.review.state is ReviewState.ACCEPTED:
                 lessons.append((c.final_brand, "positive"))
                 if c.review.kind is DecisionKind.RELABEL or (c.review.brand and c.review.brand != c.brand):

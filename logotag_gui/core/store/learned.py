@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import CursorResult, delete, select
 
-from logotag_gui.core.base.records import BBox, Polarity
+from logotag_gui.core.base.records import BBox, Polarity, TaughtBy
 from logotag_gui.core.store.schema import ReviewReference
 
 if TYPE_CHECKING:
@@ -24,7 +24,7 @@ class LearnedReference:
     id: int
     brand: str
     polarity: Polarity
-    taught_by: str  # the decision kind that taught it
+    taught_by: TaughtBy  # the decision that taught it
     candidate_id: int | None
     video_id: int
     frame_index: int
@@ -39,7 +39,7 @@ class LearnedMixin:
     # ---- what review teaches: views of brands (positive) and look-alikes (negative) ------------------
     def add_review_reference(self, *, brand: str, polarity: Polarity, candidate_id: int | None, video_id: int,
                              frame_index: int, bbox: BBox, image_png: bytes, reviewer: str,
-                             taught_by: str = "accept") -> int:
+                             taught_by: TaughtBy = "accept") -> int:
         if polarity not in ("positive", "negative"):
             raise ValueError(f"polarity is positive or negative, not {polarity!r}")
         with self._session() as s:
@@ -61,8 +61,8 @@ class LearnedMixin:
         if candidate_id is not None:
             q = q.where(ReviewReference.candidate_id == candidate_id)
         with self._session() as s:
-            return [LearnedReference(r.id, r.brand, cast(Polarity, r.polarity), r.taught_by, r.candidate_id,
-                                     r.video_id, r.frame_index, BBox(r.x, r.y, r.w, r.h), r.image)
+            return [LearnedReference(r.id, r.brand, cast(Polarity, r.polarity), cast(TaughtBy, r.taught_by),
+                                     r.candidate_id, r.video_id, r.frame_index, BBox(r.x, r.y, r.w, r.h), r.image)
                     for r in s.scalars(q)]
 
     def review_reference_places(self, *, polarity: str) -> list[tuple[str, int]]:
