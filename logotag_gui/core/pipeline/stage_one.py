@@ -97,7 +97,7 @@ class StageOne:
     _pool: ThreadPoolExecutor | None = None
 
     def __post_init__(self) -> None:
-        if self.workers > 1 and getattr(self.proposer, "thread_safe", False):
+        if self.workers > 1 and self.proposer.thread_safe:
             self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="logotag-propose")
 
     @property

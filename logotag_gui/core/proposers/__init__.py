@@ -16,6 +16,7 @@ class Proposer(Protocol):
     name: str
     model_id: str
     revision: str | None
+    thread_safe: bool  # frames may be proposed on several threads at once (pipeline/stage_one.py)
 
     def prepare(self, dictionary: LogoDictionary) -> None:
         """Index the references; called once per dictionary, before the first frame."""

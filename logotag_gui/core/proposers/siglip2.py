@@ -132,7 +132,7 @@ class Siglip2Proposer:
     model_id: str = DEFAULT_MODEL
     revision: str | None = None
     device: str = "auto"
-    batch_size: int = 0  # windows per model call; 0: as many as fit (see _batch_for)
+    batch_size: int = 0  # windows per model call; 0: as many as fit (see batch_for)
     top_k: int = 3
     threshold: float = 0.7
     min_margin: float = 0.0
@@ -144,6 +144,8 @@ class Siglip2Proposer:
     native_resolution: bool = False
     precision: str = "auto"  # model dtype: auto, fp32 or bf16 (see model_dtype)
     name: str = "siglip2"
+    # One model call at a time: the model batches a frame's windows itself, and torch's own threads fill the CPU.
+    thread_safe = False
     # Seconds spent per stage when a dict is set here (bench/bench_siglip2.py --profile); the device is
     # synchronised at each stage's end only then.
     profile: dict[str, float] | None = field(default=None, repr=False, compare=False)
