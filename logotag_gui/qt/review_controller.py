@@ -172,7 +172,7 @@ class ReviewController(QObject):
             self._learn_job.emit(job)
 
     def _job_done(self, job: Job, result) -> None:
-        self._in_flight -= 1
+        self._in_flight = max(0, self._in_flight - 1)  # a stopped lane's late result counts for nothing
         if job.lane == "follow":
             self._follow_finished()
         if self.session is None:
@@ -184,7 +184,7 @@ class ReviewController(QObject):
                        f"What {job.text.rstrip('…') or 'learning'} found was not saved: {exc}")
 
     def _job_failed(self, job: Job, message: str) -> None:
-        self._in_flight -= 1
+        self._in_flight = max(0, self._in_flight - 1)  # a stopped lane's late result counts for nothing
         if job.lane == "follow":
             self._follow_finished()
         self.w.statusBar().showMessage(f"{job.text.rstrip('…') or 'Learning from the decision'} failed: {message}",

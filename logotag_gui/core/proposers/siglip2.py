@@ -63,7 +63,7 @@ def naflex_size(height: int, width: int, patch: int, max_patches: int, eps: floa
     return scaled(lo, height), scaled(lo, width)
 
 
-def _pooled(features) -> torch.Tensor:
+def pooled_features(features) -> torch.Tensor:
     """The pooled image embedding from `get_image_features`, on either transformers line.
 
     transformers 5 returns an output object (take its `.pooler_output`); 4.57 returns the pooled
@@ -214,7 +214,7 @@ class Siglip2Proposer:
         with self._stage("patchify"):
             inputs = self.patchify(batch)
         with self._stage("model"):
-            pooled = _pooled(self.model.get_image_features(**inputs))
+            pooled = pooled_features(self.model.get_image_features(**inputs))
         with self._stage("to host"):
             return pooled.float().cpu().numpy()
 

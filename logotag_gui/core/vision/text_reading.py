@@ -226,7 +226,7 @@ def _tight_word(gray: np.ndarray, quad: np.ndarray, text: str) -> np.ndarray:
 
     Along the line, the recogniser says where the word's letters are (their columns in its crop, give or
     take part of a letter); across it, the box is the detector's, padded by about half the text's height,
-    and on a small logo it can take in an emblem beside the name. The letters themselves (`_letters`), in
+    and on a small logo it can take in an emblem beside the name. The letters themselves (`letters_box`), in
     the word's upright crop widened a little, give both extents. Never larger than the detector's line
     (the caller clips); the word's box unchanged where no letters stand out (too small, or no contrast).
     """
@@ -245,7 +245,7 @@ def _tight_word(gray: np.ndarray, quad: np.ndarray, text: str) -> np.ndarray:
     upright = np.array([[0, 0], [w, 0], [w, h], [0, h]], dtype=np.float32)
     to_upright = cv2.getPerspectiveTransform(p, upright)
     crop = cv2.warpPerspective(gray, to_upright, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    found = _letters(crop, sum(not ch.isspace() for ch in text))
+    found = letters_box(crop, sum(not ch.isspace() for ch in text))
     if found is None:
         return quad
     left, top, right, bottom = found
@@ -256,7 +256,7 @@ def _tight_word(gray: np.ndarray, quad: np.ndarray, text: str) -> np.ndarray:
     return cv2.perspectiveTransform(corners, np.linalg.inv(to_upright)).reshape(4, 2)
 
 
-def _letters(crop: np.ndarray, count: int) -> tuple[int, int, int, int] | None:
+def letters_box(crop: np.ndarray, count: int) -> tuple[int, int, int, int] | None:
     """Where the `count` letters of an upright word crop lie (left, top, right, bottom), or None if unclear.
 
     Otsu's threshold splits the crop in two: dark letters on light ground or light on dark. Of each side's

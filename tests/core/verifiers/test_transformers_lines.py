@@ -16,7 +16,7 @@ import torch
 
 from logotag_gui.core.base.errors import ModelUnavailable
 from logotag_gui.core.base.records import BBox, Candidate, FrameRef, VerdictState
-from logotag_gui.core.proposers.siglip2 import _pooled
+from logotag_gui.core.proposers.siglip2 import pooled_features
 from logotag_gui.core.verifiers import VerifyItem, vlm
 from logotag_gui.core.verifiers.vlm import DEFAULT_MODEL, REMOTE_CODE_ISSUE, VlmVerifier, remote_code_blocked
 from logotag_gui.core.vision import weights as models
@@ -84,10 +84,10 @@ def test_pooled_takes_a_tensor_or_an_output_object():
     from transformers.modeling_outputs import BaseModelOutputWithPooling
 
     t = torch.rand(2, 8)
-    assert _pooled(t) is t  # 4.57
-    assert _pooled(BaseModelOutputWithPooling(last_hidden_state=torch.rand(2, 3, 8), pooler_output=t)) is t  # 5.x
+    assert pooled_features(t) is t  # 4.57
+    assert pooled_features(BaseModelOutputWithPooling(last_hidden_state=torch.rand(2, 3, 8), pooler_output=t)) is t  # 5.x
     with pytest.raises(TypeError, match="pooler_output"):
-        _pooled(object())
+        pooled_features(object())
 
 
 def test_get_image_features_differs_by_line_and_pooled_gives_rows(tiny_siglip):
@@ -98,7 +98,7 @@ def test_get_image_features_differs_by_line_and_pooled_gives_rows(tiny_siglip):
     with torch.inference_mode():
         out = proposer.model.get_image_features(**inputs)
     assert isinstance(out, torch.Tensor) is (not ON_5)  # the difference this test pins down
-    assert tuple(_pooled(out).shape) == (2, 32)
+    assert tuple(pooled_features(out).shape) == (2, 32)
     assert proposer.features(torch.rand(2, 3, 32, 48)).shape == (2, 32)
 
 

@@ -12,7 +12,7 @@ from PIL import Image
 from logotag_gui.core.base.errors import ModelUnavailable
 from logotag_gui.core.base.records import Frame, FrameRef
 from logotag_gui.core.media.logos import load_dictionary
-from logotag_gui.core.proposers.siglip2 import Siglip2Proposer, _pooled, naflex_size
+from logotag_gui.core.proposers.siglip2 import Siglip2Proposer, naflex_size, pooled_features
 from logotag_gui.core.vision.crops import (
     WindowSpec,
     crop_resize,
@@ -164,7 +164,7 @@ def test_batched_path_gives_the_per_crop_processor_features(tiny_siglip):
     for x, y, w, h in boxes:
         inputs = processor(images=[Image.fromarray(image[y:y + h, x:x + w])], return_tensors="pt")
         with torch.inference_mode():
-            reference.append(_pooled(model.get_image_features(**inputs)).numpy())
+            reference.append(pooled_features(model.get_image_features(**inputs)).numpy())
     assert cosine(ours, np.vstack(reference)).min() > 0.999
 
 
@@ -202,15 +202,15 @@ def test_folded_model_with_kept_position_embeddings_equals_the_librarys(tiny_sig
     for shape in [(3, 3, 48, 96), (2, 3, 128, 128)]:
         inputs = proposer.patchify(torch.rand(*shape))
         with torch.inference_mode():
-            a = _pooled(proposer.model.get_image_features(**inputs))
-            b = _pooled(plain.get_image_features(**normalised(inputs)))
+            a = pooled_features(proposer.model.get_image_features(**inputs))
+            b = pooled_features(plain.get_image_features(**normalised(inputs)))
         assert torch.allclose(a, b, atol=1e-5)
     mixed = proposer.patchify(torch.rand(2, 3, 64, 64), pad_to=64)
     mixed["spatial_shapes"][1] = torch.tensor([2, 8])  # a second image of another grid: the library's path
     mixed["pixel_attention_mask"][1, 16:] = 0
     with torch.inference_mode():
-        assert torch.allclose(_pooled(proposer.model.get_image_features(**mixed)),
-                              _pooled(plain.get_image_features(**normalised(mixed))), atol=1e-5)
+        assert torch.allclose(pooled_features(proposer.model.get_image_features(**mixed)),
+                              pooled_features(plain.get_image_features(**normalised(mixed))), atol=1e-5)
 
 
 def test_tensor_path_gives_the_processor_features(tiny_siglip):
@@ -224,7 +224,7 @@ def test_tensor_path_gives_the_processor_features(tiny_siglip):
     assert naflex_size(128, 128, 16, processor.max_num_patches) == (128, 128)
     theirs = processor(images=[Image.fromarray(image)], return_tensors="pt")
     with torch.inference_mode():
-        expected = _pooled(plain_model(tiny_siglip).get_image_features(**theirs)).numpy()
+        expected = pooled_features(plain_model(tiny_siglip).get_image_features(**theirs)).numpy()
     for pixels in (frame_tensor(image)[None], frame_pixels(image).permute(2, 0, 1)[None]):
         ours = proposer.patchify(pixels, pad_to=processor.max_num_patches)
         assert ours["pixel_values"].max() > 1  # raw 0-255: the normalisation lives in the patch embedding
@@ -283,7 +283,7 @@ def test_unpadded_batches_give_the_padded_features(tiny_siglip):
     plain = proposer.features(crops)
     inputs = proposer.patchify(crops, pad_to=64)
     out = proposer.model.get_image_features(**inputs)
-    assert torch.allclose(torch.from_numpy(plain), _pooled(out).float(), atol=1e-5)
+    assert torch.allclose(torch.from_numpy(plain), pooled_features(out).float(), atol=1e-5)
 
 
 def test_native_resolution_never_upsamples_small_windows(tiny_siglip, monkeypatch):

@@ -23,11 +23,14 @@ from logotag_gui.core.vision.text_reading import (
     MODEL_FILES,
     TextLine,
     TextReader,
-    _letters,
+    letters_box,
     name_box,
     name_similarity,
 )
 from resources import synth
+
+# This module is about reading itself: every image is read by the engine (tests/conftest.py reads each once).
+pytestmark = pytest.mark.fresh_ocr
 
 
 def _ink_box(mask: np.ndarray) -> BBox:
@@ -102,14 +105,14 @@ def _crop(ground: int, ink: int, *, stroke: int = 10) -> np.ndarray:
 @pytest.mark.parametrize("ground,ink", [(240, 20), (20, 240)])  # dark on light, light on dark
 @pytest.mark.parametrize("stroke", [10, 16])  # bold letters outweigh their ground
 def test_the_letters_of_a_crop_are_found_apart_from_ground_emblem_and_specks(ground, ink, stroke):
-    assert _letters(_crop(ground, ink, stroke=stroke), 4) == (20, 14, 80 + stroke, 42)
+    assert letters_box(_crop(ground, ink, stroke=stroke), 4) == (20, 14, 80 + stroke, 42)
 
 
 def test_a_crop_without_contrast_or_without_the_words_letters_has_none():
-    assert _letters(np.full((40, 100), 128, np.uint8), 4) is None
+    assert letters_box(np.full((40, 100), 128, np.uint8), 4) is None
     stripes = np.full((40, 100), 240, np.uint8)
     stripes[10:30] = 20  # one bar: not the nine letters the recogniser read
-    assert _letters(stripes, 9) is None
+    assert letters_box(stripes, 9) is None
 
 
 def test_the_engine_reads_offline_with_the_models_its_wheel_ships(monkeypatch):
