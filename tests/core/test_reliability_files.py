@@ -365,22 +365,16 @@ def test_redact_secrets_in_free_text_and_in_the_log(tmp_path, monkeypatch):
     assert "s3cret" not in formatter.format(record)
 
 
-def test_an_unwritable_log_folder_falls_back_instead_of_failing(tmp_path, monkeypatch):
+def test_an_unwritable_log_folder_falls_back_instead_of_failing(tmp_path):
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("")
-    monkeypatch.setenv("LOGOTAG_LOG_DIR", str(blocker / "logs"))
-    monkeypatch.setattr(logsetup, "_configured", None)
-    monkeypatch.setattr(logsetup, "_trace_crashes", lambda path: None)  # pytest's own faulthandler stays
-    root = logging.getLogger()
-    before, level = list(root.handlers), root.level
-    try:
-        path = logsetup.setup_logging(console=False)
-        assert path.parent != blocker / "logs" and path.exists()
-    finally:
-        for handler in set(root.handlers) - set(before):
-            root.removeHandler(handler)
-            handler.close()
-        root.setLevel(level)
+    script = "from logotag_gui.core.base.logsetup import setup_logging; print(setup_logging(console=False))"
+    env = {**os.environ, "LOGOTAG_LOG_DIR": str(blocker / "logs")}  # a process of its own: logging set up afresh
+    proc = subprocess.run([sys.executable, "-c", script], cwd=REPO_ROOT, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    path = Path(proc.stdout.strip().splitlines()[-1])
+    assert path.parent != blocker / "logs" and path.exists()
 
 
 def test_a_native_crash_leaves_every_threads_stack_beside_the_log_and_the_next_start_names_it(tmp_path):

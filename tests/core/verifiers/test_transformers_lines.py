@@ -189,7 +189,9 @@ def test_remote_code_seen_only_after_resolving_is_refused_before_loading(line, t
     line(5, 0)
     folder = _remote_copy(tiny_vlm, tmp_path / "fetched", {"AutoModelForCausalLM": "modeling_x.XModel"})
     monkeypatch.setattr(vlm, "resolve_model", lambda *a, **k: str(folder))
-    monkeypatch.setattr(VlmVerifier, "_load", lambda *a, **k: pytest.fail("loaded a remote-code model on 5"))
+    for auto in ("AutoProcessor", "AutoModelForImageTextToText", "AutoModelForCausalLM"):  # what loading calls
+        monkeypatch.setattr(f"transformers.{auto}.from_pretrained",
+                            lambda *a, **k: pytest.fail("loaded a remote-code model on 5"))
     with pytest.raises(ModelUnavailable) as info:
         VlmVerifier(model_id="acme/new-remote-vlm", trust_remote_code=True, revision="b" * 40)
     _assert_explains_the_way_out(str(info.value), "acme/new-remote-vlm")

@@ -8,7 +8,11 @@ line (PP-OCRv6 pads a line by about half its height and, on a small logo, takes 
 from __future__ import annotations
 
 import contextlib
+import json
+import os
 import socket
+import subprocess
+import sys
 from importlib import metadata
 from pathlib import Path
 
@@ -28,6 +32,8 @@ from logotag_gui.core.vision.text_reading import (
     name_similarity,
 )
 from resources import synth
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
 
 # This module is about reading itself: every image is read by the engine (tests/conftest.py reads each once).
 pytestmark = pytest.mark.fresh_ocr
@@ -126,9 +132,10 @@ def test_the_engine_reads_offline_with_the_models_its_wheel_ships(monkeypatch):
 
     monkeypatch.setattr(socket.socket, "connect", no_network)
     monkeypatch.setattr("rapidocr.utils.download_file.DownloadFile.run", no_network)
-    monkeypatch.setattr(TextReader, "_engine", None)  # load afresh, under the guard
+    engine = text_reading.load_engine()  # afresh, under the guard
     image, _ = _written("Norvik", 48)
-    assert any(name_similarity(line.text, "Norvik") == 1.0 for line in TextReader.read(image))
+    read = engine(np.ascontiguousarray(image[:, :, ::-1]))  # rapidocr takes BGR
+    assert any(name_similarity(str(text), "Norvik") == 1.0 for text in read.txts or ())
 
 
 def test_the_engine_names_its_missing_models(monkeypatch, tmp_path):
@@ -203,23 +210,37 @@ def test_a_name_read_in_a_line_with_other_words_is_boxed_alone():
     assert _covers(box, ink, slack=3) and box.x2 < ink.x2 + ink.h < lines[0].box.x2 - 50  # without "Sports"
 
 
-def test_a_references_name_is_read_once_per_machine_not_at_every_start(monkeypatch, tmp_path):
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    monkeypatch.setattr(text_reading, "_DISK", None)
-    image = np.full((120, 420, 3), 255, dtype=np.uint8)
-    pil = Image.fromarray(image)
-    ImageDraw.Draw(pil).text((20, 60), "Kestrel", font=ImageFont.load_default(size=56), fill="black", anchor="lm")
-    image = np.asarray(pil)
-    first = text_reading.name_in_reference(image, ["Kestrel"])
-    assert first is not None and (tmp_path / "cache" / "logotag" / text_reading.REFERENCE_NAMES_FILE).exists()
-    monkeypatch.setattr(text_reading, "_REFERENCE_NAMES", {})  # a new process: nothing in memory
-    monkeypatch.setattr(text_reading, "_DISK", None)
-    reads = []
-    real_read = text_reading.TextReader.read.__func__
-    monkeypatch.setattr(text_reading.TextReader, "read",
-                        classmethod(lambda cls, img: reads.append(1) or real_read(cls, img)))
-    assert text_reading.name_in_reference(image, ["Kestrel"]) == first and reads == []  # from the disk
-    monkeypatch.setattr(text_reading, "_REFERENCE_NAMES", {})
-    monkeypatch.setattr(text_reading, "_DISK", None)
-    monkeypatch.setattr(text_reading, "engine_revision", lambda: "another engine")
-    assert text_reading.name_in_reference(image, ["Kestrel"]) is not None and reads  # another engine reads again
+_READ_A_REFERENCE = """
+import json, sys
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+from logotag_gui.core.vision import text_reading
+if len(sys.argv) > 1:
+    text_reading.engine_revision = lambda: sys.argv[1]  # as another version of the engine would be
+reads = []
+real_read = text_reading.TextReader.read.__func__
+text_reading.TextReader.read = classmethod(lambda cls, img: reads.append(1) or real_read(cls, img))
+pil = Image.fromarray(np.full((120, 420, 3), 255, dtype=np.uint8))
+ImageDraw.Draw(pil).text((20, 60), "Kestrel", font=ImageFont.load_default(size=56), fill="black", anchor="lm")
+box = text_reading.name_in_reference(np.asarray(pil), ["Kestrel"])
+print(json.dumps({"box": None if box is None else box.as_list(), "reads": len(reads)}))
+"""
+
+
+def test_a_references_name_is_read_once_per_machine_not_at_every_start(tmp_path):
+    """Each start is a new process: the first reads the reference and keeps what it read on disk, the next
+    reads nothing, and another engine reads again."""
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+
+    def start(*args: str) -> dict:
+        proc = subprocess.run([sys.executable, "-c", _READ_A_REFERENCE, *args], cwd=REPO_ROOT, env=env,
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        return json.loads(proc.stdout.strip().splitlines()[-1])
+
+    first = start()
+    assert first["box"] is not None and first["reads"] > 0
+    assert (tmp_path / "cache" / "logotag" / text_reading.REFERENCE_NAMES_FILE).exists()
+    assert start() == {"box": first["box"], "reads": 0}  # from the disk
+    again = start("another engine")
+    assert again["box"] is not None and again["reads"] > 0
