@@ -46,3 +46,33 @@ def test_no_module_imports_one_that_imports_it_back():
             if module < other and graph.chain_exists(importer=other, imported=module):
                 circles.append(f"{module} <-> {other}")
     assert circles == []
+
+
+# Private names the tests may touch: not the product's.
+NOT_THE_PRODUCTS = {
+    "os._exit",  # the standard library's way to die without clean-up (a killed worker)
+    "self.chat._lock",  # tests/chat_server.py: the test server's own lock
+    "bpe._tokenizer",  # tests/tiny_models.py: the tokenizers library hands its trained tokenizer this way
+}
+
+
+def test_tests_use_no_private_name_of_the_product():
+    """What a test checks has a public name: no `_name` imported from logotag_gui, read, or patched by name."""
+    found = []
+    for path in sorted((Path(__file__).parent).rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("logotag_gui"):
+                found += [f"{path.name}:{node.lineno} imports {a.name}" for a in node.names if _private(a.name)]
+            elif isinstance(node, ast.Attribute) and _private(node.attr):
+                expression = f"{ast.unparse(node.value)}.{node.attr}"
+                if not expression.startswith(("self._", "cls._")) and expression not in NOT_THE_PRODUCTS:
+                    found.append(f"{path.name}:{node.lineno} reads {expression}")
+            elif isinstance(node, ast.Call) and ast.unparse(node.func).endswith("setattr") and len(node.args) > 1:
+                name = node.args[1]
+                if isinstance(name, ast.Constant) and isinstance(name.value, str) and _private(name.value):
+                    found.append(f"{path.name}:{node.lineno} patches {name.value}")
+    assert found == []
+
+
+def _private(name: str) -> bool:
+    return name.startswith("_") and not name.startswith("__")

@@ -64,7 +64,7 @@ class OcrTextProposer:
             if ref.brand not in self._margins:
                 if max(ref.image.shape[:2]) >= MIN_LEGIBLE_SIDE:
                     legible.add(ref.brand)
-                margins = self._text_margins(ref.image, self._names[ref.brand])
+                margins = self.name_margins(ref.image, self._names[ref.brand])
                 if margins is not None:
                     self._margins[ref.brand] = margins
         self._symbol_only = legible - set(self._margins)
@@ -81,7 +81,9 @@ class OcrTextProposer:
         name's box), as its references show it; None where no reference shows the name."""
         return self._margins.get(brand)
 
-    def _text_margins(self, image: np.ndarray, names: list[str]) -> tuple[float, float, float, float] | None:
+    def name_margins(self, image: np.ndarray, names: list[str]) -> tuple[float, float, float, float] | None:
+        """Where a reference image's mark lies around the brand's name read in it (left, top, right, bottom, in
+        units of the name's box), or None where no name is read."""
         box = name_in_reference(image, names, min_similarity=self.min_similarity)  # read once per process
         if box is None:
             return None

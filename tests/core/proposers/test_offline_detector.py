@@ -182,7 +182,7 @@ def test_a_reference_cropped_tight_around_its_name_is_still_read(monkeypatch):
     loose = _word("Kestrel")
     ys, xs = np.where(loose.min(axis=2) < 200)
     tight = loose[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
-    margins = OcrTextProposer()._text_margins(tight, ["Kestrel"])
+    margins = OcrTextProposer().name_margins(tight, ["Kestrel"])
     assert margins is not None and max(margins) < 0.1  # the name is the whole mark
 
     bare = tight.copy()
