@@ -31,11 +31,15 @@ def detections(candidates: Sequence[Candidate]) -> list[Candidate]:
     return [c for c in candidates if c.method != "tracked"]
 
 
+def _inner_borders(part: RunPartInfo, parts: Sequence[RunPartInfo]) -> tuple[bool, bool]:
+    """Whether the range's first and last frames border another range (the clip's own ends do not)."""
+    return any(p.end_frame < part.start_frame for p in parts), any(p.start_frame > part.end_frame for p in parts)
+
+
 def own_tracks(candidates: Sequence[Candidate], part: RunPartInfo, parts: Sequence[RunPartInfo], *,
                gap_frames: int) -> set[int]:
     """The tracks of `part` that no track of another range can join (see the module's doc)."""
-    inner_start = any(p.end_frame < part.start_frame for p in parts)
-    inner_end = any(p.start_frame > part.end_frame for p in parts)
+    inner_start, inner_end = _inner_borders(part, parts)
     tracks: dict[int, list[int]] = {}
     for c in detections(candidates):
         if c.track_id is not None and part.start_frame <= c.frame.index <= part.end_frame:
@@ -52,8 +56,8 @@ def left_to_join(candidates: Sequence[Candidate], parts: Sequence[RunPartInfo], 
     finished: set[int] = set()
     for part in parts:
         own = own_tracks(candidates, part, parts, gap_frames=gap_frames)
-        inner = {f for f, inner in ((part.start_frame, any(p.end_frame < part.start_frame for p in parts)),
-                                    (part.end_frame, any(p.start_frame > part.end_frame for p in parts))) if inner}
+        inner_start, inner_end = _inner_borders(part, parts)
+        inner = {f for f, border in ((part.start_frame, inner_start), (part.end_frame, inner_end)) if border}
         reached = {c.track_id for c in candidates if c.track_id in own and c.frame.index in inner}
         finished |= own - reached
     return all_tracks - finished

@@ -58,8 +58,6 @@ def _owner_dead(owner: str) -> bool:
     return False
 
 
-
-
 def rowcount(result: Result[Any]) -> int:
     """Rows an UPDATE changed. Session.execute returns a CursorResult for it, but is typed as returning
     any Result (SQLAlchemy's maintainers advise a cast: sqlalchemy/sqlalchemy#12913)."""
@@ -97,8 +95,6 @@ def busy_message(what: str, held: str, heartbeat: datetime | None) -> str:
     return (f"{what} is being run by another LogoTag process (pid {rest.partition(':')[0]} on {host}, last heard "
             f"from {seen:.0f} s ago). Wait for it to finish or cancel it there; a process that died gives it up "
             f"after {int(STALE_AFTER.total_seconds())} s.")
-
-
 
 
 class LockStore(Protocol):

@@ -377,10 +377,10 @@ def _disk() -> dict[str, list[float] | None]:
 
 
 def _read_disk(key: tuple) -> tuple[bool, BBox | None]:
-    entries = _disk()
-    if _disk_key(key) not in entries:
+    entries, disk_key = _disk(), _disk_key(key)
+    if disk_key not in entries:
         return False, None
-    stored = entries[_disk_key(key)]
+    stored = entries[disk_key]
     return True, (BBox(*map(float, stored)) if stored is not None else None)
 
 
