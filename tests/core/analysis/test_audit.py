@@ -33,7 +33,7 @@ def _population(seed: int = 0, frames: int = 1200):
                 truth[f].add(b)
     views, predicted = [], {}
     for f in range(frames):
-        said = {b for b in truth[f] if not (b in brands[:3] and rng.random() < 0.8) and rng.random() > 0.15}
+        said = {b for b in sorted(truth[f]) if not (b in brands[:3] and rng.random() < 0.8) and rng.random() > 0.15}
         if rng.random() < 0.05:
             said.add(str(rng.choice(brands)))
         lead = min(said) if said else (str(rng.choice(brands)) if rng.random() < 0.1 else None)
