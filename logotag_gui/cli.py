@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from logotag_gui.core.base.config import DEFAULT_SIGLIP, RunConfig, settings
+from logotag_gui.core.base.config import DEFAULT_SIGLIP, RunConfig, Setting, settings
 from logotag_gui.core.base.errors import LogoTagError
 from logotag_gui.core.base.logsetup import setup_logging
 from logotag_gui.core.base.safe_io import redact_secrets, redact_url
@@ -47,12 +50,48 @@ def _add_run_options(p: argparse.ArgumentParser, *, for_eval: bool = False) -> N
             choices = list(s.choices)
         if s.name == "threshold":
             help_text += f": {backends.default_thresholds()}"
-        p.add_argument(*flags, dest=s.name, type=s.kind, default=default, choices=choices, help=help_text)
+        p.add_argument(*flags, dest=s.name, type=_in_range(s), default=default, choices=choices, help=help_text)
+
+
+def _in_range(s: Setting) -> Callable[[str], Any]:
+    """argparse's type for a setting: its kind, within the range config.py declares (the run dialog's too)."""
+    if s.kind not in (int, float):
+        return s.kind
+
+    def parse(text: str) -> Any:
+        value = s.kind(text)  # not a number: argparse says "invalid float value"
+        problem = s.problem(value, named=False)
+        if problem is not None:
+            raise argparse.ArgumentTypeError(problem)
+        return value
+
+    parse.__name__ = s.kind.__name__
+    return parse
+
+
+def _number(kind: type, *, lo: float | None = None, hi: float | None = None, above: float | None = None,
+            below: float | None = None, what: str) -> Callable[[str], Any]:
+    """argparse's type for a command's own number: refused, naming the value and the range, outside it
+    (`lo`/`hi` inclusive, `above`/`below` exclusive; nan never passes)."""
+    bounds = [f"at least {lo:g}" if lo is not None else "", f"above {above:g}" if above is not None else "",
+              f"at most {hi:g}" if hi is not None else "", f"below {below:g}" if below is not None else ""]
+    allowed = " and ".join(b for b in bounds if b) or "a finite number"
+
+    def parse(text: str) -> Any:
+        value = kind(text)
+        if not math.isfinite(value) or (lo is not None and value < lo) or (hi is not None and value > hi) \
+                or (above is not None and value <= above) or (below is not None and value >= below):
+            raise argparse.ArgumentTypeError(f"{text} is out of range: {what} must be {allowed}")
+        return value
+
+    parse.__name__ = kind.__name__
+    return parse
 
 
 def run_config(args: argparse.Namespace) -> RunConfig:
+    """The run settings the options give, or InputError naming each value out of range (start after end)."""
     values = {s.name: getattr(args, s.name) for s in settings() if s.cli}
-    return RunConfig(input=args.input, logos=args.logos, **values)
+    return RunConfig(input=args.input, logos=args.logos, **values).check()
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -444,10 +483,13 @@ def build_parser() -> argparse.ArgumentParser:
     many.add_argument("--ray", metavar="ADDRESS", default=None,
                       help="a Ray cluster's address (host:6379, ray://host:10001, auto); default: $RAY_ADDRESS or "
                       "the Ray that `ray start` started on this machine, else a new local one")
-    many.add_argument("--max-retries", type=int, default=3, help="times a clip is retried when its worker dies")
-    many.add_argument("--num-cpus", type=float, default=1, help="cores per clip (default 1)")
-    many.add_argument("--num-gpus", type=float, default=0, help="GPUs per clip (default 0)")
-    many.add_argument("--split-minutes", type=float, default=0, metavar="M",
+    many.add_argument("--max-retries", type=_number(int, lo=0, what="retries"), default=3,
+                      help="times a clip is retried when its worker dies")
+    many.add_argument("--num-cpus", type=_number(float, above=0, what="cores per clip"), default=1,
+                      help="cores per clip (default 1)")
+    many.add_argument("--num-gpus", type=_number(float, lo=0, what="GPUs per clip"), default=0,
+                      help="GPUs per clip (default 0)")
+    many.add_argument("--split-minutes", type=_number(float, lo=0, what="minutes per range"), default=0, metavar="M",
                       help="split a video longer than M minutes into ranges of M minutes that workers run at once, "
                       "then join them into one run (tracks joined at the borders); 0 (default): one task per clip")
     many.set_defaults(func=cmd_run_many, input="")
@@ -481,9 +523,12 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--video", default=None, help="one clip (id, path or file name); default all")
     rep.add_argument("--source", choices=["accepted", "model"], default="accepted",
                      help="reviewed detections, or model 'yes' verdicts before review (labelled as such)")
-    rep.add_argument("--gap", type=float, default=1.0, help="gap tolerance joining an exposure, seconds")
-    rep.add_argument("--min-size", type=float, default=0.0, help="legibility: minimum box area / frame area")
-    rep.add_argument("--min-duration", type=float, default=0.0, help="legibility: minimum exposure, seconds")
+    rep.add_argument("--gap", type=_number(float, lo=0, what="the gap tolerance (seconds)"), default=1.0,
+                     help="gap tolerance joining an exposure, seconds")
+    rep.add_argument("--min-size", type=_number(float, lo=0, hi=1, what="the minimum box share of the frame"),
+                     default=0.0, help="legibility: minimum box area / frame area (0 to 1)")
+    rep.add_argument("--min-duration", type=_number(float, lo=0, what="the minimum exposure (seconds)"), default=0.0,
+                     help="legibility: minimum exposure, seconds")
     rep.set_defaults(func=cmd_report)
 
     ev = sub.add_parser("eval", parents=[common],
@@ -493,7 +538,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--input", help="or run the pipeline on this images folder or clip")
     ev.add_argument("--verified-only", action="store_true", help="score only candidates the verifier did not reject")
     ev.add_argument("--from-reviews", action="store_true", help="compare scores and verdicts with reviewer decisions")
-    ev.add_argument("--target-precision", type=float, default=0.9)
+    ev.add_argument("--target-precision", type=_number(float, above=0, hi=1, what="the target precision"),
+                    default=0.9)
     ev.add_argument("--video", default=None)
     ev.add_argument("--json", action="store_true")
     _add_run_options(ev, for_eval=True)
@@ -513,9 +559,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="boxes: box by box; exposures: exposure by exposure (accept/reject one, trim, extend, "
                           "split, mark a brand on screen); audit: answer seeded random samples of frames and "
                           "estimate the seconds with a 95%% interval (default exposures, as the app reviews)")
-    sim.add_argument("--budget", type=int, default=None,
+    sim.add_argument("--budget", type=_number(int, lo=1, what="the budget"), default=None,
                      help="audit: frames per sample (default 60); boxes and exposures: stop after this many actions")
-    sim.add_argument("--seeds", type=int, default=20, help="audit: how many seeded samples (default 20)")
+    sim.add_argument("--seeds", type=_number(int, lo=1, what="the number of samples"), default=20,
+                     help="audit: how many seeded samples (default 20)")
     sim.add_argument("--misses", choices=("draw", "mark"), default="draw",
                      help="exposures: fix a brand on screen that nothing counts by drawing its box on its largest view "
                           "(followed, and taught: finds it in other shots) or by marking it on screen and moving the "
@@ -534,11 +581,12 @@ def build_parser() -> argparse.ArgumentParser:
     aud.add_argument("--db", required=True)
     aud.add_argument("--clip", "--video", dest="video", default=None,
                      help="which clip (id, path or file name); needed when several")
-    aud.add_argument("--frames", type=int, default=None,
+    aud.add_argument("--frames", type=_number(int, lo=1, what="the sample's size (frames)"), default=None,
                      help="draw a sample of this many sampled frames (or grow the current one to it)")
     aud.add_argument("--seed", type=int, default=0, help="the sample's random seed (default 0)")
     aud.add_argument("--new", action="store_true", help="draw a new sample even where the clip has one")
-    aud.add_argument("--target", type=float, default=0.05,
+    aud.add_argument("--target", type=_number(float, above=0, below=1, what="the half-width's share of the total"),
+                     default=0.05,
                      help="the 95%% half-width to reach, as a share of the total (default 0.05)")
     aud.add_argument("--json", action="store_true")
     aud.set_defaults(func=cmd_audit)
@@ -567,6 +615,8 @@ def main(argv: list[str] | None = None) -> int:
         with warnings.catch_warnings():
             # An image between 1x and 2x Pillow's pixel limit only warns; LogoTag refuses it like a bigger one.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
+            if args.command in ("run", "run-many", "eval"):
+                run_config(args)  # values across options (a start after the end): refused before any work
             return args.func(args)
     except LogoTagError as exc:
         log.debug("command failed", exc_info=True)

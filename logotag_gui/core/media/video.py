@@ -18,6 +18,7 @@ import av
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from logotag_gui.core.base.config import DEFAULT_FPS
 from logotag_gui.core.base.errors import InputError
 from logotag_gui.core.base.records import Frame, FrameRef
 from logotag_gui.core.media.shots import CutDetector
@@ -342,9 +343,18 @@ def _reason(exc: Exception) -> str:
 
 def sample_indices(*, frame_count: int, native_fps: float, fps: float, start: int = 0,
                    end: int | None = None) -> list[int]:
-    """The frame indices sampled at `fps` (the same grid VideoSource.sample decodes)."""
+    """The frame indices sampled at `fps` (the same grid VideoSource.sample decodes).
+
+    A rate that is not a positive number is an InputError: a negative one made the step negative and this
+    loop endless (`--fps -1`). The step is at least one frame, so the loop ends within `frame_count` turns."""
+    if not isinstance(fps, (int, float)) or not math.isfinite(fps) or fps <= 0:
+        raise InputError(f"Frames per second must be a positive number, not {fps}; e.g. --fps {DEFAULT_FPS:g}.")
+    if not isinstance(native_fps, (int, float)) or not math.isfinite(native_fps) or native_fps <= 0:
+        raise InputError(f"The clip's frame rate is {native_fps}, not a positive number: it cannot be sampled; "
+                         f"{REENCODE_HINT}.")
+    start = max(0, start)
     last = frame_count - 1 if end is None else min(end, frame_count - 1)
-    step = native_fps / fps if fps and fps < native_fps else 1.0
+    step = max(1.0, native_fps / fps)
     out: list[int] = []
     k = math.ceil(start / step - 1e-9)
     while True:

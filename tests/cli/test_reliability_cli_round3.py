@@ -1,0 +1,134 @@
+"""Issue 27 from the terminal: bad values refused before any work (14, 17, 19), an interrupted export
+(16), a full disk during an export (6), an unexpected error as one line (8), a read-only project (7), a
+folder or a full disk where the database should be (10)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from logotag_gui.cli import build_parser, main, run_config
+from logotag_gui.core.base.errors import InputError
+from logotag_gui.core.base.records import BBox, FrameRef
+from logotag_gui.core.store import open_repository
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _refused(capsys, argv: list[str], *needles: str) -> str:
+    """The command is refused (exit 2) with one message naming each needle; nothing else happens."""
+    try:
+        code = main(argv)
+    except SystemExit as exc:  # argparse's refusal
+        code = exc.code
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "Traceback" not in err
+    last = err.strip().splitlines()[-1]
+    for needle in needles:
+        assert needle in last, last
+    return last
+
+
+def _project(tmp_path: Path, rows: int = 3) -> Path:
+    db = tmp_path / "p.sqlite"
+    repo = open_repository(db)
+    video_id = repo.add_video(path=str(tmp_path / "clip.mp4"), kind="video", fps=10.0, frame_count=60,
+                              duration_s=6.0, width=640, height=360)
+    for i in range(rows):
+        repo.add_manual_box(video_id=video_id, frame=FrameRef(i, i / 10, 640, 360), bbox=BBox(10, 10, 80, 40),
+                            brand="Norvik", reviewer="ann")
+    repo.close()
+    return db
+
+
+# ---- rows 14, 17, 19: bad values refused before work starts ---------------------------------------
+
+
+@pytest.mark.parametrize("option,value,allowed", [
+    ("--fps", "-1", "0.1"),  # row 14: never started, ate memory
+    ("--fps", "0", "0.1"),
+    ("--fps", "nan", "0.1"),
+    ("--fps", "inf", "0.1"),
+    ("--threshold", "5", "1"),
+    ("--vlm-concurrency", "0", "1"),  # row 17: a traceback from the thread pool
+    ("--batch-frames", "0", "1"),  # row 17: "the video is probably cut off"
+    ("--start-frame", "-3", "0"),
+    ("--nms-iou", "1.5", "1"),
+])
+def test_run_refuses_a_value_out_of_range_before_any_work(tmp_path, logos_dir, capsys, option, value, allowed):
+    clip = tmp_path / "nothing-here.mp4"  # never opened: the value is refused first
+    db = tmp_path / "p.sqlite"
+    _refused(capsys, ["-q", "run", str(clip), "--logos", str(logos_dir), "--db", str(db), option, value],
+             option, value, allowed)
+    assert not db.exists()  # refused before the project was made
+
+
+def test_run_refuses_a_start_after_the_end(tmp_path, logos_dir, capsys):
+    db = tmp_path / "p.sqlite"
+    _refused(capsys, ["-q", "run", str(tmp_path / "c.mp4"), "--logos", str(logos_dir), "--db", str(db),
+                      "--start-frame", "50", "--end-frame", "10"], "--start-frame 50", "--end-frame 10")
+    assert not db.exists()
+
+
+def test_run_config_check_names_the_setting_and_its_range():
+    config = run_config(build_parser().parse_args(["run", "c.mp4", "--logos", "l"])).with_(fps=-1.0)
+    with pytest.raises(InputError) as err:
+        config.check()
+    assert "--fps" in str(err.value) and "-1" in str(err.value) and "0.1" in str(err.value)
+    run_config(build_parser().parse_args(["run", "c.mp4", "--logos", "l"])).check()  # the defaults pass
+
+
+@pytest.mark.parametrize("argv,needles", [
+    (["audit", "--frames", "-5"], ("--frames", "-5")),
+    (["audit", "--frames", "0"], ("--frames", "0")),
+    (["audit", "--target", "0"], ("--target", "0")),
+    (["report", "--gap", "-1"], ("--gap", "-1")),
+    (["report", "--min-size", "-0.5"], ("--min-size", "-0.5")),
+    (["report", "--min-size", "2"], ("--min-size", "2")),
+    (["report", "--min-duration", "-2"], ("--min-duration", "-2")),
+    (["report", "--gap", "nan"], ("--gap", "nan")),
+])
+def test_audit_and_report_refuse_bad_values(tmp_path, capsys, argv, needles):
+    db = _project(tmp_path)
+    before = db.read_bytes()
+    out = ["--out", str(tmp_path / "e.csv")] if argv[0] == "report" else []  # never into the working folder
+    _refused(capsys, [*argv, "--db", str(db), *out], *needles)
+    assert db.read_bytes() == before
+
+
+def test_eval_refuses_a_bad_fps(tmp_path, capsys):
+    (tmp_path / "truth.json").write_text(json.dumps({"fps": 10, "frames": {"0": []}}))
+    (tmp_path / "p.jsonl").write_text("")
+    _refused(capsys, ["eval", "--truth", str(tmp_path / "truth.json"), "--predictions", str(tmp_path / "p.jsonl"),
+                      "--fps", "0"], "--fps", "0")
+
+
+def test_sample_indices_never_loops_whatever_it_is_given():
+    """Row 14's root: `--fps -1` made the step negative and the loop never ended (memory grew by the GB).
+    Run in a child with a memory cap and a timeout, so that the old code fails instead of hanging the suite."""
+    script = textwrap.dedent("""
+        import math, resource
+        resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
+        from logotag_gui.core.base.errors import InputError
+        from logotag_gui.core.media.video import sample_indices
+        refused = 0
+        for fps, native in [(-1, 25), (0, 25), (math.nan, 25), (math.inf, 25), (2, 0), (2, -25), (2, math.nan)]:
+            try:
+                sample_indices(frame_count=1000, native_fps=native, fps=fps)
+            except InputError as exc:
+                assert "fps" in str(exc).lower() or "frame rate" in str(exc), exc
+                refused += 1
+        assert refused == 7, refused
+        assert sample_indices(frame_count=10, native_fps=10, fps=5, start=-4) == [0, 2, 4, 6, 8]
+        assert sample_indices(frame_count=10, native_fps=10, fps=5, start=7, end=3) == []
+        assert sample_indices(frame_count=30, native_fps=10, fps=2) == [0, 5, 10, 15, 20, 25]
+        print("ok")
+    """)
+    proc = subprocess.run([sys.executable, "-c", script], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and "ok" in proc.stdout, proc.stderr[-2000:]
