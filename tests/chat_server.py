@@ -6,6 +6,11 @@ VLM the tests build), a fixed content string, or a script of steps consumed one 
 (HTTP errors, Retry-After, a dropped connection, a delay past the client's timeout). Every request
 is recorded with its headers, body and arrival time, and the server counts how many chat requests
 were in flight at once.
+
+Hostile steps play a served VLM that tries to break the client: a redirect elsewhere (a 3xx status with
+a `Location` header), an answer trickled a byte at a time (`trickle_s`, headers included when
+`trickle_headers`), a huge body (`body` as a long string), a deeply nested `content`. Everything stays
+on 127.0.0.1 and ends when the server stops.
 """
 
 from __future__ import annotations
@@ -60,10 +65,12 @@ class Step:
 
     status: int = 200
     content: str | None = None  # the assistant's text for a 200; None: the server's usual answer
-    body: dict | str | None = None  # a whole body instead (errors)
+    body: dict | str | None = None  # a whole body instead (errors, redirects, a hostile 200)
     headers: dict[str, str] = field(default_factory=dict)
     delay_s: float = 0.0  # wait before answering (past the client's timeout: a timeout)
     drop: bool = False  # close the connection without an answer
+    trickle_s: float = 0.0  # send the body one byte at a time, this long apart (a stalling server)
+    trickle_headers: bool = False  # trickle the status line and headers too, not only the body
 
 
 @dataclass
@@ -79,10 +86,11 @@ class ChatServer:
     def __init__(self, backend: Backend | None = None, *, models: Iterable[str] = ("tiny-vlm",),
                  content: str | None = None, delay_s: float = 0.0, api_key: str | None = None,
                  reject_response_format: bool = False, list_models: bool = True,
-                 script: Iterable[Step] = ()) -> None:
+                 script: Iterable[Step] = (), models_redirect: str | None = None) -> None:
         self.backend, self.models, self.content, self.delay_s = backend, list(models), content, delay_s
         self.api_key, self.reject_response_format, self.list_models = api_key, reject_response_format, list_models
         self.script: deque[Step] = deque(script)
+        self.models_redirect = models_redirect  # GET /v1/models answers 302 to this URL
         self.requests: list[Recorded] = []
         self.in_flight = 0
         self.max_in_flight = 0
@@ -90,6 +98,7 @@ class ChatServer:
         self._count = 0
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self.stopping = threading.Event()  # ends trickling answers when the server stops
 
     # -- life cycle ---------------------------------------------------------------------------------
 
@@ -112,6 +121,7 @@ class ChatServer:
         return self
 
     def stop(self) -> None:
+        self.stopping.set()
         if self._httpd is not None:
             self._httpd.shutdown()
             self._httpd.server_close()
@@ -144,22 +154,27 @@ class ChatServer:
     def answer_models(self, headers: dict[str, str]) -> tuple[int, dict, dict]:
         if not self._authorised(headers):
             return 401, {"error": {"message": "invalid API key", "type": "authentication_error"}}, {}
+        if self.models_redirect:
+            return 302, {}, {"Location": self.models_redirect}
         if not self.list_models:
             return 404, {"error": {"message": "not found"}}, {}
         return 200, {"object": "list", "data": [{"id": m, "object": "model", "owned_by": "test"} for m in self.models]}, {}
 
-    def answer_chat(self, headers: dict[str, str], body: dict | None) -> tuple[int, dict | str, dict] | None:
+    def answer_chat(self, headers: dict[str, str], body: dict | None) -> tuple[tuple[int, dict | str, dict] | None,
+                                                                             Step | None]:
+        """The answer (None: drop the connection) and the step it came from (how to send it)."""
         with self._lock:
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        step = self._next_step()
         try:
-            return self._chat(headers, body)
+            return self._chat(headers, body, step), step
         finally:
             with self._lock:
                 self.in_flight -= 1
 
-    def _chat(self, headers: dict[str, str], body: dict | None) -> tuple[int, dict | str, dict] | None:
-        step = self._next_step()
+    def _chat(self, headers: dict[str, str], body: dict | None,
+              step: Step | None) -> tuple[int, dict | str, dict] | None:
         delay = step.delay_s if step is not None and step.delay_s else self.delay_s
         if delay:
             time.sleep(delay)
@@ -171,7 +186,7 @@ class ChatServer:
             return _error(400, "the body is not a JSON object")
         if self.reject_response_format and "response_format" in body:
             return _error(400, "response_format of type json_schema is not supported by this server")
-        if step is not None and step.status != 200:
+        if step is not None and (step.status != 200 or step.body is not None):  # errors, redirects, odd bodies
             return step.status, step.body if step.body is not None else {"error": {"message": f"scripted {step.status}"}}, step.headers
         model = body.get("model")
         if model not in self.models:
@@ -239,8 +254,11 @@ class _Handler(BaseHTTPRequestHandler):
             self.chat.requests.append(Recorded(self.command, self.path, headers, body, time.monotonic()))
         return headers
 
-    def _send(self, status: int, payload: dict | str, headers: dict[str, str]) -> None:
+    def _send(self, status: int, payload: dict | str, headers: dict[str, str], step: Step | None = None) -> None:
         data = (payload if isinstance(payload, str) else json.dumps(payload)).encode("utf-8")
+        if step is not None and step.trickle_s:
+            self._trickle(status, data, headers, step)
+            return
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
@@ -248,6 +266,24 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(k, v)
         self.end_headers()
         self.wfile.write(data)
+
+    def _trickle(self, status: int, data: bytes, headers: dict[str, str], step: Step) -> None:
+        """Send the answer a byte at a time; stops when the client hangs up or the server stops."""
+        head = [f"HTTP/1.1 {status} {self.responses.get(status, ('',))[0]}", "Content-Type: application/json",
+                f"Content-Length: {len(data)}", *(f"{k}: {v}" for k, v in headers.items())]
+        head_bytes = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1")
+        self.close_connection = True
+        try:
+            if not step.trickle_headers:
+                self.wfile.write(head_bytes)
+                self.wfile.flush()
+            for byte in (head_bytes + data if step.trickle_headers else data):
+                if self.chat.stopping.wait(step.trickle_s):
+                    return
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+        except OSError:  # the client gave up: what a trickling server is for
+            return
 
     def do_GET(self) -> None:
         headers = self._record(None)
@@ -267,8 +303,8 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path.rstrip("/") != "/v1/chat/completions":
             self._send(*_error(404, f"no route {self.path}"))
             return
-        answer = self.chat.answer_chat(headers, body)
+        answer, step = self.chat.answer_chat(headers, body)
         if answer is None:  # a dropped connection
             self.close_connection = True
             return
-        self._send(*answer)
+        self._send(*answer, step=step)
