@@ -6,6 +6,7 @@ import argparse
 import logging
 import math
 import re
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -20,7 +21,7 @@ from logotag_gui.core.pipeline import backends
 log = logging.getLogger("logotag")
 # simulate-review's strategies (review/simulate.py's STRATEGIES, which a test holds this to): named here so
 # that `logotag --help` does not import the review layer.
-STRATEGIES = ("boxes", "exposures", "audit")
+STRATEGIES = ("boxes", "exposures", "audit", "mixed")
 
 
 def _add_run_options(p: argparse.ArgumentParser, *, for_eval: bool = False) -> None:
@@ -236,20 +237,22 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             video_id = _one_clip(project, args.video)
             session = project.session(video_id, reviewer="oracle")
             source = None
-            pixels = not (args.no_propagate and args.no_learn) and (args.strategy != "audit" or args.review_first)
-            if pixels:  # following and learning read the clip's pixels
+            # Following and learning read the clip's pixels, and so does finding its views (what the sweep looks at).
+            pixels = not (args.no_propagate and args.no_learn) or not session.views_known
+            if pixels and (args.strategy != "audit" or args.review_first or not session.views_known):
                 try:
                     source = open_source(session.video.path)
                 except LogoTagError as exc:
                     raise LogoTagError(f"{exc} Following and learning need the clip; or pass --no-propagate "
                                        "--no-learn.") from exc
             try:
-                learner = None if source is None or args.no_learn else Learner(
+                learner = None if source is None or args.no_learn or not pixels else Learner(
                     project.repo, source, video=session.video, sampled=session.sampled,
                     dictionary=project.dictionary(), reviewer="oracle")
                 result = simulate_review(session, truth, strategy=args.strategy, source=source, learner=learner,
                                          propagate=not args.no_propagate, max_actions=args.budget
-                                         if args.strategy != "audit" else None, frames=args.budget or 60,
+                                         if args.strategy in ("boxes", "exposures") else None,
+                                         frames=args.budget or 60,
                                          seeds=args.seeds, review_first=args.review_first, misses=args.misses,
                                          gallery=args.gallery)
             finally:
@@ -285,13 +288,14 @@ def _copy_project(db: str, copy: Path) -> str:
 
 
 def cmd_videos(args: argparse.Namespace) -> int:
+    from logotag_gui.core.review.coverage import clip_figure
     from logotag_gui.core.review.project import Project
 
     project = Project.open(args.db, create=False)
     try:
         for v in project.videos():
-            meter = project.session(v.id, reviewer="").meter() if v.candidates else None
-            seconds = f"  {meter.format()}" if meter else ""
+            figure = clip_figure(project.session(v.id, reviewer="")) if v.candidates else None
+            seconds = f"  {figure.format()}" if figure else ""
             print(f"{v.id:>4}  {v.decided:>6}/{v.candidates:<6} reviewed  {v.last_run_status or 'not run':<9}  "
                   f"{v.path}{seconds}")
     finally:
@@ -557,8 +561,9 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--in-place", action="store_true", help="write the oracle's decisions into the project itself")
     sim.add_argument("--strategy", choices=STRATEGIES, default="exposures",
                      help="boxes: box by box; exposures: exposure by exposure (accept/reject one, trim, extend, "
-                          "split, mark a brand on screen); audit: answer seeded random samples of frames and "
-                          "estimate the seconds with a 95%% interval (default exposures, as the app reviews)")
+                          "split, mark a brand on screen), then a look at every view nobody has looked at (exact); "
+                          "audit: answer seeded random samples of frames and estimate the seconds with a 95%% "
+                          "interval; mixed: review what the model proposes, audit the rest (default exposures)")
     sim.add_argument("--budget", type=_number(int, lo=1, what="the budget"), default=None,
                      help="audit: frames per sample (default 60); boxes and exposures: stop after this many actions")
     sim.add_argument("--seeds", type=_number(int, lo=1, what="the number of samples"), default=20,
@@ -604,13 +609,41 @@ def _fail(message: str, code: int) -> int:
     return code
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the command is, so that it stops as on Ctrl+C: `finally` blocks run and an output
+    being written is removed (the default action kills the process and leaves its hidden `.part` file)."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated()
+
+
 def main(argv: list[str] | None = None) -> int:
+    import threading
+
+    args = build_parser().parse_args(argv)
+    log_file = setup_logging(verbose=args.verbose)
+    on_term = None
+    if threading.current_thread() is threading.main_thread():  # only the main thread may set a handler
+        on_term = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        return _command(args, log_file)
+    except KeyboardInterrupt as exc:  # Ctrl+C or SIGTERM outside a run (a run says what it kept itself)
+        log.info("interrupted", exc_info=True)
+        how, code = ("by SIGTERM", 143) if isinstance(exc, Terminated) else ("by Ctrl+C", 130)
+        return _fail(f"interrupted {how}: nothing half-written is left (an output being written was removed and "
+                     "the previous file kept as it was); run the command again to finish it.", code)
+    finally:
+        if on_term is not None:
+            signal.signal(signal.SIGTERM, on_term)
+
+
+def _command(args: argparse.Namespace, log_file: Path) -> int:
+    """Run the command; each failure is one line (exit 2: the input, 1: a bug, its traceback in the log)."""
     import warnings
 
     from PIL import Image
 
-    args = build_parser().parse_args(argv)
-    log_file = setup_logging(verbose=args.verbose)
     try:
         with warnings.catch_warnings():
             # An image between 1x and 2x Pillow's pixel limit only warns; LogoTag refuses it like a bigger one.

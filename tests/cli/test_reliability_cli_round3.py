@@ -5,9 +5,11 @@ folder or a full disk where the database should be (10)."""
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -35,7 +37,7 @@ def _refused(capsys, argv: list[str], *needles: str) -> str:
     return last
 
 
-def _project(tmp_path: Path, rows: int = 3) -> Path:
+def _project(tmp_path: Path, *, rows: int = 3) -> Path:
     db = tmp_path / "p.sqlite"
     repo = open_repository(db)
     video_id = repo.add_video(path=str(tmp_path / "clip.mp4"), kind="video", fps=10.0, frame_count=60,
@@ -132,3 +134,65 @@ def test_sample_indices_never_loops_whatever_it_is_given():
     """)
     proc = subprocess.run([sys.executable, "-c", script], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and "ok" in proc.stdout, proc.stderr[-2000:]
+
+
+# ---- row 6: a full disk during `logotag export` ---------------------------------------------------
+
+
+def test_export_on_a_filling_disk_is_one_line_and_keeps_the_old_file(tmp_path, monkeypatch, capsys):
+    from tests.core.test_reliability_files_round3 import filling_disk
+
+    db = _project(tmp_path, rows=300)
+    out = tmp_path / "e.csv"
+    out.write_text("old")
+    filling_disk(monkeypatch, room=20_000)
+    last = _refused(capsys, ["export", "--db", str(db), "--out", str(out)], "Cannot write", str(out), "space")
+    assert "unexpected" not in last
+    assert out.read_text() == "old"
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".part")]
+
+
+# ---- row 16: SIGINT and SIGTERM during a long export ----------------------------------------------
+
+_SLOW_EXPORT = """
+import sys, time
+from pathlib import Path
+from logotag_gui.core.analysis import export as ex
+
+real = ex.records
+def slow(*args, **kwargs):  # a long export: 0.05 s a record, and a mark once it is under way
+    for i, rec in enumerate(real(*args, **kwargs)):
+        if i == 2:
+            Path(sys.argv[1]).write_text("writing")
+        time.sleep(0.05)
+        yield rec
+ex.records = slow
+from logotag_gui.cli import main
+raise SystemExit(main(sys.argv[2:]))
+"""
+
+
+@pytest.mark.parametrize("sig,code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_an_interrupted_export_says_so_in_one_line_and_leaves_no_part(tmp_path, sig, code):
+    db = _project(tmp_path, rows=400)
+    out = tmp_path / "X.csv"
+    out.write_text("old")
+    mark = tmp_path / "under-way"
+    proc = subprocess.Popen([sys.executable, "-c", _SLOW_EXPORT, str(mark), "export", "--db", str(db), "--out",
+                             str(out)], cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not mark.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert mark.exists(), proc.communicate(timeout=30)
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=30)
+    assert proc.returncode == code, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("logotag: ") and "interrupted" in lines[0], err
+    assert out.read_text() == "old"
+    assert not [p.name for p in tmp_path.iterdir() if p.name.endswith(".part")]

@@ -6,7 +6,8 @@
 - `safe_filename(text)`: a file name made *from* user text (never refused, always one component).
 - `atomic_write(path)` / `atomic_write_text` / `atomic_write_bytes`: every output goes to a temporary
   file in the same folder, is flushed and fsynced, then `os.replace`d over the final name; a killed
-  process leaves the previous file whole (and at worst a hidden `.*.part` file beside it).
+  process leaves the previous file whole (and at worst a hidden `.NAME.PID-HEX.part` file beside it, which
+  the next write of the same file removes once its writer is gone).
 - `SafeDictWriter`: the one CSV writer (export and report). Text cells that a spreadsheet would run
   as a formula are prefixed with a single quote (OWASP CSV injection guidance); numbers stay numbers.
 - `redact_url(url)` / `redact_secrets(text)`: a database URL is never shown with its password.
@@ -21,6 +22,7 @@ import os
 import re
 import secrets
 import stat
+import time
 import unicodedata
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from pathlib import Path, PurePosixPath, PureWindowsPath
@@ -130,13 +132,71 @@ def _fsync_dir(folder: Path) -> None:
 
 
 _WRITE_ERRNOS = {getattr(errno, name) for name in ("ENOSPC", "EDQUOT", "EFBIG", "EIO", "EROFS") if hasattr(errno, name)}
+_FULL_ERRNOS = {getattr(errno, name) for name in ("ENOSPC", "EDQUOT") if hasattr(errno, name)}
+STALE_PART_S = 60  # a temporary file nobody has written for this long is a dead writer's
 
 
 def _output_error(path: Path, exc: OSError) -> OutputError:
     reason = exc.strerror or exc.__class__.__name__
+    kept = f"'{path.name}' was kept as it was" if path.exists() else "nothing was written"
+    if exc.errno in _FULL_ERRNOS:
+        return OutputError(f"Cannot write '{path}': its disk is full ({reason}); {kept}. Free some space there or "
+                           "choose another folder, then try again.")
+    if exc.errno == getattr(errno, "EROFS", None):
+        return OutputError(f"Cannot write '{path}': its folder is on a read-only disk ({reason}); {kept}. "
+                           "Choose a folder you can write to.")
     return OutputError(
         f"Cannot write '{path}': {reason}. Choose a folder you can write to (and with free space)."
     )
+
+
+def _part_name(path: Path) -> str:
+    """The hidden temporary file beside `path`: it names its writer's pid, so that a later write can tell a
+    killed writer's leftover (SIGKILL cannot be caught) from one still being written."""
+    return f".{path.name[:180]}.{os.getpid()}-{secrets.token_hex(4)}.part"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):  # another user's process, or a system that cannot tell: alive
+        return True
+    return True
+
+
+def remove_stale_parts(path: str | Path) -> list[Path]:
+    """Remove the temporary files of `path` that a killed writer left: its pid is gone (on this machine), or
+    nothing has written to it for a minute (the pid may be another machine's). Returns those removed."""
+    path = Path(path)
+    prefix = f".{path.name[:180]}."
+    # pid-hex (this version) or hex alone (the older name, which named no pid)
+    pattern = re.compile(r"(?:(?P<pid>\d+)-)?[0-9a-f]{8}")
+    removed: list[Path] = []
+    try:
+        entries = list(path.parent.iterdir())
+    except OSError:
+        return removed
+    now = time.time()
+    for entry in entries:
+        name = entry.name
+        if not (name.startswith(prefix) and name.endswith(".part")):
+            continue
+        match = pattern.fullmatch(name[len(prefix):-len(".part")])
+        if match is None:
+            continue
+        try:
+            stale = now - entry.lstat().st_mtime > STALE_PART_S
+            pid = match["pid"]
+            if not stale and pid is not None and int(pid) != os.getpid():
+                stale = os.name == "posix" and not _pid_alive(int(pid))
+            if stale:
+                entry.unlink()
+                removed.append(entry)
+        except OSError:  # gone meanwhile, or not ours to remove: leave it
+            continue
+    return removed
 
 
 @contextlib.contextmanager
@@ -145,40 +205,51 @@ def atomic_write(path: str | Path, mode: str = "w", *, encoding: str | None = "u
     """Open a temporary file beside `path`; on a clean exit fsync it and `os.replace` it onto `path`.
 
     On an exception (or a killed process) `path` keeps its previous content; the temporary file is
-    removed when Python still runs. `mode` is "w" (text) or "wb" (bytes).
+    removed when Python still runs, and a killed writer's at the next write of `path`. `mode` is "w" (text)
+    or "wb" (bytes). A full disk is one OutputError naming the file and the fix.
     """
     if mode not in ("w", "wb"):
         raise ValueError("atomic_write writes whole files: mode 'w' or 'wb'")
     path = Path(path)
     folder = path.parent
+    remove_stale_parts(path)
     # Created by name with O_EXCL and mode 0o666 so the final file gets the usual umask permissions
     # (tempfile.mkstemp would leave it readable by the owner only).
-    tmp = folder / f".{path.name[:180]}.{secrets.token_hex(4)}.part"
+    tmp = folder / _part_name(path)
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     except OSError as exc:
         raise _output_error(path, exc) from exc
+    fh: IO[Any] | None = None
     try:
         fh = os.fdopen(fd, "wb") if "b" in mode else os.fdopen(fd, "w", encoding=encoding, newline=newline)
-        with fh:
-            try:
-                yield fh
-            except OSError as exc:  # a full disk while the caller writes; other errors are the caller's
-                if exc.errno in _WRITE_ERRNOS and exc.filename is None:
-                    raise _output_error(path, exc) from exc
-                raise
-            try:
-                fh.flush()
-                with contextlib.suppress(OSError):  # an existing file keeps its permissions
-                    os.chmod(fh.fileno() if os.chmod in os.supports_fd else tmp, stat.S_IMODE(os.stat(path).st_mode))
-                os.fsync(fh.fileno())
-            except OSError as exc:
+        try:
+            yield fh
+        except OSError as exc:  # a full disk while the caller writes; other errors are the caller's
+            if exc.errno in _WRITE_ERRNOS and exc.filename is None:
                 raise _output_error(path, exc) from exc
+            raise
+        try:
+            fh.flush()
+            with contextlib.suppress(OSError):  # an existing file keeps its permissions
+                os.chmod(fh.fileno() if os.chmod in os.supports_fd else tmp, stat.S_IMODE(os.stat(path).st_mode))
+            os.fsync(fh.fileno())
+            fh.close()
+        except OSError as exc:
+            raise _output_error(path, exc) from exc
         try:
             os.replace(tmp, path)
         except OSError as exc:
             raise _output_error(path, exc) from exc
     except BaseException:
+        # Closing flushes what is still buffered: on a full disk that fails again, and that second ENOSPC
+        # would replace the error being raised. The descriptor is closed whether the flush works or not.
+        if fh is None:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        else:
+            with contextlib.suppress(OSError, ValueError):
+                fh.close()
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise

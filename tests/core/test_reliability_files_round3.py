@@ -1,0 +1,134 @@
+"""Issue 27, the file rows in core: a full disk while an output is written (6), hidden `.part` files left
+by a killed writer (16), a 16-bit greyscale image (9), a video with rotation metadata (11), a read-only
+project (7), a folder or a full disk where the database should be (10), and a symlink loop as the input (8)."""
+
+from __future__ import annotations
+
+import errno
+import io
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from logotag_gui.core.analysis.export import export
+from logotag_gui.core.base.errors import OutputError
+from logotag_gui.core.base.records import BBox, FrameRef
+from logotag_gui.core.base.safe_io import atomic_write, atomic_write_text
+from logotag_gui.core.store import open_repository
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def filling_disk(monkeypatch, *, room: int) -> None:
+    """Every file opened through `os.fdopen` (atomic_write's temporary file) is on a disk with `room` bytes
+    left: the write that reaches it is cut short, the next fails with ENOSPC, as on a disk filling up (the
+    bytes left in Python's buffers are what a close tries to write again)."""
+    left = [room]
+
+    class FillingFile(io.FileIO):
+        def write(self, data) -> int:  # type: ignore[override]
+            n = min(len(data), left[0])
+            if n == 0:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            left[0] -= n
+            return super().write(bytes(data)[:n])
+
+    def fdopen(fd, mode="r", *args, encoding=None, newline=None, **kwargs):
+        buffer = io.BufferedWriter(FillingFile(fd, "w"))
+        return buffer if "b" in mode else io.TextIOWrapper(buffer, encoding=encoding, newline=newline)
+
+    monkeypatch.setattr(os, "fdopen", fdopen)
+
+
+def _project(tmp_path: Path, rows: int):
+    repo = open_repository(tmp_path / "p.sqlite")
+    video_id = repo.add_video(path=str(tmp_path / "clip.mp4"), kind="video", fps=10.0, frame_count=rows,
+                              duration_s=rows / 10, width=640, height=360)
+    for i in range(rows):
+        repo.add_manual_box(video_id=video_id, frame=FrameRef(i, i / 10, 640, 360), bbox=BBox(10, 10, 80, 40),
+                            brand="Norvik", reviewer="ann")
+    return repo
+
+
+def _parts(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.endswith(".part"))
+
+
+# ---- row 6: a full disk while an output is written ------------------------------------------------
+
+
+@pytest.mark.parametrize("size,room", [(10, 0), (100_000, 5000), (20_000, 12_000)])
+def test_a_full_disk_is_one_output_error_naming_the_file_and_the_fix(tmp_path, monkeypatch, size, room):
+    target = tmp_path / "report.csv"
+    target.write_text("old report")
+    filling_disk(monkeypatch, room=room)
+    with pytest.raises(OutputError) as err:
+        atomic_write_text(target, "x" * size)
+    message = str(err.value)
+    assert str(target) in message and "space" in message and "ree some space" in message
+    assert "kept" in message  # the previous file is said to be kept, and is
+    assert target.read_text() == "old report"
+    assert _parts(tmp_path) == []
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_an_export_on_a_filling_disk_is_the_prepared_error_and_keeps_the_old_file(tmp_path, monkeypatch, fmt):
+    repo = _project(tmp_path, 300)  # 300 records: the disk fills while the export writes them
+    out = tmp_path / f"e.{fmt}"
+    out.write_text("old")
+    filling_disk(monkeypatch, room=20_000)
+    with pytest.raises(OutputError) as err:  # not a second ENOSPC from closing the temporary file over it
+        export(repo, out)
+    assert str(out) in str(err.value) and "space" in str(err.value)
+    assert out.read_text() == "old" and _parts(tmp_path) == []
+    repo.close()
+
+
+# ---- row 16: a writer killed with SIGKILL leaves a .part that the next write removes ---------------
+
+
+def test_a_part_left_by_a_killed_writer_is_removed_at_the_next_write(tmp_path):
+    target = tmp_path / "X.csv"
+    target.write_text("old")
+    ready = tmp_path / "ready"
+    script = textwrap.dedent(f"""
+        import time
+        from pathlib import Path
+        from logotag_gui.core.base.safe_io import atomic_write
+        with atomic_write({str(target)!r}) as fh:
+            fh.write("partial")
+            fh.flush()
+            Path({str(ready)!r}).write_text("1")
+            time.sleep(60)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", script], cwd=REPO_ROOT)
+    try:
+        deadline = time.monotonic() + 60
+        while not ready.exists() and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+        assert ready.exists()
+        left = _parts(tmp_path)
+        assert len(left) == 1 and str(proc.pid) in left[0]  # the writer's pid is in the name
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)
+    assert _parts(tmp_path) == left  # SIGKILL cannot be caught: the part stays ...
+    # ... a part of another target, and a fresh one of a live writer, are left alone
+    other = tmp_path / f".Y.csv.{proc.pid}-0123abcd.part"
+    other.write_text("someone else's")
+    live = tmp_path / f".X.csv.{os.getpid()}-89abcdef.part"
+    live.write_text("being written")
+    atomic_write_text(target, "new")  # ... until the next write of the same target
+    assert target.read_text() == "new"
+    assert _parts(tmp_path) == sorted([other.name, live.name])
+    # A part not touched for over a minute is stale whoever wrote it (the pid may be another machine's).
+    old = time.time() - 120
+    os.utime(live, (old, old))
+    with atomic_write(target) as fh:
+        fh.write("newer")
+    assert _parts(tmp_path) == [other.name]
