@@ -18,6 +18,7 @@ from typing import TypeVar
 
 from logotag_gui.core.base.errors import InputError
 from logotag_gui.core.base.records import BBox
+from logotag_gui.core.base.safe_json import read_json
 
 Key = str | int  # an image's file name, or a video frame index
 _T = TypeVar("_T")
@@ -45,6 +46,7 @@ COCO_SHAPE = ('COCO json: {"images": [{"id": 1, "file_name": "a.jpg"}], "categor
               '"annotations": [{"image_id": 1, "category_id": 1, "bbox": [x, y, w, h]}]}')
 VIDEO_SHAPE = 'LogoTag video truth: {"fps": 25, "frames": {"0": [{"brand": "name", "bbox": [x, y, w, h]}]}}'
 COMPACT_SHAPE = 'compact video truth: {"fps": 25, "boxes": {"0": [["name", x, y, w, h]]}}'
+MAX_TRUTH_BYTES = 500_000_000  # a COCO file of a large data set; more is not a truth file LogoTag can hold
 
 
 class _Shape(ValueError):
@@ -165,12 +167,9 @@ def load_truth(path: str | Path) -> Truth:
     A file of another shape is an InputError naming the first wrong part and the expected shape.
     """
     path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8-sig"))
-    except UnicodeDecodeError as exc:
-        raise InputError(f"Ground truth '{path}' is not UTF-8 text; save it as UTF-8 JSON.") from exc
-    except (OSError, json.JSONDecodeError) as exc:
-        raise InputError(f"Cannot read ground truth '{path}': {exc}.") from exc
+    # Size-capped and nesting-checked: a file nested 200,000 deep is an InputError, never a RecursionError.
+    data = read_json(path, what="Ground truth", expected=f"{COCO_SHAPE}; or {VIDEO_SHAPE}; or {COMPACT_SHAPE}",
+                     max_bytes=MAX_TRUTH_BYTES)
     if isinstance(data, dict) and "annotations" in data and "images" in data:
         parse, shape = _coco, COCO_SHAPE
     elif isinstance(data, dict) and isinstance(data.get("boxes"), dict):

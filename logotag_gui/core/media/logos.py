@@ -8,7 +8,9 @@ as one alias, with a warning in the log, never as one alias per letter; any othe
 with a message naming the brand.
 
 A folder or image that cannot be read (permissions, not UTF-8, an image over Pillow's
-decompression-bomb limit) is an `InputError` naming the file and the fix, never a traceback.
+decompression-bomb limit, a brands.json too large or nested too deep) is an `InputError` naming the
+file and the fix, never a traceback. Brand names that differ only in case (`Norvik.png`, `NORVIK.png`)
+are refused by name: as two brands, OCR could not tell which one it read.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import unicodedata
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,10 +27,12 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from logotag_gui.core.base.errors import InputError
+from logotag_gui.core.base.safe_json import read_json
 from logotag_gui.core.media.video import IMAGE_SUFFIXES, natural_key
 
 log = logging.getLogger(__name__)
 ALIASES_FILE = "brands.json"
+MAX_ALIASES_BYTES = 4_000_000  # a few thousand brands' aliases fit in a few hundred KB
 LIGHT_BG = (245, 245, 245)
 DARK_BG = (20, 20, 20)
 
@@ -108,6 +113,31 @@ def _brand_files(root: Path) -> list[tuple[str, Path]]:
     return found
 
 
+def _name_key(brand: str) -> str:
+    """What a brand's name is compared by: case and Unicode composition do not make another brand."""
+    return unicodedata.normalize("NFC", brand).casefold()
+
+
+def _refuse_case_twins(root: Path, found: list[tuple[str, Path]]) -> None:
+    """InputError when brands differ only in case (`Norvik.png`, `norvik.png`): naming every file or folder."""
+    spellings: dict[str, dict[str, str]] = {}  # key -> spelling -> how it appears in the folder
+    for brand, path in found:
+        shown = f"{brand}/" if path.parent != root else path.name
+        spellings.setdefault(_name_key(brand), {}).setdefault(brand, shown)
+    clashes = [sorted(named.values(), key=natural_key) for named in spellings.values() if len(named) > 1]
+    if not clashes:
+        return
+    groups = "; ".join(", ".join(group) for group in clashes)
+    # The example fix keeps an existing folder's spelling, else a capitalised one ("Norvik" over "NORVIK").
+    twins = next(named for named in spellings.values() if len(named) > 1)
+    example = min(twins, key=lambda b: (not twins[b].endswith("/"), b.isupper() or b.islower(), b))
+    raise InputError(
+        f"Logo folder '{root}' has brands whose names differ only in case: {groups}. They would be separate "
+        "brands that OCR cannot tell apart. Keep one spelling per brand: put one brand's references together in "
+        f"one folder (for example `{example}/`), or rename the files to distinct brand names."
+    )
+
+
 def _read_reference(path: Path) -> list[tuple[str, np.ndarray]]:
     """The image's variants, or OSError / ValueError with a short reason (shown with the file's name)."""
     with warnings.catch_warnings():
@@ -138,7 +168,9 @@ def load_dictionary(root: str | Path) -> LogoDictionary:
     references: list[Reference] = []
     hashes: dict[str, str] = {}
     bad: list[str] = []
-    for brand, path in _brand_files(root):
+    found = _brand_files(root)
+    _refuse_case_twins(root, found)
+    for brand, path in found:
         if path.suffix.lower() not in IMAGE_SUFFIXES:
             bad.append(f"{path.relative_to(root)} (not an image type: {path.suffix or 'no extension'})")
             continue
@@ -184,19 +216,8 @@ def _load_aliases(root: Path) -> dict[str, list[str]]:
     path = root / ALIASES_FILE
     if not path.exists():
         return {}
-    try:
-        text = path.read_text(encoding="utf-8-sig")  # a BOM (Windows Notepad) is fine
-    except UnicodeDecodeError as exc:
-        raise InputError(f"'{path}' is not UTF-8 text (byte {exc.start} cannot be decoded); "
-                         "save it as UTF-8 in your editor.") from exc
-    except PermissionError as exc:
-        raise InputError(f"'{path}' cannot be read: permission denied; give your user read access to it.") from exc
-    except OSError as exc:
-        raise InputError(f"'{path}' cannot be read: {exc.strerror or exc}.") from exc
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"'{path}' is not valid JSON: {exc}. Expected {ALIASES_SHAPE}.") from exc
+    # Size-capped and nesting-checked: a file nested 200,000 deep is an InputError, never a RecursionError.
+    data = read_json(path, what="Aliases file", expected=ALIASES_SHAPE, max_bytes=MAX_ALIASES_BYTES)
     if not isinstance(data, dict):
         raise InputError(f"'{path}' holds a JSON {type(data).__name__}, not an object of brands. "
                          f"Expected {ALIASES_SHAPE}.")
