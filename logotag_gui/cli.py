@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import math
 import re
@@ -14,8 +15,8 @@ from typing import Any
 
 from logotag_gui.core.base.config import DEFAULT_SIGLIP, RunConfig, Setting, settings
 from logotag_gui.core.base.errors import LogoTagError
-from logotag_gui.core.base.logsetup import setup_logging
-from logotag_gui.core.base.safe_io import redact_secrets, redact_url
+from logotag_gui.core.base.logsetup import FILE_ONLY, set_log_context, setup_logging
+from logotag_gui.core.base.safe_io import redact_secrets, redact_url, symlink_loop_error
 from logotag_gui.core.pipeline import backends
 
 log = logging.getLogger("logotag")
@@ -238,13 +239,15 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             session = project.session(video_id, reviewer="oracle")
             source = None
             # Following and learning read the clip's pixels, and so does finding its views (what the sweep looks at).
-            pixels = not (args.no_propagate and args.no_learn) or not session.views_known
-            if pixels and (args.strategy != "audit" or args.review_first or not session.views_known):
+            pixels = not (args.no_propagate and args.no_learn) and (args.strategy != "audit" or args.review_first)
+            if pixels or not session.views_known:
                 try:
                     source = open_source(session.video.path)
                 except LogoTagError as exc:
-                    raise LogoTagError(f"{exc} Following and learning need the clip; or pass --no-propagate "
-                                       "--no-learn.") from exc
+                    if pixels:
+                        raise LogoTagError(f"{exc} Following and learning need the clip; or pass --no-propagate "
+                                           "--no-learn.") from exc
+                    print(f"note: {exc} Without the clip each sampled frame is a view of its own.", file=sys.stderr)
             try:
                 learner = None if source is None or args.no_learn or not pixels else Learner(
                     project.repo, source, video=session.video, sampled=session.sampled,
@@ -622,6 +625,7 @@ def main(argv: list[str] | None = None) -> int:
     import threading
 
     args = build_parser().parse_args(argv)
+    set_log_context(command=f"logotag {args.command}", project=_project_of(args))
     log_file = setup_logging(verbose=args.verbose)
     on_term = None
     if threading.current_thread() is threading.main_thread():  # only the main thread may set a handler
@@ -636,6 +640,16 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if on_term is not None:
             signal.signal(signal.SIGTERM, on_term)
+
+
+def _project_of(args: argparse.Namespace) -> str:
+    """The project a command works on, as the log names it (no password)."""
+    db = getattr(args, "db", None)
+    if db:
+        return redact_url(db)
+    if args.command == "run" and args.input:
+        return project_beside(args.input)
+    return "logotag.sqlite" if args.command == "run-many" else "-"
 
 
 def _command(args: argparse.Namespace, log_file: Path) -> int:
@@ -660,14 +674,26 @@ def _command(args: argparse.Namespace, log_file: Path) -> int:
                      f"decompression bombs): {exc} Scale it down or remove it.", 2)
     except OSError as exc:
         if exc.filename is None:  # not about a file the user named: a bug, as below
-            log.exception("unexpected error")
-            return _fail(f"unexpected error: {exc.__class__.__name__}: {exc} (details in {log_file})", 1)
+            return _unexpected(exc, log_file)
         log.debug("file system error", exc_info=True)
+        if exc.errno == errno.ELOOP:
+            return _fail(str(symlink_loop_error(exc.filename)), 2)
         return _fail(f"cannot use '{exc.filename}': {exc.strerror or exc}. Check that it exists and that your "
                      "user may read it (or write it, for an output).", 2)
+    except RuntimeError as exc:
+        loop = re.fullmatch(r"Symlink loop from (['\"]?)(?P<path>.*)\1", str(exc))
+        if loop is None:  # pathlib's resolve() says so before Python 3.13 (later: OSError ELOOP, above)
+            return _unexpected(exc, log_file)
+        log.debug("symbolic link loop", exc_info=True)
+        return _fail(str(symlink_loop_error(loop["path"])), 2)
     except Exception as exc:  # a bug: one line here, the traceback in the log
-        log.exception("unexpected error")
-        return _fail(f"unexpected error: {exc.__class__.__name__}: {exc} (details in {log_file})", 1)
+        return _unexpected(exc, log_file)
+
+
+def _unexpected(exc: BaseException, log_file: Path) -> int:
+    """A bug: its traceback in the log file only (the terminal gets the one line below), exit 1."""
+    log.error("unexpected error", exc_info=exc, extra=FILE_ONLY)
+    return _fail(f"unexpected error: {exc.__class__.__name__}: {exc} (details in {log_file})", 1)
 
 
 if __name__ == "__main__":

@@ -196,3 +196,48 @@ def test_an_interrupted_export_says_so_in_one_line_and_leaves_no_part(tmp_path, 
     assert len(lines) == 1 and lines[0].startswith("logotag: ") and "interrupted" in lines[0], err
     assert out.read_text() == "old"
     assert not [p.name for p in tmp_path.iterdir() if p.name.endswith(".part")]
+
+
+# ---- row 8: an unexpected error is one line on the terminal, its traceback in the log --------------
+
+_BROKEN_COMMAND = """
+import sys
+from logotag_gui import cli
+
+def broken(args):
+    raise RuntimeError("boom in a command")
+cli.cmd_videos = broken
+raise SystemExit(cli.main(sys.argv[1:]))
+"""
+
+
+def test_an_unexpected_error_is_one_line_and_the_log_names_process_command_and_project(tmp_path, monkeypatch):
+    logs = tmp_path / "logs"
+    monkeypatch.setenv("LOGOTAG_LOG_DIR", str(logs))
+    db = _project(tmp_path)
+    proc = subprocess.Popen([sys.executable, "-c", _BROKEN_COMMAND, "videos", "--db", str(db)], cwd=REPO_ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        _, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 1, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err  # no traceback, no second "ERROR: unexpected error" line
+    assert lines[0].startswith("logotag: unexpected error") and "boom in a command" in lines[0]
+    assert str(logs / "logotag.log") in lines[0]
+    text = (logs / "logotag.log").read_text(encoding="utf-8")
+    assert "Traceback" in text and "RuntimeError: boom in a command" in text
+    records = [line for line in text.splitlines() if line[:4].isdigit()]  # a record's first line: its time
+    assert records
+    for line in records:  # several processes share one log: each line says whose it is
+        assert f"pid {proc.pid}" in line and "logotag videos" in line and str(db) in line, line
+
+
+def test_a_symlink_loop_as_the_video_is_one_line_naming_it(tmp_path, logos_dir, capsys):
+    loop = tmp_path / "a.mp4"
+    loop.symlink_to(tmp_path / "b.mp4")
+    (tmp_path / "b.mp4").symlink_to(loop)
+    last = _refused(capsys, ["-q", "run", str(loop), "--logos", str(logos_dir), "--db", str(tmp_path / "p.sqlite")],
+                    str(loop), "symbolic link")
+    assert "unexpected" not in last and "loop" in last

@@ -132,3 +132,42 @@ def test_a_part_left_by_a_killed_writer_is_removed_at_the_next_write(tmp_path):
     with atomic_write(target) as fh:
         fh.write("newer")
     assert _parts(tmp_path) == [other.name]
+
+
+# ---- row 8: a traceback logged anywhere is one line on the console --------------------------------
+
+
+def test_the_console_shows_a_logged_traceback_as_one_line_naming_the_log(tmp_path):
+    import logging
+
+    from logotag_gui.core.base.logsetup import FILE_ONLY, ConsoleFormatter
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(ConsoleFormatter("%(levelname)s: %(message)s", log_file=tmp_path / "logotag.log"))
+    handler.addFilter(lambda record: getattr(record, "console", True) is not False)
+    logger = logging.getLogger("tests.round3.console")
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        try:
+            raise ValueError("bad frame\nsecond line")
+        except ValueError:
+            logger.exception("a worker failed")
+            logger.error("said by the caller itself", exc_info=True, extra=FILE_ONLY)
+    finally:
+        logger.removeHandler(handler)
+    assert stream.getvalue() == (f"ERROR: a worker failed: ValueError: bad frame second line (traceback in "
+                                 f"{tmp_path / 'logotag.log'})\n")
+
+
+def test_a_symlink_loop_as_the_input_is_named(tmp_path):
+    from logotag_gui.core.base.errors import InputError
+    from logotag_gui.core.media.video import open_source
+
+    loop = tmp_path / "a.mp4"
+    loop.symlink_to(tmp_path / "b.mp4")
+    (tmp_path / "b.mp4").symlink_to(loop)
+    with pytest.raises(InputError) as err:
+        open_source(loop)
+    assert str(loop) in str(err.value) and "symbolic link" in str(err.value)

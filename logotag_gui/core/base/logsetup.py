@@ -3,6 +3,10 @@
 Every handler formats through `RedactingFormatter`: a database URL's password never reaches the log
 file or the console, whatever message or traceback carries it. A log folder that cannot be written
 falls back to the temporary folder (and then to the console only) instead of failing the command.
+
+Several processes (the app, `logotag run`, Ray workers) share one log file: each line names its process
+(pid and command) and project (`set_log_context`). A traceback goes to the log file only: the console
+gets one line per message (`FILE_ONLY` keeps a message off the console, for one the caller prints itself).
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import faulthandler
 import logging
 import logging.handlers
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -25,6 +30,26 @@ _crash_file: IO[str] | None = None  # kept open for the life of the process: fau
 LOG_NAME = "logotag.log"
 CRASH_NAME = "crash.log"
 KEEP_CRASHES = 3
+FILE_ONLY = {"console": False}  # `log.error(..., extra=FILE_ONLY)`: the log file only (the caller says it)
+FILE_FORMAT = ("%(asctime)s %(levelname)s pid %(process)d %(command)s [%(project)s] %(name)s [%(threadName)s] "
+               "%(message)s")
+_context = {"command": Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "python", "project": "-"}
+
+
+def set_log_context(*, command: str | None = None, project: str | None = None) -> None:
+    """Name the command (`logotag export`, `logotag-gui`) and the project on every later line of the log;
+    the project is shown without a database URL's password."""
+    if command is not None:
+        _context["command"] = command
+    if project is not None:
+        _context["project"] = redact_secrets(project)
+
+
+class _ContextFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.command = _context["command"]
+        record.project = _context["project"]
+        return True
 
 
 class RedactingFormatter(logging.Formatter):
@@ -32,6 +57,32 @@ class RedactingFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         return redact_secrets(super().format(record))
+
+
+class ConsoleFormatter(RedactingFormatter):
+    """One line per message: a traceback is for the log file, and the console says where it is."""
+
+    def __init__(self, fmt: str, *, log_file: Path | None) -> None:
+        super().__init__(fmt)
+        self.log_file = log_file
+
+    def format(self, record: logging.LogRecord) -> str:
+        saved = record.exc_info, record.exc_text, record.stack_info
+        record.exc_info, record.exc_text, record.stack_info = None, None, None
+        try:  # the same record goes on to other handlers: put its traceback back
+            text = super().format(record)
+        finally:
+            record.exc_info, record.exc_text, record.stack_info = saved
+        if saved[0] or saved[2]:
+            error = saved[0][1] if saved[0] else None
+            cause = f": {type(error).__name__}: {redact_secrets(str(error))}" if error is not None else ""
+            where = f" (traceback in {self.log_file})" if self.log_file is not None else ""
+            text += cause + where
+        return " ".join(text.split("\n"))
+
+
+def _console_wanted(record: logging.LogRecord) -> bool:
+    return getattr(record, "console", True) is not False
 
 
 def log_path() -> Path:
@@ -66,12 +117,15 @@ def setup_logging(*, verbose: bool = False, console: bool = True) -> Path:
         path = candidate
         break
     if file_handler is not None:
-        file_handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s [%(threadName)s] %(message)s"))
+        file_handler.setFormatter(RedactingFormatter(FILE_FORMAT))
+        file_handler.addFilter(_ContextFilter())
         root.addHandler(file_handler)
     if console:
         stream = logging.StreamHandler()
         stream.setLevel(logging.DEBUG if verbose else logging.WARNING)
-        stream.setFormatter(RedactingFormatter("%(levelname)s: %(message)s"))
+        stream.setFormatter(ConsoleFormatter("%(levelname)s: %(message)s",
+                                             log_file=path if file_handler is not None else None))
+        stream.addFilter(_console_wanted)
         root.addHandler(stream)
     for noisy in ("faiss.loader", "httpx", "huggingface_hub", "PIL"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

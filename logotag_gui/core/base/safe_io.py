@@ -94,6 +94,12 @@ def safe_child(root: str | Path, *parts: str) -> Path:
     return path
 
 
+def symlink_loop_error(path: str | Path) -> InputError:
+    """The message for a path whose symbolic links lead back to themselves (ELOOP; pathlib's "Symlink loop")."""
+    return InputError(f"'{path}' is a symbolic link that leads back to itself (a loop of links), so it names no "
+                      "file; point the link at the real video or folder, or give that path instead.")
+
+
 def safe_filename(text: str, *, fallback: str = "unnamed", max_bytes: int = 120) -> str:
     """One file-name component made from any text: unsafe characters become `_`, never a path.
 

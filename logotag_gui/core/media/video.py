@@ -7,6 +7,7 @@ on the frame the viewer calls N.
 
 from __future__ import annotations
 
+import errno
 import math
 import re
 import warnings
@@ -21,6 +22,7 @@ from PIL import Image, UnidentifiedImageError
 from logotag_gui.core.base.config import DEFAULT_FPS
 from logotag_gui.core.base.errors import InputError
 from logotag_gui.core.base.records import Frame, FrameRef
+from logotag_gui.core.base.safe_io import symlink_loop_error
 from logotag_gui.core.media.shots import CutDetector
 
 VIDEO_SUFFIXES = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi"}
@@ -336,6 +338,8 @@ def _luma(vf: av.VideoFrame) -> np.ndarray:
     return vf.to_ndarray(format="gray")
 
 
+        if exc.errno == errno.ELOOP:
+            raise symlink_loop_error(path) from exc
 def _reason(exc: Exception) -> str:
     text = getattr(exc, "strerror", None) or str(exc)
     return text.rstrip(".")
