@@ -63,6 +63,28 @@ def natural_key(name: str) -> list[object]:
     return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", name)]
 
 
+# Image types LogoTag does not read as frames: named as skipped, never ignored silently.
+OTHER_IMAGE_SUFFIXES = {".gif", ".apng", ".avif", ".heic", ".heif", ".jxl", ".jp2", ".j2k", ".svg", ".ico",
+                        ".psd", ".tga", ".pcx", ".ppm", ".pgm", ".pbm", ".dds", ".exr", ".hdr"}
+
+
+def too_large_reason(name: str, exc: Exception) -> str:
+    """Why an image over Pillow's pixel limit (its decompression-bomb guard) is skipped, the limit named."""
+    found = re.search(r"\((\d+) pixels\)", str(exc))
+    size = f" ({int(found.group(1)):,} pixels)" if found else ""
+    return (f"Image '{name}' is too large{size}: LogoTag opens images of up to {Image.MAX_IMAGE_PIXELS:,} pixels "
+            "(Pillow's decompression-bomb guard); scale it down, a frame needs no more than about 4K")
+
+
+def describe_skipped(skipped: dict[str, str], *, shown: int = 10) -> str:
+    """One line on an image folder's skipped files: each of the first `shown` with why, then how many more."""
+    names = sorted(skipped, key=natural_key)
+    listed = "; ".join(skipped[n] for n in names[:shown])
+    rest = f"; and {len(names) - shown} more" if len(names) > shown else ""
+    return (f"{len(names)} image(s) skipped: {listed}{rest}. Replace or convert them and run again to include "
+            "them.")
+
+
 class ImageFolderSource:
     """A folder of images: each image is one frame, named by its file name."""
 
@@ -94,6 +116,10 @@ class ImageFolderSource:
                              f"{next(iter(self.skipped.values()))}).")
         h, w = first.shape[:2]
         self.info = SourceInfo(str(path), "images", 1.0, len(self.files), float(len(self.files)), w, h)
+        for p in sorted(entries, key=lambda p: natural_key(p.name)):
+            if p.suffix.lower() in OTHER_IMAGE_SUFFIXES and not p.name.startswith("."):
+                self.skipped[p.name] = (f"'{p.name}' is not a supported image type ({p.suffix}); convert it to "
+                                        "PNG or JPEG")
 
     def _load(self, index: int) -> np.ndarray:
         file = self.files[index]
@@ -101,9 +127,9 @@ class ImageFolderSource:
             with warnings.catch_warnings():  # between 1x and 2x Pillow's pixel limit it only warns
                 warnings.simplefilter("error", Image.DecompressionBombWarning)
                 with Image.open(file) as im:
-                    return np.asarray(im.convert("RGB"))
+                    return rgb8(im)
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-            raise InputError(f"Image '{file.name}' is too large to open safely ({exc}); scale it down.") from exc
+            raise InputError(too_large_reason(file.name, exc)) from exc
         except (UnidentifiedImageError, OSError, ValueError) as exc:
             raise InputError(f"Cannot read image '{file.name}': {exc}. Remove or replace the file.") from exc
 
@@ -312,6 +338,8 @@ def open_source(path: str | Path) -> Source:
         raise InputError(f"Cannot reach '{path}': permission denied on a folder on its way; "
                          "check its permissions.") from exc
     except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise symlink_loop_error(path) from exc
         raise InputError(f"'{path}' does not exist; check the path.") from exc
     if path.is_dir():
         return ImageFolderSource(path)
@@ -331,6 +359,29 @@ def probe(path: str | Path) -> SourceInfo:
         source.close()
 
 
+_DEEP_GREY = ("I;16", "I;16L", "I;16B", "I;16N", "I")
+
+
+def rgb8(im: Image.Image) -> np.ndarray:
+    """An image's pixels as 8-bit RGB (H x W x 3 uint8).
+
+    Pillow's convert("RGB") clips 16-bit (and 32-bit) greyscale at 255, so a 16-bit PNG became an all-white
+    frame: those are scaled from 0..65535 to 0..255 instead (a 32-bit image whose values leave that range,
+    and a float one, from its own lowest to highest value)."""
+    if im.mode in _DEEP_GREY or im.mode == "F":
+        grey = np.asarray(im).astype(np.float64)
+        finite = grey[np.isfinite(grey)]
+        low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
+        if im.mode == "F" and 0.0 <= low and high <= 1.0:
+            low, high = 0.0, 1.0  # a float image in the usual 0..1 range
+        elif im.mode.startswith("I;16") or (im.mode == "I" and 0.0 <= low and high <= 65535.0):
+            low, high = 0.0, 65535.0
+        scaled = (np.nan_to_num(grey, nan=low) - low) * (255.0 / max(high - low, 1e-12))
+        grey8 = np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
+        return np.repeat(grey8[:, :, None], 3, axis=2)
+    return np.asarray(im.convert("RGB"))
+
+
 def _luma(vf: av.VideoFrame) -> np.ndarray:
     if vf.format.name in ("yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "nv12", "gray"):
         plane = vf.planes[0]
@@ -338,8 +389,6 @@ def _luma(vf: av.VideoFrame) -> np.ndarray:
     return vf.to_ndarray(format="gray")
 
 
-        if exc.errno == errno.ELOOP:
-            raise symlink_loop_error(path) from exc
 def _reason(exc: Exception) -> str:
     text = getattr(exc, "strerror", None) or str(exc)
     return text.rstrip(".")
