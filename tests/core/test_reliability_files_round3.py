@@ -171,3 +171,27 @@ def test_a_symlink_loop_as_the_input_is_named(tmp_path):
     with pytest.raises(InputError) as err:
         open_source(loop)
     assert str(loop) in str(err.value) and "symbolic link" in str(err.value)
+
+
+# ---- row 9: a 16-bit greyscale image is read by its values, not clipped to white --------------------
+
+
+@pytest.mark.parametrize("top", [65535, 1023])  # full 16-bit range; 10-bit values stored in 16 bits (dark)
+def test_a_16_bit_greyscale_png_is_scaled_to_8_bits_not_clipped(tmp_path, top):
+    import numpy as np
+    from PIL import Image
+
+    from logotag_gui.core.media.video import open_source
+
+    ramp = np.linspace(0, top, 64 * 48).reshape(48, 64).astype(np.uint16)
+    image = Image.fromarray(ramp)
+    assert image.mode.startswith("I;16")
+    image.save(tmp_path / "deep.png")
+    with Image.open(tmp_path / "deep.png") as im:
+        assert im.mode in ("I;16", "I", "I;16B")  # as Pillow reads a 16-bit greyscale PNG
+    frame = open_source(tmp_path).frame(0)
+    assert frame.image.dtype == np.uint8 and frame.image.shape == (48, 64, 3)
+    expected = np.rint(ramp / 257.0)
+    assert np.abs(frame.image[..., 0].astype(int) - expected).max() <= 1
+    assert (frame.image[..., 0] == frame.image[..., 2]).all()
+    assert frame.image.min() == 0 and frame.image.max() == round(top / 257)  # not all white

@@ -372,9 +372,9 @@ def rgb8(im: Image.Image) -> np.ndarray:
         grey = np.asarray(im).astype(np.float64)
         finite = grey[np.isfinite(grey)]
         low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
-        if im.mode == "F" and 0.0 <= low and high <= 1.0:
+        if im.mode == "F" and low >= 0.0 and high <= 1.0:
             low, high = 0.0, 1.0  # a float image in the usual 0..1 range
-        elif im.mode.startswith("I;16") or (im.mode == "I" and 0.0 <= low and high <= 65535.0):
+        elif im.mode.startswith("I;16") or (im.mode == "I" and low >= 0.0 and high <= 65535.0):
             low, high = 0.0, 65535.0
         scaled = (np.nan_to_num(grey, nan=low) - low) * (255.0 / max(high - low, 1e-12))
         grey8 = np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
