@@ -195,3 +195,47 @@ def test_an_endpoint_that_redirects_at_startup_is_named(server, monkeypatch):
     with pytest.raises(ModelUnavailable, match="redirect") as info:
         EndpointVerifier(endpoint=srv.url, timeout_s=2)
     assert elsewhere.requests == [] and SECRET not in str(info.value)
+
+
+# -- a whole run against a hostile server: it finishes, and every candidate is stored ---------------------
+
+
+def _photo_folder(tmp_path, demo_clip):
+    from PIL import Image
+
+    from logotag_gui.core.media.video import open_source
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    source = open_source(demo_clip[0])
+    for i, frame in enumerate(source.sample(fps=1)):
+        Image.fromarray(frame.image).save(folder / f"{i:02d}.png")
+        if i == 5:
+            break
+    source.close()
+    return folder
+
+
+@pytest.mark.parametrize("hostile", ["deep", "down"])
+def test_a_run_against_a_hostile_server_finishes_with_every_candidate_stored(server, tmp_path, demo_clip,
+                                                                           logos_dir, hostile):
+    from logotag_gui.core.base.config import RunConfig
+    from logotag_gui.core.pipeline.run import run_pipeline
+    from logotag_gui.core.store import open_repository
+
+    srv = server(content=DEEP) if hostile == "deep" else server(content=YES, script=[Step(503)] * 1000)
+    config = RunConfig(input=str(_photo_folder(tmp_path, demo_clip)), logos=str(logos_dir), embedder="keypoints",
+                       verifier="endpoint", vlm_endpoint=srv.url, vlm_concurrency=2)
+    repo = open_repository(tmp_path / "p.sqlite")
+    result = run_pipeline(config, repo=repo)
+    assert result.status == "done"
+    stored = repo.candidates()
+    assert stored and all(c.verdict.method == "endpoint" for c in stored)
+    if hostile == "deep":
+        # judged: unparsable, the raw answer kept capped; boxes that carry their track's verdict: unsure
+        assert {c.verdict.state for c in stored if not c.verdict.from_track} == {VerdictState.UNPARSABLE}
+        assert all(len(c.verdict.raw) <= MAX_RAW_CHARS + 200 for c in stored)
+    else:
+        assert {c.verdict.state for c in stored} == {VerdictState.UNSURE}
+        assert len(srv.chat_requests) <= 5 + 2 + 2  # marked down after 5 failures; the rest not asked
+        assert any("marked down" in c.verdict.rationale for c in stored)
