@@ -5,6 +5,7 @@ folder or a full disk where the database should be (10)."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -241,3 +242,112 @@ def test_a_symlink_loop_as_the_video_is_one_line_naming_it(tmp_path, logos_dir, 
     last = _refused(capsys, ["-q", "run", str(loop), "--logos", str(logos_dir), "--db", str(tmp_path / "p.sqlite")],
                     str(loop), "symbolic link")
     assert "unexpected" not in last and "loop" in last
+
+
+# ---- rows 7 and 10: a read-only project; a folder or a full disk where the database should be -------
+
+
+def _can_mount() -> bool:
+    """A private mount namespace with a read-only bind and a tmpfs (root in a container that allows it)."""
+    import shutil
+
+    if sys.platform != "linux" or shutil.which("unshare") is None or shutil.which("mount") is None:
+        return False
+    probe = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c",
+                            "d=$(mktemp -d) && mount -t tmpfs -o size=64k tmpfs $d && mount -o remount,ro $d "
+                            "&& umount $d; rc=$?; rmdir $d; exit $rc"], capture_output=True, timeout=30)
+    return probe.returncode == 0
+
+
+CAN_MOUNT = _can_mount()
+needs_mount = pytest.mark.skipif(not CAN_MOUNT, reason="needs unshare and mount (root in a private namespace)")
+
+
+def _in_namespace(setup: str, argv: list[str], *, env_dir: Path) -> subprocess.CompletedProcess:
+    """`logotag ARGV` after the shell `setup` (mounts), in a private mount namespace that ends with it."""
+    import shlex
+
+    command = " ".join(shlex.quote(a) for a in [sys.executable, "-c", "import sys; from logotag_gui.cli import "
+                                                "main; raise SystemExit(main(sys.argv[1:]))", *argv])
+    return subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", f"set -e; {setup}; {command}"],
+                          cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "LOGOTAG_LOG_DIR": str(env_dir / "logs")})
+
+
+@needs_mount
+def test_a_project_on_a_read_only_mount_exports_reports_and_lists(tmp_path):
+    db = _project(tmp_path)
+    shared, mnt = db.parent, tmp_path / "mnt"
+    mnt.mkdir()
+    ro = f"mount --bind {shared} {mnt} && mount -o remount,bind,ro {mnt}"
+    out = tmp_path.parent / f"{tmp_path.name}-out"
+    out.mkdir()
+    for argv in (["export", "--db", str(mnt / db.name), "--out", str(out / "e.csv")],
+                 ["report", "--db", str(mnt / db.name), "--out", str(out / "r.csv")],
+                 ["videos", "--db", str(mnt / db.name)]):
+        proc = _in_namespace(ro, argv, env_dir=out)
+        assert proc.returncode == 0, proc.stderr
+    assert (out / "e.csv").read_text().count("\n") == 4  # the header and the three boxes
+    assert "Norvik" in (out / "r.csv").read_text()
+
+
+@needs_mount
+def test_a_run_on_a_read_only_project_says_so_and_how_to_fix_it(tmp_path, demo_clip, logos_dir):
+    db = _project(tmp_path)
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    ro = f"mount --bind {db.parent} {mnt} && mount -o remount,bind,ro {mnt}"
+    proc = _in_namespace(ro, ["-q", "run", str(demo_clip[0]), "--logos", str(logos_dir), "--db", str(mnt / db.name),
+                              "--embedder", "keypoints", "--verifier", "none", "--fps", "1"], env_dir=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    last = proc.stderr.strip().splitlines()[-1]
+    assert "Traceback" not in proc.stderr and last.startswith("logotag: ")
+    assert "read-only" in last and "copy" in last.lower() and str(mnt / db.name) in last
+
+
+def test_a_read_only_folder_opens_the_project_read_only(tmp_path, monkeypatch, capsys):
+    """Root ignores permission bits, so a folder nobody may write is simulated where the store asks
+    (os.access); the mount tests above check the real thing where mounts are allowed."""
+    db = _project(tmp_path)
+    real_access = os.access
+
+    def no_writing(path, mode, *args, **kwargs):
+        if mode & os.W_OK and Path(path).resolve().is_relative_to(tmp_path.resolve()):
+            return False
+        return real_access(path, mode, *args, **kwargs)
+
+    out = tmp_path.parent / f"{tmp_path.name}-out.csv"
+    repo = open_repository(db)
+    assert repo.read_only is None
+    repo.close()
+    monkeypatch.setattr(os, "access", no_writing)
+    repo = open_repository(db, create=False)
+    assert repo.read_only and "cannot be written" in repo.read_only
+    repo.close()
+    assert main(["export", "--db", str(db), "--out", str(out)]) == 0
+    assert out.read_text().count("\n") == 4
+    assert not (tmp_path / "p.sqlite-shm").exists() and not (tmp_path / "p.sqlite-wal").exists()
+
+
+def test_a_folder_where_the_database_should_be_is_named(tmp_path, capsys):
+    folder = tmp_path / "p.sqlite"
+    folder.mkdir()
+    for argv in (["export", "--db", str(folder), "--out", str(tmp_path / "e.csv")], ["videos", "--db", str(folder)]):
+        last = _refused(capsys, argv, str(folder), "folder")
+        assert "unable to open" not in last
+
+
+@needs_mount
+def test_a_project_on_a_full_disk_names_the_cause_and_the_fix(tmp_path):
+    db = _project(tmp_path)
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    fill = (f"mount -t tmpfs -o size=1m tmpfs {disk} && cp {db} {disk}/ && "
+            f"(dd if=/dev/zero of={disk}/fill bs=4k 2>/dev/null || true)")
+    proc = _in_namespace(fill, ["export", "--db", str(disk / db.name), "--out", str(tmp_path / "e.csv")],
+                         env_dir=tmp_path)
+    last = proc.stderr.strip().splitlines()[-1]
+    if proc.returncode == 0:  # SQLite read it without room for its -shm file: nothing to explain
+        return
+    assert proc.returncode == 2 and last.startswith("logotag: "), proc.stderr
+    assert "full" in last and "free" in last.lower() and str(disk / db.name) in last, last

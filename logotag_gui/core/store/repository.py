@@ -7,12 +7,17 @@ transaction, committed before the method returns, so a killed app loses nothing 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+import os
+import shutil
+import sqlite3
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+from urllib.parse import quote
 
-from sqlalchemy import Connection, Engine, create_engine, delete, event, func, select, update
+from sqlalchemy import Connection, Engine, create_engine, delete, event, func, make_url, select, update
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -63,7 +68,83 @@ def database_url(target: str | Path) -> str:
     text = str(target)
     if "://" in text:
         return text
-    return f"sqlite:///{Path(text).expanduser().resolve()}"
+    try:
+        return f"sqlite:///{Path(text).expanduser().resolve()}"
+    except RuntimeError as exc:  # pathlib before Python 3.13: a loop of symbolic links
+        raise StoreError(f"'{text}' is a symbolic link that leads back to itself (a loop of links), so it names no "
+                         "project; give the project file's own path.") from exc
+
+
+LOW_SPACE = 1 << 20  # below this, a disk has no room for SQLite's -wal and -shm files (the -shm alone is 32 KiB)
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite URL, or None (another database, in memory, or a `file:` URI of the user's)."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return None
+    name = parsed.database
+    if not parsed.drivername.startswith("sqlite") or not name or name == ":memory:" or name.startswith("file:"):
+        return None
+    return Path(name)
+
+
+def read_only_reason(path: Path) -> str | None:
+    """Why an existing project can only be read here (a read-only mount, file or folder), or None."""
+    if not os.access(path, os.W_OK):
+        return "its file cannot be written"
+    if not os.access(path.parent, os.W_OK):  # SQLite writes its -wal and -shm files beside the project
+        return f"its folder '{path.parent}' cannot be written"
+    return None
+
+
+def _read_only_connect(path: Path, *, timeout: float) -> Callable[[], sqlite3.Connection]:
+    """Connections that only read the project. In a folder nobody may write, SQLite cannot make the -shm file a
+    WAL project needs: it reads the file as immutable there (nobody can change it either), unless a -wal still
+    holding changes is there with its -shm (a copy taken while the app had it open): then those are read too."""
+    wal, shm = Path(f"{path}-wal"), Path(f"{path}-shm")
+    pending = wal.exists() and wal.stat().st_size > 0
+    immutable = not os.access(path.parent, os.W_OK) and not (pending and shm.exists())
+    if immutable and pending:
+        log.warning("'%s' is read without the changes in its -wal file (its -shm file is missing, and the folder "
+                    "is read-only)", path)
+    uri = f"file:{quote(str(path))}?mode=ro" + ("&immutable=1" if immutable else "")
+    return lambda: sqlite3.connect(uri, uri=True, timeout=timeout, check_same_thread=False)
+
+
+def sqlite_problem(path: Path, *, where: str, text: str, read_only: str | None = None) -> StoreError | None:
+    """The cause and the fix behind SQLite's "unable to open database file", "disk I/O error" or "database or
+    disk is full" (a folder where the file should be, a full disk, a read-only folder); None when none is seen."""
+    if path.is_dir():
+        return StoreError(f"'{where}' is a folder, not a project file: give the project file's path (e.g. "
+                          f"'{path / 'project.logotag.sqlite'}'), or move the folder out of the way.")
+    folder = path.parent
+    if not folder.is_dir():
+        return StoreError(f"Cannot open the project '{where}': its folder '{folder}' does not exist; check the path.")
+    try:
+        free: int | None = shutil.disk_usage(folder).free
+    except OSError:
+        free = None
+    if "full" in text or (free is not None and free < LOW_SPACE):
+        room = f" ({free:,} bytes free)" if free is not None else ""
+        return StoreError(f"The disk holding the project '{where}' is full{room}: SQLite needs room beside the "
+                          "project for its journal (the -wal and -shm files). Free some space on that disk, or "
+                          "copy the project to another one and open the copy.")
+    if not path.exists() and not os.access(folder, os.W_OK):
+        return StoreError(f"Cannot create the project '{where}': its folder '{folder}' is read-only; choose a "
+                          "folder you can write to.")
+    reason = read_only or (read_only_reason(path) if path.exists() else None)
+    if reason is not None:
+        return read_only_error(where, reason)
+    return None
+
+
+def read_only_error(where: str, reason: str | None) -> StoreError:
+    why = f" ({reason})" if reason else ""
+    return StoreError(f"The project '{where}' is read-only{why}: it can be exported, reported and listed, but not run "
+                      "or reviewed. Copy it (with its -wal file, if one is beside it) to a folder you can write to "
+                      "and open the copy.")
 
 
 def sqlite_pragmas(durable: bool):
@@ -98,6 +179,8 @@ class VideoSummary:
 
 
 class Repository(RunsMixin, RunPartsMixin, LearnedMixin, EditsMixin, AuditsMixin):
+    read_only: str | None = None  # why the project is open for reading only (open_repository), else None
+
     def __init__(self, engine: Engine, *, where: str) -> None:
         self.engine = engine
         self.where = where
@@ -127,7 +210,12 @@ class Repository(RunsMixin, RunPartsMixin, LearnedMixin, EditsMixin, AuditsMixin
                 "Close it or wait for it to finish, then try again."
             )
         if "readonly" in text or "read-only" in text:
-            return StoreError(f"The database '{self.where}' is read-only; copy it somewhere writable.")
+            return read_only_error(self.where, self.read_only)
+        file = sqlite_file(str(self.engine.url))
+        if file is not None and any(s in text for s in ("unable to open", "disk I/O", "full", "readonly")):
+            problem = sqlite_problem(file, where=self.where, text=text, read_only=self.read_only)
+            if problem is not None:
+                return problem
         return StoreError(f"Database error on '{self.where}': {text}")
 
     @contextmanager
@@ -427,10 +515,19 @@ def open_repository(target: str | Path, *, create: bool = True, durable: bool = 
     """
     url = database_url(target)
     where = redact_url(target)  # what messages and logs show: never a password
+    file = sqlite_file(url)
+    if file is not None and file.is_dir():
+        raise sqlite_problem(file, where=where, text="") or StoreError(f"'{where}' is a folder.")
     if url.startswith("sqlite:///") and not create and not Path(url[len("sqlite:///"):]).exists():
         raise StoreError(f"Project '{where}' does not exist; check the path or create a new project.")
+    # A project on a read-only mount (an archive on a share) is opened for reading: export, report and the
+    # list of clips work; a write says the project is read-only and how to fix it.
+    read_only = read_only_reason(file) if file is not None and file.exists() else None
     try:
-        kwargs = {"connect_args": {"timeout": 10}} if url.startswith("sqlite") else {"pool_pre_ping": True}
+        kwargs: dict[str, Any] = {"connect_args": {"timeout": 10}} if url.startswith("sqlite") \
+            else {"pool_pre_ping": True}
+        if file is not None and read_only is not None:
+            kwargs["creator"] = _read_only_connect(file, timeout=10)
         engine = create_engine(url, **kwargs)
     except (ArgumentError, ImportError) as exc:
         raise StoreError(f"Cannot use database URL '{where}': {redact_secrets(str(exc))}. Use a file path or e.g. "
@@ -439,10 +536,11 @@ def open_repository(target: str | Path, *, create: bool = True, durable: bool = 
     if sqlite:
         event.listen(engine, "connect", sqlite_pragmas(durable))
     repo = Repository(engine, where=where)
+    repo.read_only = read_only
     try:
         with engine.begin() as conn:
             ensure_schema(conn, where=where)
-        if sqlite:  # known to be ours now: readers (the GUI) never block the writer (a run)
+        if sqlite and read_only is None:  # known to be ours now: readers (the GUI) never block the writer (a run)
             with engine.connect() as conn:
                 conn.exec_driver_sql("PRAGMA journal_mode=WAL")
     except OperationalError as exc:
