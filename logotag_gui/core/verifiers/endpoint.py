@@ -477,13 +477,19 @@ class EndpointVerifier:
                             log.warning("VLM endpoint %s does not take a JSON schema in response_format; "
                                         "asking without it (answers are parsed all the same)", self.endpoint)
                     continue  # asked again at once, without the schema; not counted as a retry
-                if self._breaker.failure(str(e)):
+                wait = None
+                if e.retryable and attempt < self.retries:
+                    try:
+                        wait = self._backoff(attempt, e)
+                    except EndpointError as refused:  # a Retry-After past the deadline: given up on
+                        e = refused
+                # A rate limit waited out is the server pacing us, not failing: only the rest counts as down.
+                if (e.status != 429 or wait is None) and self._breaker.failure(str(e)):
                     log.warning("VLM endpoint %s marked down after %d failed requests in a row (the last: %s); "
                                 "the candidates left are not asked and stay unsure; one request tries it again "
                                 "every %g s", self.endpoint, self._breaker.failures, e, self.breaker_cooldown_s)
-                if not e.retryable or attempt >= self.retries:
-                    raise
-                wait = self._backoff(attempt, e)
+                if wait is None:
+                    raise e from None
                 attempt += 1
                 log.warning("VLM endpoint request failed (%s); retry %d of %d in %.1f s",
                             e, attempt, self.retries, wait)

@@ -180,6 +180,12 @@ def test_a_retry_after_past_the_deadline_is_not_waited_for(server):
     assert len(srv.chat_requests) == 2
 
 
+def test_a_rate_limit_waited_out_does_not_mark_the_server_down(server):
+    srv = server(content=YES, script=[Step(429, headers={"Retry-After": "0.05"})] * 4)
+    verdicts = _quick(srv.url, timeout_s=2, retries=5, breaker_failures=2).verify(_items(3))
+    assert [v.state for v in verdicts] == [VerdictState.YES] * 3
+
+
 def test_a_short_retry_after_is_still_honoured(server):
     srv = server(content=YES, script=[Step(429, headers={"Retry-After": "0.5"})])
     [v] = _quick(srv.url, timeout_s=2).verify(_items(1))
