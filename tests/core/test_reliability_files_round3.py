@@ -195,3 +195,45 @@ def test_a_16_bit_greyscale_png_is_scaled_to_8_bits_not_clipped(tmp_path, top):
     assert np.abs(frame.image[..., 0].astype(int) - expected).max() <= 1
     assert (frame.image[..., 0] == frame.image[..., 2]).all()
     assert frame.image.min() == 0 and frame.image.max() == round(top / 257)  # not all white
+
+
+# ---- row 11: a video with rotation metadata is read upright ----------------------------------------
+
+
+@pytest.mark.parametrize("ccw,corner", [(-90, "top-right"), (90, "bottom-left"), (180, "bottom-right")])
+def test_a_rotated_video_is_analysed_and_shown_upright(tmp_path, ccw, corner):
+    """A phone clip stores its frames sideways with a display matrix (ffprobe: "rotation of -90 degrees", the
+    old `rotate=90` tag). PyAV writes one with `set_display_rotation` (counter-clockwise degrees)."""
+    import av
+    import numpy as np
+
+    from logotag_gui.core.media.video import open_source
+
+    if not hasattr(av.video.stream.VideoStream, "set_display_rotation"):
+        pytest.skip("this PyAV cannot write a display matrix (set_display_rotation: PyAV 15 and later)")
+    path = tmp_path / "phone.mp4"
+    stored = np.zeros((64, 128, 3), np.uint8)  # 128 wide, 64 high as stored
+    stored[:16, :16] = 255  # a white mark in the stored top-left corner
+    container = av.open(str(path), "w")
+    stream = container.add_stream("libx264", rate=10)
+    stream.width, stream.height, stream.pix_fmt = 128, 64, "yuv420p"
+    stream.set_display_rotation(ccw)
+    for _ in range(20):
+        for packet in stream.encode(av.VideoFrame.from_ndarray(stored, format="rgb24")):
+            container.mux(packet)
+    for packet in stream.encode():
+        container.mux(packet)
+    container.close()
+
+    source = open_source(path)
+    upright = np.rot90(stored, k=ccw // 90)  # as a player shows it
+    h, w = upright.shape[:2]
+    assert (source.info.width, source.info.height) == (w, h)
+    mark = {"top-right": (slice(0, 16), slice(w - 16, w)), "bottom-left": (slice(h - 16, h), slice(0, 16)),
+            "bottom-right": (slice(h - 16, h), slice(w - 16, w))}[corner]
+    for frame in [next(iter(source.sample(fps=10))), source.frame(7)]:
+        assert frame.image.shape == (h, w, 3) and (frame.ref.width, frame.ref.height) == (w, h)
+        assert frame.image[mark].mean() > 200 and frame.image[:16, :16].mean() < 50  # the mark moved with it
+    ref, luma = next(iter(source.luma(start=0, end=3)))  # what tracking follows boxes on
+    assert luma.shape == (h, w) and (ref.width, ref.height) == (w, h) and luma[mark].mean() > 200
+    source.close()

@@ -7,6 +7,7 @@ on the frame the viewer calls N.
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import math
 import re
@@ -195,6 +196,8 @@ class VideoSource:
         if first is None:
             raise InputError(f"Video '{path}' holds no decodable frames; {REENCODE_HINT}.")
         self._pending: Frame | None = first
+        if (first.ref.width, first.ref.height) != (self.info.width, self.info.height):  # shown turned (_upright)
+            self.info = dataclasses.replace(self.info, width=first.ref.width, height=first.ref.height)
 
     def _duration_s(self) -> float:
         if self._stream.duration:
@@ -207,7 +210,7 @@ class VideoSource:
         pts = vf.pts if vf.pts is not None else 0
         t = max(0.0, (pts - self._start_pts) * self._tb)
         index = int(round(t * self._rate))
-        image = vf.to_ndarray(format="rgb24")
+        image = _upright(vf, vf.to_ndarray(format="rgb24"))
         h, w = image.shape[:2]
         return Frame(FrameRef(index, round(t, 6), w, h), image)
 
@@ -282,7 +285,8 @@ class VideoSource:
                 continue
             if index > end:
                 break
-            yield FrameRef(index, round(t, 6), vf.width, vf.height), _luma(vf)
+            luma = _upright(vf, _luma(vf))
+            yield FrameRef(index, round(t, 6), luma.shape[1], luma.shape[0]), luma
 
     def sampled_indices(self, *, fps: float, start: int = 0, end: int | None = None) -> list[int]:
         """Indices `sample` will yield, computed without decoding (for progress totals)."""
@@ -380,6 +384,13 @@ def rgb8(im: Image.Image) -> np.ndarray:
         grey8 = np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
         return np.repeat(grey8[:, :, None], 3, axis=2)
     return np.asarray(im.convert("RGB"))
+
+
+def _upright(vf: av.VideoFrame, image: np.ndarray) -> np.ndarray:
+    """The frame as a player shows it: a phone clip stores its frames sideways with a display matrix (the old
+    `rotate=90` tag); its rotation (counter-clockwise degrees, PyAV 13 and later) is applied in quarter turns."""
+    turns = round(getattr(vf, "rotation", 0) / 90) % 4
+    return np.ascontiguousarray(np.rot90(image, k=turns)) if turns else image
 
 
 def _luma(vf: av.VideoFrame) -> np.ndarray:
