@@ -439,6 +439,10 @@ def _eval_predictions(args: argparse.Namespace, truth):
 
     interval, frames = 0.0, None
     if truth.kind == "video":
+        if not truth.fps:  # "fps": 0 reads as not given: say what is assumed instead of going on silently
+            print(f"note: '{args.truth}' gives no frame rate (its \"fps\" is 0 or missing): its frames are taken as "
+                  f"sampled at --fps {args.fps:g}; add the clip's rate, e.g. \"fps\": 25, to score it on the "
+                  "clip's own frames", file=sys.stderr)
         count = max(truth.boxes) + 1 if truth.boxes else 0
         frames = sample_indices(frame_count=count, native_fps=truth.fps or args.fps, fps=args.fps)
         interval = 1.0 / min(args.fps, truth.fps or args.fps)

@@ -351,3 +351,14 @@ def test_a_project_on_a_full_disk_names_the_cause_and_the_fix(tmp_path):
         return
     assert proc.returncode == 2 and last.startswith("logotag: "), proc.stderr
     assert "full" in last and "free" in last.lower() and str(disk / db.name) in last, last
+
+
+@pytest.mark.parametrize("fps", [0, None])
+def test_eval_says_when_the_truth_gives_no_frame_rate(tmp_path, capsys, fps):
+    """Row 19's "truth fps 0": the truth reader (evaluate.py) reads 0 as "not given"; eval says what it assumes."""
+    (tmp_path / "truth.json").write_text(json.dumps({"fps": fps, "frames": {"0": []}}))
+    (tmp_path / "p.jsonl").write_text("")
+    assert main(["eval", "--truth", str(tmp_path / "truth.json"), "--predictions", str(tmp_path / "p.jsonl"),
+                 "--fps", "5"]) == 0
+    err = capsys.readouterr().err
+    assert "gives no frame rate" in err and "--fps 5" in err and '"fps"' in err
