@@ -365,7 +365,7 @@ class EndpointVerifier:
         return b"".join(chunks)
 
     def _redirect_error(self, url: str, code: int, target: str) -> EndpointError:
-        where = f" to {self._redact(target)}" if target else ""
+        where = f" to {self._redact(target)[:200]}" if target else ""
         return EndpointError(
             f"HTTP {code} from {url}: a redirect{where}, not followed (it could take the API key to another server, "
             "and would turn the request into one without the image); pass the server's own address with "
