@@ -144,8 +144,21 @@ class ClipView(QWidget):
             self._update_label()
         if changes.exposures or changes.selection or changes.reset:
             self._show_exposures()
+        if changes.coverage or changes.audit or changes.reset:
+            self._show_views()
         if changes.selection:
             self.select(self.session.current_id)
+
+    def _show_views(self) -> None:
+        """The views lane: each view looked at, audited in part, or not looked at (what the sweep, V, visits)."""
+        s = self.session
+        if s is None:
+            self.timeline.set_views([])
+            return
+        audited = s.audited_frames()
+        self.timeline.set_views([(v.first, v.last, "looked" if s.view_looked(v) else
+                                  "audited" if any(v.contains(f) for f in audited) else "not")
+                                 for v in s.views])
 
     def _show_exposures(self) -> None:
         s = self.session

@@ -33,6 +33,7 @@ from logotag_gui.core.base.errors import LogoTagError
 from logotag_gui.core.base.records import Candidate, DecisionKind
 from logotag_gui.core.media.video import distinct_names
 from logotag_gui.core.review import Project, ReviewSession, VideoSummary
+from logotag_gui.core.review.figure import clip_figure
 from logotag_gui.qt.actions import SHORTCUT_SHEET, build_actions
 from logotag_gui.qt.clip_view import ClipView
 from logotag_gui.qt.dialogs.messages import ShortcutsDialog, show_error
@@ -99,8 +100,10 @@ class MainWindow(QMainWindow):
         self.table_dock.raise_()
         self._shown_once = False
         self.meter = QLabel()
-        self.meter.setToolTip("Seconds settled by review, and seconds the project counts that nobody has reviewed "
-                              "yet (resting on the model); an audit sample's estimate where there is one")
+        self.meter.setToolTip("The clip's seconds on screen: exact where a reviewer looked at every view, else the "
+                              "settled seconds plus an estimate for the rest (with its 95% interval once an audit "
+                              "sample is answered); the share of sampled frames looked at; what is left to do "
+                              "(exposures to review, views to look at: V)")
 
         self.progress = QProgressBar()
         self.progress.setMaximumWidth(140)  # the status bar's messages need the room more (1366 px wide screens)
@@ -327,12 +330,8 @@ class MainWindow(QMainWindow):
         if session is None:
             self.meter.setText("")
             return
-        m = session.meter()
-        text = f"settled {m.settled_s:.1f} s · on the model {m.on_model_s:.1f} s · {m.pending_exposures} to review"
-        estimate = self.exposure.estimate
-        if estimate is not None and estimate.total is not None and estimate.total.answered:
-            text += f" · audit {estimate.total.format()}"
-        self.meter.setText(text)
+        # The one figure (core/review/coverage.py): what `logotag videos` and the reports say too.
+        self.meter.setText(clip_figure(session).format())
 
     def show_audit(self) -> None:
         """The audit panel and the exposure panel's estimates, for the clip under review."""

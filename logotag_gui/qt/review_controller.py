@@ -23,6 +23,7 @@ from logotag_gui.core.review.assistant import Job, Notice, ReviewAssistant
 from logotag_gui.core.review.audit import Audit
 from logotag_gui.core.review.exposure_edits import ExposureEditError
 from logotag_gui.core.review.exposures import Exposure
+from logotag_gui.core.review.figure import clip_figure
 from logotag_gui.qt.clip_view import ClipView
 from logotag_gui.qt.dialogs.brand_picker import BrandPicker
 from logotag_gui.qt.dialogs.messages import show_error
@@ -130,6 +131,7 @@ class ReviewController(QObject):
             worker.cancel.set()  # a pass over the previous clip stops; open_clip clears it
         self._openClip.emit(session.video, session.sampled, session.reviewer)
         if self.assistant is not None:
+            self.assistant.ensure_views()  # what the sweep (V) looks at, found once per clip
             self.assistant.catch_up()  # queued behind open_clip on the learning lane
 
     def set_option(self, name: str, on: bool) -> None:
@@ -151,6 +153,8 @@ class ReviewController(QObject):
             self._selected()
         if changes.history:
             w.update_enabled()
+        if changes.coverage:
+            w.clip_view.timeline.update()
         w.update_meter()
 
     # ---- jobs -------------------------------------------------------------------------------------------
@@ -258,6 +262,31 @@ class ReviewController(QObject):
         self.w.statusBar().showMessage(f"{e.brand}: frames {e.first}-{e.last}, {e.length_s:.1f} s, model "
                                        f"{e.state.value.replace('_', ' ')} ({e.belief:.0%}) — Shift+A accepts, "
                                        "Shift+R rejects, I / O move its ends to the frame shown, S splits it", 8000)
+
+    # ---- the sweep ------------------------------------------------------------------------------------
+    def sweep(self, *, complete: bool = True) -> None:
+        """V: the view shown is complete (every brand on screen there is marked), then on to the next view nobody
+        has looked at, shown at its sharpest frame. Shift+V moves on without saying so."""
+        session = self.session
+        if session is None or self.assistant is None:
+            return
+        w = self.w
+        if not session.views_known:
+            w.statusBar().showMessage("Finding the clip's views (where the camera moves or the shot cuts)… "
+                                      "press V again in a moment", 4000)
+            return
+        here = session.view_at(w.clip_view.current)
+        if complete and here is not None and not session.view_looked(here):
+            self._saving(session.complete_view, here)
+        view = session.next_view(after=w.clip_view.current)
+        figure = clip_figure(session)
+        if view is None:
+            w.statusBar().showMessage(f"Every view is looked at: {figure.format()}", 8000)
+            return
+        w.clip_view.go_to(view.key)
+        w.statusBar().showMessage(f"View {view.first}-{view.last} ({figure.coverage.views_left} to look at): mark "
+                                  "what is on screen and not boxed (B draws, P marks), then V says it is complete",
+                                  8000)
 
     # ---- deciding -------------------------------------------------------------------------------------
     def _target(self) -> Candidate | None:

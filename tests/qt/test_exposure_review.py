@@ -47,7 +47,8 @@ def test_exposures_are_reviewed_whole_from_the_keyboard(seeded, qtbot):
     assert session.current_exposure.brand == "Aquila" and window.clip_view.current == 40  # moved on
     _press(window, qtbot, Qt.Key.Key_R, Qt.KeyboardModifier.ShiftModifier)
     assert next(c for c in stored.candidates() if c.brand == "Aquila").review.state is ReviewState.REJECTED
-    assert "settled 3.0 s" in window.meter.text() and "0 to review" in window.meter.text()
+    meter = window.meter.text()
+    assert "accepted 3.0 s" in meter and "0 exposures to review" in meter and "done" not in meter  # views unlooked
     window.clip_view.go_to(50)
     _press(window, qtbot, Qt.Key.Key_P)  # Fennel is on screen here (the brand prompt answers "Fennel")
     marked = [c for c in stored.candidates() if c.brand == "Fennel"]
@@ -99,7 +100,7 @@ def test_an_audit_is_drawn_answered_and_estimated(seeded, qtbot):
     total = window.exposure.estimate.total
     assert total.exact and total.seconds == pytest.approx(3.5)  # Norvik's six frames and Fennel's one
     assert window.exposure.estimate.brands["Fennel"].seconds == pytest.approx(0.5)
-    assert "audit 3.5 ± 0.0 s" in window.meter.text()
+    assert "3.5 s exact" in window.meter.text()  # every frame nobody looked at is answered
     assert stored.audit_sample(window.session.video.id).frames[0].reviewer == "tester"
 
 
@@ -118,7 +119,7 @@ def test_the_gallery_of_every_brand_is_accepted_with_one_key(seeded, qtbot):
     _press(window, qtbot, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
     assert all(c.review.state is ReviewState.ACCEPTED for c in stored.candidates())
     assert session.review_queue() == [] and window.clip_view.gallery_shown() == []
-    assert "settled 3.5 s" in window.meter.text()
+    assert "accepted 3.5 s" in window.meter.text()
     _press(window, qtbot, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # one undo takes the lot back
     assert all(c.review.state is ReviewState.PENDING for c in stored.candidates())
     _press(window, qtbot, Qt.Key.Key_G)  # a third G: the film strip shows the exposure's frames again
@@ -139,3 +140,19 @@ def test_a_new_project_shows_nothing_of_the_one_before(seeded, qtbot, tmp_path):
     assert not view.timeline.lanes and view.position.text() == "" and view.slider.maximum() == 0
     assert window.exposure.table.rowCount() == 0 and window.clips.count() == 0
     assert window.panel.exposure.text().startswith("No exposure selected")
+
+
+def test_the_sweep_looks_at_every_view_once_and_ctrl_z_takes_a_look_back(seeded, qtbot):
+    window, _stored = seeded
+    session = window.session
+    qtbot.waitUntil(lambda: session.views_known, timeout=20000)  # found on the follow lane when the clip opened
+    views = session.views
+    assert views and [s for *_, s in window.clip_view.timeline.views] == ["not"] * len(views)
+    _press(window, qtbot, Qt.Key.Key_V)  # the first press shows the first view (the frame shown is its own)
+    for _ in range(len(views) + 1):
+        _press(window, qtbot, Qt.Key.Key_V)  # complete, on to the next
+    assert all(session.view_looked(v) for v in views)
+    assert [s for *_, s in window.clip_view.timeline.views] == ["looked"] * len(views)
+    assert "looked at 100%" in window.meter.text()
+    _press(window, qtbot, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert sum(session.view_looked(v) for v in views) == len(views) - 1

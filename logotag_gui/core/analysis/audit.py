@@ -19,7 +19,7 @@ that a sample answered only in part is still a random sample of each stratum.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -34,8 +34,9 @@ MIN_PER_STRATUM = 2
 # difference more in the pooled spread, and `PSEUDO_N` observations of that spread in each stratum (chosen on
 # made-up clips: 95% intervals held the truth for 96.5% of totals and 95% of brands over 200 samples, the
 # total's interval no wider than with half a difference and one observation, which held 91.5% of brands).
-PSEUDO_DIFFERENCE = 1.0
 PSEUDO_N = 2.0
+PSEUDO_EVENTS = 2.0  # z^2/2 differences and agreements added (Agresti-Coull): a brand's own floor on its spread
+OUTSIDE = "outside|-"  # frames not in the population the sample was drawn from
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,16 +140,21 @@ def extend(views_strata: Mapping[str, Sequence[int]], taken: Iterable[int], *, m
 
 @dataclass(frozen=True, slots=True)
 class Estimate:
-    """One brand's (or all brands') seconds on screen, estimated from the prediction and the answered sample."""
+    """One brand's (or all brands') seconds on screen: exact where review settled the frames, estimated from the
+    prediction and the answered sample for the rest."""
 
     brand: str
     seconds: float
-    se: float  # standard error, seconds
-    predicted_s: float  # what the prediction alone says
-    answered: int  # sampled frames answered
+    se: float  # standard error, seconds (0 where every frame is settled or answered)
+    predicted_s: float  # what the prediction alone says of the frames not settled (plus the settled seconds)
+    answered: int  # sampled frames answered among those not settled
     population: int  # sampled frames of the clip
-    exact: bool  # every stratum answered in full: the figure is exact
+    exact: bool  # every frame settled or answered: the figure is exact
     strata_unanswered: int = 0  # strata of the sample with no answer yet: their correction is missing
+    settled_s: float = 0.0  # seconds on frames a reviewer looked at and settled (exact)
+    lam: float = 1.0  # how much of the prediction the estimate leans on (power tuning: 0 ignores it, 1 is plain PPI)
+    differences: int = 0  # answered frames where the answer and the prediction disagree for this brand
+    few_answers: bool = False  # too few answers touch this brand for an interval of its own: say so
 
     @property
     def half_width(self) -> float:
@@ -156,13 +162,15 @@ class Estimate:
 
     @property
     def low(self) -> float:
-        return max(0.0, self.seconds - self.half_width)
+        return max(self.settled_s, self.seconds - self.half_width)
 
     @property
     def high(self) -> float:
         return self.seconds + self.half_width
 
     def format(self) -> str:
+        if self.exact or self.se == 0:
+            return f"{self.seconds:.1f} s"
         return f"{self.seconds:.1f} ± {self.half_width:.1f} s"
 
 
@@ -174,92 +182,152 @@ class ClipEstimate:
     # frames more to answer (with the sample's allocation) for the total's 95% half-width to reach the target
     more_frames: int | None = None
     target: float = 0.05
+    settled_frames: int = 0  # sampled frames a reviewer looked at and settled
+
+    @property
+    def narrow_enough(self) -> bool:
+        """The total's interval is as narrow as the analyst asked for (or the figure is exact)."""
+        t = self.total
+        return t is not None and (t.exact or t.se == 0 or t.half_width <= self.target * max(t.seconds, 1e-9))
+
+
+ValueOf = Callable[[frozenset[str]], float]
+
+
+def ppi_mean(y: np.ndarray, yhat: np.ndarray, yhat_population: np.ndarray, lam: float, *, finite: bool
+             ) -> tuple[float, float]:
+    """The prediction-powered mean of y and its standard error, with power-tuning weight `lam` (PPI++: Angelopoulos,
+    Duchi & Zrnic 2023): lam * mean(yhat over the population) + mean(y - lam * yhat over the sample).
+
+    `finite=False` is the reference implementation's (`ppi_py.ppi_mean_ci`): the population's predictions are a
+    sample of their own (their spread counts), spreads with ddof 0. `finite=True` is a clip's: the population is
+    every sampled frame not settled, each prediction known, so only the sample's differences vary, with the
+    finite-population correction and ddof 1."""
+    n, big_n = len(y), len(yhat_population)
+    residual = y - lam * yhat
+    mean = lam * float(yhat_population.mean()) + float(residual.mean())
+    if not finite:
+        var = (lam * yhat_population).var() / big_n + residual.var() / n
+        return mean, math.sqrt(float(var))
+    if n >= big_n or n < 2:
+        return mean, 0.0
+    return mean, math.sqrt(float(residual.var(ddof=1)) / n * (1 - n / big_n))
+
+
+def power_tuned_lambda(pairs: Sequence[tuple[np.ndarray, np.ndarray]]) -> float:
+    """The weight on the prediction that minimises the estimate's variance (within-stratum regression slope of the
+    answers on the predictions), clipped to [0, 1] so that the estimate never leans on the model more than plain
+    PPI nor less than ignoring it. Strata without spread in their predictions say nothing of it."""
+    num = den = 0.0
+    for y, yhat in pairs:
+        if len(y) < 2:
+            continue
+        yc, hc = y - y.mean(), yhat - yhat.mean()
+        num += float((yc * hc).sum())
+        den += float((hc * hc).sum())
+    if den <= 0:
+        return 1.0
+    return min(1.0, max(0.0, num / den))
 
 
 def estimate(*, strata: Mapping[str, Sequence[int]], predicted: Mapping[int, frozenset[str]],
-             answers: Mapping[int, frozenset[str]], interval_s: float, target: float = 0.05) -> ClipEstimate:
-    """Per-brand and total seconds with standard errors. `predicted`: frame -> brands the project counts there
-    (every frame of the population); `answers`: sampled frame -> brands the reviewer says are on screen."""
-    brands = sorted({b for s in predicted.values() for b in s} | {b for s in answers.values() for b in s})
-    stratum_of = {f: k for k, frames in strata.items() for f in frames}
-    answered_by: dict[str, list[int]] = {}
-    for f in answers:
-        answered_by.setdefault(stratum_of.get(f, "?"), []).append(f)
-    population = sum(len(v) for v in strata.values())
-    out = ClipEstimate(interval_s=interval_s, target=target)
+             answers: Mapping[int, frozenset[str]], interval_s: float, target: float = 0.05,
+             settled: Mapping[int, frozenset[str]] | None = None, lam: float | None = None) -> ClipEstimate:
+    """Per-brand and total seconds with standard errors.
 
-    def one(name: str, value) -> Estimate:
-        base = sum(value(predicted.get(f, frozenset())) for frames in strata.values() for f in frames)
-        correction, variance, unanswered = 0.0, 0.0, 0
-        spreads, dof = 0.0, 0
-        per: dict[str, np.ndarray] = {}
-        for key in strata:
-            got = answered_by.get(key, [])
-            d = np.array([value(answers[f]) - value(predicted.get(f, frozenset())) for f in got], float)
-            per[key] = d
-            if len(d) > 1:
-                spreads += float(((d - d.mean()) ** 2).sum())
-                dof += len(d) - 1
-        # The pooled spread, with a pseudo-difference so that a sample without any difference yet does not claim
-        # the prediction is exact where it is not (an unhit rare miss).
-        pooled = (spreads + PSEUDO_DIFFERENCE) / (dof + 1)
-        for key, frames in strata.items():
-            n_h, big_n = len(per[key]), len(frames)
-            if n_h == 0:
+    `settled`: frame -> the brands on screen there, for frames a reviewer looked at and settled (exact: they
+    leave the population); `predicted`: frame -> brands the project counts there (every frame); `answers`:
+    sampled frame -> brands the reviewer says are on screen. The rest of each stratum is estimated by PPI++
+    (the prediction, weighted by a power-tuned lambda per brand, corrected by the mean difference on the
+    stratum's answered frames), finite-population corrected. A stratum without answers keeps the prediction and
+    a prior spread from the brand's own answers (never from the total's). `lam`: a fixed weight instead of the
+    tuned one (0: the classical estimate from the answers alone, 1: plain PPI)."""
+    settled = settled or {}
+    brands = sorted({b for s in predicted.values() for b in s} | {b for s in answers.values() for b in s}
+                    | {b for s in settled.values() for b in s})
+    open_strata = {k: [f for f in v if f not in settled] for k, v in strata.items()}
+    drawn = {f for v in strata.values() for f in v}
+    # Frames the sample was not drawn from and nobody settled (a look undone, a frame that got pending boxes
+    # since): a stratum of their own, without answers.
+    outside = [f for f in predicted if f not in drawn and f not in settled]
+    if outside:
+        open_strata[OUTSIDE] = sorted(outside)
+    open_strata = {k: v for k, v in open_strata.items() if v}
+    answered_by = {k: [f for f in v if f in answers] for k, v in open_strata.items()}
+    population = sum(len(v) for v in strata.values()) or len(predicted)
+    out = ClipEstimate(interval_s=interval_s, target=target, settled_frames=len(settled))
+
+    def one(name: str, value: ValueOf) -> Estimate:
+        exact_part = sum(value(b) for b in settled.values())
+        base = exact_part + sum(value(predicted.get(f, frozenset())) for v in open_strata.values() for f in v)
+        pairs = {k: (np.array([value(answers[f]) for f in got], float),
+                     np.array([value(predicted.get(f, frozenset())) for f in got], float))
+                 for k, got in answered_by.items()}
+        weight = power_tuned_lambda(list(pairs.values())) if lam is None else lam
+        n_all = sum(len(y) for y, _ in pairs.values())
+        differences = sum(int((y != yhat).sum()) for y, yhat in pairs.values())
+        # The brand's own prior spread of a difference: as if half a difference more had been seen (a sample
+        # without any difference does not prove the prediction exact where a rare miss went unhit).
+        q = (differences + PSEUDO_EVENTS) / (n_all + 2 * PSEUDO_EVENTS)
+        prior = q * (1 - q) * max(1.0, max((float(np.abs(y - yhat).max()) for y, yhat in pairs.values() if len(y)),
+                                          default=1.0)) ** 2
+        ss = dof = 0.0
+        for y, yhat in pairs.values():
+            if len(y) > 1:
+                r = y - weight * yhat
+                ss += float(((r - r.mean()) ** 2).sum())
+                dof += len(y) - 1
+        # One degree of freedom goes to lambda itself; where differences are rare the spread seen understates them
+        # (a normal interval on a rare event), so the brand's own Agresti-Coull rate of differences is its floor.
+        pooled = max(ss / max(1.0, dof - 1), prior)
+        total, variance, unanswered = 0.0, 0.0, 0
+        for key, frames in open_strata.items():
+            y, yhat = pairs[key]
+            yhat_pop = np.array([value(predicted.get(f, frozenset())) for f in frames], float)
+            big_n = len(frames)
+            if len(y) == 0:
                 unanswered += 1
+                total += float(yhat_pop.sum())
                 variance += big_n ** 2 * pooled
                 continue
-            correction += big_n * float(per[key].mean())
-            if n_h >= big_n:
+            mean, _ = ppi_mean(y, yhat, yhat_pop, weight, finite=True)
+            total += big_n * mean
+            if len(y) >= big_n:
                 continue  # answered in full: exact
-            s2 = (float(((per[key] - per[key].mean()) ** 2).sum()) + PSEUDO_N * pooled) / (n_h - 1 + PSEUDO_N)
-            variance += big_n ** 2 * (1 - n_h / big_n) * s2 / n_h
-        exact = all(len(per[k]) >= len(v) for k, v in strata.items())
-        return Estimate(name, round(interval_s * (base + correction), 6), interval_s * math.sqrt(variance),
-                        round(interval_s * base, 6), len(answers), population, exact, unanswered)
+            r = y - weight * yhat
+            s2 = (float(((r - r.mean()) ** 2).sum()) + PSEUDO_N * pooled) / (len(y) - 1 + PSEUDO_N)
+            variance += big_n ** 2 * (1 - len(y) / big_n) * s2 / len(y)
+        exact = all(len(answered_by[k]) >= len(v) for k, v in open_strata.items())
+        few = not exact and (differences + sum(int((yhat > 0).sum() + (y > 0).sum()) for y, yhat in pairs.values())
+                             ) < MIN_PER_STRATUM
+        return Estimate(name, round(interval_s * (exact_part + total), 6), interval_s * math.sqrt(variance),
+                        round(interval_s * base, 6), n_all, population, exact, unanswered,
+                        round(interval_s * exact_part, 6), round(weight, 4), differences, few)
+
+    def holds(brand: str) -> ValueOf:
+        return lambda s: float(brand in s)
 
     for b in brands:
-        out.brands[b] = one(b, lambda s, b=b: float(b in s))
+        out.brands[b] = one(b, holds(b))
     out.total = one(ALL, lambda s: float(len(s)))
-    out.more_frames = more_frames(strata=strata, predicted=predicted, answers=answers, total=out.total,
-                                  interval_s=interval_s, target=target)
+    out.more_frames = more_frames(total=out.total, answered=len([f for f in answers if f not in settled]),
+                                  open_frames=sum(len(v) for v in open_strata.values()), target=target)
     return out
 
 
-def more_frames(*, strata: Mapping[str, Sequence[int]], predicted: Mapping[int, frozenset[str]],
-                answers: Mapping[int, frozenset[str]], total: Estimate, interval_s: float, target: float
-                ) -> int | None:
-    """Frames more to answer, allotted as the sample is, for the total's half-width to reach `target` of it."""
-    if total.seconds <= 0 or total.half_width <= target * total.seconds:
+def more_frames(*, total: Estimate, answered: int, open_frames: int, target: float) -> int | None:
+    """Frames more to answer, allotted as the sample is, for the total's half-width to reach `target` of it: the
+    variance falls as (1/n - 1/N) at the spread seen so far."""
+    if total.seconds <= 0 or total.se == 0 or total.half_width <= target * total.seconds:
         return 0
-    stratum_of = {f: k for k, frames in strata.items() for f in frames}
-    d_by: dict[str, list[float]] = {}
-    for f, brands in answers.items():
-        d_by.setdefault(stratum_of.get(f, "?"), []).append(len(brands) - len(predicted.get(f, frozenset())))
-    spreads = sum(float(np.var(v) * len(v)) for v in d_by.values() if len(v) > 1)
-    dof = sum(len(v) - 1 for v in d_by.values() if len(v) > 1)
-    pooled = (spreads + PSEUDO_DIFFERENCE) / (dof + 1)
-    plan = allocate(strata, max(1, len(answers)))
-    goal = (target * total.seconds / Z95 / interval_s) ** 2
-
-    def variance(k: float) -> float:
-        v = 0.0
-        for key, frames in strata.items():
-            n = min(len(frames), max(1.0, plan.get(key, 1) * k))
-            d = np.array(d_by.get(key, []), float)
-            s2 = (float(((d - d.mean()) ** 2).sum()) + PSEUDO_N * pooled) / (len(d) - 1 + PSEUDO_N) if len(d) \
-                else pooled
-            v += len(frames) ** 2 * max(0.0, 1 - n / len(frames)) * s2 / n
-        return v
-
-    lo, hi = 1.0, max(len(v) / max(1, plan.get(k, 1)) for k, v in strata.items())
-    if variance(hi) > goal:
+    if answered < 1 or open_frames <= answered:
         return None
-    for _ in range(50):
-        mid = (lo + hi) / 2
-        lo, hi = (lo, mid) if variance(mid) <= goal else (mid, hi)
-    needed = sum(min(len(v), math.ceil(plan.get(k, 1) * hi)) for k, v in strata.items())
-    return max(0, needed - len(answers))
+    goal = (target * total.seconds / Z95) ** 2
+    scale = total.se ** 2 / (1 / answered - 1 / open_frames)  # N^2 s^2 in seconds^2
+    if goal <= 0:
+        return None
+    needed = math.ceil(1 / (goal / scale + 1 / open_frames))
+    return max(0, min(open_frames, needed) - answered)
 
 
 def combine(clips: Sequence[ClipEstimate]) -> dict[str, tuple[float, float]]:

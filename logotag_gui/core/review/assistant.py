@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from logotag_gui.core.base.records import BBox, Candidate, DecisionKind, ReviewState
+from logotag_gui.core.media.shots import shot_cuts
+from logotag_gui.core.media.views import View, find_views
 from logotag_gui.core.pipeline.follow import FollowedBox, FollowResult, FollowSettings, follow_box
 from logotag_gui.core.review.exposures import Exposure
 from logotag_gui.core.review.learning import Learner, Lessons, brands_taught
@@ -285,6 +287,28 @@ class ReviewAssistant:
         boxes = [c for c in self.session.at_frame(frame) if c.final_brand == brand and c.has_box
                  and c.review.state is not ReviewState.REJECTED]
         return max(boxes, key=lambda c: c.final_bbox.area) if boxes else None
+
+    # ---- coverage -----------------------------------------------------------------------------------------
+    def ensure_views(self) -> None:
+        """Find the clip's views (what the sweep looks at) where they are not stored for its grid yet: one decode
+        of the sampled frames, on the follow lane, stored for every later session."""
+        session = self.session
+        if session.views_known or not session.sampled:
+            return
+
+        def compute(b: Bench) -> list[View]:
+            if b.source is None:  # no pixels to register (a clip not at hand): every sampled frame is a view
+                return [View(f, f, f) for f in b.sampled]
+            cuts = session.repo.cuts(session.video.id)
+            if cuts is None:
+                cuts = shot_cuts(b.source)
+            return find_views(b.source, sampled=b.sampled, cuts=cuts)
+
+        def apply(views: list[View]) -> None:
+            if views and not session.views_known:
+                session.set_views(views)
+
+        self._run(Job("follow", "Finding the clip's views…", compute, apply))
 
     # ---- learning -----------------------------------------------------------------------------------------
     def catch_up(self) -> None:

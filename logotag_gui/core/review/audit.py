@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from logotag_gui.core.analysis import audit as ppi
-from logotag_gui.core.analysis.belief import COUNTED
 from logotag_gui.core.base.errors import LogoTagError
-from logotag_gui.core.base.records import ReviewState
+from logotag_gui.core.review.coverage import DEFAULT_TARGET
+from logotag_gui.core.review.figure import clip_figure, frame_prediction
 from logotag_gui.core.review.session import ReviewSession
 from logotag_gui.core.review.steps import Changes
 from logotag_gui.core.store.audits import AuditSampleRecord
@@ -22,20 +22,10 @@ from logotag_gui.core.store.audits import AuditSampleRecord
 DEFAULT_FRAMES = 60
 
 
-def frame_view(session: ReviewSession, f: int) -> ppi.FrameView:
-    """What the project says of one sampled frame: the brands it counts there, and how sure it is."""
-    belief = session.belief
-    every = session.at_frame(f)
-    here = [c for c in every if c.review.state is not ReviewState.REJECTED]
-    counted = frozenset(c.final_brand for c in here if belief.p(c) >= COUNTED)
-    pending = [c for c in here if c.review.state is ReviewState.PENDING]
-    lead = max(here, key=belief.p).final_brand if here else None
-    p = max((belief.p(c) for c in pending), default=None)
-    return ppi.FrameView(f, counted, lead, p, bool(every) and not pending)
-
-
 def frame_views(session: ReviewSession) -> list[ppi.FrameView]:
-    return [frame_view(session, f) for f in session.sampled]
+    """What the project says of each sampled frame nobody has settled by looking (the audit's population)."""
+    settled = session.settled()
+    return [frame_prediction(session, f) for f in session.sampled if f not in settled]
 
 
 class Audit:
@@ -66,8 +56,12 @@ class Audit:
         s = self.session
         if not s.sampled:
             raise LogoTagError("The clip has no sampled frames to audit: run it first.")
-        drawn = ppi.draw(frame_views(s), n=frames, seed=seed)
-        s.repo.create_audit_sample(video_id=s.video.id, seed=seed, fps=s.fps, population=len(s.sampled),
+        views = frame_views(s)
+        if not views:
+            raise LogoTagError("Every sampled frame of the clip has been looked at: its seconds are exact, there is "
+                               "nothing left to audit.")
+        drawn = ppi.draw(views, n=frames, seed=seed)
+        s.repo.create_audit_sample(video_id=s.video.id, seed=seed, fps=s.fps, population=len(views),
                                    strata=drawn.strata, frames=drawn.frames, created_by=s.reviewer)
         return self._reread()
 
@@ -116,12 +110,11 @@ class Audit:
 
     def predicted(self, frame: int) -> frozenset[str]:
         """The brands the project counts on this frame now (what an answer is compared with)."""
-        return frame_view(self.session, frame).counted
+        return frame_prediction(self.session, frame).counted
 
-    def estimate(self, *, target: float = 0.05) -> ppi.ClipEstimate | None:
+    def estimate(self, *, target: float = DEFAULT_TARGET) -> ppi.ClipEstimate | None:
+        """The clip's figure with this sample's answers (coverage.clip_figure: settled frames exact)."""
         if self.sample is None or self.stale:
             return None
-        predicted = {v.index: v.counted for v in frame_views(self.session)}
-        return ppi.estimate(strata=self.sample.strata, predicted=predicted, answers=self.answers,
-                            interval_s=self.session.interval_s, target=target)
+        return clip_figure(self.session, sample=self.sample, target=target).estimate
 

@@ -6,10 +6,10 @@ frame by whether the brand is on screen there at all (seconds need no box).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
 from logotag_gui.core.analysis.evaluate import Box, Truth, brand_key
-from logotag_gui.core.base.records import BBox, Candidate, ReviewState
+from logotag_gui.core.base.records import Candidate, ReviewState
 
 
 class Oracle:
@@ -84,20 +84,3 @@ class Oracle:
         while hi + 1 < len(self.grid) and self.present(brand, self.grid[hi + 1]):
             hi += 1
         return self.grid[lo:hi + 1]
-
-    def largest_box(self, brand: str, frames: Iterable[int]) -> tuple[int, BBox] | None:
-        """The frame (of these) where the brand's truth box is largest, and that box: where a reviewer draws."""
-        best: tuple[float, int, BBox] | None = None
-        for f in frames:
-            for b in self.truth.get(f, []):
-                if self.name(b.brand) == brand and (best is None or b.bbox.area > best[0]):
-                    best = (b.bbox.area, f, b.bbox)
-        return (best[1], best[2]) if best else None
-
-    def uncounted(self, counted: Callable[[str, int], bool]) -> tuple[str, int] | None:
-        """The first (frame order) truth frame of a brand that the review does not count."""
-        for frame in sorted(self.truth):
-            for brand in sorted(self.brands_at(frame)):
-                if not counted(brand, frame):
-                    return brand, frame
-        return None

@@ -28,6 +28,7 @@ from logotag_gui.core.base.records import (
 from logotag_gui.core.media.video import sample_indices
 from logotag_gui.core.pipeline.follow import FollowResult
 from logotag_gui.core.pipeline.navigation import next_candidate, next_track
+from logotag_gui.core.review.coverage import SweepReview
 from logotag_gui.core.review.exposure_review import ExposureReview
 from logotag_gui.core.review.exposures import Exposure
 from logotag_gui.core.review.steps import Changes, Step
@@ -39,7 +40,7 @@ LIKE_REJECTED = "like_rejected"
 Listener = Callable[[Changes], None]
 
 
-class ReviewSession(ExposureReview):
+class ReviewSession(ExposureReview, SweepReview):
     def __init__(self, repo: Repository, video: VideoSummary, *, reviewer: str, undo_limit: int = 200,
                  gap_tolerance_s: float = ExposureRules().gap_tolerance_s) -> None:
         self.repo, self.video, self.reviewer = repo, video, reviewer
@@ -93,10 +94,11 @@ class ReviewSession(ExposureReview):
             self._by_frame.setdefault(c.frame.index, []).append(c.stored_id)
             self._index(c)
         self._splits = self.repo.splits(video.id)
+        self.load_coverage()
         self._refit()
         if self.current_id not in self._by_id:
             self.current_id = None
-        self._emit(Changes(reset=True, exposures=frozenset(self._exposures)))
+        self._emit(Changes(reset=True, exposures=frozenset(self._exposures), coverage=True))
 
     @property
     def interval_s(self) -> float:
@@ -188,11 +190,14 @@ class ReviewSession(ExposureReview):
             brands |= {b for b in set(before) | set(self._splits) if before.get(b) != self._splits.get(b)}
         if self.current_id in result.removed:
             self.current_id = None
+        if result.looks:
+            self._absorb_looks()
         if self._due_refit():
             self._refit()
             brands = set(self._exposures) | brands
         self._regroup(brands)
-        return Changes(tuple(result.added), tuple(result.changed), tuple(result.removed), frozenset(brands))
+        return Changes(tuple(result.added), tuple(result.changed), tuple(result.removed), frozenset(brands),
+                       coverage=result.looks)
 
     def _replace(self, c: Candidate) -> set[str]:
         old = self._by_id[c.stored_id]
@@ -340,7 +345,12 @@ class ReviewSession(ExposureReview):
             if any(not c.has_box and c.review.state is ReviewState.ACCEPTED for c in same):
                 on_screen.add(box.frame.index)
             same = [c for c in same if c.has_box]
-            if any(c.review.decided and c.final_bbox.overlaps(box.bbox) for c in same):
+            # A rejected box says "not this box", not "not this brand": only the same box rejected (IoU >= 0.5), a
+            # box already accepted there, or a look that found the brand absent stops the followed box.
+            if any((c.review.state is ReviewState.ACCEPTED and c.final_bbox.overlaps(box.bbox))
+                   or (c.review.state is ReviewState.REJECTED and c.final_bbox.iou(box.bbox) >= 0.5) for c in same):
+                continue
+            if self.absent(brand, box.frame.index):
                 continue
             own = [c for c in same if c.track_id == track_id and not c.review.decided]
             if any(c.final_bbox.iou(box.bbox) >= 0.5 for c in own):

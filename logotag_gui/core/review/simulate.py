@@ -12,9 +12,15 @@ Strategies:
   moved to where the brand is, or is split where it leaves; an accepted one is extended over the frames the brand
   stays on screen. Then a brand on screen where nothing counts it is marked there (LogoTag looks for its mark and
   follows it) and extended to the end of its appearance. Exact seconds; boxes where found.
+  Then the sweep: every view nobody has looked at (coverage.py), in time order, is looked at once (its sharpest
+  frame: V), a brand on screen there that nothing marks is drawn (followed, taught), and the view is complete.
+  The oracle finds a miss only where it looked: on a view's sharpest frame, an audited frame, or the frames of an
+  exposure it reviewed. Exact seconds where every view was looked at; boxes where found.
 - audit: K seeded stratified samples of N frames answered (which brands are on screen), the seconds
-  estimated with a 95% interval from them; prints the error, the interval's width and how often it holds
-  the truth. Optionally after reviewing the most uncertain exposures first.
+  estimated with a 95% interval from them; prints the error, the interval's width (beside the classical one,
+  from the same answers without the model) and how often it holds the truth. Optionally after reviewing the
+  most uncertain exposures first.
+- mixed: review what the model proposes (exposures, no sweep), then audit the rest as `audit` does.
 
 Each key press or drag is an action; `ACTIONS` says how many each step takes and how long it takes a person
 (published per-action times, where there are any), from which `analyst_minutes_per_hour` comes.
@@ -33,12 +39,13 @@ from logotag_gui.core.base.records import Candidate, DecisionKind, Review, Revie
 from logotag_gui.core.review.assistant import Bench, ReviewAssistant, run_inline
 from logotag_gui.core.review.audit import Audit
 from logotag_gui.core.review.exposures import Exposure
+from logotag_gui.core.review.figure import clip_figure
 from logotag_gui.core.review.learning import Learner
 from logotag_gui.core.review.oracle import Oracle
 from logotag_gui.core.review.session import ReviewSession
 
 log = logging.getLogger(__name__)
-STRATEGIES = ("boxes", "exposures", "audit")
+STRATEGIES = ("boxes", "exposures", "audit", "mixed")
 MISSES = ("draw", "mark")  # how exposure review fixes a brand nothing counts: draw its box, or mark it on screen
 GALLERIES = ("clip", "brand", "none")  # what one key accepts at once: every brand's pending exposures, one brand's
 
@@ -63,6 +70,8 @@ ACTIONS = {
     "gallery_check": Action(0, VERIFY, "yes/no check of each exposure in the gallery"),
     "reject_exposure": Action(1, VERIFY, "yes/no check"),
     "audit_frame": Action(1, VERIFY, "yes/no check: the frame's brands as the project says"),
+    # A look at a view's sharpest frame with the boxes LogoTag proposed there, and V (complete, on to the next view).
+    "look": Action(1, 1.5, "a glance at a picture and one key (LogoTag's estimate; a yes/no check is 1.6 s)"),
     "audit_toggle": Action(1, VERIFY, "yes/no check of one brand"),
     "next": Action(1, 1.0, "a key to move on (LogoTag's estimate)"),
     "go_to_frame": Action(1, 1.0, "a click on the timeline or film strip (LogoTag's estimate)"),
@@ -91,6 +100,7 @@ class AuditSummary:
     brand_coverage: float  # the same over every (seed, brand)
     more_frames: float | None  # mean frames more for the total's half-width to reach 5%
     mean_brand_error: float = 0.0  # mean over seeds of the per-brand seconds error (as `error` counts it)
+    classical_half_width: float = 0.0  # the same answers without the model (lambda 0), finite-population corrected
 
     def as_dict(self) -> dict:
         return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in (
@@ -98,7 +108,7 @@ class AuditSummary:
             ("mean_error", self.mean_error), ("mean_abs_error", self.mean_abs_error),
             ("mean_half_width", self.mean_half_width), ("coverage", self.coverage),
             ("brand_coverage", self.brand_coverage), ("more_frames", self.more_frames),
-            ("mean_brand_error", self.mean_brand_error))}
+            ("mean_brand_error", self.mean_brand_error), ("classical_half_width", self.classical_half_width))}
 
 
 @dataclass(slots=True)
@@ -115,6 +125,9 @@ class SimulationResult:
     followed_candidates: int = 0
     stopped_early: bool = False
     audit: AuditSummary | None = None
+    views: int = 0  # the clip's views
+    looked_share: float = 0.0  # share of sampled frames looked at when review ended
+    done: bool = False  # the clip reads done (coverage.Figure.done)
 
     def count(self, step: str, n: int = 1) -> None:
         self.counts[step] = self.counts.get(step, 0) + n
@@ -163,6 +176,8 @@ class SimulationResult:
                "footage_s": round(self.footage_s, 3), "followed_candidates": self.followed_candidates,
                "learned_candidates": self.learned_candidates, "stopped_early": self.stopped_early,
                "error": round(self.error, 4), "model_error": round(self.model_error, 4),
+               "looked_share": round(self.looked_share, 4), "views": self.views, "looks": self.counts.get("look", 0),
+               "done": self.done,
                "brands": [{"brand": b, "truth_s": round(self.truth_s.get(b, 0), 3),
                            "reviewed_s": round(self.reviewed_s.get(b, 0), 3),
                            "model_s": round(self.model_s.get(b, 0), 3)} for b in brands]}
@@ -184,13 +199,15 @@ class SimulationResult:
             more = f"; {a.more_frames:.0f} frames more for ±5%" if a.more_frames else ""
             lines.append(f"audit: {a.seeds} samples of {a.frames} frames ({a.answered:.0f} answered): total off by "
                          f"{a.mean_error:+.1%} on average ({a.mean_abs_error:.1%} mean absolute), 95% interval "
-                         f"±{a.mean_half_width:.1%}, holds the truth in {a.coverage:.0%} of samples (per brand: "
-                         f"{a.brand_coverage:.0%}){more}")
+                         f"±{a.mean_half_width:.1%} (classical ±{a.classical_half_width:.1%}), holds the truth in "
+                         f"{a.coverage:.0%} of samples (per brand: {a.brand_coverage:.0%}){more}")
         steps = ", ".join(f"{k} {n}" for k, n in sorted(self.counts.items()) if n)
         lines.append(f"actions: {self.actions} ({self.actions_per_minute:.1f} per minute of footage; {steps}); "
                      f"analyst time {self.analyst_minutes_per_hour:.0f} min per hour of footage; boxes drawn: "
                      f"{self.boxes_drawn}; proposed by following: {self.followed_candidates}, by learning: "
                      f"{self.learned_candidates}" + ("; STOPPED at the action limit" if self.stopped_early else ""))
+        lines.append(f"coverage: {self.counts.get('look', 0)} looks at {self.views} views, {self.looked_share:.0%} of "
+                     f"sampled frames looked at; the clip reads {'done' if self.done else 'not done'}")
         return "\n".join(lines)
 
 
@@ -225,15 +242,21 @@ def simulate_review(session: ReviewSession, truth: Truth, *, strategy: str = "bo
     if strategy == "boxes":
         _review_boxes(session, assistant, oracle, result, limit, on_step)
     elif strategy == "exposures":
-        _review_exposures(session, assistant, oracle, result, limit, on_step, misses, gallery)
+        assistant.ensure_views()
+        _review_exposures(session, assistant, oracle, result, limit, on_step, misses, gallery, sweep=True)
     else:
-        if review_first:
-            _review_exposures(session, assistant, oracle, result, review_first, on_step, misses, gallery)
+        assistant.ensure_views()
+        first = limit if strategy == "mixed" else review_first
+        if first:
+            _review_exposures(session, assistant, oracle, result, first, on_step, misses, gallery, sweep=False)
             result.stopped_early = False
         _audit(session, oracle, result, frames=frames, seeds=seeds)
     result.followed_candidates = assistant.totals.followed
     result.learned_candidates = assistant.totals.learned
-    if strategy != "audit":
+    figure = clip_figure(session)
+    result.views, result.looked_share = len(session.views), figure.coverage.looked_share
+    result.done = figure.done
+    if result.audit is None:
         result.reviewed_s = _seconds(session.candidates, session.interval_s, model=False)
     return result
 
@@ -322,38 +345,37 @@ def _counted(session: ReviewSession, *, proposed: bool = False) -> Callable[[str
 
 def _review_exposures(session: ReviewSession, assistant: ReviewAssistant, oracle: Oracle,
                       result: SimulationResult, limit: int, on_step, misses: str = "draw",
-                      gallery: str = "clip") -> None:
+                      gallery: str = "clip", *, sweep: bool = True) -> None:
     shown: list[int] = [-1]  # the frame on screen: moving elsewhere to draw a box costs a click
 
-    def go(frame: int) -> None:
-        if shown[0] != frame:
-            result.count("go_to_frame")
-            shown[0] = frame
-
-    def fix_miss(counted: Callable[[str, int], bool]) -> bool:
-        """A brand on screen that nothing counts (or proposes): draw its box on its largest view in this
-        appearance (followed through the shot; what it teaches looks for the brand in the other shots), or
-        mark it on screen where no box can be drawn. False where there is none."""
-        miss = oracle.uncounted(counted)
-        if miss is None:
-            return False
-        brand, frame = miss
-        run = [f for f in oracle.truth_run(brand, frame) if not counted(brand, f)] or [frame]
-        best = oracle.largest_box(brand, run) if misses == "draw" else None
-        if best is not None:
-            where, box = best
-            go(where)
+    def fix_miss(brand: str, frame: int) -> None:
+        """A brand on screen on the frame looked at that nothing marks: draw its box there (followed through the
+        shot; what it teaches looks for the brand in the other shots), or mark it on screen."""
+        boxes = [b.bbox for b in oracle.truth.get(frame, []) if oracle.name(b.brand) == brand]
+        if misses == "draw" and boxes:
             result.count("draw")
             result.boxes_drawn += 1
-            assistant.add_box(where, box, brand)
+            assistant.add_box(frame, max(boxes, key=lambda b: b.area), brand)
         else:
-            go(frame)
             result.count("presence")
             assistant.mark_present(frame, brand)
-            where = frame
-        here = session.exposure_at(brand, where)
+        here = session.exposure_at(brand, frame)
         if here is not None and not here.pending:
             _extend_to_truth(session, assistant, oracle, here, result)
+
+    def look_at_next_view() -> bool:
+        """V: the next view nobody has looked at (its sharpest frame); what is on screen there and not marked is
+        drawn; V again says the view is complete and moves on. False where every view was looked at."""
+        view = session.next_view(after=shown[0] if shown[0] >= 0 else None)
+        if view is None:
+            return False
+        result.count("look")
+        shown[0] = view.key
+        marked = _counted(session, proposed=True)
+        for brand in sorted(oracle.brands_at(view.key)):
+            if not marked(brand, view.key):
+                fix_miss(brand, view.key)
+        session.complete_view(view)
         return True
 
     while True:
@@ -364,41 +386,29 @@ def _review_exposures(session: ReviewSession, assistant: ReviewAssistant, oracle
         e = session.current_exposure if session.current_exposure and session.current_exposure.pending else None
         e = e or session.next_exposure()
         if e is None:
-            if not fix_miss(_counted(session)):
+            if not sweep or not look_at_next_view():
                 return
             continue
         # The gallery of pending exposures (every brand's, or this one's brand's): those whose brand is on screen
         # throughout are accepted with one key once the others are dealt with one by one (rejected, trimmed or
-        # split). Before that key, the brands that nothing counts or proposes anywhere in the clip get their missed
-        # box drawn (a click on the timeline each), so that what following and learning propose from it joins the
-        # same gallery; a brand found somewhere waits for what accepting the gallery teaches of it.
+        # split).
         mine = [] if gallery == "none" else session.gallery(None if gallery == "clip" else e.brand)
         whole = [x for x in mine if all(oracle.present(x.brand, f) for f in x.live_span)]
-        if mine and len(whole) == len(mine):
-            known = {x.brand for x in session.exposures() if x.pending or x.seconds > 0}
-            unknown = {b for f in oracle.truth for b in oracle.brands_at(f)} - known
-            if gallery == "clip" and unknown and fix_miss(_not_in(unknown)):
-                continue
-            if len(whole) > 1:
-                result.count("accept_gallery")
-                result.count("gallery_check", len(whole))
-                assistant.accept_exposures(whole)
-                for x in whole:
-                    after = session.exposure_at(x.brand, x.live_span[0])
-                    if after is not None:
-                        _extend_to_truth(session, assistant, oracle, after, result)
-                continue
+        if mine and len(whole) == len(mine) and len(whole) > 1:
+            result.count("accept_gallery")
+            result.count("gallery_check", len(whole))
+            assistant.accept_exposures(whole)
+            for x in whole:
+                after = session.exposure_at(x.brand, x.live_span[0])
+                if after is not None:
+                    _extend_to_truth(session, assistant, oracle, after, result)
+            continue
         target = next((x for x in mine if x not in whole), e)
         session.select_exposure(target)
         shown[0] = target.first
         _decide_exposure(session, assistant, oracle, target, result)
         if on_step is not None:
             on_step(result)
-
-
-def _not_in(brands: set[str]) -> Callable[[str, int], bool]:
-    """Counts every brand but these (on any frame): where to look for the misses of brands found nowhere."""
-    return lambda brand, frame: brand not in brands
 
 
 def _decide_exposure(session: ReviewSession, assistant: ReviewAssistant, oracle: Oracle, e: Exposure,
@@ -449,6 +459,7 @@ def _extend_to_truth(session: ReviewSession, assistant: ReviewAssistant, oracle:
 def _audit(session: ReviewSession, oracle: Oracle, result: SimulationResult, *, frames: int, seeds: int) -> None:
     truth_total = sum(result.truth_s.values())
     errors, abs_errors, widths, covered, brand_hits, brand_n, answered, more = [], [], [], 0, 0, 0, [], []
+    classical: list[float] = []
     brand_errors = []
     reviewed: dict[str, float] = {}
     counts_before = dict(result.counts)
@@ -471,6 +482,8 @@ def _audit(session: ReviewSession, oracle: Oracle, result: SimulationResult, *, 
         errors.append((est.total.seconds - truth_total) / truth_total if truth_total else 0.0)
         abs_errors.append(abs(errors[-1]))
         widths.append(est.total.half_width / truth_total if truth_total else 0.0)
+        plain = clip_figure(session, sample=audit.sample, lam=0.0).total
+        classical.append(plain.half_width / truth_total if truth_total else 0.0)
         covered += est.total.low - 1e-9 <= truth_total <= est.total.high + 1e-9
         got = {b: e.seconds for b, e in est.brands.items() if b != ALL}
         brand_errors.append(SimulationResult._error(got, result.truth_s))
@@ -490,7 +503,7 @@ def _audit(session: ReviewSession, oracle: Oracle, result: SimulationResult, *, 
     result.audit = AuditSummary(frames, seeds, sum(answered) / max(1, seeds), sum(errors) / max(1, seeds),
                                 sum(abs_errors) / max(1, seeds), sum(widths) / max(1, seeds), covered / max(1, seeds),
                                 brand_hits / max(1, brand_n), sum(more) / len(more) if more else None,
-                                sum(brand_errors) / max(1, seeds))
+                                sum(brand_errors) / max(1, seeds), sum(classical) / max(1, seeds))
 
 
 def _seconds(candidates: list[Candidate], interval: float, *, model: bool) -> dict[str, float]:

@@ -33,6 +33,7 @@ class Changes:
     selection: bool = False
     history: bool = False
     audit: bool = False
+    coverage: bool = False  # the clip's views or the looks at them
 
     @property
     def candidates(self) -> bool:
@@ -41,7 +42,8 @@ class Changes:
     def __or__(self, other: Changes) -> Changes:
         return Changes(self.added + other.added, self.changed + other.changed, self.removed + other.removed,
                        self.exposures | other.exposures, self.reset or other.reset,
-                       self.selection or other.selection, self.history or other.history, self.audit or other.audit)
+                       self.selection or other.selection, self.history or other.history, self.audit or other.audit,
+                       self.coverage or other.coverage)
 
 
 class StepTarget(Protocol):
@@ -52,6 +54,8 @@ class StepTarget(Protocol):
     def get(self, candidate_id: int | None) -> Candidate | None: ...
 
     def has_split(self, brand: str, frame: int) -> bool: ...
+
+    def has_look(self, first: int, last: int) -> bool: ...
 
     def write(self, edit: ReviewEdit) -> EditResult: ...
 
@@ -76,9 +80,12 @@ class Step:
         tracks = {cid: c.track_id for cid in edit.retrack if (c := s.get(cid)) is not None}
         new_splits = tuple(sp for sp in edit.add_splits if not s.has_split(*sp))
         old_splits = tuple(sp for sp in edit.remove_splits if s.has_split(*sp))
+        new_looks = tuple(look for look in edit.add_looks if not s.has_look(*look))
+        old_looks = tuple(look for look in edit.remove_looks if s.has_look(*look))
         result = s.write(edit)
         self.inverse = ReviewEdit(restore=before, retrack=tracks, delete=tuple(c.stored_id for c in result.added),
-                                  add_splits=old_splits, remove_splits=new_splits)
+                                  add_splits=old_splits, remove_splits=new_splits, add_looks=old_looks,
+                                  remove_looks=new_looks)
         return result
 
     def undo(self, s: StepTarget) -> EditResult:

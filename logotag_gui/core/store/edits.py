@@ -18,7 +18,7 @@ from sqlalchemy import delete, select, update
 from logotag_gui.core.base.errors import StoreError
 from logotag_gui.core.base.records import BBox, Candidate, DecisionKind, Review
 from logotag_gui.core.store.rows import apply_decision, insert_candidates
-from logotag_gui.core.store.schema import CandidateRow, ExposureSplit
+from logotag_gui.core.store.schema import CandidateRow, ExposureSplit, ViewLook
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -44,11 +44,13 @@ class ReviewEdit:
     delete: tuple[int, ...] = ()  # candidates review added (never a model's candidate: those keep history)
     add_splits: tuple[tuple[str, int], ...] = ()  # (brand, frame): a new exposure of the brand starts there
     remove_splits: tuple[tuple[str, int], ...] = ()
+    add_looks: tuple[tuple[int, int], ...] = ()  # (first, last) of a view said complete: every brand there marked
+    remove_looks: tuple[tuple[int, int], ...] = ()
 
     @property
     def empty(self) -> bool:
         return not (self.add or self.add_decided or self.decide or self.restore or self.retrack or self.delete
-                    or self.add_splits or self.remove_splits)
+                    or self.add_splits or self.remove_splits or self.add_looks or self.remove_looks)
 
 
 @dataclass(slots=True)
@@ -60,6 +62,7 @@ class EditResult:
     changed: list[Candidate] = field(default_factory=list)
     removed: list[int] = field(default_factory=list)
     splits: bool = False
+    looks: bool = False
 
 
 class EditsMixin:
@@ -98,11 +101,17 @@ class EditsMixin:
                     s.add(ExposureSplit(video_id=video_id, brand=brand, frame_index=frame, reviewer=reviewer))
             for brand, frame in edit.remove_splits:
                 s.execute(delete(ExposureSplit).where(*_split_is(video_id, brand, frame)))
+            for first, last in edit.add_looks:
+                if s.scalar(select(ViewLook.id).where(*_look_is(video_id, first, last))) is None:
+                    s.add(ViewLook(video_id=video_id, first_frame=first, last_frame=last, reviewer=reviewer))
+            for first, last in edit.remove_looks:
+                s.execute(delete(ViewLook).where(*_look_is(video_id, first, last)))
         gone = set(removed) | set(added)
         changed_ids = list(dict.fromkeys(i for i in touched if i not in gone))
         found = {c.id: c for c in self.candidates(ids=added + changed_ids)} if added or changed_ids else {}
         return EditResult(added=[found[i] for i in added], changed=[found[i] for i in changed_ids if i in found],
-                          removed=removed, splits=bool(edit.add_splits or edit.remove_splits))
+                          removed=removed, splits=bool(edit.add_splits or edit.remove_splits),
+                          looks=bool(edit.add_looks or edit.remove_looks))
 
     def _locked(self, s: Session, cid: int) -> CandidateRow:
         # Locked so that two reviewers' decisions on a row are applied in the order of their ids.
@@ -133,3 +142,7 @@ class EditsMixin:
 
 def _split_is(video_id: int, brand: str, frame: int) -> tuple:
     return (ExposureSplit.video_id == video_id, ExposureSplit.brand == brand, ExposureSplit.frame_index == frame)
+
+
+def _look_is(video_id: int, first: int, last: int) -> tuple:
+    return (ViewLook.video_id == video_id, ViewLook.first_frame == first, ViewLook.last_frame == last)

@@ -47,7 +47,13 @@ def _v3_to_v4(conn: Connection) -> None:
     schema.RunPart.__table__.create(conn)
 
 
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4}
+def _v4_to_v5(conn: Connection) -> None:
+    """Coverage: a clip's views, and the views reviewers looked at and said are complete."""
+    _add_column(conn, schema.Video.__table__.c.views)
+    schema.ViewLook.__table__.create(conn)
+
+
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4, 4: _v4_to_v5}
 
 
 def stored_version(conn: Connection) -> int | None:

@@ -35,6 +35,7 @@ from logotag_gui.core.base.records import (
 from logotag_gui.core.base.safe_io import redact_secrets, redact_url
 from logotag_gui.core.store import schema
 from logotag_gui.core.store.audits import AuditsMixin
+from logotag_gui.core.store.coverage import CoverageMixin
 from logotag_gui.core.store.edits import EditsMixin
 from logotag_gui.core.store.learned import LearnedMixin
 from logotag_gui.core.store.migrations import ensure_schema
@@ -178,7 +179,7 @@ class VideoSummary:
     last_run_status: str | None
 
 
-class Repository(RunsMixin, RunPartsMixin, LearnedMixin, EditsMixin, AuditsMixin):
+class Repository(RunsMixin, RunPartsMixin, LearnedMixin, EditsMixin, AuditsMixin, CoverageMixin):
     read_only: str | None = None  # why the project is open for reading only (open_repository), else None
 
     def __init__(self, engine: Engine, *, where: str) -> None:

@@ -24,7 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 
 def utcnow() -> datetime:
@@ -74,6 +74,9 @@ class Video(Base):
     # Where its shots start (after the first), as the last run's decoder saw every frame: exposures never span
     # one, and learning searches the other shots. None until a run (or learning) has looked.
     cuts: Mapped[list | None] = mapped_column(JSON, nullable=True)
+    # Its views on the review grid ({"fps": f, "share": s, "views": [[first, last, key], ...]}, media/views.py):
+    # what a reviewer looks at to say that every brand on screen is marked. None until found.
+    views: Mapped[dict | None] = mapped_column(JSON, nullable=True)
 
 
 class Brand(Base):
@@ -283,3 +286,17 @@ class AuditFrame(Base):
     reviewer: Mapped[str | None] = mapped_column(String(128), nullable=True)
     answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     __table_args__ = (UniqueConstraint("sample_id", "frame_index"),)
+
+
+class ViewLook(Base):
+    """A view a reviewer looked at and said is complete: every brand on screen on its frames is marked there. A
+    brand not marked on a looked-at frame is a brand not on screen (what a rejected box never says)."""
+
+    __tablename__ = "view_looks"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    video_id: Mapped[int] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"), index=True)
+    first_frame: Mapped[int] = mapped_column(Integer)
+    last_frame: Mapped[int] = mapped_column(Integer)
+    reviewer: Mapped[str] = mapped_column(String(128), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    __table_args__ = (UniqueConstraint("video_id", "first_frame", "last_frame"),)

@@ -21,6 +21,8 @@ NARROW_LANE_H = 9  # beyond ROOMY_LANES: still tall enough for a label
 MIN_LANES, MAX_LANES = 3, 16  # the strip grows with the brands up to this; more brands share it (narrower lanes)
 MIN_LABEL_PX = 7  # below this a lane's label is in its tooltip only
 LABEL_W = 96
+VIEWS_H = 6  # the views lane under the brands' lanes: looked at, audited, not looked at
+VIEW_COLOURS = {"looked": QColor(60, 180, 90), "audited": QColor(120, 200, 235), "not": QColor(95, 95, 105)}
 EDGE_PX = 5  # how near an end of the selected bar a press starts dragging it
 EXPOSURE_COLOURS = {
     ExposureState.PENDING_YES: QColor(120, 200, 235),
@@ -34,7 +36,8 @@ EXPOSURE_COLOURS = {
 FRAME_COLOURS = {ReviewState.ACCEPTED: QColor(60, 180, 90), ReviewState.REJECTED: QColor(130, 50, 50)}
 LEGEND = ("Exposures per brand: blue = model says yes, amber = unsure, purple = model says no, green = accepted, "
           "red = rejected. Click a bar to select it, drag its ends to move its in and out points; click anywhere "
-          "to go to that frame.")
+          "to go to that frame. The thin lane at the bottom: the clip's views, green = looked at (complete), "
+          "blue = audited in part, grey = nobody looked yet (V visits them).")
 
 
 class Timeline(QWidget):
@@ -47,10 +50,11 @@ class Timeline(QWidget):
         self._frame_count = 1
         self._current = 0
         self._lanes: dict[str, list[Exposure]] = {}
+        self._views: list[tuple[int, int, str]] = []
         self._selected: tuple[str, int] | None = None
         self._drag: tuple[Exposure, str] | None = None
         self._drag_x: float | None = None
-        self.setFixedHeight(LANE_H * MIN_LANES + 8)
+        self.setFixedHeight(LANE_H * MIN_LANES + 8 + VIEWS_H)
         self.setMouseTracking(True)
         self.setToolTip(LEGEND)
 
@@ -62,10 +66,19 @@ class Timeline(QWidget):
         self._lanes = {b: es for b, es in sorted(exposures.items()) if es}
         self._selected = selected.key if selected is not None else None
         lane_h = LANE_H if len(self._lanes) <= ROOMY_LANES else NARROW_LANE_H
-        height = lane_h * min(MAX_LANES, max(MIN_LANES, len(self._lanes))) + 8
+        height = lane_h * min(MAX_LANES, max(MIN_LANES, len(self._lanes))) + 8 + VIEWS_H
         if height != self.height():
             self.setFixedHeight(height)
         self.update()
+
+    def set_views(self, views: list[tuple[int, int, str]]) -> None:
+        """(first, last, "looked" | "audited" | "not") per view, in time order."""
+        self._views = list(views)
+        self.update()
+
+    @property
+    def views(self) -> list[tuple[int, int, str]]:
+        return list(self._views)
 
     @property
     def lanes(self) -> list[str]:
@@ -92,7 +105,7 @@ class Timeline(QWidget):
 
     def lane_height(self) -> float:
         """Pixels per brand's lane (narrower with many brands, so every lane keeps a label)."""
-        return min(LANE_H, (self.height() - 8) / max(1, len(self._lanes)))
+        return min(LANE_H, (self.height() - 8 - VIEWS_H) / max(1, len(self._lanes)))
 
     def _lane_at(self, y: float) -> str | None:
         i = int((y - 4) // self.lane_height())
@@ -124,6 +137,10 @@ class Timeline(QWidget):
                 p.drawText(QRectF(4, y, LABEL_W - 8, lane_h), Qt.AlignmentFlag.AlignVCenter, brand)
             for e in exposures:
                 self._paint_exposure(p, e, y, lane_h, step)
+        y = self.height() - VIEWS_H - 2
+        for first, last, state in self._views:
+            x0, x1 = self._x(first) - step / 2, self._x(last) + step / 2
+            p.fillRect(QRectF(x0, y, max(1.0, x1 - x0 - 1), VIEWS_H), VIEW_COLOURS[state])
         p.setPen(QPen(QColor(255, 255, 255), 1.5))
         x = self._x(self._current)
         p.drawLine(int(x), 0, int(x), self.height())

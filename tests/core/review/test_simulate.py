@@ -100,12 +100,15 @@ def test_the_oracle_reviews_exposures_for_exact_seconds_with_fewer_actions(tmp_p
     session = Project(repo, str(tmp_path / "p.sqlite")).session(vid, reviewer="oracle")
     result = simulate_review(session, truth, strategy="exposures", propagate=False)
     # acme's exposure (0-20) holds no acme on 15: split there; both parts are right (one key for the brand's
-    # gallery); the part on 20 is moved out to 25, where acme stays; globex is rejected.
+    # gallery); the part on 20 is moved out to 25, where acme stays; globex is rejected. Then the sweep: without
+    # the clip's pixels every sampled frame is a view, looked at once each (a key each).
+    looks = len(session.sampled)
     assert result.counts == {"split": 1, "accept_gallery": 1, "gallery_check": 2, "extend": 1,
-                             "reject_exposure": 1}
-    assert result.actions == 2 + 1 + 2 + 1 == 6 < 9  # box review: 9 (above)
+                             "reject_exposure": 1, "look": looks}
+    assert result.actions == 2 + 1 + 2 + 1 + looks
+    assert result.looked_share == 1.0 and result.done and result.views == looks
     assert result.error == 0.0 and result.reviewed_s == {"acme": 2.5}
-    assert result.analyst_seconds == pytest.approx(2 * 3.2 + 2 * 1.6 + 1.6)
+    assert result.analyst_seconds == pytest.approx(2 * 3.2 + 2 * 1.6 + 1.6 + 1.5 * looks)
 
 
 def _two_brands_and_a_miss(db):
@@ -132,12 +135,14 @@ def test_the_clip_gallery_accepts_every_brand_with_one_key(tmp_path, gallery):
     session = Project(repo, str(tmp_path / "p.sqlite")).session(vid, reviewer="oracle")
     result = simulate_review(session, truth, strategy="exposures", propagate=False, gallery=gallery)
     assert result.error == 0.0 and result.reviewed_s == {"acme": 1.5, "initech": 1.0, "umbrella": 1.0}
-    common = {"reject_exposure": 1, "go_to_frame": 1, "draw": 1, "extend": 1}
-    if gallery == "clip":  # globex rejected; umbrella, found nowhere, drawn first; then one key for the rest
+    # umbrella, found nowhere, is found only where the oracle looks: the sweep of the 12 views (one per sampled
+    # frame without the clip's pixels) reaches frame 45, draws it there and extends it to 50.
+    common = {"reject_exposure": 1, "look": 12, "draw": 1, "extend": 1}
+    if gallery == "clip":  # globex rejected; then one key for the rest
         assert result.counts == common | {"accept_gallery": 1, "gallery_check": 2}
-        assert result.actions == 1 + 1 + 3 + 2 + 1 == 8
+        assert result.actions == 1 + 12 + 3 + 2 + 1
     else:  # one key per exposure: a brand's gallery holds one exposure here
         assert result.counts == common | {"accept_exposure": 2}
-        assert result.actions == 9
+        assert result.actions == 1 + 12 + 3 + 2 + 2
     with pytest.raises(ValueError, match="unknown gallery"):
         simulate_review(session, truth, strategy="exposures", gallery="wall")

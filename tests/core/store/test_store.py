@@ -269,9 +269,10 @@ def test_a_password_in_a_database_url_never_reaches_a_message():
 def _as_v1(conn) -> None:
     """Turn a fresh database back into schema v1 (what LogoTag 0.1 wrote)."""
     for table, column in (("videos", "next_track_id"), ("videos", "run_owner"), ("videos", "run_heartbeat"), ("videos", "cuts"),
+                          ("videos", "views"),
                           ("runs", "notes"), ("candidates", "hint")):
         conn.execute(text(f"ALTER TABLE {table} DROP COLUMN {column}"))
-    for table in ("review_references", "exposure_splits", "audit_frames", "audit_samples", "run_parts"):
+    for table in ("review_references", "exposure_splits", "audit_frames", "audit_samples", "run_parts", "view_looks"):
         conn.execute(text(f"DROP TABLE {table}"))
     conn.execute(text("UPDATE logotag_meta SET value = '1' WHERE key = 'schema_version'"))
 
