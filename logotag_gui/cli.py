@@ -291,7 +291,7 @@ def _copy_project(db: str, copy: Path) -> str:
 
 
 def cmd_videos(args: argparse.Namespace) -> int:
-    from logotag_gui.core.review.coverage import clip_figure
+    from logotag_gui.core.review.figure import clip_figure
     from logotag_gui.core.review.project import Project
 
     project = Project.open(args.db, create=False)
