@@ -10,6 +10,7 @@ are unknown (counted apart, never as small or at the edge).
 
 from __future__ import annotations
 
+import bisect
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -65,9 +66,10 @@ def is_centre(c: Candidate) -> bool:
     return w / 3 <= cx <= 2 * w / 3 and h / 3 <= cy <= 2 * h / 3
 
 
-def clip_exposure(candidates: Iterable[Candidate], *, interval_s: float, rules: ExposureRules = ExposureRules()
-                  ) -> dict[str, BrandExposure]:
-    """Per-brand exposure for one clip. `interval_s` is what one sampled frame stands for."""
+def clip_exposure(candidates: Iterable[Candidate], *, interval_s: float, rules: ExposureRules = ExposureRules(),
+                  grid: Sequence[int] | None = None) -> dict[str, BrandExposure]:
+    """Per-brand exposure for one clip. `interval_s` is what one sampled frame stands for; `grid`: the clip's
+    sampled frames (`clip_grid`, what the review session counts on), else slots of `interval_s` from the start."""
     out: dict[str, BrandExposure] = {}
     # brand -> sampling slot -> detections there (two copies on one frame count once). A box on a frame between
     # two sampled frames (drawn there, or followed there) belongs to the nearer one's slot: it adds no interval
@@ -81,7 +83,7 @@ def clip_exposure(candidates: Iterable[Candidate], *, interval_s: float, rules: 
         if c.has_box and size_share(c) < rules.min_size_share:
             stats.excluded_small += 1
             continue
-        frames[brand][slot(c, interval_s)].append(c)
+        frames[brand][slot(c, interval_s, grid=grid)].append(c)
 
     # Drop exposures that are too brief before solus is computed: an illegible flash of a rival
     # does not break another brand's solus time.
@@ -131,9 +133,34 @@ def clip_exposure(candidates: Iterable[Candidate], *, interval_s: float, rules: 
     return dict(sorted(out.items()))
 
 
-def slot(c: Candidate, interval_s: float) -> int:
-    """The sampling slot of the candidate's frame: the nearest sampled instant (what one interval stands for)."""
+def slot(c: Candidate, interval_s: float, *, grid: Sequence[int] | None = None) -> int:
+    """The sampling slot of the candidate's frame: on the clip's grid, its sampled frame (`grid_frame`); without
+    one, the nearest sampled instant (what one interval stands for)."""
+    if grid:
+        return grid_frame(c.frame.index, grid)
     return round(c.frame.t / interval_s) if interval_s > 0 else c.frame.index
+
+
+def grid_frame(index: int, grid: Sequence[int]) -> int:
+    """The sampled frame whose seconds a frame counts towards: the nearer of the sampled frames around it (the
+    earlier on a tie). Every count of seconds goes through it (the reports, the exposures the review meter and
+    `logotag videos` sum), so a box drawn between two sampled frames adds an interval only where its sampled
+    frame had none of the brand, and the same one everywhere. `grid`: sorted, not empty."""
+    i = bisect.bisect_left(grid, index)
+    if i < len(grid) and grid[i] == index:
+        return index
+    before, after = grid[max(i - 1, 0)], grid[min(i, len(grid) - 1)]
+    return before if index - before <= after - index else after
+
+
+def clip_grid(*, kind: str, frame_count: int, native_fps: float, run_fps: float | None) -> list[int]:
+    """The frames a clip is reviewed and counted on: every image of a folder, else the frames its latest run
+    sampled (what the review session's `sampled` holds)."""
+    from logotag_gui.core.media.video import sample_indices
+
+    if kind == "images":
+        return list(range(frame_count))
+    return sample_indices(frame_count=frame_count, native_fps=native_fps, fps=run_fps or native_fps)
 
 
 def _runs(by_slot: dict[int, list[Candidate]], interval_s: float, gap_tolerance_s: float) -> list[list[int]]:

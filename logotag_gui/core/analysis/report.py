@@ -23,6 +23,7 @@ from logotag_gui.core.analysis.exposure import (
     BrandExposure,
     ExposureRules,
     clip_exposure,
+    clip_grid,
     combine,
     cumulative_steps,
     sampling_interval,
@@ -84,8 +85,11 @@ def build_report(repo: Repository, *, rules: ExposureRules | None = None, video_
     for video in repo.videos():
         if video_id is not None and video.id != video_id:
             continue
-        interval = sampling_interval(native_fps=video.fps, run_fps=repo.clip_fps(video.id), kind=video.kind)
-        brands = clip_exposure(repo.candidates(video_id=video.id), interval_s=interval, rules=rules)
+        run_fps = repo.clip_fps(video.id)
+        interval = sampling_interval(native_fps=video.fps, run_fps=run_fps, kind=video.kind)
+        # Counted on the grid the clip is reviewed on, as the review meter and `logotag videos` count.
+        grid = clip_grid(kind=video.kind, frame_count=video.frame_count, native_fps=video.fps, run_fps=run_fps)
+        brands = clip_exposure(repo.candidates(video_id=video.id), interval_s=interval, rules=rules, grid=grid)
         estimate, sampled = estimates.get(video.id, (None, 0))
         clips.append(ClipReport(video, interval, brands, estimate, sampled))
     audited = [c.estimate for c in clips if c.estimate is not None]
@@ -126,6 +130,14 @@ def csv_row(scope: str, clip: str, s: BrandExposure, source: str) -> dict[str, o
             "unknown_seconds": round(s.unknown_seconds, 3), "source": source}
 
 
+def all_brands(brands: dict[str, BrandExposure]) -> BrandExposure:
+    """The "(all brands)" row beside an audit estimate of all brands: the brands' seconds summed (a frame with
+    two brands counts twice, as the estimate counts it), for a clip's brands or the project's totals alike."""
+    return BrandExposure(ALL, seconds=round(sum(s.seconds for s in brands.values()), 6),
+                         exposures=sum(s.exposures for s in brands.values()),
+                         frames=sum(s.frames for s in brands.values()))
+
+
 def _estimate_cells(seconds: float, half_width: float, **more) -> dict[str, object]:
     return {"estimate_s": round(seconds, 3), "ci95_low": round(max(0.0, seconds - half_width), 3),
             "ci95_high": round(seconds + half_width, 3), **more}
@@ -153,11 +165,10 @@ def write_csv(report: ProjectReport, path: str | Path) -> None:
                 writer.writerow(csv_row("clip", names[clip.video.path], s, report.rules.source)
                                 | _clip_estimate_cells(clip, estimated.get(brand)))
             if clip.estimate is not None and clip.estimate.total is not None:
-                total = BrandExposure(ALL, seconds=sum(s.seconds for s in clip.brands.values()))
-                writer.writerow(csv_row("clip", names[clip.video.path], total, report.rules.source)
+                writer.writerow(csv_row("clip", names[clip.video.path], all_brands(clip.brands), report.rules.source)
                                 | _clip_estimate_cells(clip, clip.estimate.total))
         for brand in sorted(set(report.totals) | set(report.estimates or {})):
-            s = report.totals.get(brand, BrandExposure(brand))
+            s = all_brands(report.totals) if brand == ALL else report.totals.get(brand, BrandExposure(brand))
             est = report.estimate(brand)
             cells = _estimate_cells(est[0], Z95 * est[1]) if est is not None else {}
             writer.writerow(csv_row("project", "", s, report.rules.source) | cells)

@@ -14,10 +14,11 @@ Pure functions over records: the review session keeps the exposures of its clip 
 from __future__ import annotations
 
 import bisect
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 from logotag_gui.core.analysis.belief import COUNTED, Belief
+from logotag_gui.core.analysis.exposure import grid_frame
 from logotag_gui.core.base.records import Candidate, ExposureState, ReviewState
 
 UNSURE_BAND = (0.35, 0.65)  # a pending exposure's model state: "no" below, "yes" above, "unsure" between
@@ -30,8 +31,10 @@ class Exposure:
     frame_states: Mapping[int, ReviewState]  # frames holding a candidate of the brand: accepted beats pending
     ids: tuple[int, ...]  # its candidates
     belief: float  # how likely its pending frames hold the brand (the mean over them), 1 or 0 when decided
-    counted_frames: int  # frames the project counts before review (accepted, or pending and likely right)
+    counted_frames: int  # sampled frames the project counts before review (accepted, or pending and likely right)
     interval_s: float
+    # frame -> the sampled frame its seconds count on (analysis/exposure.grid_frame), for frames off the grid
+    grid: Mapping[int, int] = field(default_factory=dict)
 
     @property
     def key(self) -> tuple[str, int]:
@@ -48,6 +51,18 @@ class Exposure:
 
     def _with(self, state: ReviewState) -> list[int]:
         return [f for f, s in self.frame_states.items() if s is state]
+
+    def _on_grid(self, frames: Iterable[int]) -> set[int]:
+        return {self.grid.get(f, f) for f in frames}
+
+    def _grid_states(self) -> dict[int, ReviewState]:
+        """Sampled frame -> its state, as seconds count it: accepted beats pending beats rejected."""
+        out: dict[int, ReviewState] = {}
+        for f, s in self.frame_states.items():
+            g = self.grid.get(f, f)
+            if out.get(g) is not ReviewState.ACCEPTED and (s is not ReviewState.REJECTED or g not in out):
+                out[g] = s
+        return out
 
     @property
     def live(self) -> tuple[int, int] | None:
@@ -80,12 +95,13 @@ class Exposure:
 
     @property
     def seconds(self) -> float:
-        """Seconds the review has settled as on screen."""
-        return len(self._with(ReviewState.ACCEPTED)) * self.interval_s
+        """Seconds the review has settled as on screen, on the review grid (a box between two sampled frames adds
+        none where its sampled frame is counted already: the reports count so too)."""
+        return sum(s is ReviewState.ACCEPTED for s in self._grid_states().values()) * self.interval_s
 
     @property
     def pending_seconds(self) -> float:
-        return len(self._with(ReviewState.PENDING)) * self.interval_s
+        return sum(s is ReviewState.PENDING for s in self._grid_states().values()) * self.interval_s
 
     @property
     def counted_seconds(self) -> float:
@@ -94,7 +110,7 @@ class Exposure:
 
     @property
     def length_s(self) -> float:
-        return len(self.live_span) * self.interval_s
+        return len(self._on_grid(self.live_span)) * self.interval_s
 
     @property
     def effect(self) -> float:
@@ -135,9 +151,10 @@ def _exposure(brand: str, run: list[int], by_frame: dict[int, list[Candidate]], 
               interval_s: float, belief: Belief) -> Exposure:
     lo, hi = bisect.bisect_left(sampled, run[0]), bisect.bisect_right(sampled, run[-1])
     span = tuple(sorted(set(sampled[lo:hi]) | set(run)))
+    grid = {f: g for f in run if sampled and (g := grid_frame(f, sampled)) != f}  # frames off the grid
     states: dict[int, ReviewState] = {}
     pending_p: list[float] = []
-    counted = 0
+    counted: set[int] = set()  # sampled frames counted (two frames of one sampled frame count once)
     ids: list[int] = []
     for f in run:
         cands = by_frame[f]
@@ -145,14 +162,15 @@ def _exposure(brand: str, run: list[int], by_frame: dict[int, list[Candidate]], 
         reviews = {c.review.state for c in cands}
         if ReviewState.ACCEPTED in reviews:
             states[f] = ReviewState.ACCEPTED
-            counted += 1
+            counted.add(grid.get(f, f))
         elif ReviewState.PENDING in reviews:
             states[f] = ReviewState.PENDING
             p = max(belief.p(c) for c in cands if c.review.state is ReviewState.PENDING)
             pending_p.append(p)
-            counted += p >= COUNTED
+            if p >= COUNTED:
+                counted.add(grid.get(f, f))
         else:
             states[f] = ReviewState.REJECTED
     accepted = sum(s is ReviewState.ACCEPTED for s in states.values())
     p = sum(pending_p) / len(pending_p) if pending_p else (1.0 if accepted else 0.0)
-    return Exposure(brand, span, states, tuple(ids), p, counted, interval_s)
+    return Exposure(brand, span, states, tuple(ids), p, len(counted), interval_s, grid)
