@@ -185,6 +185,8 @@ ACTIONS: list[tuple[str, str, str, str, str, Callable]] = [
     ("gallery", "&View", "Film strip: the exposure's frames, the brand's exposures to review, or every brand's",
      "G", "clip",
      lambda w: w.clip_view.toggle_gallery()),
+    ("show_rejected", "&View", "Show or hide rejected boxes", "H", "clip",
+     lambda w: w.statusBar().showMessage(w.clip_view.view.toggle_rejected(), 4000)),
     ("fit", "&View", "Fit frame", "F", "clip", lambda w: w.clip_view.view.fit()),
     ("zoom_in", "&View", "Zoom in", "+", "clip", lambda w: w.clip_view.view.zoom(1.25)),
     ("zoom_out", "&View", "Zoom out", "-", "clip", lambda w: w.clip_view.view.zoom(0.8)),

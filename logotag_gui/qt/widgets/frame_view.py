@@ -142,6 +142,13 @@ class FrameView(QGraphicsView):
         self._presence.setFont(font)
         self._presence.setZValue(10)
         self.scene().addItem(self._presence)
+        # Rejected boxes are hidden unless asked for (View > Show rejected boxes, H), as CVAT hides them: a rejected
+        # long box covered a third of every frame. The selected box is drawn whatever its state.
+        self.show_rejected = False
+        self._candidates: list[Candidate] = []
+        self._selected_id: int | None = None
+        self._hidden_note = QGraphicsSimpleTextItem(self._presence)  # under the presences, in screen pixels
+        self._hidden_note.setBrush(QBrush(QColor(200, 200, 200)))
         self._fit = True
         self._draw_mode = False
         self._draw_start: QPointF | None = None
@@ -176,21 +183,60 @@ class FrameView(QGraphicsView):
         self.scene().setSceneRect(QRectF())
 
     def set_candidates(self, candidates: list[Candidate], selected_id: int | None = None) -> None:
+        self._candidates = list(candidates)
+        self._selected_id = selected_id
+        self._draw_boxes()
+
+    def _shown(self, c: Candidate) -> bool:
+        return self.show_rejected or c.review.state is not ReviewState.REJECTED or c.stored_id == self._selected_id
+
+    def _draw_boxes(self) -> None:
         for item in self._boxes.values():
             self.scene().removeItem(item)
         self._boxes = {}
-        for c in candidates:
-            item = BoxItem(c, self)
-            self.scene().addItem(item)
-            self._boxes[c.stored_id] = item
-        self.select(selected_id)
+        for c in self._candidates:
+            if self._shown(c):
+                item = BoxItem(c, self)
+                self.scene().addItem(item)
+                self._boxes[c.stored_id] = item
+        hidden = self.hidden_rejected
+        self._hidden_note.setText(f"{hidden} rejected box{'es' if hidden != 1 else ''} hidden (H shows them)"
+                                  if hidden else "")
+        self._place_notes()
+        for cid, item in self._boxes.items():
+            item.setSelected(cid == self._selected_id)
+
+    @property
+    def hidden_rejected(self) -> int:
+        """Rejected boxes of the frame shown that are not drawn."""
+        return sum(1 for c in self._candidates if not self._shown(c))
+
+    def set_show_rejected(self, on: bool) -> None:
+        """Draw the frame's rejected boxes too (on), or only the others and the selected one (off: the default)."""
+        self.show_rejected = on
+        self._draw_boxes()
+
+    def toggle_rejected(self) -> str:
+        """H: show the rejected boxes, or hide them again; what the status bar says of it."""
+        self.set_show_rejected(not self.show_rejected)
+        return ("Rejected boxes shown, in red (H hides them)" if self.show_rejected
+                else "Rejected boxes hidden, except the selected one (H shows them)")
 
     def set_presences(self, brands: list[str]) -> None:
         """Brands the reviewer marked on screen on this frame without a box: said in its corner."""
         self._presence.setText(f"On screen (no box): {', '.join(brands)}" if brands else "")
+        self._place_notes()
+
+    def _place_notes(self) -> None:
         self._presence.setPos(self.image_rect().topLeft() + QPointF(8, 8))
+        self._hidden_note.setPos(0, 20 if self._presence.text() else 0)
 
     def select(self, candidate_id: int | None) -> None:
+        before, self._selected_id = self._selected_id, candidate_id
+        hidden = {c.stored_id for c in self._candidates if c.review.state is ReviewState.REJECTED}
+        if not self.show_rejected and (before in hidden or candidate_id in hidden) and before != candidate_id:
+            self._draw_boxes()  # a rejected box selected is drawn; once unselected it is hidden again
+            return
         for cid, item in self._boxes.items():
             item.setSelected(cid == candidate_id)
 
