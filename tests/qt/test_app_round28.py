@@ -67,3 +67,51 @@ def test_h_in_the_view_menu_shows_and_hides_a_rejected_box(window, qtbot, tmp_pa
     assert c.id in window.clip_view.view.boxes() and "shown" in window.statusBar().currentMessage()
     _press(window, qtbot, Qt.Key.Key_H)
     assert c.id not in window.clip_view.view.boxes()
+
+
+# ---- item 8: gallery tiles -------------------------------------------------------------------------------------
+def _logo_frame(qimage_size=(640, 360)):
+    """A 1280x720 frame, black, with a small red logo at (1000, 600) 40x24 (a few pixels in a whole-frame tile),
+    as a picture of `qimage_size` (the film strip's pictures are smaller than the frame)."""
+    frame = np.zeros((720, 1280, 3), np.uint8)
+    frame[600:624, 1000:1040] = (230, 20, 20)
+    image = to_qimage(frame)
+    return image.scaled(*qimage_size)
+
+
+def test_a_gallery_tile_shows_the_boxs_crop_and_the_whole_frame_on_hover(qtbot):
+    from logotag_gui.core.review.exposures import Exposure
+    from logotag_gui.qt.widgets.film_strip import THUMB, FilmStrip
+
+    strip = FilmStrip()
+    qtbot.addWidget(strip)
+    e = Exposure("acme", (10, 15), {10: ReviewState.PENDING, 15: ReviewState.PENDING}, (1, 2), 0.5, 1, 0.5)
+    logo = Candidate(FrameRef(10, 1.0, 1280, 720), BBox(1000, 600, 40, 24), "acme", 0.8, "keypoints", id=1)
+    strip.show_gallery([e], boxes={10: logo})
+    strip.set_thumb(10, _logo_frame())
+    assert strip.cropped(10)
+    tile = strip.item(0).icon().pixmap(THUMB).toImage()
+    centre = tile.pixelColor(THUMB.width() // 2, THUMB.height() // 2)
+    assert centre.red() > 150 and centre.green() < 80  # the logo fills the tile's middle, not a few pixels of it
+    tip = strip.hover_html(10)
+    assert "acme: frames 10-15" in tip and "<img src='data:image/png;base64," in tip
+
+    # Without a box (a gap, a presence) the tile is the whole frame, as before.
+    strip.show_exposure(e)
+    strip.set_thumb(15, _logo_frame())
+    assert not strip.cropped(15)
+    whole = strip.item(1).icon().pixmap(THUMB).toImage().pixelColor(THUMB.width() // 2, THUMB.height() // 2)
+    assert whole.red() < 50
+
+
+def test_a_crop_keeps_the_tiles_shape_and_stays_inside_the_picture():
+    from PySide6.QtCore import QRect, QSize
+
+    from logotag_gui.qt.widgets.film_strip import crop_rect
+
+    corner = Candidate(FrameRef(0, 0.0, 1280, 720), BBox(1250, 700, 30, 20), "acme", 0.8, "keypoints", id=1)
+    r = crop_rect(corner, image=QSize(1280, 720))
+    assert QRect(0, 0, 1280, 720).contains(r) and r.contains(QRect(1250, 700, 30, 20))
+    assert r.width() / r.height() == pytest.approx(16 / 9, rel=0.05)
+    half = crop_rect(corner, image=QSize(640, 360))  # the same place in a smaller picture
+    assert (half.width(), half.height()) == pytest.approx((r.width() / 2, r.height() / 2), abs=1)

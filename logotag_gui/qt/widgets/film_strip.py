@@ -8,16 +8,47 @@ With the gallery on (G), the strip shows the brand's exposures still to review i
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QColor, QIcon, QImage, QPainter, QPen, QPixmap
-from PySide6.QtWidgets import QListView, QListWidget, QListWidgetItem
+import base64
+import html
+from collections.abc import Mapping
 
-from logotag_gui.core.base.records import ReviewState
+from PySide6.QtCore import QBuffer, QByteArray, QEvent, QIODevice, QRect, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QIcon, QImage, QPainter, QPen, QPixmap
+from PySide6.QtWidgets import QListView, QListWidget, QListWidgetItem, QToolTip
+
+from logotag_gui.core.base.records import Candidate, ReviewState
 from logotag_gui.core.review.exposures import Exposure
 from logotag_gui.qt.widgets.timeline import EXPOSURE_COLOURS, FRAME_COLOURS
 
 THUMB = QSize(128, 72)
 MAX_TILES = 48  # a longer exposure shows this many of its frames, evenly spread
+CROP_MARGIN = 0.5  # a tile's crop shows the box and half its size again on each side (what is around a logo helps)
+HOVER_WIDTH = 360  # the whole frame a tile's tooltip shows, in pixels
+
+
+def crop_rect(c: Candidate, *, image: QSize, margin: float = CROP_MARGIN, aspect: float = THUMB.width() / THUMB.height()
+              ) -> QRect:
+    """Where a tile's crop lies in a picture of the candidate's frame (of any size: the film strip's pictures are
+    small): its box with `margin` of its size on each side, widened or heightened to the tile's shape, inside the
+    picture (shifted in from an edge rather than cut)."""
+    sx = image.width() / max(c.frame.width, 1)
+    sy = image.height() / max(c.frame.height, 1)
+    b = c.final_bbox
+    w, h = b.w * (1 + 2 * margin) * sx, b.h * (1 + 2 * margin) * sy
+    w, h = max(w, h * aspect), max(h, w / aspect)
+    w, h = min(w, image.width()), min(h, image.height())
+    cx, cy = (b.x + b.w / 2) * sx, (b.y + b.h / 2) * sy
+    x = min(max(cx - w / 2, 0.0), image.width() - w)
+    y = min(max(cy - h / 2, 0.0), image.height() - h)
+    return QRectF(x, y, w, h).toAlignedRect().intersected(QRect(0, 0, image.width(), image.height()))
+
+
+def _data_uri(image: QImage) -> str:
+    data = QByteArray()
+    buf = QBuffer(data)
+    buf.open(QIODevice.OpenModeFlag.WriteOnly)
+    image.save(buf, "PNG")  # type: ignore[call-overload]  # a str at run time: the stubs say bytes, which fails
+    return f"data:image/png;base64,{base64.b64encode(bytes(data.data())).decode()}"
 
 
 def _spread(frames: list[int], n: int) -> list[int]:
@@ -50,12 +81,15 @@ class FilmStrip(QListWidget):
         self._edges: dict[int, QColor] = {}
         self._exposures: dict[int, Exposure] = {}
         self._images: dict[int, QImage] = {}
+        self._boxes: dict[int, Candidate] = {}  # frame -> the box its tile shows cropped (the whole frame on hover)
         self.itemClicked.connect(self._clicked)
 
-    def show_exposure(self, e: Exposure | None) -> None:
+    def show_exposure(self, e: Exposure | None, *, boxes: Mapping[int, Candidate] | None = None) -> None:
+        """`boxes`: frame -> the box of the exposure there, which its tile shows cropped (else the whole frame)."""
         self.gallery = False
         self.clear()
         self._items, self._edges, self._exposures = {}, {}, {}
+        self._boxes = dict(boxes or {})
         if e is None:
             return
         base = EXPOSURE_COLOURS[e.state]
@@ -68,12 +102,16 @@ class FilmStrip(QListWidget):
             self._add(f, f"{f}  {label}", FRAME_COLOURS.get(state, base))
         self.thumbsWanted.emit(list(self._items))
 
-    def show_gallery(self, exposures: list[Exposure], *, every_brand: bool = False) -> None:
+    def show_gallery(self, exposures: list[Exposure], *, every_brand: bool = False,
+                     boxes: Mapping[int, Candidate] | None = None) -> None:
         """Exposures still to review (a brand's, or every brand's), one picture each: its first frame still on
-        screen, named by its brand where the gallery holds several."""
+        screen, named by its brand where the gallery holds several. `boxes`: first frame -> the exposure's box
+        there: the tile shows its crop, where a logo is more than the few pixels it is in a whole frame, and the
+        whole frame on hover."""
         self.gallery = True
         self.clear()
         self._items, self._edges, self._exposures = {}, {}, {}
+        self._boxes = dict(boxes or {})
         by_frame: dict[int, list[Exposure]] = {}
         for e in exposures:  # exposures of several brands that start on one frame share its picture
             by_frame.setdefault((e.live or (e.first, e.last))[0], []).append(e)
@@ -111,7 +149,9 @@ class FilmStrip(QListWidget):
         pixmap = QPixmap(THUMB)
         pixmap.fill(QColor(30, 30, 34))
         p = QPainter(pixmap)
-        scaled = image.scaled(THUMB, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
+        box = self._boxes.get(frame)
+        shown = image.copy(crop_rect(box, image=image.size())) if box is not None else image
+        scaled = shown.scaled(THUMB, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
         p.drawImage((THUMB.width() - scaled.width()) // 2, (THUMB.height() - scaled.height()) // 2, scaled)
         p.setPen(QPen(self._edges[frame], 5))
         p.drawRect(2, 2, THUMB.width() - 5, THUMB.height() - 5)
@@ -120,6 +160,37 @@ class FilmStrip(QListWidget):
 
     def frames(self) -> list[int]:
         return list(self._items)
+
+    def cropped(self, frame: int) -> bool:
+        """The frame's tile shows a box's crop (not the whole frame)."""
+        return frame in self._boxes and frame in self._items
+
+    def hover_html(self, frame: int) -> str:
+        """A tile's tooltip: what it is, and the whole frame with the box marked where the tile shows a crop."""
+        item = self._items.get(frame)
+        if item is None:
+            return ""
+        text = html.escape(item.toolTip() or item.text()).replace("\n", "<br>")
+        image, box = self._images.get(frame), self._boxes.get(frame)
+        if image is None or box is None:
+            return text
+        whole = image.scaledToWidth(min(HOVER_WIDTH, max(image.width(), 1)), Qt.TransformationMode.SmoothTransformation)
+        p = QPainter(whole)
+        p.setPen(QPen(self._edges[frame], 2))
+        s = whole.width() / max(box.frame.width, 1)
+        b = box.final_bbox
+        p.drawRect(QRectF(b.x * s, b.y * s, b.w * s, b.h * s))
+        p.end()
+        return f"{text}<br><img src='{_data_uri(whole)}'>"
+
+    def viewportEvent(self, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.ToolTip:
+            item = self.itemAt(event.pos())  # type: ignore[attr-defined]
+            if item is not None:
+                tip = self.hover_html(int(item.data(Qt.ItemDataRole.UserRole)))
+                QToolTip.showText(event.globalPos(), tip, self.viewport())  # type: ignore[attr-defined]
+                return True
+        return super().viewportEvent(event)
 
     def _clicked(self, item: QListWidgetItem) -> None:
         frame = int(item.data(Qt.ItemDataRole.UserRole))
