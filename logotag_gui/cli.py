@@ -120,7 +120,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(f"{p.stage}: {p.message}", file=sys.stderr)
 
     try:
-        result = run_pipeline(run_config(args), repo=repo, on_progress=progress)
+        # A clip done with these settings is not analysed again (minutes, for the same boxes) unless asked.
+        result = run_pipeline(run_config(args), repo=repo, on_progress=progress, skip_done=not args.force)
     except KeyboardInterrupt:
         print("interrupted: finished batches are stored; run the same command again to resume", file=sys.stderr)
         return 130
@@ -485,6 +486,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("input", help="video file (mp4, webm, mov, mkv) or folder of images")
     _add_run_options(run)
     run.add_argument("--out", help="also export this clip's records (.jsonl or .csv)")
+    run.add_argument("--force", action="store_true",
+                     help="run again a clip already run with these settings (default: say it is done and stop)")
     run.set_defaults(func=cmd_run)
 
     many = sub.add_parser("run-many", parents=[common], help="run many clips on Ray workers into one project "

@@ -19,9 +19,9 @@ from typing import Literal
 
 from logotag_gui.core.base.config import RunConfig, default_workers
 from logotag_gui.core.base.errors import Cancelled, InputError
-from logotag_gui.core.base.records import Candidate, Frame, Progress, RunStatus
+from logotag_gui.core.base.records import BBox, Candidate, Frame, Progress, ReviewState, RunStatus
 from logotag_gui.core.media.logos import LogoDictionary, load_dictionary
-from logotag_gui.core.media.video import REENCODE_HINT, Source, open_source
+from logotag_gui.core.media.video import REENCODE_HINT, Source, describe_skipped, open_source
 from logotag_gui.core.pipeline import keyframes
 from logotag_gui.core.pipeline.backends import ModelCache, choose_backends, describe, resolved_threshold
 from logotag_gui.core.pipeline.follow import extend_tracks, fill_between_keyframes
@@ -59,6 +59,7 @@ class RunResult:
     timings: dict[str, float] = field(default_factory=dict)
     keyframes: int = 0  # sampled frames stage 1 searched (all of them where detect_every is 1)
     searched: list[int] = field(default_factory=list)  # which (this process's part of the run)
+    already_done: bool = False  # nothing analysed: the clip's run with these settings was done (skip_done)
 
 
 class _Eta:
@@ -107,14 +108,17 @@ class RunContext:
 def run_pipeline(config: RunConfig, *, repo: RunStore, models: ModelCache | None = None,
                  on_progress: ProgressFn | None = None, on_batch: BatchFn | None = None,
                  cancel: Callable[[], bool] | None = None, cache_root: str | None = None,
-                 part_id: int | None = None) -> RunResult:
+                 part_id: int | None = None, skip_done: bool = False) -> RunResult:
     """Run (or resume) the pipeline on one input. Raises LogoTagError subclasses with clear messages.
 
     One process at a time runs a clip: the clip's run lock is held in the database for the whole run
     (a second `logotag run`, or the app, gets a clear "being run by" message instead of duplicates).
     With `part_id`, this process runs (or resumes) one frame range of a split run (pipeline/split.py)
     under that part's lock, and leaves following and finishing the run to `finish_split`.
+    With `skip_done`, a clip whose latest run is done with these settings is not analysed again: that run comes
+    back, `already_done`, with a notice saying so (`logotag run` without --force).
     """
+    config.check()  # the CLI's messages for values out of range, for the app's and run-many's runs too
     report = on_progress or (lambda p: None)
     models = models or ModelCache()
     # The clip's identity is its resolved path: `clip.mp4` and `/abs/clip.mp4` are one clip and one run.
@@ -128,11 +132,31 @@ def run_pipeline(config: RunConfig, *, repo: RunStore, models: ModelCache | None
         repo.set_setting("logos_dir", str(Path(config.logos).expanduser().resolve()))
         video_id = add_video(repo, config.input, source)
         with repo.run_lock(video_id, part_id=part_id) as lock:
+            done = _finished(config, repo=repo, video_id=video_id, report=report) if skip_done and part_id is None \
+                else None
+            if done is not None:
+                return done
             return _run_locked(config, source, dictionary, repo=repo, video_id=video_id, lock=lock, models=models,
                                report=report, on_batch=on_batch, is_cancelled=cancel or (lambda: False),
                                cache_root=cache_root, part_id=part_id)
     finally:
         source.close()
+
+
+def _finished(config: RunConfig, *, repo: RunStore, video_id: int, report: ProgressFn) -> RunResult | None:
+    """The clip's run with these settings when it is done (as stored, nothing analysed), else None."""
+    embedder, verifier, _ = choose_backends(config)  # "auto" as the run would resolve it: the key it was stored by
+    run_id = repo.finished_run(video_id=video_id, config=config.with_(embedder=embedder, verifier=verifier).as_dict())
+    if run_id is None:
+        return None
+    info = repo.run_info(run_id)
+    note = (f"'{Path(config.input).name}' was already run with these settings (run {run_id}, done); --force to run "
+            "again.")
+    log.info(note)
+    report(Progress("notice", 0, 0, message=note))
+    return RunResult(run_id, video_id, "done", info.frames_done, info.frames_total,
+                     repo.count_candidates(video_id=video_id), None, info.embedder, info.verifier, [note],
+                     already_done=True)
 
 
 def add_video(repo: RunStore, path: str, source: Source) -> int:
@@ -234,9 +258,8 @@ def _run_locked(config: RunConfig, source: Source, dictionary: LogoDictionary, *
         raise
     skipped = getattr(source, "skipped", {})
     if skipped:
-        note = (f"{len(skipped)} unreadable image(s) skipped: {', '.join(sorted(skipped)[:5])}"
-                f"{' …' if len(skipped) > 5 else ''}. Replace them and run again to include them.")
-        log.warning(note)
+        note = describe_skipped(skipped)
+        log.warning(describe_skipped(skipped, shown=len(skipped)))  # the log names every one
         result.notices.append(note)
         report(Progress("notice", 0, 0, message=note))
     mark("done")
@@ -256,6 +279,8 @@ def _process(ctx: RunContext, todo: list[int], proposer: Proposer, linker: Track
     report(Progress("frames", result.frames_done, result.frames_total))
     if not todo:
         return
+    # Boxes a reviewer decided (earlier runs', drawn ones): this run adds no pending twin of one.
+    decided = decided_boxes(repo.candidates(video_id=ctx.video_id, frame_from=todo[0]))
     cuts: list[int] = []  # where shots start, as the decoder passes them (it sees every frame)
     frames_iter = prefetch(ctx.source.sample(fps=config.fps, start=todo[0], end=todo[-1], cuts=cuts))
     # Stage 1 on one frame of each group (every frame where detect_every is 1); following fills the others.
@@ -313,6 +338,7 @@ def _process(ctx: RunContext, todo: list[int], proposer: Proposer, linker: Track
                 kept = filter_candidates(cross_brand_margin(nms(raw, iou=config.nms_iou)), threshold=threshold,
                                          min_margin=config.min_margin)
                 linked += linker.link_frame(kept)
+            linked = not_on_decided(linked, decided)  # before verifying: no verifier time on a dropped box
             timings["propose_s"] = round(timings["propose_s"] + time.perf_counter() - t0, 3)
             result.keyframes += len(batch)
             result.searched += [f.index for f in batch]
@@ -338,6 +364,29 @@ def _process(ctx: RunContext, todo: list[int], proposer: Proposer, linker: Track
             repo.add_cuts(ctx.video_id, [f for f in cuts if f <= last_index], looked=(todo[0], last_index))
         timings["unchanged_frames"] = timings.get("unchanged_frames", 0) + stage_one.unchanged_frames
     _check_decoded(ctx.source, todo, done_here, last_index, result)
+
+
+DecidedBoxes = dict[tuple[int, str], list[BBox]]
+
+
+def decided_boxes(candidates: Sequence[Candidate]) -> DecidedBoxes:
+    """(frame, brand) -> the boxes a reviewer decided there (accepted or rejected), under the brand proposed and the
+    brand decided, at the place proposed and the place decided: a new box on any of them repeats a decision."""
+    found: DecidedBoxes = {}
+    for c in candidates:
+        if c.has_box and c.review.state is not ReviewState.PENDING:
+            for brand in {c.brand, c.final_brand}:
+                found.setdefault((c.frame.index, brand), []).extend({c.bbox, c.final_bbox})
+    return found
+
+
+def not_on_decided(new: Sequence[Candidate], decided: DecidedBoxes, *, iou: float = 0.5) -> list[Candidate]:
+    """The new boxes that do not sit on a decided box of their brand (IoU >= `iou`) on their frame: a clip run again
+    with other settings gets no pending box where its reviewer has answered already, rejected boxes included."""
+    if not decided:
+        return list(new)
+    return [c for c in new if not (c.has_box and any(c.bbox.iou(box) >= iou
+                                                     for box in decided.get((c.frame.index, c.brand), ())))]
 
 
 def _check_decoded(source, todo: list[int], decoded: int, last_index: int, result: RunResult) -> None:
@@ -384,9 +433,10 @@ def propagate(ctx: RunContext, verification: Verification, *, only: Collection[i
     if ctx.is_cancelled():
         raise Cancelled("run cancelled; finished batches are kept")
     ctx.lock.check()
-    if added:  # a reviewer may have boxed (or followed) the mark meanwhile: no second box on it
-        added = not_doubled(added, [c for c in repo.candidates(video_id=ctx.video_id) if c.frame.index in
-                                    {a.frame.index for a in added}])
+    if added:  # a reviewer may have boxed (or followed) the mark meanwhile, or decided it: no second box on it
+        on_frames = {a.frame.index for a in added}
+        there = [c for c in repo.candidates(video_id=ctx.video_id) if c.frame.index in on_frames]
+        added = not_on_decided(not_doubled(added, there), decided_boxes(there))
     if added:
         frames = {i: ctx.source.frame(i) for i in sorted({c.frame.index for c in added})}
         verification.seed(mine)

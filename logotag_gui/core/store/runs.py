@@ -130,6 +130,16 @@ class RunsMixin:
             return {"id": run.id, "last_frame_index": run.last_frame_index, "frames_done": run.frames_done,
                     "status": run.status}
 
+    def finished_run(self, *, video_id: int, config: dict) -> int | None:
+        """The clip's latest run when it is done with these settings over this frame range, else None: running
+        them again would spend minutes finding the same boxes."""
+        with self._session() as s:
+            run = s.scalar(select(Run).where(Run.video_id == video_id).order_by(Run.id.desc()).limit(1))
+            if run is None or run.status != "done" or run.config_key != config_key(config):
+                return None
+            same_range = all((run.config or {}).get(k) == config.get(k) for k in ("start_frame", "end_frame"))
+            return run.id if same_range else None
+
     def mark_run(self, run_id: int, *, status: RunStatus, error: str = "", timings: dict | None = None,
                  notes: Sequence[str] | None = None) -> None:
         with self._session() as s:
