@@ -434,15 +434,42 @@ class MainWindow(QMainWindow):
 
     def export_dialog(self, scope: str) -> None:
         """scope: "all" records, "reviewed" (accepted and rejected), or "accepted" (the detections that count)."""
-        name = {"all": "logotag.jsonl", "reviewed": "reviewed.jsonl", "accepted": "accepted.jsonl"}[scope]
-        path, _ = QFileDialog.getSaveFileName(self, "Export records", name, "JSON Lines (*.jsonl);;CSV (*.csv)")
+        suffix = {"all": ".jsonl", "reviewed": "-reviewed.jsonl", "accepted": "-accepted.jsonl"}[scope]
+        path = self._save_as("Export records", suffix, "JSON Lines (*.jsonl);;CSV (*.csv)")
         if path:
             self.export_to(path, reviewed_only=scope == "reviewed", accepted_only=scope == "accepted")
 
     def report_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Exposure report", "exposure.html", "HTML (*.html);;CSV (*.csv)")
+        path = self._save_as("Exposure report", "-exposure.html", "HTML (*.html);;CSV (*.csv)")
         if path:
             self.write_report(path)
+
+    def output_default(self, suffix: str) -> Path:
+        """Where an export or report of the open project is offered: `<project><suffix>` (match.logotag.sqlite:
+        match.jsonl, match-exposure.html) in the folder this project's last one went to, else the project's
+        folder (a project on a database server: the last folder used, else the home folder)."""
+        url = self.opened.url
+        local = Path(url[len("sqlite:///"):]) if url.startswith("sqlite:///") else None
+        stem = Path(local.name if local is not None else url.rsplit("/", 1)[-1].split("?")[0])
+        while stem.suffix.lower() in {".sqlite", ".sqlite3", ".db", ".logotag"}:
+            stem = stem.with_suffix("")
+        last = str(self.settings.value("output/folder", "") or "")
+        last_ok = bool(last) and Path(last).is_dir()
+        if last_ok and (self.settings.value("output/project", "") == _project_key(url) or local is None):
+            folder = Path(last)
+        elif local is not None:
+            folder = local.parent
+        else:
+            folder = Path(last) if last_ok else Path.home()
+        return folder / f"{stem.name or 'logotag'}{suffix}"
+
+    def _save_as(self, title: str, suffix: str, filters: str) -> str:
+        """A save dialog on `output_default`; the folder chosen is remembered (QSettings) for the next one."""
+        path, _ = QFileDialog.getSaveFileName(self, title, str(self.output_default(suffix)), filters)
+        if path:
+            self.settings.setValue("output/folder", str(Path(path).parent))
+            self.settings.setValue("output/project", _project_key(self.opened.url))
+        return path
 
     def write_report(self, path: str):
         """Build and write the exposure report in the background; returns the task's signals."""
@@ -484,6 +511,13 @@ class MainWindow(QMainWindow):
         self.clip_view.shutdown()
         self.close_project()
         super().closeEvent(event)
+
+
+def _project_key(url: str) -> str:
+    """Which project the last output folder belongs to, without keeping a database URL (and its password)."""
+    import hashlib
+
+    return hashlib.sha256(url.encode()).hexdigest()[:16]
 
 
 def _scrolling(panel) -> QScrollArea:

@@ -115,3 +115,77 @@ def test_a_crop_keeps_the_tiles_shape_and_stays_inside_the_picture():
     assert r.width() / r.height() == pytest.approx(16 / 9, rel=0.05)
     half = crop_rect(corner, image=QSize(640, 360))  # the same place in a smaller picture
     assert (half.width(), half.height()) == pytest.approx((r.width() / 2, r.height() / 2), abs=1)
+
+
+# ---- item 9: exports and reports -------------------------------------------------------------------------------
+def test_exports_and_reports_are_offered_in_the_projects_folder_under_its_name(window, qtbot, tmp_path, ran_project,
+                                                                            monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
+
+    offered: list[str] = []
+    answer: list[str] = []
+
+    def save(parent, title, default, filters):
+        offered.append(default)
+        return (answer.pop(0) if answer else "", filters)
+
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(save))
+    folder = tmp_path / "match"
+    folder.mkdir()
+    shutil.copy(ran_project, folder / "match.logotag.sqlite")
+    assert window.open_project(str(folder / "match.logotag.sqlite"))
+    window.export_dialog("all")
+    window.report_dialog()
+    window.export_dialog("reviewed")
+    assert offered == [str(folder / "match.jsonl"), str(folder / "match-exposure.html"),
+                       str(folder / "match-reviewed.jsonl")]
+    elsewhere = tmp_path / "deliveries"
+    elsewhere.mkdir()
+    answer.append(str(elsewhere / "week1.csv"))
+    window.export_dialog("all")
+    qtbot.waitUntil(lambda: (elsewhere / "week1.csv").exists(), timeout=30_000)
+    window.report_dialog()  # the folder last chosen is remembered
+    assert offered[-1] == str(elsewhere / "match-exposure.html")
+    window.close()  # and kept for the next session
+    from logotag_gui.qt.main_window import MainWindow
+
+    again = MainWindow(reviewer="tester")
+    qtbot.addWidget(again)
+    assert again.open_project(str(folder / "match.logotag.sqlite"))
+    assert again.output_default(".jsonl") == elsewhere / "match.jsonl"
+    again.close()
+
+    # The CSV export gives the box in columns of its own, beside the JSON cell kept for what reads it.
+    import csv
+    import json
+
+    with (elsewhere / "week1.csv").open(encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert rows and all(json.loads(r["bbox"]) == [float(r[k]) for k in "xywh"] for r in rows if r["bbox"])
+    assert list(rows[0])[:6] == ["frame", "bbox", "x", "y", "w", "h"]
+
+
+def test_a_brand_marked_on_screen_without_a_box_has_no_size_in_the_report(db_url, tmp_path):
+    import csv
+
+    from logotag_gui.core.analysis.report import build_report, write_csv, write_html
+    from logotag_gui.core.review import ReviewSession
+    from tests.seeded import seeded_project
+
+    repo, vid = seeded_project(db_url, [(0, 10, "acme", None)])
+    s = ReviewSession(repo, repo.video(vid), reviewer="ann")
+    s.mark_present(20, "globex")  # on screen, no box: its size is unknown
+    s.accept(s.at_frame(0)[0])
+    report = build_report(repo)
+    write_html(report, tmp_path / "r.html")
+    page = (tmp_path / "r.html").read_text(encoding="utf-8")
+    globex = page[page.index("<td>globex</td>"):]
+    globex = globex[:globex.index("</tr>")]
+    assert "n/a" in globex and "0.00%" not in globex
+    acme = page[page.index("<td>acme</td>"):]
+    assert "n/a" not in acme[:acme.index("</tr>")]
+    write_csv(report, tmp_path / "r.csv")
+    rows = {r["brand"]: r for r in csv.DictReader((tmp_path / "r.csv").open(encoding="utf-8"))
+            if r["scope"] == "project"}
+    assert rows["globex"]["mean_size_share"] == "" and float(rows["acme"]["mean_size_share"]) > 0
+

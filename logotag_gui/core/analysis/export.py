@@ -21,6 +21,18 @@ FIELDS = [
     "video", "frame_index", "t", "track_id", "method", "decision", "decision_kind", "reviewer", "decided_at",
     "brand_model", "bbox_model", "candidate_id",
 ]
+# CSV: the box also as four columns a spreadsheet can sum and sort (`bbox` stays, as JSON text, for what reads it)
+BOX_COLUMNS = ["x", "y", "w", "h"]
+CSV_FIELDS = [*FIELDS[:FIELDS.index("bbox") + 1], *BOX_COLUMNS, *FIELDS[FIELDS.index("bbox") + 1:]]
+
+
+def csv_record(rec: dict[str, object]) -> dict[str, object]:
+    """A record as a CSV row: lists as JSON text, and the reviewed box's x, y, w, h in columns of their own (empty
+    for a presence, which has no box)."""
+    box = rec.get("bbox")
+    cells = dict(zip(BOX_COLUMNS, box, strict=True)) if isinstance(box, list) else dict.fromkeys(BOX_COLUMNS, "")
+    row = {k: json.dumps(v) if isinstance(v, list) else v for k, v in rec.items()}
+    return {**row, **cells}
 
 
 def to_record(video: str, c: Candidate) -> dict[str, object]:
@@ -76,10 +88,10 @@ def export(repo: Repository, path: str | Path, *, fmt: str | None = None, video_
                 fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
                 count += 1
         else:
-            writer = SafeDictWriter(fh, fieldnames=FIELDS)
+            writer = SafeDictWriter(fh, fieldnames=CSV_FIELDS)
             writer.writeheader()
             for rec in rows:
-                writer.writerow({k: json.dumps(v) if isinstance(v, list) else v for k, v in rec.items()})
+                writer.writerow(csv_record(rec))
                 count += 1
     return count
 

@@ -121,9 +121,10 @@ def empty_note(report: ProjectReport) -> str | None:
 
 def csv_row(scope: str, clip: str, s: BrandExposure, source: str) -> dict[str, object]:
     """One row of the report's CSV: a brand's exposure in a clip (scope "clip") or the project ("project")."""
+    known = sized(s)  # a brand with presences only: its size is unknown, an empty cell (not 0)
     return {"scope": scope, "clip": clip, "brand": s.brand, "seconds": round(s.seconds, 3), "exposures": s.exposures,
-            "frames": s.frames, "mean_size_share": round(s.mean_size_share, 5),
-            "max_size_share": round(s.max_size_share, 5), "centre_seconds": round(s.centre_seconds, 3),
+            "frames": s.frames, "mean_size_share": round(s.mean_size_share, 5) if known else "",
+            "max_size_share": round(s.max_size_share, 5) if known else "", "centre_seconds": round(s.centre_seconds, 3),
             "edge_seconds": round(s.edge_seconds, 3), "solus_seconds": round(s.solus_seconds, 3),
             "excluded_small": s.excluded_small, "excluded_brief": s.excluded_brief,
             "excluded_brief_seconds": round(s.excluded_brief_seconds, 3),
@@ -244,10 +245,22 @@ def _table(rows: list[BrandExposure], thumbs: dict[str, bytes | None] | None = N
                      else "<td>–</td>")
         body.append(
             f"<tr><td>{html.escape(s.brand)}</td><td>{s.seconds:.1f}</td>{estimate}<td>{s.exposures}</td>"
-            f"<td>{s.mean_size_share:.2%}</td><td>{s.max_size_share:.2%}</td><td>{s.centre_seconds:.1f}</td>"
+            f"<td>{size_text(s, s.mean_size_share)}</td><td>{size_text(s, s.max_size_share)}</td>"
+            f"<td>{s.centre_seconds:.1f}</td>"
             f"<td>{s.edge_seconds:.1f}</td><td>{s.solus_seconds:.1f}</td><td>{s.unknown_seconds:.1f}</td>"
             f"<td>{s.excluded_small} / {s.excluded_brief}</td>{thumb}</tr>")
     return f"<table>{head}{''.join(body)}</table>"
+
+
+def sized(s: BrandExposure) -> bool:
+    """Some counted frame of the brand has a box: its size is known (presences alone say nothing of it)."""
+    return s.centre_seconds + s.edge_seconds > 1e-9
+
+
+def size_text(s: BrandExposure, share: float) -> str:
+    """A size share as the report, the panel and the command line show it: "n/a" where no counted frame of the
+    brand has a box (a brand marked on screen without one: its size is unknown, not 0%)."""
+    return f"{share:.2%}" if sized(s) else "n/a"
 
 
 def _with_estimates(brands: dict[str, BrandExposure], estimates: dict[str, tuple[float, float]] | None
