@@ -72,24 +72,21 @@ def _run(db, clip, logos, *extra):
 
 
 def test_row21_a_clip_done_with_these_settings_is_not_run_again_without_force(tmp_path, demo_clip, logos_dir,
-                                                                              capsys, monkeypatch):
-    import logotag_gui.core.pipeline.run as run_module
-
+                                                                              capsys):
     db = tmp_path / "p.sqlite"
     assert _run(db, demo_clip[0], logos_dir) == 0
     repo = open_repository(db)
     (run,) = repo.runs()
+    stored = [c.id for c in repo.candidates()]
     capsys.readouterr()
 
-    analysed = []
-    real = run_module._run_locked
-    monkeypatch.setattr(run_module, "_run_locked", lambda *a, **k: analysed.append(1) or real(*a, **k))
     assert _run(db, demo_clip[0], logos_dir) == 0
     out = capsys.readouterr()
-    assert f"already run with these settings (run {run.id}, done); --force to run again" in out.out + out.err
-    assert analysed == [] and [r.id for r in repo.runs()] == [run.id]
+    assert f"already run with these settings (run {run.id}, done); --force to run again" in out.err
+    assert f"run {run.id}: 12/12 frames, {len(stored)} candidates" in out.out  # what is stored, as after the run
+    assert [r.id for r in repo.runs()] == [run.id] and [c.id for c in repo.candidates()] == stored  # not analysed
 
     assert _run(db, demo_clip[0], logos_dir, "--threshold", "0.3") == 0  # other settings: a run of their own
-    assert len(repo.runs()) == 2 and analysed == [1]
+    assert len(repo.runs()) == 2
     assert _run(db, demo_clip[0], logos_dir, "--threshold", "0.3", "--force") == 0  # redone on request
-    assert len(repo.runs()) == 3 and repo.runs()[-1].status == "done" and analysed == [1, 1]
+    assert len(repo.runs()) == 3 and repo.runs()[-1].status == "done"
