@@ -33,6 +33,7 @@ from logotag_gui.core.base.errors import LogoTagError
 from logotag_gui.core.base.records import Candidate, DecisionKind
 from logotag_gui.core.media.video import distinct_names
 from logotag_gui.core.review import Project, ReviewSession, VideoSummary
+from logotag_gui.core.review.learning import LearnedViews
 from logotag_gui.core.review.figure import clip_figure
 from logotag_gui.qt.actions import SHORTCUT_SHEET, build_actions
 from logotag_gui.qt.clip_view import ClipView
@@ -43,6 +44,7 @@ from logotag_gui.qt.run_controller import RunController
 from logotag_gui.qt.table_model import CandidateTableModel
 from logotag_gui.qt.widgets.audit_panel import AuditPanel
 from logotag_gui.qt.widgets.exposure_panel import ExposurePanel
+from logotag_gui.qt.widgets.learned_views import LearnedViewsPanel
 from logotag_gui.qt.widgets.review_panel import ReviewPanel
 from logotag_gui.qt.workers import TaskSignals, run_in_background
 
@@ -85,7 +87,9 @@ class MainWindow(QMainWindow):
         self.dictionary = QTreeWidget()
         self.dictionary.setHeaderLabels(["Brand / reference", "origin"])
         self._dock("Clips", self.clips, Qt.DockWidgetArea.LeftDockWidgetArea)
-        self._dock("Dictionary", self.dictionary, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.learned_views = LearnedViewsPanel()  # below the references: what review taught, to delete
+        self.learned_views.changed.connect(self.refresh_dictionary)
+        self._dock("Dictionary", self.learned_views.under(self.dictionary), Qt.DockWidgetArea.LeftDockWidgetArea)
         self.review_dock = self._dock("Review", _scrolling(self.panel), Qt.DockWidgetArea.RightDockWidgetArea)
         self.filter_bar = FilterBar(self.table_model)
         self.table_dock = self._dock("Candidates", self.filter_bar.wrap(self.table),
@@ -189,6 +193,7 @@ class MainWindow(QMainWindow):
             return False
         self.close_project()
         self.project = project
+        self.learned_views.set_views(LearnedViews(project.repo))
         self.review.start(project.url)
         self.runs.start(project.url)
         self._remember_recent(target)
@@ -208,6 +213,7 @@ class MainWindow(QMainWindow):
         if self.project is not None:
             self.project.close()
         self.project = None
+        self.learned_views.set_views(None)
         self.video = None
 
     @property
@@ -288,6 +294,7 @@ class MainWindow(QMainWindow):
                     self._first_reference[brand] = Path(folder) / path
             self.dictionary.addTopLevelItem(top)
         self.panel.set_brands(self.project.brands())
+        self.learned_views.refresh()
 
     # ---- the clip under review ---------------------------------------------------------------------
     def _clip_chosen(self, item: QListWidgetItem | None, _previous=None) -> None:

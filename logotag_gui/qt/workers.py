@@ -241,7 +241,8 @@ class JobWorker(QObject):
             source = open_source(video.path)
             learner = Learner(self._project.repo, source, video=video, sampled=sampled,
                               dictionary=self._project.dictionary(), reviewer=reviewer,
-                              embedder=clip_embedder(self._project.repo, video.id)) if self.lane == "learn" else None
+                              embedder=clip_embedder(self._project.repo, video.id),
+                              notify=self.notice.emit) if self.lane == "learn" else None  # a refused view: told
             self._bench = Bench(source, learner, sampled, cancel=self.cancel.is_set,
                                 progress=lambda d, t: self.progress.emit(d, t))
             self._video_id = video.id

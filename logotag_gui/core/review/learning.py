@@ -12,6 +12,11 @@ rejected box a look-alike to avoid.
   textured scene) finds that background wherever the camera pans over it (measured on the generated
   clip: 113 learned boxes, nearly all rejected). "Find more like this" searches everywhere with every
   view of the brand.
+- A view whose region is the same in the clip's other shots (a score graphic or a channel's mark taken in by a
+  drawn box) is refused before it is kept: it would be found at that place on every frame of every clip. A view
+  that, searching, fires at one place on most frames across shots (one kept before this check, or from another
+  clip) is refused then: its finds are dropped and it leaves the project. Each refusal is told (`notify`, the
+  app's status bar; `Lessons.refused`).
 - `mark_lookalikes` hints candidates that look more like a rejected box of their brand than like any
   view of it ("like_rejected": sorted last, or rejected at once where the reviewer asked for that).
 - Views are the project's, not the clip's: `catch_up` searches a clip, when it is opened, with the views the
@@ -38,13 +43,13 @@ from typing import Any, Protocol, cast
 import numpy as np
 from PIL import Image
 
-from logotag_gui.core.base.records import Candidate, DecisionKind, Frame, Polarity, ReviewState, TaughtBy
+from logotag_gui.core.base.records import BBox, Candidate, DecisionKind, Frame, Polarity, ReviewState, TaughtBy
 from logotag_gui.core.media.logos import LogoDictionary, Reference
 from logotag_gui.core.media.shots import shot_cuts
 from logotag_gui.core.pipeline.tracks import TrackLinker, nms
 from logotag_gui.core.proposers.keypoints import FrameFeatures, KeypointProposer
 from logotag_gui.core.review.session import LIKE_REJECTED
-from logotag_gui.core.store.learned import LearnedReference
+from logotag_gui.core.store.learned import LearnedReference, LearnedView, RemovedView
 from logotag_gui.core.store.repository import Repository, VideoSummary
 from logotag_gui.core.vision import appearance
 
@@ -66,6 +71,8 @@ class LearnSettings:
     min_inliers: int = 8
     max_view_share: float = 0.5  # a view covering more of its frame than this is the scene, not a mark
     feature_cache: int = 160  # frames whose keypoints are kept between passes
+    probe_frames: int = 6  # frames of the clip's other shots a new view is tried on before it is kept
+    static_share: float = 0.6  # found at one place on this share of them (or of a search's frames): an overlay
 
 
 class FrameSource(Protocol):
@@ -109,6 +116,9 @@ class Learner:
     embedder: Any = None
     _reference_descriptors: dict[str, list[np.ndarray]] = field(default_factory=dict)
     _cuts: list[int] | None = None
+    notify: Callable[[str], None] | None = None  # where refusals are told (the app: its status bar)
+    refused: list[str] = field(default_factory=list)  # what was refused, told since the last lessons
+    _refused: list[tuple[str, np.ndarray]] = field(default_factory=list)  # (brand, look): refused once, not retold
 
     def __post_init__(self) -> None:
         self._keypoints = KeypointProposer(min_inliers=self.settings.min_inliers, synthesize=False, max_instances=2)
@@ -149,6 +159,8 @@ class Learner:
             if len(kept) >= self.settings.max_views or appearance.best(descriptor, [v.descriptor for v in kept]) \
                     >= self.settings.duplicate:
                 continue
+            if polarity == "positive" and self._refuse_static(c, brand, crop, descriptor):
+                continue
             ref_id = self.repo.add_review_reference(
                 brand=brand, polarity=polarity, candidate_id=c.id, video_id=self.video.id, frame_index=c.frame.index,
                 bbox=c.final_bbox, image_png=_png(crop), reviewer=self.reviewer, taught_by=taught_by)
@@ -162,6 +174,56 @@ class Learner:
                     if brand not in due:
                         due.append(brand)
         return due
+
+    def _refuse_static(self, c: Candidate, brand: str, crop: np.ndarray, descriptor: np.ndarray) -> bool:
+        """True (and told once) when this view of `brand` covers what stays put across the clip's shots."""
+        if appearance.best(descriptor, [d for b, d in self._refused if b == brand]) >= self.settings.duplicate:
+            return True  # refused already: not probed, nor told, again
+        if not self._static(c.frame.index, c.final_bbox, crop):
+            return False
+        self._refused.append((brand, descriptor))
+        self._tell(f"Not learning the {brand} box on frame {c.frame.index}: what it covers stays at that place in the "
+                   "clip's other shots (a score or channel graphic?), so it would be proposed on every frame. Draw "
+                   "the box tight on the mark alone to teach it.")
+        return True
+
+    def _static(self, index: int, bbox: BBox, crop: np.ndarray) -> bool:
+        """Whether the crop is found at its own place on most probed frames of the clip's other shots: a board
+        moves or goes with a cut, an overlay stays. A clip of one shot cannot tell them apart: never static."""
+        own = self._shot(index)
+        others = [i for i in self.sampled if self._shot(i) != own]
+        n = self.settings.probe_frames
+        probes = others if len(others) <= n else [others[round(k * (len(others) - 1) / (n - 1))] for k in range(n)]
+        if len(probes) < 2:
+            return False
+        finder = KeypointProposer(min_inliers=self.settings.min_inliers, synthesize=False, max_instances=1)
+        finder.prepare(LogoDictionary(REVIEW_ROOT, [Reference("probe", REVIEW_ROOT / "probe.png", "opaque", crop)],
+                                      {}, {}))
+        fired = 0
+        for i in probes:
+            frame = self._frame(i)
+            fired += any(h.bbox.iou(bbox) >= 0.5 for h in finder.propose(frame, self._frame_features(frame)))
+        return fired >= self.settings.static_share * len(probes)
+
+    def _tell(self, message: str) -> None:
+        log.info(message)
+        self.refused.append(message)
+        if self.notify is not None:
+            self.notify(message)
+
+    def _told(self, lessons: Lessons) -> Lessons:
+        """The lessons, with the refusals told since the last ones."""
+        lessons.refused, self.refused = self.refused, []
+        return lessons
+
+    def _sync_views(self) -> None:
+        """The views as stored now: one deleted in the Dictionary meanwhile searches no more, one whose delete was
+        undone (or that another reviewer taught) searches again."""
+        stored = self.repo.review_reference_ids()
+        self._views = {k: v for k, v in self._views.items() if k in stored}
+        missing = sorted(stored - set(self._views))
+        for ref in self.repo.review_references(ids=missing) if missing else []:
+            self._views[ref.id] = self._view(ref)
 
     def _doubles(self, c: Candidate) -> bool:
         """True when a box of the same brand that is not rejected sits on the same mark (IoU >= 0.5)."""
@@ -212,6 +274,7 @@ class Learner:
         Returns new candidates (not stored): method "learned", linked into tracks, hinted where they look
         like a rejected box. Spots that a candidate of the brand holds (whatever its state) are left alone.
         """
+        self._sync_views()
         area = max(1, self.video.width * self.video.height)
         # A close-up filling the frame matches the rest of its scene everywhere: search with the marks only.
         views = [v for v in self.views(brand, "positive", set_by_reviewer=not every_view)
@@ -233,6 +296,8 @@ class Learner:
                 held.setdefault(c.frame.index, []).append(c)
         found: list[Candidate] = []
         linker = TrackLinker(max_gap_frames=max(1, int(2 * self.video.fps)), new_id=new_track_id)
+        searched: list[int] = []
+        fired: dict[str, list[tuple[int, BBox]]] = {}  # view -> (frame, box) of each of its finds
         for index in self.sampled:
             if cancel is not None and cancel():
                 break
@@ -242,17 +307,54 @@ class Learner:
             proposed = self._keypoints.propose(frame, self._frame_features(frame))
             if self.embedder is not None:
                 proposed += self.embedder.propose(frame)
+            searched.append(index)
+            for h in proposed:
+                fired.setdefault(Path(h.reference or "").stem, []).append((index, h.bbox))
             hits = [h.with_(method="learned", reference=f"review:{Path(h.reference or '').stem}")
                     for h in nms(proposed)
                     if not any(c.final_bbox.overlaps(h.bbox) for c in held.get(index, []))
                     and min(sizes) / 16 <= h.bbox.area <= 16 * max(sizes)]  # a mark seen from 4x nearer or farther
             found += linker.link_frame(hits)
+        stuck = self._stuck_views(brand, searched, fired)
+        if stuck:
+            found = [c for c in found if (c.reference or "").removeprefix("review:") not in stuck]
         return self.mark_lookalikes(found)
+
+    def _stuck_views(self, brand: str, searched: Sequence[int], fired: Mapping[str, Sequence[tuple[int, BBox]]]
+                     ) -> set[str]:
+        """The views (by id) that fired at one place on most searched frames, across shots: refused, told, and
+        removed from the project (their finds are not proposed; another clip would flood the same way)."""
+        least = max(3.0, self.settings.static_share * len(searched))
+        stuck: set[str] = set()
+        for view, finds in fired.items():
+            if len({f for f, _ in finds}) < least:
+                continue  # too few frames to be stuck anywhere: no need to look where
+            places: list[tuple[BBox, set[int]]] = []
+            for index, box in finds:
+                place = next((p for p in places if p[0].iou(box) >= 0.5), None)
+                if place is None:
+                    places.append((box, {index}))
+                else:
+                    place[1].add(index)
+            frames = max((p[1] for p in places), key=len)
+            if len(frames) >= least and len({self._shot(i) for i in frames}) >= 2:
+                stuck.add(view)
+        ids = [int(v) for v in stuck if v.isdigit() and int(v) in self._views]
+        for ref_id in ids:
+            ref = self._views.pop(ref_id).ref
+            self._tell(f"Removed a learned view of {brand} (taught on frame {ref.frame_index}): it was found at the "
+                       f"same place on most frames of this clip, across cuts (a score or channel graphic?), so its "
+                       f"{len(fired[str(ref_id)])} finds are not proposed. Draw the box tight on the mark to teach it "
+                       "again.")
+        if ids:
+            self.repo.remove_learned_views(ids)
+        return stuck
 
     def catch_up(self, clip: Mapping[str, Sequence[Candidate]], *, cancel: Callable[[], bool] | None = None
                  ) -> Lessons:
         """Search this clip with the views reviewers set in the project's other clips that have not searched it
         yet (what they taught elsewhere finds the same boards here before the reviewer gets to them)."""
+        self._sync_views()
         lessons = Lessons(video_id=self.video.id)
         key = f"learned.searched.{self.video.id}"
         done = set(json.loads(self.repo.setting(key) or "[]"))
@@ -260,12 +362,12 @@ class Learner:
                  and v.ref.taught_by in SET_BY_REVIEWER and v.ref.id not in done]
         for brand in sorted({v.ref.brand for v in fresh}):
             if cancel is not None and cancel():
-                return lessons
+                return self._told(lessons)
             lessons.added += self.search(brand, clip.get(brand, ()), cancel=cancel, every_view=False)
             lessons.searched.append(brand)
         if fresh and not (cancel is not None and cancel()):
             self.repo.set_setting(key, json.dumps(sorted(done | {v.ref.id for v in fresh})))
-        return lessons
+        return self._told(lessons)
 
     def locate(self, brand: str, frame_index: int) -> Candidate | None:
         """Where the brand's mark is on this frame, found with its dictionary references and every view review
@@ -348,7 +450,7 @@ class Learner:
             for brand in due:
                 lessons.added += self.search(brand, clip.get(brand, ()), cancel=cancel, every_view=False)
                 lessons.searched.append(brand)
-        return lessons
+        return self._told(lessons)
 
     def search(self, brand: str, clip: Sequence[Candidate], *, cancel: Callable[[], bool] | None = None,
                every_view: bool = True) -> list[Candidate]:
@@ -402,9 +504,42 @@ def brands_taught(decided: Iterable[Candidate]) -> set[str]:
     return out
 
 
+class LearnedViews:
+    """The views review taught, as the Dictionary dock lists them: each can be deleted (a view that proposes
+    what is not the brand), and the deletes undone, last first. Stored at once; learners drop a deleted view
+    before their next search."""
+
+    def __init__(self, repo: Repository) -> None:
+        self.repo = repo
+        self._undo: list[list[RemovedView]] = []
+
+    def listed(self) -> list[LearnedView]:
+        return self.repo.learned_views()
+
+    def delete(self, ids: Sequence[int]) -> int:
+        """Delete these views; returns how many were (one gone already is not counted)."""
+        removed = self.repo.remove_learned_views(ids)
+        if removed:
+            self._undo.append(removed)
+        return len(removed)
+
+    @property
+    def can_undo(self) -> bool:
+        return bool(self._undo)
+
+    def undo(self) -> int:
+        """Put the last deleted views back (their ids and proposals' names kept); returns how many."""
+        if not self._undo:
+            return 0
+        removed = self._undo.pop()
+        self.repo.restore_learned_views(removed)
+        return len(removed)
+
+
 @dataclass(slots=True)
 class Lessons:
     video_id: int = 0  # the clip they are about (the reviewer may have moved on)
     added: list[Candidate] = field(default_factory=list)  # found with what review taught (stored)
     hinted: list[Candidate] = field(default_factory=list)  # whose look-alike hint changed (stored)
     searched: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)  # views refused, each with why (also told as they happen)
