@@ -33,8 +33,8 @@ from logotag_gui.core.base.errors import LogoTagError
 from logotag_gui.core.base.records import Candidate, DecisionKind
 from logotag_gui.core.media.video import distinct_names
 from logotag_gui.core.review import Project, ReviewSession, VideoSummary
-from logotag_gui.core.review.learning import LearnedViews
 from logotag_gui.core.review.figure import clip_figure
+from logotag_gui.core.review.learning import LearnedViews
 from logotag_gui.qt.actions import SHORTCUT_SHEET, build_actions
 from logotag_gui.qt.clip_view import ClipView
 from logotag_gui.qt.dialogs.messages import ShortcutsDialog, show_error
@@ -104,10 +104,7 @@ class MainWindow(QMainWindow):
         self.table_dock.raise_()
         self._shown_once = False
         self.meter = QLabel()
-        self.meter.setToolTip("The clip's seconds on screen: exact where a reviewer looked at every view, else the "
-                              "settled seconds plus an estimate for the rest (with its 95% interval once an audit "
-                              "sample is answered); the share of sampled frames looked at; what is left to do "
-                              "(exposures to review, views to look at: V)")
+        self.meter.setToolTip(METER_HELP)
 
         self.progress = QProgressBar()
         self.progress.setMaximumWidth(140)  # the status bar's messages need the room more (1366 px wide screens)
@@ -277,7 +274,9 @@ class MainWindow(QMainWindow):
             state = self.runs.state_of(session.video.path) or self._videos.get(session.video.id, session.video) \
                 .last_run_status or "not run"
             name = self._names.get(session.video.path, Path(session.video.path).name)
-            item.setText(_clip_label(name, session.decided_count(), len(session), state))
+            figure = clip_figure(session)
+            review = "review done" if figure.done else f"looked at {figure.coverage.looked_share:.0%}"
+            item.setText(_clip_label(name, session.decided_count(), len(session), state, review))
 
     def refresh_dictionary(self) -> None:
         self.dictionary.clear()
@@ -338,7 +337,9 @@ class MainWindow(QMainWindow):
             self.meter.setText("")
             return
         # The one figure (core/review/coverage.py): what `logotag videos` and the reports say too.
-        self.meter.setText(clip_figure(session).format())
+        figure = clip_figure(session)
+        self.meter.setText(figure.format(short=True))
+        self.meter.setToolTip(f"{figure.format()}\n\n{METER_HELP}")
 
     def show_audit(self) -> None:
         """The audit panel and the exposure panel's estimates, for the clip under review."""
@@ -520,6 +521,11 @@ class MainWindow(QMainWindow):
         super().closeEvent(event)
 
 
+METER_HELP = ("The clip's seconds on screen: exact where a reviewer looked at every view, else the settled seconds "
+              "plus an estimate for the rest (with its 95% interval once an audit sample is answered); the share of "
+              "sampled frames looked at; what is left to do (exposures to review: X; views to look at: V).")
+
+
 def _project_key(url: str) -> str:
     """Which project the last output folder belongs to, without keeping a database URL (and its password)."""
     import hashlib
@@ -536,6 +542,7 @@ def _scrolling(panel) -> QScrollArea:
     return area
 
 
-def _clip_label(name: str, decided: int, total: int, state: str) -> str:
-    return f"{name}\n  {decided}/{total} reviewed · {state}"
+def _clip_label(name: str, decided: int, total: int, state: str, review: str = "") -> str:
+    """The run's state is the run's ("run done" is not "review done": that is the clip's figure's word)."""
+    return f"{name}\n  {decided}/{total} boxes reviewed · run {state}" + (f" · {review}" if review else "")
 

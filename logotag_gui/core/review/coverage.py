@@ -46,6 +46,7 @@ class SweepReview:
     _views: list[View] | None = None
     _looks: set[tuple[int, int]]
     _looked: set[int]
+    _answers: dict[int, frozenset[str]]
 
     def load_coverage(self) -> None:
         """Read the clip's views (those found on this review grid) and the views reviewers looked at."""
@@ -53,6 +54,14 @@ class SweepReview:
         self._views = list(stored.views) if stored is not None and abs(stored.fps - self.fps) < 1e-6 else None
         self._looks = self.repo.looks(self.video.id)
         self._relook()
+        self.reload_answers()
+
+    def reload_answers(self) -> None:
+        """The clip's audit answers on this grid (what an audited frame says is, and is not, on screen)."""
+        sample = self.repo.audit_sample(self.video.id)
+        fits = sample is not None and abs(sample.fps - self.fps) <= 1e-6
+        self._answers = {f.frame_index: frozenset(f.brands) for f in sample.frames
+                         if f.brands is not None} if sample is not None and fits else {}
 
     def _relook(self) -> None:
         looked: set[int] = set()
@@ -119,25 +128,26 @@ class SweepReview:
 
     def audited_frames(self) -> frozenset[int]:
         """Frames answered in the clip's audit sample on this grid."""
-        sample = self.repo.audit_sample(self.video.id)
-        if sample is None or abs(sample.fps - self.fps) > 1e-6:
-            return frozenset()
-        return frozenset(f.frame_index for f in sample.frames if f.answered)
+        return frozenset(self._answers)
 
     # ---- what a look says ----------------------------------------------------------------------------------
     def settled(self) -> dict[int, frozenset[str]]:
-        """Looked-at frames with no pending candidate -> the brands on screen there (exact)."""
+        """Looked-at frames where nothing is left to decide -> the brands on screen there (exact). A pending box of a
+        brand already accepted on the frame changes no second: it does not keep the frame open."""
         out: dict[int, frozenset[str]] = {}
         for f in sorted(self._looked):
             here = self.at_frame(f)
-            if any(c.review.state is ReviewState.PENDING for c in here):
+            accepted = frozenset(c.final_brand for c in here if c.review.state is ReviewState.ACCEPTED)
+            if any(c.review.state is ReviewState.PENDING and c.final_brand not in accepted for c in here):
                 continue
-            out[f] = frozenset(c.final_brand for c in here if c.review.state is ReviewState.ACCEPTED)
+            out[f] = accepted
         return out
 
     def absent(self, brand: str, frame: int) -> bool:
-        """A reviewer said the brand is not on screen here: the frame was looked at and the brand is not marked
-        (a rejected box alone never says so)."""
+        """A reviewer said the brand is not on screen here: an audit answer without it, or a looked-at frame where it
+        is not marked (a rejected box alone never says so)."""
+        if frame in self._answers:
+            return brand not in self._answers[frame]
         if frame not in self._looked:
             return False
         return not any(c.final_brand == brand and c.review.state is not ReviewState.REJECTED

@@ -63,14 +63,20 @@ class Figure:
     def brand_seconds(self) -> dict[str, float]:
         return {b: e.seconds for b, e in self.estimate.brands.items() if e.seconds > 0 or e.se > 0}
 
-    def format(self) -> str:
+    def format(self, *, short: bool = False) -> str:
+        """The figure, what it rests on and what is left to do; `short` for a status bar."""
         t, c = self.total, self.coverage
         if t.exact or t.se == 0:
             figure = f"{t.seconds:.1f} s exact"
         elif self.audited:
             figure = f"{t.seconds:.1f} ± {t.half_width:.1f} s"
         else:
-            figure = f"{t.seconds:.1f} s, interval unknown (audit the rest)"
+            figure = f"{t.seconds:.1f} s ± ? (no audit)" if short else \
+                f"{t.seconds:.1f} s, interval unknown (audit the rest)"
+        if short:
+            views = f"{c.views_left} views" if c.views_known else "views…"
+            left = "done" if self.done else f"to do: {self.pending_exposures} exposures, {views}"
+            return f"{figure} · accepted {self.accepted_s:.1f} s · looked {c.looked_share:.0%} · {left}"
         views = (f"{c.views_left} view{'s' if c.views_left != 1 else ''} to look at" if c.views_known
                  else "views not found yet")
         plural = "s" if self.pending_exposures != 1 else ""
@@ -105,7 +111,7 @@ def clip_figure(session: ReviewSession, *, sample: AuditSampleRecord | None = No
                if sample is not None else {})
     strata = dict(sample.strata) if sample is not None else {"all": list(session.sampled)}
     est = ppi.estimate(strata=strata, predicted=predicted, answers=answers, interval_s=session.interval_s,
-                       target=target, settled=settled, lam=lam)
+                       target=target, settled=settled, lam=lam, brands=session.repo.brands())
     audited = any(f not in settled for f in answers)
     if not audited:  # no answer where nobody looked: the rest rests on the model, with no interval to give
         for b, e in list(est.brands.items()):

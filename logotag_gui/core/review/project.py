@@ -144,17 +144,19 @@ class Project:
         return export(self.repo, path, video_id=video_id, reviewed_only=reviewed_only, accepted_only=accepted_only)
 
     def audit_estimates(self, *, video_id: int | None = None) -> dict:
-        """video id -> (its audit estimate, its sampled frames), for clips with an answered, current sample."""
-        from logotag_gui.core.review.audit import Audit
+        """video id -> (its figure's estimate, its sampled frames), for clips whose figure gives an interval: an
+        answered audit where nobody looked, or every frame looked at (exact). The meter and `logotag videos` read
+        the same function (review/figure.py)."""
+        from logotag_gui.core.review.figure import clip_figure
 
         out = {}
         for v in self.videos():
-            if (video_id is not None and v.id != video_id) or self.repo.audit_sample(v.id) is None:
+            if (video_id is not None and v.id != video_id) or not v.candidates:
                 continue
             session = self.session(v.id, reviewer="")
-            estimate = Audit(session).estimate()
-            if estimate is not None and estimate.total is not None and estimate.total.answered:
-                out[v.id] = (estimate, len(session.sampled))
+            figure = clip_figure(session)
+            if figure.audited or figure.total.exact:
+                out[v.id] = (figure.estimate, len(session.sampled))
         return out
 
     def report(self, *, rules, video_id: int | None = None):

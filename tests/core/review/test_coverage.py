@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from logotag_gui.core.analysis import audit as ppi
 from logotag_gui.core.analysis.evaluate import Box, Truth
@@ -173,6 +175,13 @@ def test_a_rejected_box_is_not_an_absent_brand_but_a_looked_at_view_is(db_url):
     assert session.absent("acme", 50) and not session.absent("acme", 40)
     there = FollowResult(boxes=[FollowedBox(frame(50), BBox(10, 50, 60, 40), 0.9, False)])
     assert session.add_followed(seed, there) == []
+    # An audit answer without acme says the same of its frame.
+    audit = Audit(session)
+    audit.draw(frames=12, seed=0)
+    audit.answer(35, {"globex"})
+    assert session.absent("acme", 35) and not session.absent("globex", 35)
+    here = FollowResult(boxes=[FollowedBox(frame(35), BBox(10, 50, 60, 40), 0.9, False)])
+    assert session.add_followed(seed, here) == []
 
 
 def test_an_audit_draws_only_frames_nobody_settled_and_its_figure_counts_them_exactly(db_url):
@@ -196,3 +205,54 @@ def test_the_oracle_pays_for_every_look_and_finds_misses_only_where_it_looked(db
     # globex (45-55), found nowhere, is found on the sharpest frame of its view and drawn there
     assert result.boxes_drawn == 1 and result.error == pytest.approx(0.0) and result.done
     assert result.as_dict()["looks"] == 3
+
+
+# ---- after any sequence of review steps ------------------------------------------------------------------------
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(steps=st.lists(st.tuples(st.sampled_from(["accept", "reject", "look", "undo", "mark"]), st.integers(0, 11)),
+                      max_size=14))
+def test_no_sequence_of_steps_reads_done_while_an_unlooked_view_holds_a_brand(tmp_path_factory, steps):
+    session, truth = _session(tmp_path_factory.mktemp("p") / "p.sqlite")
+    for what, i in steps:
+        f = session.sampled[i]
+        e = next(iter(session.exposures()), None)
+        if what == "accept" and e is not None and e.pending and e.live is not None:
+            session.accept_exposure(e, advance=False)
+        elif what == "reject" and e is not None and e.pending:
+            session.reject_exposure(e, advance=False)
+        elif what == "look" and session.view_at(f) is not None:
+            session.complete_view(session.view_at(f))
+        elif what == "undo":
+            session.undo()
+        elif what == "mark" and "globex" not in {c.final_brand for c in session.at_frame(f)}:
+            session.mark_present(f, "globex")
+        figure = clip_figure(session)
+        if figure.done:
+            assert not session.unlooked_views() and figure.pending_exposures == 0
+            assert figure.total.exact and figure.total.se == 0
+        on_screen = {f for f, boxes in truth.boxes.items() if boxes}
+        if any(not session.view_looked(v) and any(v.contains(f) for f in on_screen) for v in session.views):
+            assert not figure.done
+
+
+def test_the_meter_videos_and_the_report_give_the_same_seconds(db_url, capsys):
+    from logotag_gui.cli import main
+    from logotag_gui.core.analysis.exposure import ExposureRules
+    from logotag_gui.core.review.project import Project
+
+    session, _ = _session(db_url)
+    for e in list(session.exposures()):
+        session.accept_exposure(e, advance=False)
+    for f in (45, 50, 55):
+        session.mark_present(f, "globex")
+    for v in session.views:
+        session.complete_view(v)
+    figure = clip_figure(session)
+    assert figure.done and figure.total.exact
+    project = Project(session.repo, db_url)
+    report = project.report(rules=ExposureRules())
+    assert report.estimate(ppi.ALL)[0] == pytest.approx(figure.total.seconds)
+    assert report.estimate("globex")[0] == pytest.approx(figure.estimate.brands["globex"].seconds)
+    if "://" not in db_url:
+        assert main(["videos", "--db", db_url]) == 0
+        assert f"{figure.total.seconds:.1f} s exact" in capsys.readouterr().out
