@@ -16,7 +16,7 @@ from typing import Protocol
 from PySide6.QtCore import QObject, QThread, Signal
 from PySide6.QtWidgets import QMessageBox, QStatusBar, QTableView, QWidget
 
-from logotag_gui.core.base.errors import LogoTagError
+from logotag_gui.core.base.errors import LogoTagError, NothingSelected
 from logotag_gui.core.base.records import BBox, Candidate, DecisionKind, ReviewState
 from logotag_gui.core.review import Changes, Project, ReviewSession
 from logotag_gui.core.review.assistant import Job, Notice, ReviewAssistant
@@ -326,11 +326,11 @@ class ReviewController(QObject):
             return fn(*args, **kwargs)
         except ExposureEditError as exc:
             self.w.statusBar().showMessage(str(exc), 8000)
-        except LogoTagError as exc:
+        except NothingSelected as exc:  # only this: another LookupError is a bug, reported as one
+            hint = "X moves through the exposures" if exc.what == "exposure" else "J/K move through the boxes"
+            self.w.statusBar().showMessage(f"{str(exc).rstrip('.')} ({hint})", 5000)
+        except LogoTagError as exc:  # the step failed before its commit (a view failing after it is only logged)
             show_error(self.w.window(), "Not saved", f"The decision was not saved: {exc}")
-        except LookupError as exc:
-            what = "an exposure (X moves through them)" if "exposure" in str(exc) else "a box (J/K move through them)"
-            self.w.statusBar().showMessage(f"Select {what} first", 3000)
         return None
 
     def decide(self, kind: DecisionKind) -> None:

@@ -189,3 +189,34 @@ def test_a_brand_marked_on_screen_without_a_box_has_no_size_in_the_report(db_url
             if r["scope"] == "project"}
     assert rows["globex"]["mean_size_share"] == "" and float(rows["acme"]["mean_size_share"]) > 0
 
+
+
+# ---- the review layer: a decision saved is never said unsaved --------------------------------------------------
+def test_a_view_failing_after_the_commit_is_not_a_decision_unsaved(window, qtbot, tmp_path, ran_project, monkeypatch):
+    from logotag_gui.core.base.errors import LogoTagError
+    from logotag_gui.qt import review_controller
+
+    errors: list[str] = []
+    monkeypatch.setattr(review_controller, "show_error", lambda parent, title, text: errors.append(text))
+    _open_ran(window, qtbot, tmp_path, ran_project)
+
+    def broken(changes) -> None:
+        raise LogoTagError("a panel could not redraw")
+
+    window.session.subscribe(broken)
+    _press(window, qtbot, Qt.Key.Key_J)
+    c = window.current_candidate()
+    _press(window, qtbot, Qt.Key.Key_A)
+    assert window.session.repo.candidate(c.id).review.state is ReviewState.ACCEPTED
+    assert errors == [] and "not saved" not in window.statusBar().currentMessage()
+
+    # Nothing selected: said in the status bar, with the keys that select.
+    window.select_candidate(None)
+    window.review._saving(window.session.accept)
+    assert "No box is selected" in window.statusBar().currentMessage()
+    window.session.select_exposure(None)
+    window.review._saving(window.session.accept_exposure)
+    assert "X moves through the exposures" in window.statusBar().currentMessage()
+    # Any other LookupError is a bug, not "select a box first": it is not swallowed.
+    with pytest.raises(KeyError):
+        window.review._saving(lambda: {}["missing"])

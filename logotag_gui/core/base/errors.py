@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 
 class LogoTagError(Exception):
     """Base class: the message is shown to the user as it is, on one line where possible."""
@@ -25,3 +27,12 @@ class Cancelled(LogoTagError):
 
 class OutputError(LogoTagError):
     """An output file (export, report, index cache) that cannot be written: no permission, no space."""
+
+
+class NothingSelected(LookupError):
+    """A review step that acts on the selection found nothing selected (or what was selected is gone): `what` says
+    whether a box or an exposure must be selected first. A LookupError of any other kind is a bug, not this."""
+
+    def __init__(self, message: str, *, what: Literal["box", "exposure"]) -> None:
+        super().__init__(message)
+        self.what: Literal["box", "exposure"] = what

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from logotag_gui.core.analysis.belief import Belief
+from logotag_gui.core.base.errors import NothingSelected
 from logotag_gui.core.base.records import Candidate, FrameRef
 from logotag_gui.core.review import exposure_edits
 from logotag_gui.core.review.exposures import Exposure, group_exposures
@@ -181,10 +182,11 @@ class ExposureReview:
         """`e` as it is now (or the current exposure): decisions reshape exposures."""
         e = e if e is not None else self.current_exposure
         if e is None:
-            raise LookupError("no exposure is selected")
+            raise NothingSelected("No exposure is selected: select one first.", what="exposure")
         found = self.exposure_at(e.brand, e.first)
         if found is None:
-            raise LookupError(f"the {e.brand} exposure at frame {e.first} is gone")
+            raise NothingSelected(f"The {e.brand} exposure at frame {e.first} is gone (a decision reshaped it): "
+                                  "select it again.", what="exposure")
         return found
 
     def accept_exposure(self, e: Exposure | None = None, *, advance: bool = True) -> Changes:

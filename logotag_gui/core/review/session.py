@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 
 from logotag_gui.core.analysis.belief import Belief
 from logotag_gui.core.analysis.exposure import ExposureRules
+from logotag_gui.core.base.errors import NothingSelected
 from logotag_gui.core.base.records import (
     MANUAL,
     BBox,
@@ -71,8 +72,13 @@ class ReviewSession(ExposureReview, SweepReview):
         return lambda: self._listeners.remove(listener) if listener in self._listeners else None
 
     def _emit(self, changes: Changes) -> None:
+        """Tell every listener, each apart: a change is told after it is committed, so a listener that fails (a
+        view that cannot redraw) is logged and neither stops the others nor makes the step look unsaved."""
         for listener in list(self._listeners):
-            listener(changes)
+            try:
+                listener(changes)
+            except Exception:
+                log.exception("A view of the review failed to follow a change (%s); the change is saved", listener)
 
     def notify(self, changes: Changes) -> None:
         """Tell the views about a change made beside the candidates (the clip's audit sample and answers)."""
@@ -269,7 +275,7 @@ class ReviewSession(ExposureReview, SweepReview):
     def _target(self, c: Candidate | None) -> Candidate:
         c = self.get(c.id) if c is not None else self.current
         if c is None:
-            raise LookupError("no candidate is selected")
+            raise NothingSelected("No box is selected: select one first.", what="box")
         return c
 
     def accept(self, c: Candidate | None = None, *, advance: bool = True) -> Candidate:
