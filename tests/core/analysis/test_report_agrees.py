@@ -72,3 +72,15 @@ def test_the_csv_reports_project_row_for_all_brands_holds_the_projects_seconds(d
     assert [(r["scope"], float(r["seconds"])) for r in rows] == [("clip", 1.5), ("project", 1.5)]
     assert float(rows[1]["estimate_s"]) == 1.6
     write_html(report, tmp_path / "r.html")  # the HTML's totals have no all-brands row to disagree
+
+
+@pytest.mark.xfail(strict=True, reason="figure.py/coverage.py read a sampled frame's own candidates only: a box drawn "
+                   "between sampled frames, where its sampled frame holds none of the brand, is left out of the "
+                   "figure's total (1.5 s against 2.0 s); they should read the frames grid_frame puts on it")
+def test_the_meters_figure_counts_a_box_between_sampled_frames_as_the_report_does(db_url):
+    from logotag_gui.core.review.figure import clip_figure
+
+    s = _session(db_url)
+    s.accept_exposure(s.exposures("acme")[0])
+    s.add_box(13, BBox(10, 50, 60, 40), "acme")  # frame 15's interval, which holds no acme
+    assert clip_figure(s).total.seconds == _report_seconds(s)["acme"] == 2.0
