@@ -119,6 +119,10 @@ class SweepReview:
         """The reviewer looked at this view and every brand on screen there is marked: one step, one undo."""
         if self.view_looked(view):
             return Changes()
+        self._absorb_looks()  # another reviewer's look since this session read them: theirs, no step to undo here
+        if self.view_looked(view):
+            self._emit(Changes(coverage=True))
+            return Changes(coverage=True)
         return self._run(Step(f"View {view.first}-{view.last} complete", ReviewEdit(add_looks=((view.first,
                                                                                              view.last),))))
 

@@ -13,7 +13,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, insert, select, update
 
 from logotag_gui.core.base.errors import StoreError
 from logotag_gui.core.base.records import BBox, Candidate, DecisionKind, Review
@@ -63,6 +63,7 @@ class EditResult:
     removed: list[int] = field(default_factory=list)
     splits: bool = False
     looks: bool = False
+    looks_added: tuple[tuple[int, int], ...] = ()  # the looks this edit stored (not those another stored first)
 
 
 class EditsMixin:
@@ -97,13 +98,15 @@ class EditsMixin:
                                brand=before.brand, bbox=before.bbox, state=before.state)
                 touched.append(cid)
             for brand, frame in edit.add_splits:
-                if s.scalar(select(ExposureSplit.id).where(*_split_is(video_id, brand, frame))) is None:
-                    s.add(ExposureSplit(video_id=video_id, brand=brand, frame_index=frame, reviewer=reviewer))
+                s.execute(_insert_new(s, ExposureSplit, ("video_id", "brand", "frame_index")).values(
+                    video_id=video_id, brand=brand, frame_index=frame, reviewer=reviewer))
             for brand, frame in edit.remove_splits:
                 s.execute(delete(ExposureSplit).where(*_split_is(video_id, brand, frame)))
-            for first, last in edit.add_looks:
-                if s.scalar(select(ViewLook.id).where(*_look_is(video_id, first, last))) is None:
-                    s.add(ViewLook(video_id=video_id, first_frame=first, last_frame=last, reviewer=reviewer))
+            looks_added = []
+            for first, last in edit.add_looks:  # two reviewers pressing V at once: one row, no IntegrityError
+                if s.execute(_insert_new(s, ViewLook, ("video_id", "first_frame", "last_frame")).values(
+                        video_id=video_id, first_frame=first, last_frame=last, reviewer=reviewer)).rowcount:
+                    looks_added.append((first, last))
             for first, last in edit.remove_looks:
                 s.execute(delete(ViewLook).where(*_look_is(video_id, first, last)))
         gone = set(removed) | set(added)
@@ -111,7 +114,7 @@ class EditsMixin:
         found = {c.id: c for c in self.candidates(ids=added + changed_ids)} if added or changed_ids else {}
         return EditResult(added=[found[i] for i in added], changed=[found[i] for i in changed_ids if i in found],
                           removed=removed, splits=bool(edit.add_splits or edit.remove_splits),
-                          looks=bool(edit.add_looks or edit.remove_looks))
+                          looks=bool(edit.add_looks or edit.remove_looks), looks_added=tuple(looks_added))
 
     def _locked(self, s: Session, cid: int) -> CandidateRow:
         # Locked so that two reviewers' decisions on a row are applied in the order of their ids.
@@ -142,6 +145,19 @@ class EditsMixin:
 
 def _split_is(video_id: int, brand: str, frame: int) -> tuple:
     return (ExposureSplit.video_id == video_id, ExposureSplit.brand == brand, ExposureSplit.frame_index == frame)
+
+
+def _insert_new(s: Session, table, unique: tuple[str, ...]):
+    """An INSERT that does nothing where the row's unique key is already stored (committed by another session
+    after this one looked for it), on SQLite and PostgreSQL alike."""
+    name = s.get_bind().dialect.name
+    if name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    elif name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    else:
+        return insert(table)
+    return dialect_insert(table).on_conflict_do_nothing(index_elements=list(unique))
 
 
 def _look_is(video_id: int, first: int, last: int) -> tuple:
