@@ -105,7 +105,8 @@ class EditsMixin:
             looks_added = []
             for first, last in edit.add_looks:  # two reviewers pressing V at once: one row, no IntegrityError
                 if s.execute(_insert_new(s, ViewLook, ("video_id", "first_frame", "last_frame")).values(
-                        video_id=video_id, first_frame=first, last_frame=last, reviewer=reviewer)).rowcount:
+                        video_id=video_id, first_frame=first, last_frame=last, reviewer=reviewer)
+                        .returning(ViewLook.id)).first() is not None:  # (psycopg's rowcount is -1 here)
                     looks_added.append((first, last))
             for first, last in edit.remove_looks:
                 s.execute(delete(ViewLook).where(*_look_is(video_id, first, last)))
