@@ -284,9 +284,8 @@ class ReviewController(QObject):
             w.statusBar().showMessage(f"Every view is looked at: {figure.format()}", 8000)
             return
         w.clip_view.go_to(view.key)
-        w.statusBar().showMessage(f"View {view.first}-{view.last} ({figure.coverage.views_left} to look at): mark "
-                                  "what is on screen and not boxed (B draws, P marks), then V says it is complete",
-                                  8000)
+        w.statusBar().showMessage(f"View {view.first}-{view.last}, {figure.coverage.views_left} left: B / P mark "
+                                  "what is not boxed, V: complete", 8000)
 
     # ---- deciding -------------------------------------------------------------------------------------
     def _target(self) -> Candidate | None:

@@ -24,8 +24,8 @@ DEFAULT_FRAMES = 60
 
 def frame_views(session: ReviewSession) -> list[ppi.FrameView]:
     """What the project says of each sampled frame nobody has settled by looking (the audit's population)."""
-    settled = session.settled()
-    return [frame_prediction(session, f) for f in session.sampled if f not in settled]
+    settled, slots = session.settled(), session.grid_candidates()
+    return [frame_prediction(session, f, slots.get(f, [])) for f in session.sampled if f not in settled]
 
 
 class Audit:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import bisect
 from typing import TYPE_CHECKING
 
+from logotag_gui.core.analysis.exposure import grid_frame
 from logotag_gui.core.base.records import Candidate, ReviewState
 from logotag_gui.core.media.views import MOVE_SHARE, View, view_of
 from logotag_gui.core.review.steps import Changes, Step
@@ -38,6 +39,9 @@ class SweepReview:
         fps: float
 
         def at_frame(self, index: int) -> list[Candidate]: ...
+
+        @property
+        def candidates(self) -> list[Candidate]: ...
 
         def _emit(self, changes: Changes) -> None: ...
 
@@ -135,12 +139,23 @@ class SweepReview:
         return frozenset(self._answers)
 
     # ---- what a look says ----------------------------------------------------------------------------------
+    def grid_candidates(self) -> dict[int, list[Candidate]]:
+        """Sampled frame -> the candidates counted on it (a box drawn between two sampled frames counts on the
+        nearer one: analysis/exposure.grid_frame, as the reports and the exposures count it)."""
+        out: dict[int, list[Candidate]] = {}
+        if not self.sampled:
+            return out
+        for c in self.candidates:
+            out.setdefault(grid_frame(c.frame.index, self.sampled), []).append(c)
+        return out
+
     def settled(self) -> dict[int, frozenset[str]]:
         """Looked-at frames where nothing is left to decide -> the brands on screen there (exact). A pending box of a
         brand already accepted on the frame changes no second: it does not keep the frame open."""
         out: dict[int, frozenset[str]] = {}
+        slots = self.grid_candidates()
         for f in sorted(self._looked):
-            here = self.at_frame(f)
+            here = slots.get(f, [])
             accepted = frozenset(c.final_brand for c in here if c.review.state is ReviewState.ACCEPTED)
             if any(c.review.state is ReviewState.PENDING and c.final_brand not in accepted for c in here):
                 continue

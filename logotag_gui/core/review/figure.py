@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from logotag_gui.core.analysis import audit as ppi
 from logotag_gui.core.analysis.belief import COUNTED
-from logotag_gui.core.base.records import ReviewState
+from logotag_gui.core.base.records import Candidate, ReviewState
 from logotag_gui.core.review.coverage import DEFAULT_TARGET
 from logotag_gui.core.review.session import ReviewSession
 from logotag_gui.core.store.audits import AuditSampleRecord
@@ -84,10 +84,11 @@ class Figure:
         return f"{figure} · accepted {self.accepted_s:.1f} s · looked at {c.looked_share:.0%} · {state}"
 
 
-def frame_prediction(session: ReviewSession, f: int) -> ppi.FrameView:
-    """What the project says of one sampled frame: the brands it counts there, and how sure it is."""
+def frame_prediction(session: ReviewSession, f: int, here: list[Candidate] | None = None) -> ppi.FrameView:
+    """What the project says of one sampled frame: the brands it counts there, and how sure it is. `here`: the
+    candidates counted on it (`grid_candidates`), where the caller has them."""
     belief = session.belief
-    every = session.at_frame(f)
+    every = session.grid_candidates().get(f, []) if here is None else here
     here = [c for c in every if c.review.state is not ReviewState.REJECTED]
     counted = frozenset(c.final_brand for c in here if belief.p(c) >= COUNTED)
     pending = [c for c in here if c.review.state is ReviewState.PENDING]
@@ -106,7 +107,9 @@ def clip_figure(session: ReviewSession, *, sample: AuditSampleRecord | None = No
     if sample is not None and abs(sample.fps - session.fps) > 1e-6:
         sample = None  # drawn on another grid: its frames are not this grid's
     settled = session.settled()
-    predicted = {f: frame_prediction(session, f).counted for f in session.sampled if f not in settled}
+    slots = session.grid_candidates()
+    predicted = {f: frame_prediction(session, f, slots.get(f, [])).counted for f in session.sampled
+                 if f not in settled}
     answers = ({f.frame_index: frozenset(f.brands) for f in sample.frames if f.brands is not None}
                if sample is not None else {})
     strata = dict(sample.strata) if sample is not None else {"all": list(session.sampled)}

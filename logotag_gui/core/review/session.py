@@ -82,6 +82,8 @@ class ReviewSession(ExposureReview, SweepReview):
 
     def notify(self, changes: Changes) -> None:
         """Tell the views about a change made beside the candidates (the clip's audit sample and answers)."""
+        if changes.audit:
+            self.reload_answers()
         self._emit(changes)
 
     # ---- the candidate list ---------------------------------------------------------------------------

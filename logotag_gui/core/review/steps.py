@@ -85,7 +85,8 @@ class Step:
         result = s.write(edit)
         self.inverse = ReviewEdit(restore=before, retrack=tracks, delete=tuple(c.stored_id for c in result.added),
                                   add_splits=old_splits, remove_splits=new_splits, add_looks=old_looks,
-                                  remove_looks=new_looks)
+                                  # only the looks this step stored: another reviewer's look of the same view stays
+                                  remove_looks=tuple(look for look in new_looks if look in result.looks_added))
         return result
 
     def undo(self, s: StepTarget) -> EditResult:

@@ -74,9 +74,6 @@ def test_the_csv_reports_project_row_for_all_brands_holds_the_projects_seconds(d
     write_html(report, tmp_path / "r.html")  # the HTML's totals have no all-brands row to disagree
 
 
-@pytest.mark.xfail(strict=True, reason="figure.py/coverage.py read a sampled frame's own candidates only: a box drawn "
-                   "between sampled frames, where its sampled frame holds none of the brand, is left out of the "
-                   "figure's total (1.5 s against 2.0 s); they should read the frames grid_frame puts on it")
 def test_the_meters_figure_counts_a_box_between_sampled_frames_as_the_report_does(db_url):
     from logotag_gui.core.review.figure import clip_figure
 

@@ -102,11 +102,13 @@ def _pan(frames: int, step: int, *, cut_at: int | None = None):
         yield i, np.ascontiguousarray(picture)
 
 
-def test_a_view_ends_where_the_camera_has_moved_a_quarter_of_the_frame_or_the_shot_cuts():
+def test_a_view_ends_where_the_camera_has_moved_a_set_share_of_the_frame_or_the_shot_cuts():
     still = split_views(_pan(10, 0), cuts=[])
     assert len(still) == 1 and (still[0].first, still[0].last) == (0, 9)
-    panning = split_views(_pan(12, 64), cuts=[])  # 64 px of 1280 a frame: a quarter after 5 frames
-    assert 2 <= len(panning) <= 4 and all(v.last - v.first <= 5 for v in panning)
+    panning = split_views(_pan(24, 64), cuts=[], share=0.25)  # 64 px of 1280 a frame: a quarter after 5 frames
+    assert 4 <= len(panning) <= 6 and all(v.last - v.first <= 5 for v in panning)
+    wider = split_views(_pan(24, 64), cuts=[])  # the default: half the frame
+    assert 2 <= len(wider) <= 3 and all(v.last - v.first <= 10 for v in wider)
     cut = split_views(_pan(10, 0, cut_at=6), cuts=[6])
     assert [(v.first, v.last) for v in cut] == [(0, 5), (6, 9)]
     assert view_of(cut, 7) == cut[1] and view_of(cut, 12) is None

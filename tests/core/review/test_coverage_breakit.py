@@ -70,8 +70,6 @@ def test_two_reviewers_completing_one_view_at_the_same_moment_store_one_look_and
     assert ReviewSession(ann.repo, ann.video, reviewer="x").view_looked(view)
 
 
-@pytest.mark.xfail(strict=True, reason="Step.do (review/steps.py) builds the undo of a look from what the session "
-                   "knew before the write, not from what the write stored (EditResult.looks_added)")
 def test_undoing_a_look_that_lost_the_race_keeps_the_winners_look(db_url):
     # Found by bench/soak_coverage.py --reviewers 2: Ann's look commits between Bob's re-read of the looks and his
     # insert; Bob's insert stores nothing, yet his step's undo deletes the one row: Ann's look is lost.
@@ -111,8 +109,6 @@ def test_two_reviewers_splitting_an_exposure_at_one_frame_at_the_same_moment_rai
     assert [(e.first, e.last) for e in bob.exposures()] == [(0, 10), (15, 25)]
 
 
-@pytest.mark.xfail(strict=True, reason="Step.do (review/steps.py) builds the undo of a redone look from what the "
-                   "session knew before the write, not from what the write stored (EditResult.looks_added)")
 def test_a_redone_look_that_another_reviewer_stored_meanwhile_is_not_deleted_by_the_next_undo(db_url):
     ann, bob = _two(db_url)
     view = ann.views[0]
