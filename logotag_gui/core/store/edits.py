@@ -153,12 +153,14 @@ def _insert_new(s: Session, table, unique: tuple[str, ...]):
     after this one looked for it), on SQLite and PostgreSQL alike."""
     name = s.get_bind().dialect.name
     if name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    elif name == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    else:
-        return insert(table)
-    return dialect_insert(table).on_conflict_do_nothing(index_elements=list(unique))
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert(table).on_conflict_do_nothing(index_elements=list(unique))
+    if name == "sqlite":
+        from sqlalchemy.dialects import sqlite
+
+        return sqlite.insert(table).on_conflict_do_nothing(index_elements=list(unique))
+    return insert(table)
 
 
 def _look_is(video_id: int, first: int, last: int) -> tuple:

@@ -6,7 +6,6 @@ before its fix.
 
 from __future__ import annotations
 
-import pytest
 from sqlalchemy import event, select
 
 from logotag_gui.core.base.records import VerdictState
