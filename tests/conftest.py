@@ -40,11 +40,12 @@ def _each_image_read_once(request, monkeypatch):
 
     real_read = TextReader.read.__func__  # type: ignore[attr-defined]
 
-    def read_once(cls, image):
+    def read_once(cls, image, *, whole_frame=False):
         image = np.ascontiguousarray(image)
-        key = hashlib.blake2b(image.tobytes(), digest_size=16).digest() + repr((image.shape, image.dtype)).encode()
+        key = hashlib.blake2b(image.tobytes(), digest_size=16).digest() + repr((image.shape, image.dtype,
+                                                                                 whole_frame)).encode()
         if key not in _OCR_READS:
-            _OCR_READS[key] = real_read(cls, image)
+            _OCR_READS[key] = real_read(cls, image, whole_frame=whole_frame)
         return list(_OCR_READS[key])
 
     monkeypatch.setattr(TextReader, "read", classmethod(read_once))

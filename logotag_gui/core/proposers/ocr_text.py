@@ -101,7 +101,7 @@ class OcrTextProposer:
         if scale < 1.0:
             image = cv2.resize(image, (int(w * scale), int(h * scale)), interpolation=cv2.INTER_AREA)
         hits = []
-        for line in TextReader.read(np.ascontiguousarray(image)):
+        for line in TextReader.read(np.ascontiguousarray(image), whole_frame=True):
             best_brand, best = None, 0.0
             for brand, names in self._names.items():
                 sim = max(name_similarity(line.text, n) for n in names)

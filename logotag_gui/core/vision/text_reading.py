@@ -26,6 +26,7 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -173,23 +174,28 @@ class TextReader:
     the name, while the proposer and the keypoint search need where the name itself is written.
     """
 
-    _engine = None
-    _loading = threading.Lock()  # frames are read on several threads: load the engine once
+    _engines: ClassVar[dict[bool, Any]] = {}  # whole_frame -> its engine
+    _loading = threading.Lock()  # frames are read on several threads: load each engine once
 
     @classmethod
-    def engine(cls):
+    def engine(cls, *, whole_frame: bool = False):
         with cls._loading:
-            if cls._engine is None:
-                cls._engine = load_engine()
-        return cls._engine
+            if whole_frame not in cls._engines:
+                cls._engines[whole_frame] = load_engine(whole_frame=whole_frame)
+        return cls._engines[whole_frame]
 
     @classmethod
-    def read(cls, image: np.ndarray) -> list[TextLine]:
+    def read(cls, image: np.ndarray, *, whole_frame: bool = False) -> list[TextLine]:
+        """`whole_frame`: a video frame of at least 960 px is detected at its own size or smaller, never enlarged
+        (WHOLE_FRAME_DETECTION); a crop, a reference or a small frame is enlarged to rapidocr's default (its text is
+        small)."""
         import cv2
 
         image = np.ascontiguousarray(image)
+        # A frame smaller than the detection size is still enlarged as rapidocr does (its text is small).
+        at_own_size = whole_frame and max(image.shape[:2]) >= WHOLE_FRAME_DETECTION["Det.limit_side_len"]
         # rapidocr expects BGR; word boxes: where the recogniser placed each word's letters along its line
-        result = cls.engine()(np.ascontiguousarray(image[:, :, ::-1]), return_word_box=True)
+        result = cls.engine(whole_frame=at_own_size)(np.ascontiguousarray(image[:, :, ::-1]), return_word_box=True)
         quads, texts, scores = (getattr(result, k, None) for k in ("boxes", "txts", "scores"))
         if quads is None or not texts or scores is None:
             return []
@@ -325,7 +331,14 @@ def engine_revision() -> str:
     return version(ENGINE)
 
 
-def load_engine():
+# rapidocr's default enlarges an image until its short side is 736 px before detecting text: a 1280x720 frame
+# becomes about 1312x736, which dominates its cost. A frame is detected at its own size, never above 960 px on its
+# long side: 1.5x faster on the dev clips' frames with as many lines read (50 against 48; bench/bench_ocr.py,
+# docs/benchmarks.md). Crops and references keep the default (small text needs the enlargement).
+WHOLE_FRAME_DETECTION: dict[str, Any] = {"Det.limit_type": "max", "Det.limit_side_len": 960}
+
+
+def load_engine(*, whole_frame: bool = False):
     import rapidocr
     from rapidocr import RapidOCR
 
@@ -340,7 +353,8 @@ def load_engine():
               # Stage 1 reads a frame per core at once: an engine using every core for each frame spins its
               # threads against the others' (on 2 cores, one thread each made the offline detector 22% faster).
               "EngineConfig.onnxruntime.intra_op_num_threads": cores_per_worker(),
-              **{f"{task}.model_path": str(p) for task, p in paths.items()}}
+              **{f"{task}.model_path": str(p) for task, p in paths.items()},
+              **(WHOLE_FRAME_DETECTION if whole_frame else {})}
     return RapidOCR(params=params)
 
 
