@@ -20,9 +20,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from logotag_gui.core.analysis.evaluate import load_truth  # noqa: E402
-from logotag_gui.core.media.video import open_source  # noqa: E402
-from logotag_gui.core.vision.text_reading import TextReader, name_similarity  # noqa: E402
+from logotag_gui.core.analysis.evaluate import load_truth
+from logotag_gui.core.media.video import open_source
+from logotag_gui.core.vision.text_reading import TextReader, name_similarity
 
 
 def main() -> None:
