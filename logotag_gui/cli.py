@@ -395,7 +395,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         project.close()
     for s in report.totals.values():
         est = report.estimate(s.brand)
-        audited = f"  audit {est[0]:7.1f} ± {Z95 * est[1]:.1f} s" if est else ""
+        audited = "" if not est else f"  exact {est[0]:7.1f} s" if est[1] == 0 else \
+            f"  estimated {est[0]:7.1f} ± {Z95 * est[1]:.1f} s"
         print(f"{s.brand:<24} {s.seconds:8.1f} s  {s.exposures:4d} exposures  solus {s.solus_seconds:6.1f} s  "
               f"mean size {s.mean_size_share:6.2%}{audited}")
     print(f"wrote {out} ({'reviewed detections' if args.source == 'accepted' else 'model verdicts, not reviewed'})")

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable
 from typing import Protocol
 
-from PySide6.QtCore import QObject, QThread, Signal
+from PySide6.QtCore import QObject, QThread, Signal, Slot
 from PySide6.QtWidgets import QMessageBox, QStatusBar, QTableView, QWidget
 
 from logotag_gui.core.base.errors import LogoTagError, NothingSelected
@@ -90,10 +90,15 @@ class ReviewController(QObject):
             self._openClip.connect(worker.open_clip)
             worker.done.connect(self._job_done)
             worker.failed.connect(self._job_failed)
-            worker.notice.connect(lambda m: self.w.statusBar().showMessage(m, 10000))
+            worker.notice.connect(self._worker_notice)  # a slot of this GUI-thread object: queued, never run on
+            # the worker's thread (a lambda has no thread of its own and would touch the status bar from there)
         self._follow_job.connect(self.workers["follow"].run)
         self._learn_job.connect(self.workers["learn"].run)
         self.workers["follow"].progress.connect(self._follow_progress)
+
+    @Slot(str)
+    def _worker_notice(self, message: str) -> None:
+        self.w.statusBar().showMessage(message, 10000)
 
     def stop(self) -> list[QThread]:
         """Stop the worker threads; returns those that did not finish (their owner must keep them alive)."""

@@ -124,11 +124,12 @@ def draw(views: Sequence[FrameView], *, n: int, seed: int) -> Draw:
     return Draw(strata, [(f, key) for _, _, f, key in ranked])
 
 
-def extend(views_strata: Mapping[str, Sequence[int]], taken: Iterable[int], *, more: int, seed: int
-           ) -> list[tuple[int, str]]:
-    """`more` frames added to a sample (same strata, same allocation), from the frames not in it yet."""
-    have = set(taken)
-    left = {k: [f for f in v if f not in have] for k, v in views_strata.items()}
+def extend(views_strata: Mapping[str, Sequence[int]], taken: Iterable[int], *, more: int, seed: int,
+           exclude: Iterable[int] = ()) -> list[tuple[int, str]]:
+    """`more` frames added to a sample (same strata, same allocation), from the frames not in it yet; never one of
+    `exclude` (frames a reviewer settled since the sample was drawn: an answer there counts for nothing)."""
+    have, out_of_bounds = set(taken), set(exclude)
+    left = {k: [f for f in v if f not in have and f not in out_of_bounds] for k, v in views_strata.items()}
     size = sum(len(v) for v in views_strata.values())
     target = allocate(views_strata, min(size, len(have) + more))
     counts = {k: sum(1 for f in v if f in have) for k, v in views_strata.items()}

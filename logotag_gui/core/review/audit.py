@@ -70,7 +70,8 @@ class Audit:
         if self.sample is None:
             return self.draw(frames=more)
         sample = self.sample
-        added = ppi.extend(sample.strata, self.frames, more=more, seed=sample.seed + len(self.frames))
+        added = ppi.extend(sample.strata, self.frames, more=more, seed=sample.seed + len(self.frames),
+                           exclude=self.session.settled())
         s = self.session
         s.repo.create_audit_sample(video_id=s.video.id, seed=sample.seed, fps=sample.fps,
                                    population=sample.population, strata=sample.strata,

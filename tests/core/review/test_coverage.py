@@ -258,3 +258,14 @@ def test_the_meter_videos_and_the_report_give_the_same_seconds(db_url, capsys):
     if "://" not in db_url:
         assert main(["videos", "--db", db_url]) == 0
         assert f"{figure.total.seconds:.1f} s exact" in capsys.readouterr().out
+
+
+def test_a_grown_audit_sample_never_adds_a_frame_nobody_needs_to_answer(db_url):
+    session, _ = _session(db_url)
+    audit = Audit(session)
+    drawn = {f.frame_index for f in audit.draw(frames=2, seed=0).frames}
+    for e in list(session.exposures()):
+        session.reject_exposure(e, advance=False)
+    session.complete_view(session.views[2])  # 45-55 looked at, nothing there: settled since the sample was drawn
+    added = {f.frame_index for f in audit.extend(8).frames} - drawn
+    assert len(added) >= 4 and not added & {45, 50, 55}
