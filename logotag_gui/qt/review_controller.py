@@ -282,7 +282,7 @@ class ReviewController(QObject):
             return
         here = session.view_at(w.clip_view.current)
         if complete and here is not None and not session.view_looked(here):
-            self._saving(session.complete_view, here)
+            self.saving(session.complete_view, here)
         view = session.next_view(after=w.clip_view.current)
         figure = clip_figure(session)
         if view is None:
@@ -324,7 +324,7 @@ class ReviewController(QObject):
         answer = QMessageBox.question(self.w.window(), title, f"'{brand}' is not a brand of this project yet. Add it?")
         return brand if answer == QMessageBox.StandardButton.Yes else None
 
-    def _saving(self, fn, *args, **kwargs):
+    def saving(self, fn, *args, **kwargs):
         """A write the reviewer made: a failure is said, never swallowed (nothing is pretended saved)."""
         try:
             return fn(*args, **kwargs)
@@ -341,7 +341,7 @@ class ReviewController(QObject):
         c = self._target()
         if c is None or self.assistant is None:
             return
-        done = self._saving(self.assistant.accept if kind is DecisionKind.ACCEPT else self.assistant.reject, c)
+        done = self.saving(self.assistant.accept if kind is DecisionKind.ACCEPT else self.assistant.reject, c)
         if done is not None and kind is DecisionKind.ACCEPT and len(self.assistant.session.track(done.track_id)) <= 2:
             self.w.statusBar().showMessage(f"Accepted {done.final_brand} on frame {done.frame.index}. The detector saw "
                                            "it only here: K goes back to it, E follows it through the clip", 8000)
@@ -350,7 +350,7 @@ class ReviewController(QObject):
         c = self._target()
         if c is None or self.assistant is None:
             return
-        done = self._saving(self.assistant.decide_track, c, kind)
+        done = self.saving(self.assistant.decide_track, c, kind)
         if done:
             boxes = f"{len(done)} box{'es' if len(done) != 1 else ''}"
             self.w.statusBar().showMessage(f"{kind.value.title()}ed {boxes} of the track", 4000)
@@ -364,12 +364,12 @@ class ReviewController(QObject):
             if brand is None:
                 return
         if brand != c.final_brand:
-            self._saving(self.assistant.relabel, c, brand)
+            self.saving(self.assistant.relabel, c, brand)
 
     def edit_box(self, candidate_id: int, bbox: BBox) -> None:
         c = self.session.get(candidate_id) if self.session else None
         if c is not None and self.assistant is not None:
-            self._saving(self.assistant.edit_box, c, bbox)
+            self.saving(self.assistant.edit_box, c, bbox)
 
     def box_drawn(self, bbox: BBox) -> None:
         if self.session is None:
@@ -383,15 +383,15 @@ class ReviewController(QObject):
     def add_box(self, bbox: BBox, brand: str) -> Candidate | None:
         if self.assistant is None:
             return None
-        return self._saving(self.assistant.add_box, self.w.clip_view.current, bbox, brand)
+        return self.saving(self.assistant.add_box, self.w.clip_view.current, bbox, brand)
 
     def undo(self) -> None:
         if self.assistant is not None:
-            self._saving(self.assistant.undo)
+            self.saving(self.assistant.undo)
 
     def redo(self) -> None:
         if self.assistant is not None:
-            self._saving(self.assistant.redo)
+            self.saving(self.assistant.redo)
 
     # ---- exposures ----------------------------------------------------------------------------------------
     def decide_exposure(self, kind: DecisionKind) -> None:
@@ -400,7 +400,7 @@ class ReviewController(QObject):
             return
         fn = self.assistant.accept_exposure if kind is DecisionKind.ACCEPT else self.assistant.reject_exposure
         before = self.assistant.session.current_exposure
-        if self._saving(fn) is not None and before is not None:
+        if self.saving(fn) is not None and before is not None:
             verb = "Accepted" if kind is DecisionKind.ACCEPT else "Rejected"
             self.w.statusBar().showMessage(f"{verb} {before.brand}, {before.length_s:.1f} s — "
                                            f"{self.assistant.session.meter().format()}", 5000)
@@ -424,7 +424,7 @@ class ReviewController(QObject):
         if not shown:
             self.w.statusBar().showMessage("No exposure left to review in the gallery", 3000)
             return
-        if self._saving(self.assistant.accept_exposures, shown) is not None:
+        if self.saving(self.assistant.accept_exposures, shown) is not None:
             brands = sorted({e.brand for e in shown})
             named = brands[0] if len(brands) == 1 else f"{len(brands)} brands"
             self.w.statusBar().showMessage(f"Accepted {len(shown)} exposure{'s' if len(shown) != 1 else ''} of "
@@ -436,11 +436,11 @@ class ReviewController(QObject):
             return
         frame = self.w.clip_view.current if frame is None else frame
         fn = self.assistant.set_in if edge == "in" else self.assistant.set_out
-        self._saving(fn, frame, e)
+        self.saving(fn, frame, e)
 
     def split_exposure(self) -> None:
         if self.assistant is not None:
-            self._saving(self.assistant.split_exposure, self.w.clip_view.current)
+            self.saving(self.assistant.split_exposure, self.w.clip_view.current)
 
     def mark_present(self) -> None:
         """P: a brand on screen on the frame shown, without drawing (LogoTag looks for its mark)."""
@@ -450,7 +450,7 @@ class ReviewController(QObject):
         brand = self.ask_brand("On screen here",
                                self.assistant.session.last_brand or (current.brand if current else None))
         if brand is not None:
-            self._saving(self.assistant.mark_present, self.w.clip_view.current, brand)
+            self.saving(self.assistant.mark_present, self.w.clip_view.current, brand)
 
     # ---- following and learning -----------------------------------------------------------------------
     def follow(self, c: Candidate | None = None) -> None:
@@ -479,13 +479,13 @@ class ReviewController(QObject):
             return
         a = self.audit
         if a.sample is not None and not a.stale and frames > len(a.frames):
-            self._saving(a.extend, frames - len(a.frames))
+            self.saving(a.extend, frames - len(a.frames))
         else:
             if a.answers and QMessageBox.question(
                     self.w.window(), "Audit sample", f"This clip's sample has {len(a.answers)} answers. Draw a "
                     "new sample (the old one is kept in the project, inactive)?") != QMessageBox.StandardButton.Yes:
                 return
-            self._saving(a.draw, frames=frames, seed=a.sample.seed + 1 if a.sample is not None else 0)
+            self.saving(a.draw, frames=frames, seed=a.sample.seed + 1 if a.sample is not None else 0)
         self.next_audit_frame(from_start=True)
 
     def next_audit_frame(self, *, from_start: bool = False) -> None:

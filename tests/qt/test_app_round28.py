@@ -40,13 +40,13 @@ def test_the_frame_view_hides_rejected_boxes_unless_asked_or_selected(qtbot):
     view.set_candidates([_box(1, ReviewState.PENDING), _box(2, ReviewState.REJECTED),
                          _box(3, ReviewState.ACCEPTED)])
     assert set(view.boxes()) == {1, 3} and view.hidden_rejected == 1
-    assert "1 rejected box hidden" in view._hidden_note.text()
+    assert "1 rejected box hidden" in view.hidden_note
     view.select(2)  # the selected box is drawn whatever its state (J/K onto it, an undo)
     assert set(view.boxes()) == {1, 2, 3} and view.boxes()[2].isSelected()
     view.select(1)
     assert set(view.boxes()) == {1, 3}
     assert "shown" in view.toggle_rejected()
-    assert set(view.boxes()) == {1, 2, 3} and view.hidden_rejected == 0 and view._hidden_note.text() == ""
+    assert set(view.boxes()) == {1, 2, 3} and view.hidden_rejected == 0 and view.hidden_note == ""
     view.set_candidates([_box(4, ReviewState.REJECTED)])  # the next frame: still shown until H again
     assert set(view.boxes()) == {4}
     assert "hidden" in view.toggle_rejected() and view.boxes() == {}
@@ -212,11 +212,11 @@ def test_a_view_failing_after_the_commit_is_not_a_decision_unsaved(window, qtbot
 
     # Nothing selected: said in the status bar, with the keys that select.
     window.select_candidate(None)
-    window.review._saving(window.session.accept)
+    window.review.saving(window.session.accept)
     assert "No box is selected" in window.statusBar().currentMessage()
     window.session.select_exposure(None)
-    window.review._saving(window.session.accept_exposure)
+    window.review.saving(window.session.accept_exposure)
     assert "X moves through the exposures" in window.statusBar().currentMessage()
     # Any other LookupError is a bug, not "select a box first": it is not swallowed.
     with pytest.raises(KeyError):
-        window.review._saving(lambda: {}["missing"])
+        window.review.saving(lambda: {}["missing"])

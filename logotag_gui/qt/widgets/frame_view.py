@@ -160,6 +160,11 @@ class FrameView(QGraphicsView):
         return self._pixmap.boundingRect()
 
     @property
+    def hidden_note(self) -> str:
+        """What the frame's corner says of the rejected boxes it hides ("" when none is hidden)."""
+        return self._hidden_note.text()
+
+    @property
     def drawing(self) -> bool:
         """B was pressed: the next drag draws a box."""
         return self._draw_mode

@@ -26,7 +26,7 @@ def _two(db):
 
 
 def _stored(session) -> list[tuple[int, int, str]]:
-    with session.repo._session() as s:
+    with session.repo.engine.connect() as s:
         return sorted((a, b, r) for a, b, r in s.execute(
             select(ViewLook.first_frame, ViewLook.last_frame, ViewLook.reviewer)
             .where(ViewLook.video_id == session.video.id)))
