@@ -15,7 +15,7 @@ import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSlider, QToolButton, QVBoxLayout, QWidget
 
-from logotag_gui.core.base.records import Candidate
+from logotag_gui.core.base.records import Candidate, ReviewState
 from logotag_gui.core.review import Changes, ReviewSession, VideoSummary
 from logotag_gui.core.review.exposures import Exposure
 from logotag_gui.qt.table_model import format_time
@@ -69,7 +69,7 @@ class ClipView(QWidget):
         self.timeline.frameClicked.connect(self.go_to)
         self.timeline.exposureClicked.connect(self.exposureClicked)
         self.timeline.edgeDragged.connect(self.edgeDragged)
-        self.thumbs = ThumbLoader()
+        self.thumbs = ThumbLoader(width=640)  # wide enough that a tile's crop of a small logo is legible
         self._thumb_thread = start_in_thread(self.thumbs, "thumb-loader")
         self.thumbs.thumb.connect(self._thumb_ready)
         self.strip.thumbsWanted.connect(
@@ -168,9 +168,24 @@ class ClipView(QWidget):
         self.timeline.set_exposures({b: s.exposures(b) for b in s.brands_on_screen()}, current)
         self._gallery = self._gallery_now()
         if self._gallery is not None:
-            self.strip.show_gallery(self._gallery, every_brand=self.gallery_scope == "clip")
+            firsts = {(e.live or (e.first, e.last))[0]: e.brand for e in self._gallery}
+            self.strip.show_gallery(self._gallery, every_brand=self.gallery_scope == "clip",
+                                    boxes=self._boxes_of(firsts))
+        elif current is not None:
+            self.strip.show_exposure(current, boxes=self._boxes_of(dict.fromkeys(current.span, current.brand)))
         else:
-            self.strip.show_exposure(current)
+            self.strip.show_exposure(None)
+
+    def _boxes_of(self, brand_at: dict[int, str]) -> dict[int, Candidate]:
+        """frame -> the largest box of the brand there that is not rejected: what a tile shows cropped."""
+        s = self.session
+        out: dict[int, Candidate] = {}
+        for f, brand in brand_at.items():
+            boxes = [c for c in s.at_frame(f) if c.final_brand == brand and c.has_box
+                     and c.review.state is not ReviewState.REJECTED] if s is not None else []
+            if boxes:
+                out[f] = max(boxes, key=lambda c: c.final_bbox.area)
+        return out
 
     def _gallery_now(self) -> list[Exposure] | None:
         s = self.session
