@@ -269,3 +269,10 @@ def test_a_grown_audit_sample_never_adds_a_frame_nobody_needs_to_answer(db_url):
     session.complete_view(session.views[2])  # 45-55 looked at, nothing there: settled since the sample was drawn
     added = {f.frame_index for f in audit.extend(8).frames} - drawn
     assert len(added) >= 4 and not added & {45, 50, 55}
+
+
+def test_the_small_sample_quantile_matches_students_t():
+    stats = pytest.importorskip("scipy.stats")
+    for dof in (3, 5, 10, 29, 60, 400):
+        assert ppi.t975(dof) == pytest.approx(stats.t.ppf(0.975, dof), rel=0.01)
+    assert ppi.t975(0) == ppi.Z95
