@@ -29,6 +29,7 @@ from logotag_gui.core.media.video import sample_indices
 from logotag_gui.core.pipeline.backends import ModelCache
 from logotag_gui.core.pipeline.run import run_pipeline
 from logotag_gui.core.store import open_repository
+from logotag_gui.core.vision.text_reading import TextReader
 
 STAGES = ("decode_wait_s", "propose_s", "verify_s", "verify_wait_s", "propagate_s", "store_s")
 
@@ -76,13 +77,19 @@ def main() -> None:
     p.add_argument("--set", action="append", dest="sets", default=None,
                    help='settings to compare, e.g. "detect_every=4" (repeat --set for each; default: the defaults)')
     p.add_argument("--repeat", type=int, default=1, help="runs of each setting (interleaved)")
+    p.add_argument("--ocr-frames", action="store_true",
+                   help="each setting twice: HD frames read by OCR at rapidocr's default size (enlarged to a 736-px "
+                        "short side) and at their own size (long side at most 960, the default)")
     args = p.parse_args()
     truth = load_truth(args.truth)
-    variants = [(text, parse_setting(text)) for text in (args.sets or [""])]
+    sizes = [("ocr default size", False), ("ocr own size", True)] if args.ocr_frames else [("", True)]
+    variants = [(" · ".join(x for x in (text, label) if x), parse_setting(text), own)
+                for text in (args.sets or [""]) for label, own in sizes]
     models = ModelCache()  # loaded once: loading is not what a user waits for on the second clip
-    rows: dict[str, list[dict]] = {text: [] for text, _ in variants}
+    rows: dict[str, list[dict]] = {text: [] for text, _, _ in variants}
     for _ in range(args.repeat):
-        for text, overrides in variants:
+        for text, overrides, own_size in variants:
+            TextReader.frames_at_own_size = own_size
             with tempfile.TemporaryDirectory() as tmp:
                 repo = open_repository(Path(tmp) / "p.sqlite")
                 config = RunConfig(input=args.clip, logos=args.logos, **overrides)

@@ -175,6 +175,9 @@ class TextReader:
     """
 
     _engines: ClassVar[dict[bool, Any]] = {}  # whole_frame -> its engine
+    # Whether an HD frame is detected at its own size (WHOLE_FRAME_DETECTION); bench/bench_run.py --ocr-frames
+    # compares both ways in one process.
+    frames_at_own_size: ClassVar[bool] = True
     _loading = threading.Lock()  # frames are read on several threads: load each engine once
 
     @classmethod
@@ -193,7 +196,8 @@ class TextReader:
 
         image = np.ascontiguousarray(image)
         # A frame smaller than the detection size is still enlarged as rapidocr does (its text is small).
-        at_own_size = whole_frame and max(image.shape[:2]) >= WHOLE_FRAME_DETECTION["Det.limit_side_len"]
+        at_own_size = whole_frame and cls.frames_at_own_size and \
+            max(image.shape[:2]) >= WHOLE_FRAME_DETECTION["Det.limit_side_len"]
         # rapidocr expects BGR; word boxes: where the recogniser placed each word's letters along its line
         result = cls.engine(whole_frame=at_own_size)(np.ascontiguousarray(image[:, :, ::-1]), return_word_box=True)
         quads, texts, scores = (getattr(result, k, None) for k in ("boxes", "txts", "scores"))
