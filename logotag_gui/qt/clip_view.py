@@ -13,7 +13,17 @@ from collections.abc import Callable
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QSlider, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QScrollArea,
+    QSizePolicy,
+    QSlider,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from logotag_gui.core.base.records import Candidate, ReviewState
 from logotag_gui.core.review import Changes, ReviewSession, VideoSummary
@@ -21,10 +31,25 @@ from logotag_gui.core.review.exposures import Exposure
 from logotag_gui.qt.table_model import format_time
 from logotag_gui.qt.widgets.film_strip import FilmStrip
 from logotag_gui.qt.widgets.frame_view import FrameView
-from logotag_gui.qt.widgets.timeline import Timeline
+from logotag_gui.qt.widgets.timeline import MAX_VISIBLE_LANES, MIN_LANES, Timeline, strip_height
 from logotag_gui.qt.workers import FrameLoader, ThumbLoader, start_in_thread
 
 GALLERY_SCOPES: tuple[str | None, ...] = (None, "brand", "clip")  # what G steps through
+MIN_FRAME_SIZE = (240, 135)  # the frame view never shrinks below this: the window's docks give way first
+
+
+def _timeline_area(timeline: Timeline) -> QScrollArea:
+    """The timeline in a scroll area of capped height: each new brand's lane scrolls rather than shrinking the
+    frame (or the lanes, which then were too thin to click between)."""
+    area = QScrollArea()
+    area.setWidget(timeline)
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    area.setMinimumHeight(strip_height(min(2, MIN_LANES)))
+    area.setMaximumHeight(strip_height(MAX_VISIBLE_LANES))
+    area.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
+    return area
 
 
 class ClipView(QWidget):
@@ -55,7 +80,8 @@ class ClipView(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.view, 1)
         layout.addLayout(transport)
-        layout.addWidget(self.timeline)
+        self.timeline_area = _timeline_area(self.timeline)
+        layout.addWidget(self.timeline_area)
         self.strip = FilmStrip()
         self.gallery_scope: str | None = None  # None: the exposure's frames; "brand" or "clip": a gallery (G)
         self._gallery: list[Exposure] | None = None  # what the gallery shows now
@@ -166,6 +192,11 @@ class ClipView(QWidget):
             return
         current = s.current_exposure
         self.timeline.set_exposures({b: s.exposures(b) for b in s.brands_on_screen()}, current)
+        self.timeline_area.updateGeometry()  # one lane more or less: the area's height follows, up to its cap
+        if current is not None and current.brand in self.timeline.lanes:
+            top = int(self.timeline.lane_top(current.brand))
+            self.timeline_area.ensureVisible(0, top + int(self.timeline.lane_height()) // 2, 0,
+                                             int(self.timeline.lane_height()))
         self._gallery = self._gallery_now()
         if self._gallery is not None:
             firsts = {(e.live or (e.first, e.last))[0]: e.brand for e in self._gallery}

@@ -3,23 +3,26 @@
 Pending exposures show the model's word (yes, unsure, no); decided frames show the reviewer's (accepted,
 rejected). The selected exposure is outlined; dragging its left or right end moves its in or out point
 (trimming it, or extending it over frames the detector missed). A click on a bar selects its exposure, a
-click anywhere goes to that frame.
+click anywhere else only goes to that frame (the selection stays: I / O then edit what was selected).
+
+Every lane keeps a usable height (LANE_H) however many brands there are: the strip grows, and the clip view
+shows it in a scroll area of capped height (`MAX_VISIBLE_LANES`), so a click aimed between bars never lands on one.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtCore import QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QPainter, QPen
 from PySide6.QtWidgets import QWidget
 
 from logotag_gui.core.base.records import ExposureState, ReviewState
 from logotag_gui.core.review.exposures import Exposure
 
-LANE_H = 12  # a lane's height with up to ROOMY_LANES brands
-ROOMY_LANES = 8
-NARROW_LANE_H = 9  # beyond ROOMY_LANES: still tall enough for a label
-MIN_LANES, MAX_LANES = 3, 16  # the strip grows with the brands up to this; more brands share it (narrower lanes)
-MIN_LABEL_PX = 7  # below this a lane's label is in its tooltip only
+LANE_H = 14  # every lane's height: 7 px lanes (10 brands) made a click meant to seek select a bar
+BAR_INSET = 2  # a bar is drawn (and hit) this far inside its lane: the lane's edges are empty space
+MIN_LANES = 3  # the strip's height with fewer brands
+MAX_VISIBLE_LANES = 6  # the clip view scrolls the strip beyond this many lanes (the frame keeps its room)
+MIN_LABEL_PX = 7  # the smallest label font
 LABEL_W = 96
 VIEWS_H = 6  # the views lane under the brands' lanes: looked at, audited, not looked at
 VIEW_COLOURS = {"looked": QColor(60, 180, 90), "audited": QColor(120, 200, 235), "not": QColor(95, 95, 105)}
@@ -40,6 +43,11 @@ LEGEND = ("Exposures per brand: blue = model says yes, amber = unsure, purple = 
           "blue = audited in part, grey = nobody looked yet (V visits them).")
 
 
+def strip_height(lanes: int) -> int:
+    """The strip's height for this many lanes, with the views lane under them."""
+    return LANE_H * lanes + 8 + VIEWS_H
+
+
 class Timeline(QWidget):
     frameClicked = Signal(int)
     exposureClicked = Signal(object, int)  # Exposure, the frame clicked
@@ -54,9 +62,12 @@ class Timeline(QWidget):
         self._selected: tuple[str, int] | None = None
         self._drag: tuple[Exposure, str] | None = None
         self._drag_x: float | None = None
-        self.setFixedHeight(LANE_H * MIN_LANES + 8 + VIEWS_H)
+        self.setFixedHeight(strip_height(MIN_LANES))
         self.setMouseTracking(True)
         self.setToolTip(LEGEND)
+
+    def sizeHint(self) -> QSize:
+        return QSize(400, self.height())
 
     def set_clip(self, frame_count: int) -> None:
         self._frame_count = max(1, frame_count)
@@ -65,8 +76,7 @@ class Timeline(QWidget):
     def set_exposures(self, exposures: dict[str, list[Exposure]], selected: Exposure | None) -> None:
         self._lanes = {b: es for b, es in sorted(exposures.items()) if es}
         self._selected = selected.key if selected is not None else None
-        lane_h = LANE_H if len(self._lanes) <= ROOMY_LANES else NARROW_LANE_H
-        height = lane_h * min(MAX_LANES, max(MIN_LANES, len(self._lanes))) + 8 + VIEWS_H
+        height = strip_height(max(MIN_LANES, len(self._lanes)))
         if height != self.height():
             self.setFixedHeight(height)
         self.update()
@@ -104,13 +114,29 @@ class Timeline(QWidget):
         return int(min(max(index, 0), self._frame_count - 1))
 
     def lane_height(self) -> float:
-        """Pixels per brand's lane (narrower with many brands, so every lane keeps a label)."""
-        return min(LANE_H, (self.height() - 8 - VIEWS_H) / max(1, len(self._lanes)))
+        """Pixels per brand's lane: the same with 3 brands or 30 (the strip scrolls instead)."""
+        return LANE_H
+
+    def lane_top(self, brand: str) -> float:
+        """Where a brand's lane starts (tests and the scroll area aim at it)."""
+        return 4 + list(self._lanes).index(brand) * LANE_H
 
     def _lane_at(self, y: float) -> str | None:
-        i = int((y - 4) // self.lane_height())
+        if y < 4:
+            return None
+        i = int((y - 4) // LANE_H)
         names = list(self._lanes)
         return names[i] if 0 <= i < len(names) else None
+
+    def exposure_at(self, x: float, y: float) -> Exposure | None:
+        """The exposure whose bar is drawn under (x, y); None on the empty space around and between bars."""
+        brand = self._lane_at(y)
+        if brand is None or x < LABEL_W:
+            return None
+        within = (y - 4) % LANE_H
+        if not BAR_INSET <= within <= LANE_H - BAR_INSET:
+            return None
+        return next((e for e in self._lanes[brand] if self._bar(e)[0] <= x <= self._bar(e)[1]), None)
 
     def _bar(self, e: Exposure) -> tuple[float, float]:
         step = max(2.0, (self.width() - LABEL_W) / max(1, self._frame_count) * 2)
@@ -154,14 +180,14 @@ class Timeline(QWidget):
         x0, x1 = self._bar(e)
         gap = QColor(base)
         gap.setAlpha(110)
-        p.fillRect(QRectF(x0, y + 2, max(1.0, x1 - x0), max(1.0, lane_h - 4)), gap)
+        p.fillRect(QRectF(x0, y + BAR_INSET + 1, max(1.0, x1 - x0), max(1.0, lane_h - 2 * BAR_INSET - 2)), gap)
         for f, state in e.frame_states.items():
             colour = FRAME_COLOURS.get(state, base)
-            p.fillRect(QRectF(self._x(f) - step / 2, y + 1, step, max(1.0, lane_h - 2)), colour)
+            p.fillRect(QRectF(self._x(f) - step / 2, y + BAR_INSET, step, max(1.0, lane_h - 2 * BAR_INSET)), colour)
         if e.key == self._selected:
             p.setPen(QPen(QColor(255, 255, 255), 1.6))
             p.setBrush(Qt.BrushStyle.NoBrush)
-            p.drawRect(QRectF(x0 - 1, y, max(2.0, x1 - x0 + 2), max(2.0, lane_h - 1)))
+            p.drawRect(QRectF(x0 - 1, y + BAR_INSET - 1, max(2.0, x1 - x0 + 2), max(2.0, lane_h - 2 * BAR_INSET + 2)))
 
     # ---- mouse --------------------------------------------------------------------------------------
     def _edge_at(self, x: float, y: float) -> tuple[Exposure, str] | None:
@@ -184,13 +210,11 @@ class Timeline(QWidget):
             self._drag, self._drag_x = edge, x
             return
         frame = self._frame_at(x)
-        brand = self._lane_at(y)
-        for e in self._lanes.get(brand or "", []):
-            x0, x1 = self._bar(e)
-            if x0 <= x <= x1:
-                self.exposureClicked.emit(e, frame)
-                return
-        self.frameClicked.emit(frame)
+        on_bar = self.exposure_at(x, y)
+        if on_bar is not None:
+            self.exposureClicked.emit(on_bar, frame)
+        else:
+            self.frameClicked.emit(frame)  # empty lane space: seek only, the selection stays
 
     def mouseMoveEvent(self, event) -> None:
         x, y = event.position().x(), event.position().y()
