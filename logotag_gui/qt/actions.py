@@ -1,4 +1,5 @@
-"""Menus, toolbar and keyboard shortcuts of the main window, declared in one table."""
+"""Menus, toolbar and keyboard shortcuts of the main window, made from the commands declared once in
+core/review/commands.py; here only the handlers that need a dialog or glue."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ from PySide6.QtCore import QSettings
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QMenu, QMenuBar, QStatusBar, QToolBar, QWidget
 
-from logotag_gui.core.base.records import DecisionKind
 from logotag_gui.core.review import ReviewSession, VideoSummary
+from logotag_gui.core.review.commands import COMMANDS, MENUS, TOOLBAR_ORDER, Command, sheet_rows
 from logotag_gui.qt.clip_view import ClipView
 from logotag_gui.qt.review_controller import ReviewController
 from logotag_gui.qt.run_controller import RunController
@@ -109,118 +110,85 @@ def _toggle(w: ActionHost, attribute: str, on: bool) -> None:
     w.review.set_option(attribute, on)
 
 
-# name, menu, text, shortcut, needs (project | clip | idle | ""), handler
-ACTIONS: list[tuple[str, str, str, str, str, Callable]] = [
-    ("new", "&File", "New project…", "Ctrl+N", "", _new_project),
-    ("open", "&File", "Open project…", "Ctrl+O", "", _open_project),
-    ("open_url", "&File", "Open shared project (database URL)…", "", "", _open_url),
-    ("add_clips", "&File", "Add clips…", "Ctrl+Shift+O", "project", _add_clips),
-    ("add_images", "&File", "Add image folder…", "", "project", _add_image_folder),
-    ("logos", "&File", "Set logo folder…", "Ctrl+L", "project", _set_logos),
-    ("export_all", "&File", "Export all records…", "Ctrl+E", "project", lambda w: w.export_dialog("all")),
-    ("export_accepted", "&File", "Export accepted detections…", "", "project", lambda w: w.export_dialog("accepted")),
-    ("export_reviewed", "&File", "Export reviewed records (accepted and rejected)…", "Ctrl+Shift+E", "project",
-     lambda w: w.export_dialog("reviewed")),
-    ("report", "&File", "Exposure report (HTML/CSV)…", "Ctrl+Shift+P", "project", lambda w: w.report_dialog()),
-    ("reviewer", "&File", "Reviewer name…", "", "", _reviewer),
-    ("quit", "&File", "Quit", "Ctrl+Q", "", lambda w: w.close()),
-    ("run_clip", "&Run", "Run this clip…", "Ctrl+R", "idle",
-     lambda w: w.runs.run_clips([w.video.id] if w.video else [])),
-    ("run_all", "&Run", "Run all clips…", "Ctrl+Shift+R", "idle", lambda w: w.runs.run_clips(None)),
-    ("cancel", "&Run", "Cancel run", "Ctrl+.", "project", lambda w: w.runs.cancel()),
-    ("accept", "Re&view", "Accept", "A", "clip", lambda w: w.review.decide(DecisionKind.ACCEPT)),
-    ("reject", "Re&view", "Reject", "R", "clip", lambda w: w.review.decide(DecisionKind.REJECT)),
-    ("accept_track", "Re&view", "Accept whole track", "T", "clip",
-     lambda w: w.review.decide_track(DecisionKind.ACCEPT)),
-    ("reject_track", "Re&view", "Reject whole track", "Shift+T", "clip",
-     lambda w: w.review.decide_track(DecisionKind.REJECT)),
-    ("accept_exposure", "Re&view", "Accept exposure", "Shift+A", "clip",
-     lambda w: w.review.decide_exposure(DecisionKind.ACCEPT)),
-    ("reject_exposure", "Re&view", "Reject exposure", "Shift+R", "clip",
-     lambda w: w.review.decide_exposure(DecisionKind.REJECT)),
-    ("accept_gallery", "Re&view", "Accept the exposures in the gallery (the brand's, or every brand's)",
-     "Ctrl+Shift+A", "clip",
-     lambda w: w.review.accept_gallery()),
-    ("set_in", "Re&view", "Exposure starts here (in point)", "I", "clip", lambda w: w.review.move_edge("in")),
-    ("set_out", "Re&view", "Exposure ends here (out point)", "O", "clip", lambda w: w.review.move_edge("out")),
-    ("split", "Re&view", "Split the exposure here", "S", "clip", lambda w: w.review.split_exposure()),
-    ("present", "Re&view", "A brand is on screen here (no box)…", "P", "clip", lambda w: w.review.mark_present()),
-    ("relabel", "Re&view", "Relabel…", "L", "clip", lambda w: w.review.relabel()),
-    ("draw", "Re&view", "Draw a missed box", "B", "clip", _draw),
-    ("follow", "Re&view", "Follow this box through the clip", "E", "clip", lambda w: w.review.follow()),
-    ("find_more", "Re&view", "Find more like this", "M", "clip", lambda w: w.review.find_more()),
-    ("sweep", "Re&view", "This view is complete: on to the next view nobody looked at", "V", "clip",
-     lambda w: w.review.sweep()),
-    ("sweep_skip", "Re&view", "Next view nobody looked at (this one not complete)", "Shift+V", "clip",
-     lambda w: w.review.sweep(complete=False)),
-    ("audit", "Re&view", "Audit sample…", "", "clip", lambda w: w.show_audit_panel()),
-    ("audit_next", "Re&view", "Audit: next frame to answer", "U", "clip", lambda w: w.review.next_audit_frame()),
-    ("audit_confirm", "Re&view", "Audit: confirm this frame's brands", "Ctrl+Return", "clip",
-     lambda w: w.review.confirm_audit_frame()),
-    ("audit_add", "Re&view", "Audit: add a brand on screen…", "Shift+P", "clip",
-     lambda w: w.review.add_audit_brand()),
-    ("calibration", "Re&view", "Calibration from reviews…", "", "project", lambda w: w.show_calibration()),
-    ("undo", "Re&view", "Undo", "Ctrl+Z", "project", lambda w: w.review.undo()),
-    ("redo", "Re&view", "Redo", "Ctrl+Shift+Z", "project", lambda w: w.review.redo()),
-    ("next", "&Navigate", "Next candidate", "J", "clip", lambda w: w.review.navigate(step=1)),
-    ("prev", "&Navigate", "Previous candidate", "K", "clip", lambda w: w.review.navigate(step=-1)),
-    ("next_unreviewed", "&Navigate", "Next unreviewed candidate", "N", "clip",
-     lambda w: w.review.navigate(step=1, unreviewed=True)),
-    ("prev_unreviewed", "&Navigate", "Previous unreviewed candidate", "Shift+N", "clip",
-     lambda w: w.review.navigate(step=-1, unreviewed=True)),
-    ("next_exposure", "&Navigate", "Next exposure to review", "X", "clip",
-     lambda w: w.review.navigate_exposures(1)),
-    ("prev_exposure", "&Navigate", "Previous exposure to review", "Shift+X", "clip",
-     lambda w: w.review.navigate_exposures(-1)),
-    ("next_track", "&Navigate", "Next track", "]", "clip", lambda w: w.review.navigate(step=1, track=True)),
-    ("prev_track", "&Navigate", "Previous track", "[", "clip", lambda w: w.review.navigate(step=-1, track=True)),
-    ("play", "&Navigate", "Play / pause", "Space", "clip", lambda w: w.clip_view.toggle_play()),
-    ("step_fwd", "&Navigate", "Next frame", "Right", "clip", lambda w: w.clip_view.step(1)),
-    ("step_back", "&Navigate", "Previous frame", "Left", "clip", lambda w: w.clip_view.step(-1)),
-    ("sample_fwd", "&Navigate", "Next sampled frame", "Shift+Right", "clip", lambda w: w.clip_view.step_sampled(1)),
-    ("sample_back", "&Navigate", "Previous sampled frame", "Shift+Left", "clip",
-     lambda w: w.clip_view.step_sampled(-1)),
-    ("first", "&Navigate", "First frame", "Home", "clip", lambda w: w.clip_view.go_to(0)),
-    ("last", "&Navigate", "Last frame", "End", "clip", lambda w: w.clip_view.go_to(w.video.frame_count - 1)),
-    ("gallery", "&View", "Film strip: the exposure's frames, the brand's exposures to review, or every brand's",
-     "G", "clip",
-     lambda w: w.clip_view.toggle_gallery()),
-    ("show_rejected", "&View", "Show or hide rejected boxes", "H", "clip",
-     lambda w: w.statusBar().showMessage(w.clip_view.view.toggle_rejected(), 4000)),
-    ("fit", "&View", "Fit frame", "F", "clip", lambda w: w.clip_view.view.fit()),
-    ("zoom_in", "&View", "Zoom in", "+", "clip", lambda w: w.clip_view.view.zoom(1.25)),
-    ("zoom_out", "&View", "Zoom out", "-", "clip", lambda w: w.clip_view.view.zoom(0.8)),
-    ("escape", "&View", "Cancel drawing or following", "Esc", "clip", lambda w: w.cancel_busy()),
-    ("shortcuts", "&Help", "Keyboard shortcuts", "F1", "", lambda w: w.show_shortcuts()),
-    # Audit: the number keys tick or untick the brands listed for the frame shown.
-    *[(f"audit_toggle_{n}", "Re&view", f"Audit: tick or untick brand {n}", str(n), "clip",
-       lambda w, row=n - 1: w.audit_panel.toggle(row)) for n in range(1, 10)],
-]
+def _audit_panel(w: ActionHost) -> None:
+    w.show_audit_panel()
+
+
+def _calibration(w: ActionHost) -> None:
+    w.show_calibration()
+
+
+def _show_rejected(w: ActionHost) -> None:
+    w.statusBar().showMessage(w.clip_view.view.toggle_rejected(), 4000)
+
+
+def _run_clip(w: ActionHost) -> None:
+    w.runs.run_clips([w.video.id] if w.video else [])
+
+
+# The handlers of `call="app:<name>"` commands: those that need a dialog or glue.
+APP_HANDLERS: dict[str, Callable[[ActionHost], None]] = {
+    "new_project": _new_project, "open_project": _open_project, "open_url": _open_url, "add_clips": _add_clips,
+    "add_image_folder": _add_image_folder, "set_logos": _set_logos, "reviewer": _reviewer, "draw": _draw,
+    "audit_panel": _audit_panel, "calibration": _calibration, "show_rejected": _show_rejected,
+    "run_clip": _run_clip,
+}
+
+
+def perform(w: ActionHost, command: Command, *extra: object) -> None:
+    """Run `command` on the window `w` (core/review/commands.py says how `call` is read)."""
+    kwargs = dict(command.kwargs)
+    if command.call.startswith("app:"):
+        APP_HANDLERS[command.call[4:]](w)
+    elif command.call.startswith("verb:"):
+        assistant = w.review.assistant
+        if assistant is None:
+            return
+        verb = getattr(assistant, command.call[5:])
+        done = w.review.saving(verb, w.clip_view.current, *command.args, *extra, **kwargs)
+        if done is not None and command.done:
+            w.statusBar().showMessage(command.done, 4000)
+    else:
+        target: object = w
+        for part in command.call.split("."):
+            target = getattr(target, part)
+        target(*command.args, *extra, **kwargs)  # type: ignore[operator]
+
+
 # Review options, on by default: (name, text, controller attribute)
 TOGGLES = [("follow_drawn", "Follow drawn and tightened boxes through the clip", "follow_drawn"),
            ("learn", "Learn from decisions while reviewing", "learn")]
-TOOLBAR = ["open", "add_clips", "logos", "run_clip", "cancel", "next_exposure", "accept_exposure", "reject_exposure",
-           "present", "draw", "accept", "reject", "undo", "redo", "export_reviewed"]
-SHORTCUT_SHEET = [(QKeySequence(s).toString(QKeySequence.SequenceFormat.NativeText), text.rstrip("…"))
-                  for _, _, text, s, _, _ in ACTIONS if s]
+SHORTCUT_SHEET = [(" / ".join(QKeySequence(k).toString(QKeySequence.SequenceFormat.NativeText) if k != "1-9"
+                              and " " not in k else k for k in keys.split(" / ")), text)
+                  for keys, text in sheet_rows()]
+
+
+def _action(w: ActionHost, command: Command, shortcut: str, text: str, *extra: object) -> QAction:
+    action = QAction(text, w.window())
+    action.setObjectName(command.name if not extra else f"{command.name}_{extra[0]}")
+    if shortcut:
+        action.setShortcut(QKeySequence(shortcut))
+        action.setToolTip(f"{text} ({shortcut})")
+    action.needs = command.needs  # type: ignore[attr-defined]
+    action.triggered.connect(lambda _=False, c=command, e=extra: perform(w, c, *e))
+    w.addAction(action)  # shortcuts work wherever focus is in the window
+    return action
 
 
 def build_actions(w: ActionHost) -> dict[str, QAction]:
     actions: dict[str, QAction] = {}
-    menus = {}
-    for name, menu, text, shortcut, needs, handler in ACTIONS:
-        action = QAction(text, w.window())
-        action.setObjectName(name)
-        if shortcut:
-            action.setShortcut(QKeySequence(shortcut))
-            action.setToolTip(f"{text} ({shortcut})")
-        action.needs = needs  # type: ignore[attr-defined]
-        action.triggered.connect(lambda _=False, h=handler: h(w))
-        if menu not in menus:
-            menus[menu] = w.menuBar().addMenu(menu)
-        menus[menu].addAction(action)
-        w.addAction(action)  # shortcuts work wherever focus is in the window
-        actions[name] = action
+    menus = {menu: w.menuBar().addMenu(menu) for menu in MENUS}
+    for command in COMMANDS:
+        if command.is_gesture or not command.call:
+            continue
+        if command.key == "1-9":  # nine window shortcuts (row n of the audit panel), not nine menu items
+            for n, digit in enumerate(command.digits):
+                actions[f"{command.name}_{n}"] = _action(w, command, digit, f"{command.text} (row {digit})", n)
+            continue
+        action = _action(w, command, command.key, command.text)
+        if command.in_menu:
+            menus[command.menu].addAction(action)
+        actions[command.name] = action
     menus["Re&view"].addSeparator()
     for name, text, attribute in TOGGLES:
         toggle = QAction(text, w.window())
@@ -234,7 +202,7 @@ def build_actions(w: ActionHost) -> dict[str, QAction]:
     recent.aboutToShow.connect(lambda: _fill_recent(w, recent))
     toolbar = w.addToolBar("Main")
     toolbar.setObjectName("main-toolbar")
-    for name in TOOLBAR:
+    for name in TOOLBAR_ORDER:
         toolbar.addAction(actions[name])
     return actions
 

@@ -24,6 +24,7 @@ from logotag_gui.core.base.records import BBox, Candidate, DecisionKind, ReviewS
 from logotag_gui.core.media.shots import shot_cuts
 from logotag_gui.core.media.views import View, find_views
 from logotag_gui.core.pipeline.follow import FollowedBox, FollowResult, FollowSettings, follow_box
+from logotag_gui.core.review.commands import key, keys
 from logotag_gui.core.review.exposures import Exposure
 from logotag_gui.core.review.learning import Learner, Lessons, brands_taught
 from logotag_gui.core.review.session import ReviewSession
@@ -248,8 +249,8 @@ class ReviewAssistant:
             if quiet:
                 return
             stops = "; ".join(f"{way}: {why}" for way, why in result.stops.items())
-            self._notify(Notice(f"Followed {seed.final_brand}: {len(added)} boxes on its track (T accepts the "
-                                f"track, Shift+A the exposure) — {stops}" if added else
+            self._notify(Notice(f"Followed {seed.final_brand}: {len(added)} boxes on its track ({key('accept_track')} "
+                                f"accepts the track, {key('accept_exposure')} the exposure) — {stops}" if added else
                                 f"Nothing to add by following this box — {stops}", 10))
 
         text = "" if quiet else f"Following the {c.final_brand} box through the clip…"
@@ -275,7 +276,8 @@ class ReviewAssistant:
                 return
             if result is None:
                 self._notify(Notice(f"{brand} counted on screen at frame {frame} without a box: its mark was not "
-                                    "found there (B draws one, I and O move the exposure's ends)", 8))
+                                    f"found there ({key('draw')} draws one, {keys('set_in', 'set_out')} move the "
+                                    "exposure's ends)", 8))
                 return
             added = session.add_followed(seed, result, join=join)
             self.totals.followed += sum(1 for a in added if a.method == "tracked")
