@@ -27,6 +27,8 @@ from PySide6.QtWidgets import (
     QTableView,
     QTreeWidget,
     QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
 )
 
 from logotag_gui.core.base.errors import LogoTagError
@@ -45,6 +47,7 @@ from logotag_gui.qt.table_model import CandidateTableModel
 from logotag_gui.qt.widgets.audit_panel import AuditPanel
 from logotag_gui.qt.widgets.exposure_panel import ExposurePanel
 from logotag_gui.qt.widgets.learned_views import LearnedViewsPanel
+from logotag_gui.qt.widgets.message_bar import MessageBar
 from logotag_gui.qt.widgets.review_panel import ReviewPanel
 from logotag_gui.qt.workers import TaskSignals, run_in_background
 
@@ -72,7 +75,8 @@ class MainWindow(QMainWindow):
         self._logos_root: Path | None = None  # threads that outlived their wait: kept alive, never dropped
 
         self.clip_view = ClipView()
-        self.setCentralWidget(self.clip_view)
+        self.setStatusBar(MessageBar())
+        self.setCentralWidget(_with_banner(self.clip_view, self.message_bar.banner))
         self.panel = ReviewPanel()
         self.table_model = CandidateTableModel(self)
         self.table = QTableView()
@@ -129,6 +133,13 @@ class MainWindow(QMainWindow):
         self.actions_by_name: dict[str, QAction] = build_actions(self)
         self._connect()
         self.update_enabled()
+
+    @property
+    def message_bar(self) -> MessageBar:
+        """The status bar: its messages yield their width to the meter, the whole text in a banner and a log."""
+        bar = self.statusBar()
+        assert isinstance(bar, MessageBar)
+        return bar
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
@@ -531,6 +542,17 @@ def _project_key(url: str) -> str:
     import hashlib
 
     return hashlib.sha256(url.encode()).hexdigest()[:16]
+
+
+def _with_banner(centre: QWidget, banner: QWidget) -> QWidget:
+    """The clip view with the status bar's banner under it (a long message, shown whole while it lasts)."""
+    box = QWidget()
+    layout = QVBoxLayout(box)
+    layout.setContentsMargins(0, 0, 0, 0)
+    layout.setSpacing(0)
+    layout.addWidget(centre, 1)
+    layout.addWidget(banner)
+    return box
 
 
 def _scrolling(panel) -> QScrollArea:

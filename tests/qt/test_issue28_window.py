@@ -5,8 +5,11 @@ beside its own box, the window's layout forgotten, the log's lines without their
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 from PySide6.QtCore import QPoint, Qt
+from PySide6.QtWidgets import QLabel
 
 from logotag_gui.core.base.records import ReviewState
 from logotag_gui.core.review.exposures import Exposure
@@ -59,3 +62,38 @@ def test_a_click_on_a_bar_selects_it_and_one_past_its_end_only_seeks(qtbot):
     assert [b for b, _ in selections] == ["Brand03"] and seeks == []
     seeks, selections = _clicks(qtbot, timeline, int(timeline.width() * 0.8), middle)
     assert selections == [] and len(seeks) == 1
+
+
+# ---- item 6: a long status message and the meter, both readable at 1366 px -------------------------------------
+LONG_MESSAGE = ("Model 'lmms-lab/llava-onevision-qwen2-0.5b-ov-hf' is not in the local Hugging Face cache: this run "
+                "uses the offline backends (keypoints and OCR) instead; download the model with `logotag models "
+                "fetch` to verify with it, or choose another verifier in the run dialog")
+
+
+def _shown_whole(label: QLabel, text: str) -> bool:
+    """The label is on screen and shows all of `text` (on one line, or wrapped within its height)."""
+    if not label.isVisible() or label.text() != text:
+        return False
+    if label.wordWrap():
+        return label.heightForWidth(label.contentsRect().width()) <= label.height() + 1
+    return label.fontMetrics().horizontalAdvance(text) <= label.contentsRect().width()
+
+
+def _open_ran(window, qtbot, tmp_path, ran_project):
+    shutil.copy(ran_project, tmp_path / "p.sqlite")
+    assert window.open_project(str(tmp_path / "p.sqlite"))
+    qtbot.waitUntil(lambda: window.session is not None and len(window.session) > 0, timeout=10_000)
+
+
+def test_a_long_message_and_the_meter_are_both_readable_at_1366_px(window, qtbot, tmp_path, ran_project):
+    window.resize(1366, 740)
+    _open_ran(window, qtbot, tmp_path, ran_project)
+    assert window.meter.text()
+    window.statusBar().showMessage(LONG_MESSAGE, 15000)
+    qtbot.wait(50)
+    labels = window.findChildren(QLabel)
+    qtbot.waitUntil(lambda: any(_shown_whole(label, LONG_MESSAGE) for label in labels), timeout=2000)
+    assert _shown_whole(window.meter, window.meter.text())
+    assert window.statusBar().currentMessage() == LONG_MESSAGE
+    window.statusBar().clearMessage()
+    assert not any(_shown_whole(label, LONG_MESSAGE) for label in labels)  # the banner goes with its message
