@@ -15,7 +15,7 @@ TORCH_INDEX ?= $(CPU_INDEX)
 XCB_LIBS = libxcb-cursor.so.0 libxcb-icccm.so.4 libxcb-keysyms.so.1 libxkbcommon-x11.so.0
 XCB_PACKAGES = libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 libxcb-shape0 libxcb-randr0 libxcb-xinerama0 libxkbcommon-x11-0
 
-.PHONY: setup demo test test-all lint bench clean constraints
+.PHONY: setup demo test test-core test-all lint bench clean constraints
 
 setup: $(STAMP)
 
@@ -42,6 +42,10 @@ demo: $(STAMP)
 # `test-all` runs them too, as CI does.
 test: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -m "not slow"
+
+# The inner loop: the headless core's quick tests only (no Qt, no end-to-end runs).
+test-core: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow and not gui" tests/core -q
 
 test-all: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest

@@ -121,6 +121,10 @@ class RunConfig:
                                 "new group at every shot cut) and follow every detection to the frames between; 1: "
                                 "detect on every sampled frame", label="Detect on one sampled frame in:", lo=1, hi=16,
                                 step=1)
+    keyframe_move: float = setting(0.0, "with detect_every above 1, a new keyframe also where the camera has moved "
+                                   "this share of the frame since the last one (registration, as the review's "
+                                   "views); 0: every detect_every frames only",
+                                   label="New keyframe when the camera moved:", lo=0, hi=1)
 
     def as_dict(self) -> dict[str, object]:
         return dataclasses.asdict(self)

@@ -60,6 +60,10 @@ class ViewSplitter:
         self._window = cv2.createHanningWindow(THUMB, cv2.CV_32F)
         self._offset = np.zeros(2)  # the camera's shift since the view began, in thumbnail pixels
 
+    def restart(self) -> None:
+        """The shift counts from the last frame fed (a new group began there for another reason)."""
+        self._offset[:] = 0
+
     def __call__(self, gray: np.ndarray, *, cut: bool = False) -> bool:
         thumb = cv2.resize(gray, THUMB, interpolation=cv2.INTER_AREA).astype(np.float32)
         previous, self._previous = self._previous, thumb

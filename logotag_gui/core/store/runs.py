@@ -71,11 +71,15 @@ def _run_record(r: Run) -> RunRecord:
 # Settings that change how fast or where a run works, not what it finds.
 RESULT_NEUTRAL = frozenset({"start_frame", "end_frame", "device", "batch_frames", "workers", "vlm_concurrency",
                             "overlap"})
+# Settings added after runs were stored, with the default that reproduces those runs: at that default they are left
+# out of the key, so a run stored before they existed is still found done (or resumable) with the same settings.
+ADDED_LATER = {"keyframe_move": 0.0}
 
 
 def config_key(config: dict) -> str:
     """Hash of the settings that change results (not the frame range: a resume may extend it)."""
-    keep = {k: v for k, v in config.items() if k not in RESULT_NEUTRAL}
+    keep = {k: v for k, v in config.items()
+            if k not in RESULT_NEUTRAL and not (k in ADDED_LATER and v == ADDED_LATER[k])}
     return hashlib.sha256(json.dumps(keep, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
 

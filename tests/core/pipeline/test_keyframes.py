@@ -26,6 +26,24 @@ def test_groups_of_k_start_again_at_every_cut():
     assert got == [[0, 5, 10], [15, 20], [25, 30, 35], [40, 45]]
 
 
+def _panned(width: int, shift: int) -> np.ndarray:
+    """A 320x180 window onto a wide textured scene, moved `shift` pixels right."""
+    rng = np.random.default_rng(7)
+    scene = cv2.GaussianBlur(rng.integers(0, 256, size=(180, width, 3), dtype=np.uint8), (5, 5), 0)
+    return np.ascontiguousarray(scene[:, shift:shift + 320])
+
+
+def test_a_moving_camera_starts_a_new_group_and_a_still_one_keeps_its_group():
+    pan = [_frame(i * 5, _panned(2000, 48 * i)) for i in range(12)]  # 15% of the frame per sampled frame
+    still = [_frame(60 + i * 5, _panned(2000, 48 * 11)) for i in range(12)]
+    got = [[f.index for f in g] for g in groups(pan + still, k=8, cuts=[], move_share=0.25)]
+    sizes = [len(g) for g in got]
+    # moved over a quarter of the frame every second frame: a new group; then a still camera: groups of k
+    assert sizes == [2, 2, 2, 2, 2, 8, 6]
+    assert [[f.index for f in g] for g in groups(pan, k=8, cuts=[])] == [[0, 5, 10, 15, 20, 25, 30, 35],
+                                                                         [40, 45, 50, 55]]  # without: groups of k
+
+
 def test_the_keyframe_is_the_sharpest_of_its_group():
     rng = np.random.default_rng(1)
     sharp = rng.integers(0, 256, size=(180, 320, 3), dtype=np.uint8)
