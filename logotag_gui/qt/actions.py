@@ -144,7 +144,8 @@ def perform(w: ActionHost, command: Command, *extra: object) -> None:
         assistant = w.review.assistant
         if assistant is None:
             return
-        verb = getattr(assistant, command.call[5:])
+        name = command.call[5:]  # the assistant's verb (it learns from the step) or else the session's
+        verb = getattr(assistant, name, None) or getattr(assistant.session, name)
         done = w.review.saving(verb, w.clip_view.current, *command.args, *extra, **kwargs)
         if done is not None and command.done:
             w.statusBar().showMessage(command.done, 4000)

@@ -2,8 +2,9 @@
 
 The app's menus, toolbar and shortcuts (qt/actions.py), the F1 sheet, the key hints in messages (`key`, `keys`)
 and README's keyboard table (`markdown_table`, held to README by tests/qt/test_shortcuts_doc.py) are all made from
-`COMMANDS`. A new review key is one `Command` here plus its verb on the review assistant (core/review/assistant.py):
-`call="verb:<method>"` runs `assistant.<method>(frame shown, *args, **kwargs)` as one saved step and says `done`
+`COMMANDS`. A new review key is one `Command` here plus its verb on the review session (core/review/session.py):
+`call="verb:<method>"` runs `<method>(frame shown, *args, **kwargs)` of the review assistant where it has one (it
+learns from the step: core/review/assistant.py), else of the session, as one saved step, and says `done`
 (docs/development.md has a worked example).
 
 Runs are found by name on the window (`call="review.decide"` is `window.review.decide(*args, **kwargs)`); the
