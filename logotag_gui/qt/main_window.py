@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from logotag_gui.core.base.errors import LogoTagError
-from logotag_gui.core.base.records import Candidate, DecisionKind
+from logotag_gui.core.base.records import Candidate, DecisionKind, ReviewState
 from logotag_gui.core.media.video import distinct_names
 from logotag_gui.core.review import Project, ReviewSession, VideoSummary
 from logotag_gui.core.review.figure import clip_figure
@@ -370,7 +370,22 @@ class MainWindow(QMainWindow):
         self.audit_panel.frames.setFocus()
 
     def show_audit_frame(self, index: int) -> None:
-        self.audit_panel.show_frame(self.review.audit, index, self.project.brands() if self.project else [])
+        audit = self.review.audit
+        likely = self.likely_brands(index) if audit is not None and index in audit.frames else []
+        self.audit_panel.show_frame(audit, index, self.project.brands() if self.project else [], likely)
+
+    def likely_brands(self, index: int) -> list[str]:
+        """The brands the run proposed in this clip, nearest this frame first (what an audit answer most likely
+        ticks besides what is counted there): the audit panel lists them before the rest of the dictionary."""
+        session = self.session
+        if session is None:
+            return []
+        nearest: dict[str, int] = {}
+        for c in session.candidates:
+            if c.review.state is not ReviewState.REJECTED:
+                distance = abs(c.frame.index - index)
+                nearest[c.final_brand] = min(distance, nearest.get(c.final_brand, distance))
+        return sorted(nearest, key=lambda brand: (nearest[brand], brand))
 
     def refresh_panel(self) -> None:
         self.panel.show_exposure(self.session.current_exposure if self.session else None)

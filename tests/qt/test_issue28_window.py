@@ -97,3 +97,74 @@ def test_a_long_message_and_the_meter_are_both_readable_at_1366_px(window, qtbot
     assert window.statusBar().currentMessage() == LONG_MESSAGE
     window.statusBar().clearMessage()
     assert not any(_shown_whole(label, LONG_MESSAGE) for label in labels)  # the banner goes with its message
+
+
+# ---- item 4: the audit panel: likely brands first, a filter, and a panel that fits 1366 px ---------------------
+DICTIONARY = ["Aquila", "Bolt", "Cobalt", "Dune", "Ember", "Fennel", "Garnet", "Helix", "Ion", "Jade", "Kite",
+              "Norvik"]
+
+
+@pytest.fixture
+def audited(window, tmp_path, demo_clip):
+    """The demo clip with Norvik proposed on frames 0-25 and Aquila on 40, in a dictionary of 12 brands, and an
+    audit sample of every sampled frame."""
+    from logotag_gui.core.base.records import VerdictState
+    from tests.seeded import seeded_project
+
+    repo, _vid = seeded_project(tmp_path / "p.sqlite", [(f, 100, "Norvik", 0, VerdictState.YES) for f in
+                                                        range(0, 30, 5)] + [(40, 300, "Aquila", None, VerdictState.NO)],
+                                path=str(demo_clip[0]))
+    repo.sync_brands({}, {f"{b}.png": (b, b.lower()) for b in DICTIONARY})
+    repo.close()
+    assert window.open_project(str(tmp_path / "p.sqlite"))
+    window.review.set_option("learn", False)
+    window.review.draw_audit(12)
+    return window
+
+
+def _on_audit_frame(window, qtbot, frame: int):
+    window.clip_view.go_to(frame)
+    qtbot.waitUntil(lambda: window.audit_panel.frame == frame, timeout=3000)
+    return window.audit_panel
+
+
+def test_the_audit_lists_the_brands_proposed_nearest_the_frame_first(audited, qtbot):
+    panel = _on_audit_frame(audited, qtbot, 55)  # nothing counted here: Aquila was proposed 15 frames before
+    assert panel.visible_brands()[:2] == ["Aquila", "Norvik"]  # alphabetically Norvik was 12th: out of 1-9's reach
+    assert panel.visible_brands()[2:] == sorted(set(DICTIONARY) - {"Aquila", "Norvik"})
+    panel.toggle(1)  # the number key 2
+    assert panel.checked() == ["Norvik"]
+    panel = _on_audit_frame(audited, qtbot, 5)  # Norvik counted here: ticked and first
+    assert panel.visible_brands()[0] == "Norvik" and panel.checked() == ["Norvik"]
+
+
+def test_typing_filters_the_audit_brands_and_numbers_what_is_shown(audited, qtbot):
+    panel = _on_audit_frame(audited, qtbot, 55)
+    qtbot.keyClicks(panel.filter, "fen")
+    assert panel.visible_brands() == ["Fennel"]
+    panel.toggle(0)  # the number key 1: the first row shown
+    assert panel.checked() == ["Fennel"]
+    panel.filter.clear()
+    assert len(panel.visible_brands()) == len(DICTIONARY) and panel.checked() == ["Fennel"]
+    qtbot.keyClicks(panel.filter, "ki")
+    qtbot.keyClick(panel.filter, Qt.Key.Key_Return)  # Enter ticks the first match and clears the filter
+    assert sorted(panel.checked()) == ["Fennel", "Kite"] and panel.filter.text() == ""
+
+
+def test_the_audit_panel_fits_the_side_dock_at_1366_px(window, qtbot):
+    from PySide6.QtWidgets import QPushButton, QTableWidgetItem
+
+    window.resize(1366, 740)
+    window.audit_dock.show()
+    window.audit_dock.raise_()
+    panel = window.audit_panel
+    table = panel.table
+    table.setRowCount(2)
+    for r, row in enumerate([("Norvik", "123.4", "12.3", "120.0"), ("total", "1234.5", "45.6", "1200.0")]):
+        for col, text in enumerate(row):
+            table.setItem(r, col, QTableWidgetItem(text))
+    qtbot.wait(100)
+    assert panel.minimumSizeHint().width() <= window.width() // 4  # it no longer widens the dock past the review's
+    for button in panel.findChildren(QPushButton):
+        assert button.sizeHint().width() <= button.width(), button.text()  # "Draw sa…" no more
+    assert table.horizontalHeader().length() <= table.viewport().width()  # every column shown
