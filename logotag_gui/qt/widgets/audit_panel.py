@@ -207,9 +207,10 @@ def unticked_order(brands: list[str], likely: list[str], ticked: frozenset[str] 
 def _estimate_table() -> QTableWidget:
     """Brand, seconds, interval and the model's figure: the brand's column takes what the others leave."""
     table = QTableWidget(0, len(COLUMNS))
-    table.setHorizontalHeaderLabels(COLUMNS)
-    for col, tip in enumerate(COLUMN_TIPS):
-        table.horizontalHeaderItem(col).setToolTip(tip)
+    for col, (name, tip) in enumerate(zip(COLUMNS, COLUMN_TIPS, strict=True)):
+        item = QTableWidgetItem(name)
+        item.setToolTip(tip)
+        table.setHorizontalHeaderItem(col, item)
     header = table.horizontalHeader()
     header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
     header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
