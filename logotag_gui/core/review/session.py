@@ -55,6 +55,9 @@ class ReviewSession(ExposureReview, SweepReview):
         self._decided_at_fit = 0
         self._undo: deque[Step] = deque(maxlen=undo_limit)
         self._redo: list[Step] = []
+        self._writing: Callable[[ReviewEdit], EditResult] | None = None  # an undo's or redo's open transaction
+        # candidate id -> the step that drew or tightened it: what a follow of it joins (one undo takes back both)
+        self._seeds: dict[int, Step] = {}
         self._listeners: list[Listener] = []
         self._by_id: dict[int, Candidate] = {}
         self._order: list[tuple] = []  # review-order keys, sorted
@@ -168,7 +171,9 @@ class ReviewSession(ExposureReview, SweepReview):
 
     # ---- absorbing what the store wrote ---------------------------------------------------------------
     def write(self, edit: ReviewEdit) -> EditResult:
-        """One review edit in one transaction (what a step calls)."""
+        """One review edit in one transaction (what a step calls); inside an undo or redo, in that one's."""
+        if self._writing is not None:
+            return self._writing(edit)
         return self.repo.apply_edit(edit, video_id=self.video.id, reviewer=self.reviewer)
 
     def _absorb(self, result: EditResult) -> Changes:
@@ -298,7 +303,10 @@ class ReviewSession(ExposureReview, SweepReview):
         c = self._target(c)
         text = {DecisionKind.RELABEL: f"Relabel to {brand}", DecisionKind.BOX_EDIT: "Edit box"}.get(
             kind, f"{kind.value.title()} {c.final_brand}")
-        self._run(Step(text, ReviewEdit(decide=(Decision((c.stored_id,), kind, brand, bbox),))))
+        step = Step(text, ReviewEdit(decide=(Decision((c.stored_id,), kind, brand, bbox),)))
+        self._run(step)
+        if kind is DecisionKind.BOX_EDIT:  # what follows the tightened box is undone with the tightening
+            self._seeds[c.stored_id] = step
         done = self._by_id[c.stored_id]
         if advance:
             self._advance(done)
@@ -322,8 +330,11 @@ class ReviewSession(ExposureReview, SweepReview):
         self.last_brand = brand
         track_id = self.repo.reserve_track_ids(self.video.id)
         drawn = Candidate(self.frame_ref(frame_index), bbox, brand, 1.0, MANUAL, track_id=track_id)
-        changes = self._run(Step(f"Add {brand} box", ReviewEdit(add_decided=((drawn, DecisionKind.ADDED),))))
+        step = Step(f"Draw a {brand} box at {self._when(frame_index)}",
+                    ReviewEdit(add_decided=((drawn, DecisionKind.ADDED),)))
+        changes = self._run(step)
         added = changes.added[0]
+        self._seeds[added.stored_id] = step  # the boxes followed from it are undone and redone with it
         self.select(added.id)
         return added
 
@@ -336,10 +347,16 @@ class ReviewSession(ExposureReview, SweepReview):
         reviewer marked the brand on screen (a presence), the box found is stored accepted: it gives the presence its
         size and place. `accept`: the reviewer already said the brand is on screen there (an extended exposure): the
         boxes are stored accepted. `join`: the step this follows up (an exposure accepted or extended, a brand marked
-        on screen): undone and redone with it, and nothing is added where it was undone meanwhile."""
-        if join is not None and not any(step is join for step in self._undo):
-            return []
+        on screen; a drawn or tightened box's own step where `join` is None): undone and redone with it, and nothing
+        is added where it was undone meanwhile (what lands after its seed was taken back is dropped)."""
         seed = self._target(seed)
+        if join is None:  # a drawn or tightened box: its follow is one step with it while that can be undone
+            made = self._seeds.get(seed.stored_id)
+            if made is not None and any(step is made for step in self._redo):
+                return []  # the tightening was taken back meanwhile: what followed the box it gave is dropped
+            join = made if made is not None and any(step is made for step in self._undo) else None
+        elif not any(step is join for step in self._undo):
+            return []
         track_id = seed.track_id
         if track_id is None:  # a model box without a track: give it one
             track_id = self.repo.reserve_track_ids(self.video.id)
@@ -379,7 +396,8 @@ class ReviewSession(ExposureReview, SweepReview):
                           add_decided=tuple((c, DecisionKind.ACCEPT) for c, a in zip(proposed, accepted, strict=True)
                                             if a),
                           retrack=retrack, decide=(Decision(tuple(replace), DecisionKind.REJECT),) if replace else ())
-        step = Step(f"Follow {brand} ({len(proposed) + len(retrack)} boxes)", edit)
+        n = len(proposed) + len(retrack)
+        step = Step(f"Follow {brand} ({n} box{'es' if n != 1 else ''})", edit)
         if join is None:
             changes = self._run(step)
         else:
@@ -399,11 +417,16 @@ class ReviewSession(ExposureReview, SweepReview):
 
     @property
     def undo_text(self) -> str:
-        return self._undo[-1].text if self._undo else ""
+        """What the next undo takes back, with what followed it up ("Draw a redbull box at 12.5 s (and its 14
+        followed boxes)")."""
+        return describe(self._undo[-1]) if self._undo else ""
 
     @property
     def redo_text(self) -> str:
-        return self._redo[-1].text if self._redo else ""
+        return describe(self._redo[-1]) if self._redo else ""
+
+    def _when(self, frame_index: int) -> str:
+        return f"{self.frame_ref(frame_index).t:.1f} s" if self.video.kind == "video" else f"image {frame_index}"
 
     @property
     def last_step(self) -> Step | None:
@@ -411,24 +434,127 @@ class ReviewSession(ExposureReview, SweepReview):
         return self._undo[-1] if self._undo else None
 
     def undo(self) -> Changes:
+        """Take back the last step and what followed it up, in one transaction: a failure leaves the project, the
+        session and both stacks as they were."""
         if not self._undo:
             return Changes()
-        step = self._undo.pop()
-        changes = Changes(history=True)
-        for later in reversed(step.then):
-            changes |= self._absorb(later.undo(self))
-        changes |= self._absorb(step.undo(self))
+        step = self._undo[-1]
+        results = self._in_one_transaction(lambda unit: [later.undo(unit) for later in reversed(_all_then(step))]
+                                           + [step.undo(unit)])
+        self._undo.pop()
         self._redo.append(step)
+        changes = Changes(history=True)
+        for result in results:
+            changes |= self._absorb(result)
+        if self.current_id is None:  # the box undone is gone: the one whose decision came back is selected
+            back = next((c for c in (self.get(c.stored_id) for c in results[-1].changed)
+                         if c is not None and c.has_box), None)
+            if back is not None:
+                self.current_id = back.stored_id
+                changes |= Changes(selection=True)
         self._emit(changes)
         return changes
 
     def redo(self) -> Changes:
+        """Do the last undone step and its follow-ups again, in one transaction. What they add is stored under new
+        ids: every step that names those candidates (its follow-ups, the steps to redo after it, the inverses
+        below it) is told the new ids, and the step's own candidate is selected again."""
         if not self._redo:
             return Changes()
-        step = self._redo.pop()
-        changes = self._absorb(step.do(self)) | Changes(history=True)
-        for later in step.then:
-            changes |= self._absorb(later.do(self))
+        step = self._redo[-1]
+        steps = [step, *_all_then(step)]
+        every = [x for top in (*self._undo, *self._redo) if top is not step for x in (top, *_all_then(top))]
+        kept = [(x, x.edit, x.inverse) for x in steps]
+        renamed: dict[int, int] = {}
+
+        def do_all(unit: _Unit) -> list[EditResult]:
+            results = []
+            for x in steps:
+                made_before = x.inverse.delete  # what it added when it was done last: the same rows, in order
+                x.edit = x.edit.renamed(renamed)
+                result = x.do(unit)
+                renamed.update((old, c.stored_id) for old, c in zip(made_before, result.added, strict=False)
+                               if old != c.stored_id)
+                results.append(result)
+            return results
+
+        try:
+            results = self._in_one_transaction(do_all)
+        except BaseException:
+            for x, edit, inverse in kept:
+                x.edit, x.inverse = edit, inverse
+            raise
+        for x in every:
+            x.edit, x.inverse = x.edit.renamed(renamed), x.inverse.renamed(renamed)
+        if self.current_id in renamed:
+            self.current_id = renamed[self.current_id]
+        self._seeds = {renamed.get(i, i): made for i, made in self._seeds.items()}
+        self._redo.pop()
         self._undo.append(step)
+        changes = Changes(history=True)
+        for result in results:
+            changes |= self._absorb(result)
+        own = [c for c in (*results[0].added, *results[0].changed) if c.has_box and c.stored_id in self._by_id]
+        if own:  # the redone box selected, as it was when the step was done
+            self.current_id = own[0].stored_id
+            e = self.exposure_of(own[0])
+            self.current_exposure_key = e.key if e is not None else None
+            changes |= Changes(selection=True)
         self._emit(changes)
         return changes
+
+    def _in_one_transaction(self, work: Callable[[_Unit], list[EditResult]]) -> list[EditResult]:
+        """`work(unit)` writes its steps through `unit` (a StepTarget) in one transaction; the session absorbs
+        nothing until it is committed."""
+        if self._writing is not None:
+            raise RuntimeError("an undo or redo is already being written")
+        with self.repo.edit_transaction(video_id=self.video.id, reviewer=self.reviewer) as write:
+            self._writing = write
+            try:
+                return work(_Unit(self))
+            finally:
+                self._writing = None
+
+
+def describe(step: Step) -> str:
+    """The step as the reviewer made it, with the boxes LogoTag added or moved to follow it up."""
+    later = _all_then(step)
+    boxes = sum(len(x.edit.add) + len(x.edit.add_decided) + len(x.edit.retrack) for x in later)
+    if not later:
+        return step.text
+    return f"{step.text} (and its {boxes} followed box{'es' if boxes != 1 else ''})"
+
+
+def _all_then(step: Step) -> list[Step]:
+    """The step's follow-ups, theirs after each, in the order they were done."""
+    return [x for later in step.then for x in (later, *_all_then(later))]
+
+
+class _Unit:
+    """What the steps of one undo or redo see of the session: as the writes before them in the same transaction
+    left it (the session itself absorbs them once they are committed)."""
+
+    def __init__(self, session: ReviewSession) -> None:
+        self.session, self.reviewer = session, session.reviewer
+        self._seen: dict[int, Candidate | None] = {}
+        self._splits: dict[tuple[str, int], bool] = {}
+        self._looks: dict[tuple[int, int], bool] = {}
+
+    def get(self, candidate_id: int | None) -> Candidate | None:
+        if candidate_id in self._seen:
+            return self._seen[candidate_id]
+        return self.session.get(candidate_id)
+
+    def has_split(self, brand: str, frame: int) -> bool:
+        return self._splits.get((brand, frame), self.session.has_split(brand, frame))
+
+    def has_look(self, first: int, last: int) -> bool:
+        return self._looks.get((first, last), self.session.has_look(first, last))
+
+    def write(self, edit: ReviewEdit) -> EditResult:
+        result = self.session.write(edit)
+        self._seen.update({i: None for i in result.removed})
+        self._seen.update({c.stored_id: c for c in (*result.added, *result.changed)})
+        self._splits.update({sp: False for sp in edit.remove_splits} | {sp: True for sp in edit.add_splits})
+        self._looks.update({lk: False for lk in edit.remove_looks} | {lk: True for lk in edit.add_looks})
+        return result

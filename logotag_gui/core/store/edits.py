@@ -8,8 +8,9 @@ all of it is stored, or none. A mixin of Repository (repository.py), which owns 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from contextlib import AbstractContextManager
+import dataclasses
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -17,7 +18,13 @@ from sqlalchemy import delete, insert, select, update
 
 from logotag_gui.core.base.errors import StoreError
 from logotag_gui.core.base.records import BBox, Candidate, DecisionKind, Review
-from logotag_gui.core.store.rows import apply_decision, insert_candidates
+from logotag_gui.core.store.rows import (
+    REVIEW_ORDER,
+    apply_decision,
+    candidate_select,
+    insert_candidates,
+    rows_to_candidates,
+)
 from logotag_gui.core.store.schema import CandidateRow, ExposureSplit, ViewLook
 
 if TYPE_CHECKING:
@@ -52,6 +59,20 @@ class ReviewEdit:
         return not (self.add or self.add_decided or self.decide or self.restore or self.retrack or self.delete
                     or self.add_splits or self.remove_splits or self.add_looks or self.remove_looks)
 
+    def renamed(self, ids: Mapping[int, int]) -> ReviewEdit:
+        """The same edit where the candidates it names were stored again under new ids (redo of what review
+        added): every id in `ids` replaced by its new one, all at once (never one replacement after another)."""
+        if not ids:
+            return self
+
+        def new(i: int) -> int:
+            return ids.get(i, i)
+
+        return dataclasses.replace(
+            self, decide=tuple(dataclasses.replace(d, ids=tuple(new(i) for i in d.ids)) for d in self.decide),
+            restore={new(i): r for i, r in self.restore.items()}, retrack={new(i): t for i, t in self.retrack.items()},
+            delete=tuple(new(i) for i in self.delete))
+
 
 @dataclass(slots=True)
 class EditResult:
@@ -72,47 +93,60 @@ class EditsMixin:
 
         def _session(self) -> AbstractContextManager[Session]: ...
 
-        def candidates(self, *, ids: Sequence[int] | None = None) -> list[Candidate]: ...
-
     def apply_edit(self, edit: ReviewEdit, *, video_id: int, reviewer: str) -> EditResult:
         """Write the whole step in one transaction; returns what changed, read back as stored."""
-        touched: list[int] = []
+        with self.edit_transaction(video_id=video_id, reviewer=reviewer) as write:
+            return write(edit)
+
+    @contextmanager
+    def edit_transaction(self, *, video_id: int, reviewer: str) -> Iterator[Callable[[ReviewEdit], EditResult]]:
+        """Several edits in one transaction (an undo or redo of a step and its follow-ups): the function yielded
+        writes one edit and returns what it changed, read back inside the transaction, so a later edit may name
+        what an earlier one added; all of them are committed when the block ends, none if it raises."""
         with self._session() as s:
-            removed = self._delete_added(s, edit.delete)
-            added = [r.id for r in insert_candidates(s, list(edit.add), run_id=None, video_id=video_id)]
-            if edit.add_decided:
-                rows = insert_candidates(s, [c for c, _ in edit.add_decided], run_id=None, video_id=video_id)
-                for row, (_, kind) in zip(rows, edit.add_decided, strict=True):
-                    apply_decision(s, row, kind, reviewer=reviewer, brand=None, bbox=None, state=None)
-                    added.append(row.id)
-            for cid, track in edit.retrack.items():
-                s.execute(update(CandidateRow.__table__).where(CandidateRow.id == cid).values(track_id=track))
+            yield lambda edit: self._write_edit(s, edit, video_id=video_id, reviewer=reviewer)
+
+    def _write_edit(self, s: Session, edit: ReviewEdit, *, video_id: int, reviewer: str) -> EditResult:
+        touched: list[int] = []
+        removed = self._delete_added(s, edit.delete)
+        added = [r.id for r in insert_candidates(s, list(edit.add), run_id=None, video_id=video_id)]
+        if edit.add_decided:
+            rows = insert_candidates(s, [c for c, _ in edit.add_decided], run_id=None, video_id=video_id)
+            for row, (_, kind) in zip(rows, edit.add_decided, strict=True):
+                apply_decision(s, row, kind, reviewer=reviewer, brand=None, bbox=None, state=None)
+                added.append(row.id)
+        for cid, track in edit.retrack.items():
+            s.execute(update(CandidateRow.__table__).where(CandidateRow.id == cid).values(track_id=track))
+            touched.append(cid)
+        for d in edit.decide:
+            for cid in d.ids:
+                apply_decision(s, self._locked(s, cid), d.kind, reviewer=reviewer, brand=d.brand, bbox=d.bbox,
+                               state=None)
                 touched.append(cid)
-            for d in edit.decide:
-                for cid in d.ids:
-                    apply_decision(s, self._locked(s, cid), d.kind, reviewer=reviewer, brand=d.brand, bbox=d.bbox,
-                                   state=None)
-                    touched.append(cid)
-            for cid, before in edit.restore.items():
-                apply_decision(s, self._locked(s, cid), before.kind or DecisionKind.CLEAR, reviewer=reviewer,
-                               brand=before.brand, bbox=before.bbox, state=before.state)
-                touched.append(cid)
-            for brand, frame in edit.add_splits:
-                s.execute(_insert_new(s, ExposureSplit, ("video_id", "brand", "frame_index")).values(
-                    video_id=video_id, brand=brand, frame_index=frame, reviewer=reviewer))
-            for brand, frame in edit.remove_splits:
-                s.execute(delete(ExposureSplit).where(*_split_is(video_id, brand, frame)))
-            looks_added = []
-            for first, last in edit.add_looks:  # two reviewers pressing V at once: one row, no IntegrityError
-                if s.execute(_insert_new(s, ViewLook, ("video_id", "first_frame", "last_frame")).values(
-                        video_id=video_id, first_frame=first, last_frame=last, reviewer=reviewer)
-                        .returning(ViewLook.id)).first() is not None:  # (psycopg's rowcount is -1 here)
-                    looks_added.append((first, last))
-            for first, last in edit.remove_looks:
-                s.execute(delete(ViewLook).where(*_look_is(video_id, first, last)))
+        for cid, before in edit.restore.items():
+            apply_decision(s, self._locked(s, cid), before.kind or DecisionKind.CLEAR, reviewer=reviewer,
+                           brand=before.brand, bbox=before.bbox, state=before.state)
+            touched.append(cid)
+        for brand, frame in edit.add_splits:
+            s.execute(_insert_new(s, ExposureSplit, ("video_id", "brand", "frame_index")).values(
+                video_id=video_id, brand=brand, frame_index=frame, reviewer=reviewer))
+        for brand, frame in edit.remove_splits:
+            s.execute(delete(ExposureSplit).where(*_split_is(video_id, brand, frame)))
+        looks_added = []
+        for first, last in edit.add_looks:  # two reviewers pressing V at once: one row, no IntegrityError
+            if s.execute(_insert_new(s, ViewLook, ("video_id", "first_frame", "last_frame")).values(
+                    video_id=video_id, first_frame=first, last_frame=last, reviewer=reviewer)
+                    .returning(ViewLook.id)).first() is not None:  # (psycopg's rowcount is -1 here)
+                looks_added.append((first, last))
+        for first, last in edit.remove_looks:
+            s.execute(delete(ViewLook).where(*_look_is(video_id, first, last)))
         gone = set(removed) | set(added)
         changed_ids = list(dict.fromkeys(i for i in touched if i not in gone))
-        found = {c.id: c for c in self.candidates(ids=added + changed_ids)} if added or changed_ids else {}
+        found: dict[int | None, Candidate] = {}
+        if added or changed_ids:
+            s.flush()  # read back in this transaction: what it wrote is not committed yet
+            found = {c.id: c for c in rows_to_candidates(s.execute(
+                candidate_select().where(CandidateRow.id.in_(added + changed_ids)).order_by(*REVIEW_ORDER)))}
         return EditResult(added=[found[i] for i in added], changed=[found[i] for i in changed_ids if i in found],
                           removed=removed, splits=bool(edit.add_splits or edit.remove_splits),
                           looks=bool(edit.add_looks or edit.remove_looks), looks_added=tuple(looks_added))
