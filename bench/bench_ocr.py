@@ -7,6 +7,8 @@ brand's name read on that frame (a name read is what the OCR proposer and verifi
 hold no legible name count against both ways alike).
 
     python bench/bench_ocr.py --clip bench/out/pan/clip.mp4 --truth bench/out/pan/gt.json [--frames 12]
+
+With --angle: frames at their own size, with rapidocr's angle classifier (text turned 180 degrees) and without.
 """
 
 from __future__ import annotations
@@ -30,10 +32,18 @@ def main() -> None:
     p.add_argument("--clip", action="append", required=True)
     p.add_argument("--truth", action="append", required=True)
     p.add_argument("--frames", type=int, default=12, help="frames per clip, spread over its truth's frames")
+    p.add_argument("--angle", action="store_true", help="with and without the angle classifier instead")
     args = p.parse_args()
-    ways = {"default (short side to 736)": False, "frame at its own size (long side <= 960)": True}
-    for way in ways.values():
-        TextReader.engine(whole_frame=way)  # loaded before timing
+    if args.angle:
+        engine = TextReader.engine(whole_frame=True)
+        ways = {"own size, angle classifier": lambda im: _texts(engine(im[:, :, ::-1], use_cls=True)),
+                "own size, no angle classifier": lambda im: _texts(engine(im[:, :, ::-1], use_cls=False))}
+    else:
+        for own in (False, True):
+            TextReader.engine(whole_frame=own)  # loaded before timing
+        ways = {"default (short side to 736)": lambda im: [x.text for x in TextReader.read(im)],
+                "frame at its own size (long side <= 960)":
+                    lambda im: [x.text for x in TextReader.read(im, whole_frame=True)]}
     for clip, truth_path in zip(args.clip, args.truth, strict=True):
         truth = load_truth(truth_path)
         source = open_source(clip)
@@ -49,15 +59,19 @@ def main() -> None:
             pairs += len(brands)
             for name, way in ways.items():
                 start = time.perf_counter()
-                read = TextReader.read(image, whole_frame=way)
+                read = way(np.ascontiguousarray(image))
                 seconds[name] += time.perf_counter() - start
                 lines[name] += len(read)
-                named[name] += sum(any(name_similarity(line.text, b) >= 0.8 for line in read) for b in brands)
+                named[name] += sum(any(name_similarity(text, b) >= 0.8 for text in read) for b in brands)
         source.close()
         print(f"{clip}: {len(picked)} frames, {pairs} (frame, brand) pairs on them")
         for name in ways:
             print(f"  {name:<42} {seconds[name] / len(picked):5.2f} s/frame  {lines[name]:4d} lines  "
                   f"names read {named[name]}/{pairs}")
+
+
+def _texts(result) -> list[str]:
+    return [str(t) for t in (getattr(result, "txts", None) or ())]
 
 
 if __name__ == "__main__":

@@ -199,7 +199,10 @@ class TextReader:
         at_own_size = whole_frame and cls.frames_at_own_size and \
             max(image.shape[:2]) >= WHOLE_FRAME_DETECTION["Det.limit_side_len"]
         # rapidocr expects BGR; word boxes: where the recogniser placed each word's letters along its line
-        result = cls.engine(whole_frame=at_own_size)(np.ascontiguousarray(image[:, :, ::-1]), return_word_box=True)
+        # The angle classifier (text turned 180 degrees) only for crops and references: on whole video frames it cost
+        # 5% and changed no name read (10 frames of each dev clip, docs/benchmarks.md); broadcast text is upright.
+        result = cls.engine(whole_frame=at_own_size)(np.ascontiguousarray(image[:, :, ::-1]), return_word_box=True,
+                                                     use_cls=not whole_frame)
         quads, texts, scores = (getattr(result, k, None) for k in ("boxes", "txts", "scores"))
         if quads is None or not texts or scores is None:
             return []
