@@ -35,7 +35,7 @@ from logotag_gui.qt.widgets.timeline import MAX_VISIBLE_LANES, MIN_LANES, Timeli
 from logotag_gui.qt.workers import FrameLoader, ThumbLoader, start_in_thread
 
 GALLERY_SCOPES: tuple[str | None, ...] = (None, "brand", "clip")  # what G steps through
-MIN_FRAME_SIZE = (240, 135)  # the frame view never shrinks below this: the window's docks give way first
+MIN_FRAME_SIZE = (320, 180)  # the frame view never shrinks below this: the window's docks give way first
 
 
 def _timeline_area(timeline: Timeline) -> QScrollArea:
@@ -62,6 +62,7 @@ class ClipView(QWidget):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.view = FrameView()
+        self.view.setMinimumSize(*MIN_FRAME_SIZE)
         self.timeline = Timeline()
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setToolTip("Sampled frames")
@@ -85,6 +86,10 @@ class ClipView(QWidget):
         self.strip = FilmStrip()
         self.gallery_scope: str | None = None  # None: the exposure's frames; "brand" or "clip": a gallery (G)
         self._gallery: list[Exposure] | None = None  # what the gallery shows now
+        self._strip_folded = False
+        # Without the film strip (folded in a short window): the window may be resized that small in one go.
+        self.setMinimumSize(MIN_FRAME_SIZE[0], MIN_FRAME_SIZE[1] + transport.sizeHint().height()
+                            + self.timeline_area.minimumHeight() + 2 * layout.spacing())
         layout.addWidget(self.strip)
 
         self.loader = FrameLoader()
@@ -158,6 +163,17 @@ class ClipView(QWidget):
         self.slider.setRange(0, 0)
         self.slider.blockSignals(False)
         self.position.setText("")
+
+    def fold_strip(self, fold: bool) -> None:
+        """A short window: the frame keeps the height, the film strip is the first thing to go (G brings it
+        back: a gallery is asked for)."""
+        self._strip_folded = fold
+        self._show_strip()
+
+    def _show_strip(self) -> None:
+        wanted = not self._strip_folded or self.gallery_scope is not None
+        if self.strip.isVisibleTo(self) != wanted:
+            self.strip.setVisible(wanted)
 
     def _changed(self, changes: Changes) -> None:
         """The session changed: redraw the boxes of the frame shown, the bars of the brands touched."""
@@ -236,6 +252,7 @@ class ClipView(QWidget):
         """G: the film strip shows the selected exposure's frames, then its brand's exposures still to review, then
         every brand's."""
         self.gallery_scope = GALLERY_SCOPES[(GALLERY_SCOPES.index(self.gallery_scope) + 1) % len(GALLERY_SCOPES)]
+        self._show_strip()
         self._show_exposures()
 
     def _thumb_ready(self, path: str, index: int, image) -> None:

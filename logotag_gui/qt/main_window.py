@@ -56,6 +56,10 @@ MAX_RECENT = 8
 
 
 BUSY_TEXT_PX = 220  # how wide a run's progress text may be in the status bar
+FRAME_SHARE = (0.45, 0.4)  # below this share of the window's width / height the frame takes room from the docks
+SIDE_SHARE = (0.18, 0.26)  # ... the left and right docks' widths, down to this share of the window's
+BOTTOM_SHARE = 0.2  # ... and the table's height
+STRIP_FROM_H = 640  # a shorter window folds the film strip away: the frame keeps its height
 
 
 class MainWindow(QMainWindow):
@@ -93,7 +97,8 @@ class MainWindow(QMainWindow):
         self._dock("Clips", self.clips, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.learned_views = LearnedViewsPanel()  # below the references: what review taught, to delete
         self.learned_views.changed.connect(self.refresh_dictionary)
-        self._dock("Dictionary", self.learned_views.under(self.dictionary), Qt.DockWidgetArea.LeftDockWidgetArea)
+        self._dock("Dictionary", _scrolling(self.learned_views.under(self.dictionary)),
+                   Qt.DockWidgetArea.LeftDockWidgetArea)
         self.review_dock = self._dock("Review", _scrolling(self.panel), Qt.DockWidgetArea.RightDockWidgetArea)
         self.filter_bar = FilterBar(self.table_model)
         self.table_dock = self._dock("Candidates", self.filter_bar.wrap(self.table),
@@ -149,6 +154,31 @@ class MainWindow(QMainWindow):
             self._shown_once = True
             QTimer.singleShot(50, lambda: self.resizeDocks([self.table_dock], [min(170, self.height() // 5)],
                                                            Qt.Orientation.Vertical))
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self.clip_view.fold_strip(self.height() < STRIP_FROM_H)
+        if self._shown_once:
+            QTimer.singleShot(0, self._give_frame_room)
+
+    def _give_frame_room(self) -> None:
+        """A small window: the docks give way to the frame, down to a share of the window each (they scroll)."""
+        view = self.clip_view.view.size()
+        if view.width() < self.width() * FRAME_SHARE[0]:
+            for area, share in ((Qt.DockWidgetArea.LeftDockWidgetArea, SIDE_SHARE[0]),
+                                (Qt.DockWidgetArea.RightDockWidgetArea, SIDE_SHARE[1])):
+                docks = [d for d in self._docks_in(area) if d.width() > self.width() * share]
+                if docks:
+                    self.resizeDocks(docks, [int(self.width() * share)] * len(docks), Qt.Orientation.Horizontal)
+        if view.height() < self.height() * FRAME_SHARE[1]:
+            docks = [d for d in self._docks_in(Qt.DockWidgetArea.BottomDockWidgetArea)
+                     if d.height() > self.height() * BOTTOM_SHARE]
+            if docks:
+                self.resizeDocks(docks, [int(self.height() * BOTTOM_SHARE)] * len(docks), Qt.Orientation.Vertical)
+
+    def _docks_in(self, area: Qt.DockWidgetArea) -> list[QDockWidget]:
+        return [d for d in self.findChildren(QDockWidget)
+                if d.isVisible() and not d.isFloating() and self.dockWidgetArea(d) == area]
 
     def _fit_screen(self, width: int, height: int) -> None:
         """The window's first size, within the screen (on a 1366x768 laptop the docks' buttons went off it)."""

@@ -168,3 +168,23 @@ def test_the_audit_panel_fits_the_side_dock_at_1366_px(window, qtbot):
     for button in panel.findChildren(QPushButton):
         assert button.sizeHint().width() <= button.width(), button.text()  # "Draw sa…" no more
     assert table.horizontalHeader().length() <= table.viewport().width()  # every column shown
+
+
+# ---- item 5: a small window keeps a frame worth looking at -----------------------------------------------------
+def _ten_lanes() -> dict[str, list[Exposure]]:
+    return {f"Brand{i:02d}": [Exposure(f"Brand{i:02d}", (i, i + 5), {i: ReviewState.PENDING}, (i,), 0.9, 1, 0.5)]
+            for i in range(10)}
+
+
+def test_an_800_by_500_window_keeps_the_frame_first_and_brand_lanes_do_not_shrink_it(window, qtbot):
+    window.resize(800, 500)
+    qtbot.wait(200)
+    view = window.clip_view.view
+    assert window.height() <= 500
+    assert view.width() >= 320 and view.height() >= 180  # it was 115x65 (the docks and the strip kept theirs)
+    before = view.height()
+    window.clip_view.timeline.set_exposures(_ten_lanes(), None)  # ten brands' lanes: the strip scrolls
+    window.clip_view.timeline_area.updateGeometry()
+    qtbot.wait(100)
+    assert view.height() >= min(before, 180)
+    assert window.clip_view.timeline_area.height() < window.clip_view.timeline.height()
