@@ -11,12 +11,14 @@ of the boards, and a score graphic sits in a corner of every frame. 1280x720 at 
 default, 8 walls x 2 takes, is about 50 s; `--walls 8 --takes 25` is about 10 minutes (the audit benchmark).
 
 Writes OUT/clip.mp4, OUT/gt.json (per-frame truth, as ../shared/tools/make_pan_clip.py writes it, plus the
-shots) and OUT/logos/<brand>.png: each brand's largest box cropped from a photo the clip does not show (a
+shots and the rule a box is on screen by: {"min_visible": 0.6, "max_hidden": 0.5}, at least 60% of it in the frame
+and at most half of that part behind the player) and OUT/logos/<brand>.png: each brand's largest box cropped from a photo the clip does not show (a
 one-shot reference). Research material stays out of the repository: write under bench/out/.
 
     python bench/make_broadcast_clip.py [--data ../shared/data/fl27_dev] [--out bench/out/broadcast]
     logotag run bench/out/broadcast/clip.mp4 --logos bench/out/broadcast/logos --db bench/out/broadcast/p.sqlite
     logotag simulate-review --db bench/out/broadcast/p.sqlite --truth bench/out/broadcast/gt.json
+    python bench/make_broadcast_clip.py --add-rule bench/out/broadcast/gt.json   # a gt.json made before the rule
 """
 
 from __future__ import annotations
@@ -36,6 +38,9 @@ ROOT = Path(__file__).resolve().parents[1]
 W, H, FPS = 1280, 720, 25
 PHOTO_H = 520  # a board's height on the wall, in wall pixels
 GAP = 36
+MIN_VISIBLE = 0.6  # a box is on screen in truth when this share of it is in the frame,
+MAX_HIDDEN = 0.5  # and the player covers at most this share of that part
+RULE = {"min_visible": MIN_VISIBLE, "max_hidden": MAX_HIDDEN}
 WALL_H = 1000  # taller than a wide shot's view: the camera never looks past the wall's rows
 
 
@@ -234,7 +239,14 @@ def main() -> None:
     p.add_argument("--takes", type=int, default=2, help="shots of each wall")
     p.add_argument("--brands", type=int, default=12)
     p.add_argument("--seed", type=int, default=11)
+    p.add_argument("--add-rule", metavar="GT_JSON", help="only write the rule into this existing gt.json (made before "
+                                                         "the makers stated it) and stop")
     args = p.parse_args()
+    if args.add_rule:
+        from logotag_gui.core.base.counting import add_truth_rule
+
+        print(f"{args.add_rule}: rule {RULE} " + ("added" if add_truth_rule(args.add_rule, RULE) else "already there"))
+        return
     data, out = Path(args.data), Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     rng = random.Random(args.seed)
@@ -295,13 +307,13 @@ def main() -> None:
             for pl in placed:
                 for box in pl.photo.boxes:
                     found = visible_box(pl, box, m)
-                    if found is None or found[1] < 0.6:
+                    if found is None or found[1] < MIN_VISIBLE:
                         continue
                     bb = found[0]
                     if occluder is not None:  # hidden behind the player: not on screen
                         x0, y0, bw, bh = (int(v) for v in bb)
                         covered = occluder[0][y0:y0 + max(1, bh), x0:x0 + max(1, bw)].mean() / 255
-                        if covered > 0.5:
+                        if covered > MAX_HIDDEN:
                             continue
                     here.append([pl.photo.brand, *bb])
             if here:
@@ -312,7 +324,7 @@ def main() -> None:
     writer.release()
     (out / "gt.json").write_text(json.dumps({
         "fps": FPS, "frames": f, "width": W, "height": H, "boxes": boxes,
-        "seconds": {b: round(s, 2) for b, s in sorted(seconds.items())}, "shots": shot_list}))
+        "seconds": {b: round(s, 2) for b, s in sorted(seconds.items())}, "shots": shot_list, "rule": RULE}))
     logos = out / "logos"
     logos.mkdir(exist_ok=True)
     for brand, ref in sorted(refs.items()):

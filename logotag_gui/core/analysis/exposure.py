@@ -1,35 +1,57 @@
-"""Exposure metrics that sponsorship analysts deliver, computed from reviewed detections.
+"""Exposure metrics that sponsorship analysts deliver, computed from reviewed detections under a counting rule.
 
-Rules (each is a parameter): a frame's detection stands for the sampling interval; two copies of a
-logo on one frame count once; an exposure is a run of frames whose gaps stay within the tolerance;
-a detection below the minimum size share, or an exposure shorter than the minimum duration, is not
-legible and is excluded (and counted as excluded). A presence (the reviewer said the brand is on screen,
-without a box) counts its seconds; where a frame holds only presences of a brand, its size and position
-are unknown (counted apart, never as small or at the edge).
+`clip_exposure` is the one count of seconds: the reports, the exposure panel, the oracle reviewer and the figure's
+seconds under the rule all read it. What counts is the project's counting rule (base/counting.py), applied to the
+stored boxes alone (changing the rule recounts without a run): a frame's detection stands for the sampling
+interval; a box below the rule's size share, in-view share or sharpness does not count (and is counted as
+excluded); appearances of a brand at most the join gap apart are one exposure (the gap is never counted); an
+exposure shorter than the rule's minimum counts nothing (counted as excluded); two copies of a logo on one frame
+count once unless the rule counts each copy. A presence (the reviewer said the brand is on screen, without a box)
+counts its seconds; where a frame holds only presences of a brand, its size and position are unknown (counted apart,
+never as small or at the edge), and no bar on the box applies to it. Beside the counted seconds stand the seconds
+seen at all (every frame with an accepted box or presence of the brand, before the rule).
 """
 
 from __future__ import annotations
 
 import bisect
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from logotag_gui.core.base.counting import DEFAULT, CountingRule, custom
 from logotag_gui.core.base.records import Candidate, ReviewState, VerdictState
+
+# Size bands of the reports: the biggest counted box's share of the frame, a counted second at a time.
+SIZE_BANDS = (0.025, 0.05, 0.10)
+BAND_NAMES = ("under 2.5%", "2.5-5%", "5-10%", "over 10%")
 
 
 @dataclass(frozen=True, slots=True)
 class ExposureRules:
+    """What a count reads (`source`), and the bars it applies: `counting` where given; else, where any of the three
+    older fields differs from its default (the report's --gap, --min-size and --min-duration), a custom rule from
+    them; else the project's rule (`rule`)."""
+
     source: str = "accepted"  # "accepted" (reviewed) or "model" (model "yes" verdicts, before review)
     gap_tolerance_s: float = 1.0
     min_size_share: float = 0.0  # box area / frame area
     min_duration_s: float = 0.0
+    counting: CountingRule | None = None
+
+    def rule(self, project: CountingRule = DEFAULT) -> CountingRule:
+        if self.counting is not None:
+            return self.counting
+        if (self.gap_tolerance_s, self.min_size_share, self.min_duration_s) != (1.0, 0.0, 0.0):
+            return custom(project, join_gap_s=self.gap_tolerance_s, min_size=self.min_size_share,
+                          min_exposure_s=self.min_duration_s)
+        return project
 
 
 @dataclass(slots=True)
 class BrandExposure:
     brand: str
-    seconds: float = 0.0
+    seconds: float = 0.0  # counted under the rule
     exposures: int = 0
     mean_size_share: float = 0.0
     max_size_share: float = 0.0
@@ -41,6 +63,13 @@ class BrandExposure:
     excluded_brief: int = 0  # exposures shorter than the minimum duration
     excluded_brief_seconds: float = 0.0
     unknown_seconds: float = 0.0  # on screen with no box (a presence): size and position unknown
+    seen_seconds: float = 0.0  # on screen at all (any accepted box or presence), before the rule
+    excluded_hidden: int = 0  # boxes below the rule's in-view share
+    excluded_blurred: int = 0  # boxes below the rule's sharpness
+    unmeasured: int = 0  # boxes whose sharpness the rule needed and nobody measured (counted)
+    full_exposures: int = 0  # counted exposures with every box of the brand in view (above the in-view bar)
+    partial_exposures: int = 0  # counted exposures with some box of the brand below the in-view bar
+    band_seconds: list[float] = field(default_factory=lambda: [0.0] * len(BAND_NAMES))  # counted s per size band
     best: Candidate | None = field(default=None, repr=False)  # the largest legible detection
     timeline: list[tuple[float, float]] = field(default_factory=list, repr=False)  # (t, cumulative seconds)
 
@@ -59,6 +88,20 @@ def size_share(c: Candidate) -> float:
     return c.final_bbox.area / area if area else 0.0
 
 
+def visible_share(c: Candidate) -> float:
+    """The share of the box inside the frame (a box drawn or followed past the frame's edge); 1.0 for a box wholly
+    inside it. LogoTag measures no occlusion: a box is taken as not hidden."""
+    box = c.final_bbox
+    if box.area <= 0:
+        return 1.0
+    return box.clipped(c.frame.width, c.frame.height).area / box.area
+
+
+def size_band(share: float) -> int:
+    """The index in BAND_NAMES of a box's share of the frame."""
+    return bisect.bisect_right(SIZE_BANDS, share)
+
+
 def is_centre(c: Candidate) -> bool:
     """The box centre lies in the middle third of the frame, horizontally and vertically."""
     cx, cy = c.final_bbox.center
@@ -67,37 +110,70 @@ def is_centre(c: Candidate) -> bool:
 
 
 def clip_exposure(candidates: Iterable[Candidate], *, interval_s: float, rules: ExposureRules = ExposureRules(),
-                  grid: Sequence[int] | None = None) -> dict[str, BrandExposure]:
-    """Per-brand exposure for one clip. `interval_s` is what one sampled frame stands for; `grid`: the clip's
-    sampled frames (`clip_grid`, what the review session counts on), else slots of `interval_s` from the start."""
+                  grid: Sequence[int] | None = None, rule: CountingRule | None = None,
+                  sharpness: Mapping[int, float] | None = None) -> dict[str, BrandExposure]:
+    """Per-brand exposure for one clip under `rule` (else `rules.rule()`). `interval_s` is what one sampled frame
+    stands for; `grid`: the clip's sampled frames (`clip_grid`, what the review session counts on), else slots of
+    `interval_s` from the start; `sharpness`: candidate id -> its box's sharpness (`analysis/sharpness.py`), where
+    the rule needs it (a box with none is counted, and counted as unmeasured)."""
+    rule = rule or rules.rule()
     out: dict[str, BrandExposure] = {}
     # brand -> sampling slot -> detections there (two copies on one frame count once). A box on a frame between
     # two sampled frames (drawn there, or followed there) belongs to the nearer one's slot: it adds no interval
     # of its own, and the brands on screen there are those of that slot (what solus time reads).
     frames: dict[str, dict[int, list[Candidate]]] = defaultdict(lambda: defaultdict(list))
+    seen: dict[str, set[int]] = defaultdict(set)
+    partial: dict[str, set[int]] = defaultdict(set)  # slots with a box of the brand below the in-view bar
+    times: dict[int, float] = {}  # slot -> when (its earliest detection): what the join gap is measured on
+    partial_bar = rule.min_visible if rule.min_visible > 0 else 1.0
     for c in candidates:
         if not included(c, rules.source):
             continue
         brand = c.final_brand
         stats = out.setdefault(brand, BrandExposure(brand))
-        if c.has_box and size_share(c) < rules.min_size_share:
-            stats.excluded_small += 1
-            continue
-        frames[brand][slot(c, interval_s, grid=grid)].append(c)
+        k = slot(c, interval_s, grid=grid)
+        seen[brand].add(k)
+        times[k] = min(times.get(k, c.frame.t), c.frame.t)
+        if c.has_box:
+            if size_share(c) < rule.min_size:
+                stats.excluded_small += 1
+                continue
+            shown = visible_share(c)
+            if shown < partial_bar - 1e-9:
+                partial[brand].add(k)
+            if shown < rule.min_visible - 1e-9:
+                stats.excluded_hidden += 1
+                continue
+            if rule.min_sharpness > 0:
+                sharp = sharpness.get(c.id) if sharpness is not None and c.id is not None else None
+                if sharp is None:
+                    stats.unmeasured += 1
+                elif sharp < rule.min_sharpness:
+                    stats.excluded_blurred += 1
+                    continue
+        frames[brand][k].append(c)
+    for brand, slots in seen.items():
+        out[brand].seen_seconds = round(len(slots) * interval_s, 6)
 
     # Drop exposures that are too brief before solus is computed: an illegible flash of a rival
     # does not break another brand's solus time.
     kept: dict[str, dict[int, list[Candidate]]] = {}
+    reach = interval_s + rule.join_gap_s + 1e-9
     for brand, by_slot in frames.items():
         stats = out[brand]
         kept[brand] = {}
-        for run in _runs(by_slot, interval_s, rules.gap_tolerance_s):
+        for run in _runs(by_slot, times, interval_s, rule.join_gap_s):
             duration = len(run) * interval_s
-            if duration + 1e-9 < rules.min_duration_s:
+            if duration + 1e-9 < rule.min_exposure_s:
                 stats.excluded_brief += 1
                 stats.excluded_brief_seconds += duration
                 continue
             stats.exposures += 1
+            first, last = times[run[0]], times[run[-1]]
+            if any(first - reach <= times[k] <= last + reach for k in partial.get(brand, ())):
+                stats.partial_exposures += 1
+            else:
+                stats.full_exposures += 1
             for k in run:
                 kept[brand][k] = by_slot[k]
 
@@ -116,6 +192,7 @@ def clip_exposure(candidates: Iterable[Candidate], *, interval_s: float, rules: 
                 stats.unknown_seconds += interval_s
             else:
                 shares.append(size_share(biggest))
+                stats.band_seconds[size_band(size_share(biggest))] += interval_s
                 if stats.best is None or size_share(biggest) > size_share(stats.best):
                     stats.best = biggest
                 if any(is_centre(d) for d in boxes):
@@ -124,10 +201,11 @@ def clip_exposure(candidates: Iterable[Candidate], *, interval_s: float, rules: 
                     stats.edge_seconds += interval_s
             if brands_on[k] == {brand}:
                 stats.solus_seconds += interval_s
-            total += interval_s
+            total += interval_s * (1 if rule.one_per_frame else max(1, len(boxes)))
             stats.timeline.append((biggest.frame.t, round(total, 6)))
         stats.frames = len(by_slot)
         stats.seconds = round(total, 6)
+        stats.band_seconds = [round(b, 6) for b in stats.band_seconds]
         stats.mean_size_share = sum(shares) / len(shares) if shares else 0.0
         stats.max_size_share = max(shares, default=0.0)
     return dict(sorted(out.items()))
@@ -163,12 +241,13 @@ def clip_grid(*, kind: str, frame_count: int, native_fps: float, run_fps: float 
     return sample_indices(frame_count=frame_count, native_fps=native_fps, fps=run_fps or native_fps)
 
 
-def _runs(by_slot: dict[int, list[Candidate]], interval_s: float, gap_tolerance_s: float) -> list[list[int]]:
-    """Slots grouped into continuous appearances (gaps up to one interval plus the tolerance)."""
+def _runs(by_slot: dict[int, list[Candidate]], times: Mapping[int, float], interval_s: float,
+          join_gap_s: float) -> list[list[int]]:
+    """Slots grouped into continuous appearances: a gap (in time) up to one interval plus the join gap joins."""
     runs: list[list[int]] = []
     last = None
     for k in sorted(by_slot):
-        if last is None or (k - last) * interval_s > interval_s + gap_tolerance_s + 1e-9:
+        if last is None or times[k] - times[last] > interval_s + join_gap_s + 1e-9:
             runs.append([])
         runs[-1].append(k)
         last = k
@@ -197,10 +276,12 @@ def combine(per_clip: Sequence[dict[str, BrandExposure]]) -> dict[str, BrandExpo
                 t.mean_size_share = (t.mean_size_share * t.frames + s.mean_size_share * s.frames) / weight
             t.max_size_share = max(t.max_size_share, s.max_size_share)
             for name in ("seconds", "centre_seconds", "edge_seconds", "solus_seconds", "excluded_brief_seconds",
-                         "unknown_seconds"):
+                         "unknown_seconds", "seen_seconds"):
                 setattr(t, name, round(getattr(t, name) + getattr(s, name), 6))
-            for name in ("exposures", "frames", "excluded_small", "excluded_brief"):
+            for name in ("exposures", "frames", "excluded_small", "excluded_brief", "excluded_hidden",
+                         "excluded_blurred", "unmeasured", "full_exposures", "partial_exposures"):
                 setattr(t, name, getattr(t, name) + getattr(s, name))
+            t.band_seconds = [round(a + b, 6) for a, b in zip(t.band_seconds, s.band_seconds, strict=True)]
             if s.best is not None and (t.best is None or size_share(s.best) > size_share(t.best)):
                 t.best = s.best
     return dict(sorted(out.items()))

@@ -3,6 +3,13 @@
 The HTML embeds its chart and thumbnails (PNG/JPEG as data URIs) so it can be sent as one file. Where a
 clip has an answered audit sample, each brand's estimated seconds with their 95% interval stand beside
 the reviewed seconds, with the share of frames audited and how many more would reach a ±5% interval.
+
+What an analyst hands over: the counting rule stated at the top (its name and its bars; the project's rule unless
+the caller gives one); per brand the seconds counted under the rule beside the seconds seen at all, full and partial
+exposures (partial: some box of the brand below the rule's in-view bar, or not wholly in the frame under a rule
+without one) and the counted seconds by the box's size (under 2.5%, 2.5-5, 5-10 and over 10% of the frame). The CSV
+carries the same in columns (the rule's name and bars on every row). Not given: a weighted value (seconds times a
+size or position weight, or a media value): no weights are set per client yet.
 """
 
 from __future__ import annotations
@@ -11,7 +18,7 @@ import base64
 import colorsys
 import html
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -20,6 +27,7 @@ from PIL import Image, ImageDraw, ImageFont
 from logotag_gui.core.analysis.audit import ALL, ClipEstimate, Estimate
 from logotag_gui.core.analysis.audit import combine as combine_estimates
 from logotag_gui.core.analysis.exposure import (
+    BAND_NAMES,
     BrandExposure,
     ExposureRules,
     clip_exposure,
@@ -28,6 +36,7 @@ from logotag_gui.core.analysis.exposure import (
     cumulative_steps,
     sampling_interval,
 )
+from logotag_gui.core.base.counting import CountingRule
 from logotag_gui.core.base.safe_io import SafeDictWriter, atomic_write, atomic_write_text
 from logotag_gui.core.media.video import distinct_names
 from logotag_gui.core.store import Repository
@@ -36,7 +45,10 @@ from logotag_gui.core.store.repository import VideoSummary
 CSV_FIELDS = ["scope", "clip", "brand", "seconds", "exposures", "frames", "mean_size_share", "max_size_share",
               "centre_seconds", "edge_seconds", "solus_seconds", "excluded_small", "excluded_brief",
               "excluded_brief_seconds", "unknown_seconds", "source", "estimate_s", "ci95_low", "ci95_high",
-              "audited_frames", "sampled_frames", "more_frames_for_5pct"]
+              "audited_frames", "sampled_frames", "more_frames_for_5pct", "seen_seconds", "full_exposures",
+              "partial_exposures", "size_under_2_5pct_s", "size_2_5_to_5pct_s", "size_5_to_10pct_s",
+              "size_over_10pct_s", "excluded_hidden", "excluded_blurred", "rule", "rule_bars"]
+BAND_FIELDS = CSV_FIELDS[CSV_FIELDS.index("size_under_2_5pct_s"):CSV_FIELDS.index("size_over_10pct_s") + 1]
 PALETTE = [(214, 39, 40), (31, 119, 180), (44, 160, 44), (255, 127, 14), (148, 103, 189), (140, 86, 75),
            (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207)]
 
@@ -70,16 +82,21 @@ class ProjectReport:
     clips: list[ClipReport]
     totals: dict[str, BrandExposure]
     estimates: dict[str, tuple[float, float]] | None = None  # brand -> (seconds, standard error), all clips
+    rule: CountingRule = field(default_factory=CountingRule)  # what counted
 
     def estimate(self, brand: str) -> tuple[float, float] | None:
         return self.estimates.get(brand) if self.estimates else None
 
 
 def build_report(repo: Repository, *, rules: ExposureRules | None = None, video_id: int | None = None,
-                 estimates: dict[int, tuple[ClipEstimate, int]] | None = None) -> ProjectReport:
+                 estimates: dict[int, tuple[ClipEstimate, int]] | None = None,
+                 rule: CountingRule | None = None) -> ProjectReport:
     """`estimates`: video id -> (its audit estimate, its sampled frames), for the clips that have one (the
-    review layer computes them: the estimate corrects what review and the model say)."""
+    review layer computes them: the estimate corrects what review and the model say). `rule`: what counts (else
+    `rules.rule` of the project's stored rule); where it reads sharpness, each clip's counted boxes are measured on
+    its frames (decoded once, cached)."""
     rules = rules or ExposureRules()
+    rule = rule or rules.rule(repo.counting_rule())
     estimates = estimates or {}
     clips = []
     for video in repo.videos():
@@ -89,13 +106,26 @@ def build_report(repo: Repository, *, rules: ExposureRules | None = None, video_
         interval = sampling_interval(native_fps=video.fps, run_fps=run_fps, kind=video.kind)
         # Counted on the grid the clip is reviewed on, as the review meter and `logotag videos` count.
         grid = clip_grid(kind=video.kind, frame_count=video.frame_count, native_fps=video.fps, run_fps=run_fps)
-        brands = clip_exposure(repo.candidates(video_id=video.id), interval_s=interval, rules=rules, grid=grid)
+        candidates = repo.candidates(video_id=video.id)
+        brands = clip_exposure(candidates, interval_s=interval, rules=rules, grid=grid, rule=rule,
+                               sharpness=clip_sharpness(video.path, candidates, rules.source, rule))
         estimate, sampled = estimates.get(video.id, (None, 0))
         clips.append(ClipReport(video, interval, brands, estimate, sampled))
     audited = [c.estimate for c in clips if c.estimate is not None]
     # Project totals of the estimates only where every clip of the report has one (else they mean nothing).
     totals = combine_estimates(audited) if audited and len(audited) == len(clips) else None
-    return ProjectReport(rules, clips, combine([c.brands for c in clips]), totals)
+    return ProjectReport(rules, clips, combine([c.brands for c in clips]), totals, rule)
+
+
+def clip_sharpness(path: str, candidates: list, source: str, rule: CountingRule) -> dict[int, float] | None:
+    """The sharpness of the clip's counted boxes where the rule reads it (None where it does not): measured on the
+    clip's frames once and cached, so a report under another rule decodes nothing again."""
+    if not rule.needs_pixels:
+        return None
+    from logotag_gui.core.analysis import sharpness
+    from logotag_gui.core.analysis.exposure import included
+
+    return sharpness.measure(path, [c for c in candidates if c.has_box and included(c, source)])
 
 
 def empty_note(report: ProjectReport) -> str | None:
@@ -119,6 +149,22 @@ def empty_note(report: ProjectReport) -> str | None:
             "report the model's unreviewed verdicts instead (`--source model`).")
 
 
+def rule_bars(rule: CountingRule) -> str:
+    """The rule's values in one CSV cell."""
+    return (f"min_visible={rule.min_visible:g} min_sharpness={rule.min_sharpness:g} min_size={rule.min_size:g} "
+            f"min_exposure_s={rule.min_exposure_s:g} join_gap_s={rule.join_gap_s:g} "
+            f"one_per_frame={'yes' if rule.one_per_frame else 'no'}")
+
+
+def rule_cells(s: BrandExposure, rule: CountingRule) -> dict[str, object]:
+    """The columns the counting rule adds to a row: seen beside counted, full and partial, size bands, the rule."""
+    return {"seen_seconds": round(s.seen_seconds, 3), "full_exposures": s.full_exposures,
+            "partial_exposures": s.partial_exposures,
+            **{name: round(v, 3) for name, v in zip(BAND_FIELDS, s.band_seconds, strict=True)},
+            "excluded_hidden": s.excluded_hidden, "excluded_blurred": s.excluded_blurred, "rule": rule.name,
+            "rule_bars": rule_bars(rule)}
+
+
 def csv_row(scope: str, clip: str, s: BrandExposure, source: str) -> dict[str, object]:
     """One row of the report's CSV: a brand's exposure in a clip (scope "clip") or the project ("project")."""
     known = sized(s)  # a brand with presences only: its size is unknown, an empty cell (not 0)
@@ -136,7 +182,12 @@ def all_brands(brands: dict[str, BrandExposure]) -> BrandExposure:
     two brands counts twice, as the estimate counts it), for a clip's brands or the project's totals alike."""
     return BrandExposure(ALL, seconds=round(sum(s.seconds for s in brands.values()), 6),
                          exposures=sum(s.exposures for s in brands.values()),
-                         frames=sum(s.frames for s in brands.values()))
+                         frames=sum(s.frames for s in brands.values()),
+                         seen_seconds=round(sum(s.seen_seconds for s in brands.values()), 6),
+                         full_exposures=sum(s.full_exposures for s in brands.values()),
+                         partial_exposures=sum(s.partial_exposures for s in brands.values()),
+                         band_seconds=[round(sum(b), 6) for b in zip(*(s.band_seconds for s in brands.values()),
+                                                                     strict=True)] or [0.0] * len(BAND_NAMES))
 
 
 def _estimate_cells(seconds: float, half_width: float, **more) -> dict[str, object]:
@@ -164,15 +215,16 @@ def write_csv(report: ProjectReport, path: str | Path) -> None:
             for brand in sorted(set(clip.brands) | set(estimated)):
                 s = clip.brands.get(brand, BrandExposure(brand))
                 writer.writerow(csv_row("clip", names[clip.video.path], s, report.rules.source)
-                                | _clip_estimate_cells(clip, estimated.get(brand)))
+                                | rule_cells(s, report.rule) | _clip_estimate_cells(clip, estimated.get(brand)))
             if clip.estimate is not None and clip.estimate.total is not None:
-                writer.writerow(csv_row("clip", names[clip.video.path], all_brands(clip.brands), report.rules.source)
-                                | _clip_estimate_cells(clip, clip.estimate.total))
+                every = all_brands(clip.brands)
+                writer.writerow(csv_row("clip", names[clip.video.path], every, report.rules.source)
+                                | rule_cells(every, report.rule) | _clip_estimate_cells(clip, clip.estimate.total))
         for brand in sorted(set(report.totals) | set(report.estimates or {})):
             s = all_brands(report.totals) if brand == ALL else report.totals.get(brand, BrandExposure(brand))
             est = report.estimate(brand)
             cells = _estimate_cells(est[0], Z95 * est[1]) if est is not None else {}
-            writer.writerow(csv_row("project", "", s, report.rules.source) | cells)
+            writer.writerow(csv_row("project", "", s, report.rules.source) | rule_cells(s, report.rule) | cells)
 
 
 def chart_png(clip: ClipReport, *, width: int = 900, height: int = 260) -> bytes:
@@ -231,9 +283,12 @@ def _data_uri(kind: str, data: bytes) -> str:
 
 def _table(rows: list[BrandExposure], thumbs: dict[str, bytes | None] | None = None,
            estimates: dict[str, str] | None = None) -> str:
-    head = ("<tr><th>Brand</th><th>Seconds</th>" + ("<th>Estimate (95%)</th>" if estimates is not None else "")
-            + "<th>Exposures</th><th>Mean size</th><th>Max size</th>"
-            "<th>Centre s</th><th>Edge s</th><th>Solus s</th><th>No box s</th><th>Excluded (small / brief)</th>"
+    head = ("<tr><th>Brand</th><th>Seconds under the rule</th><th>Seconds seen</th>"
+            + ("<th>Estimate (95%)</th>" if estimates is not None else "")
+            + "<th>Exposures (full / partial)</th><th>Mean size</th><th>Max size</th>"
+            + "".join(f"<th>Size {html.escape(b)} s</th>" for b in BAND_NAMES)
+            + "<th>Centre s</th><th>Edge s</th><th>Solus s</th><th>No box s</th>"
+            "<th>Excluded (small / hidden / blurred / brief)</th>"
             + ("<th>Best exposure</th>" if thumbs is not None else "") + "</tr>")
     body = []
     for s in rows:
@@ -244,11 +299,14 @@ def _table(rows: list[BrandExposure], thumbs: dict[str, bytes | None] | None = N
             thumb = (f"<td><img src='{_data_uri('image/jpeg', data)}' alt='{html.escape(s.brand)}'></td>" if data
                      else "<td>–</td>")
         body.append(
-            f"<tr><td>{html.escape(s.brand)}</td><td>{s.seconds:.1f}</td>{estimate}<td>{s.exposures}</td>"
+            f"<tr><td>{html.escape(s.brand)}</td><td>{s.seconds:.1f}</td><td>{s.seen_seconds:.1f}</td>{estimate}"
+            f"<td>{s.exposures} ({s.full_exposures} / {s.partial_exposures})</td>"
             f"<td>{size_text(s, s.mean_size_share)}</td><td>{size_text(s, s.max_size_share)}</td>"
-            f"<td>{s.centre_seconds:.1f}</td>"
+            + "".join(f"<td>{b:.1f}</td>" for b in s.band_seconds)
+            + f"<td>{s.centre_seconds:.1f}</td>"
             f"<td>{s.edge_seconds:.1f}</td><td>{s.solus_seconds:.1f}</td><td>{s.unknown_seconds:.1f}</td>"
-            f"<td>{s.excluded_small} / {s.excluded_brief}</td>{thumb}</tr>")
+            f"<td>{s.excluded_small} / {s.excluded_hidden} / {s.excluded_blurred} / {s.excluded_brief}</td>"
+            f"{thumb}</tr>")
     return f"<table>{head}{''.join(body)}</table>"
 
 
@@ -295,14 +353,18 @@ def write_html(report: ProjectReport, path: str | Path, *, title: str = "Brand e
     r = report.rules
     source = "reviewed (accepted) detections" if r.source == "accepted" else "model 'yes' verdicts, NOT reviewed"
     parts = [f"<h1>{html.escape(title)}</h1>",
+             f"<p class='rule'><strong>{html.escape(report.rule.describe(), quote=False)}</strong></p>",
              f"<p class='meta'>Generated {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC from {source}. "
-             f"Legibility: boxes of at least {r.min_size_share:.2%} of the frame, exposures of at least "
-             f"{r.min_duration_s:g} s; gaps up to {r.gap_tolerance_s:g} s join an exposure.</p>",
+             "Seconds under the rule are what counts; seconds seen are every sampled frame with the brand marked, "
+             "before the rule. A partial exposure has some box of the brand "
+             + (f"under {report.rule.min_visible:.0%} in view" if report.rule.min_visible > 0
+                else "not wholly in the frame") + ". Size bands: the counted seconds by the largest box's share of "
+             "the frame. No weighted value is given.</p>",
              "<h2>Project totals</h2>", _table(_with_estimates(report.totals, report.estimates),
                                                estimates=_formatted(report.estimates))]
     note = empty_note(report)
     if note:
-        parts.insert(2, f"<p class='note'><strong>{html.escape(note)}</strong></p>")
+        parts.insert(3, f"<p class='note'><strong>{html.escape(note)}</strong></p>")
     names = distinct_names(clip.video.path for clip in report.clips)
     for clip in report.clips:
         thumbs = {b: thumbnail_jpeg(clip, s) for b, s in clip.brands.items()}
@@ -315,6 +377,6 @@ def write_html(report: ProjectReport, path: str | Path, *, title: str = "Brand e
     style = ("body{font-family:sans-serif;max-width:980px;margin:2em auto;color:#222}"
              "table{border-collapse:collapse;width:100%;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;"
              "text-align:right}td:first-child,th:first-child{text-align:left}.meta{color:#666}"
-             ".chart{max-width:100%}.note{color:#a40;font-size:1.1em}")
+             ".chart{max-width:100%}.note{color:#a40;font-size:1.1em}.rule{font-size:1.1em}")
     atomic_write_text(path, f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
                             f"<style>{style}</style></head><body>{''.join(parts)}</body></html>")

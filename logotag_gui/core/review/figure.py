@@ -3,6 +3,11 @@
 Exact where frames are settled (looked at, nothing pending: coverage.py); for the rest, the project's prediction
 corrected by the clip's audit answers (analysis/audit.py: PPI++), with a 95% interval. The status bar's meter,
 the exposure panel, `logotag videos`, the reports and the oracle reviewer all read `clip_figure`.
+
+Beside them stand the reviewed seconds under the project's counting rule (`rule_s`, base/counting.py), counted by
+the reports' one count (`analysis/exposure.clip_exposure`) from the stored boxes: what a client's report will say
+of what review accepted so far. The estimate itself counts a brand on screen (an audit answer says no more); a rule
+that reads sharpness uses the boxes already measured (a report measures them), and counts the others.
 """
 
 from __future__ import annotations
@@ -12,6 +17,8 @@ from dataclasses import dataclass
 
 from logotag_gui.core.analysis import audit as ppi
 from logotag_gui.core.analysis.belief import COUNTED
+from logotag_gui.core.analysis.exposure import clip_exposure
+from logotag_gui.core.base.counting import DEFAULT, CountingRule
 from logotag_gui.core.base.records import Candidate, ReviewState
 from logotag_gui.core.review.coverage import DEFAULT_TARGET
 from logotag_gui.core.review.session import ReviewSession
@@ -46,6 +53,8 @@ class Figure:
     pending_exposures: int
     audited: bool  # an answered audit sample corrects the part nobody looked at
     accepted_s: float = 0.0  # seconds of exposures a reviewer accepted (looked at or not)
+    rule: CountingRule = DEFAULT  # the project's counting rule
+    rule_s: dict[str, float] = dataclasses.field(default_factory=dict)  # accepted seconds per brand under it
 
     @property
     def done(self) -> bool:
@@ -81,7 +90,14 @@ class Figure:
                  else "views not found yet")
         plural = "s" if self.pending_exposures != 1 else ""
         state = "done" if self.done else f"{self.pending_exposures} exposure{plural} to review · {views}"
-        return f"{figure} · accepted {self.accepted_s:.1f} s · looked at {c.looked_share:.0%} · {state}"
+        accepted = f"accepted {self.accepted_s:.1f} s{self.rule_text()}"
+        return f"{figure} · {accepted} · looked at {c.looked_share:.0%} · {state}"
+
+    def rule_text(self) -> str:
+        """The accepted seconds under the project's rule, where it is not the "any" rule (which counts them all)."""
+        if self.rule == DEFAULT:
+            return ""
+        return f" ({sum(self.rule_s.values()):.1f} s under rule '{self.rule.name}')"
 
 
 def frame_prediction(session: ReviewSession, f: int, here: list[Candidate] | None = None) -> ppi.FrameView:
@@ -128,4 +144,17 @@ def clip_figure(session: ReviewSession, *, sample: AuditSampleRecord | None = No
                         sum(1 for v in views if session.view_looked(v)), session.views_known)
     exposures = session.exposures()
     pending = sum(1 for e in exposures if e.pending)
-    return Figure(est, coverage, pending, audited, round(sum(e.seconds for e in exposures), 6))
+    rule = session.repo.counting_rule()
+    return Figure(est, coverage, pending, audited, round(sum(e.seconds for e in exposures), 6), rule,
+                  rule_seconds(session, rule))
+
+
+def rule_seconds(session: ReviewSession, rule: CountingRule) -> dict[str, float]:
+    """The clip's accepted seconds per brand under `rule`, on the session's grid (the reports' count)."""
+    from logotag_gui.core.analysis import sharpness
+
+    candidates = session.candidates
+    measured = sharpness.cached(session.video.path, candidates) if rule.needs_pixels else None
+    counted = clip_exposure(candidates, interval_s=session.interval_s, grid=session.sampled, rule=rule,
+                            sharpness=measured)
+    return {b: s.seconds for b, s in counted.items() if s.seconds > 0}

@@ -22,6 +22,9 @@ Strategies:
   most uncertain exposures first.
 - mixed: review what the model proposes (exposures, no sweep), then audit the rest as `audit` does.
 
+The project's counting rule is set from the truth's (`rule`: what the clip maker counted as on screen, as an analyst
+sets the client's), and the reviewed and model seconds are counted under it, as the reports count them.
+
 Each key press or drag is an action; `ACTIONS` says how many each step takes and how long it takes a person
 (published per-action times, where there are any), from which `analyst_minutes_per_hour` comes.
 """
@@ -35,6 +38,7 @@ from dataclasses import dataclass, field
 from logotag_gui.core.analysis.audit import ALL, ClipEstimate
 from logotag_gui.core.analysis.evaluate import Truth
 from logotag_gui.core.analysis.exposure import ExposureRules, clip_exposure
+from logotag_gui.core.base.counting import DEFAULT, CountingRule
 from logotag_gui.core.base.records import Candidate, DecisionKind, Review, ReviewState, VerdictState
 from logotag_gui.core.review.assistant import Bench, ReviewAssistant, run_inline
 from logotag_gui.core.review.audit import Audit
@@ -128,6 +132,7 @@ class SimulationResult:
     views: int = 0  # the clip's views
     looked_share: float = 0.0  # share of sampled frames looked at when review ended
     done: bool = False  # the clip reads done (coverage.Figure.done)
+    rule: CountingRule = DEFAULT  # the project's counting rule the seconds were counted under
 
     def count(self, step: str, n: int = 1) -> None:
         self.counts[step] = self.counts.get(step, 0) + n
@@ -177,7 +182,7 @@ class SimulationResult:
                "learned_candidates": self.learned_candidates, "stopped_early": self.stopped_early,
                "error": round(self.error, 4), "model_error": round(self.model_error, 4),
                "looked_share": round(self.looked_share, 4), "views": self.views, "looks": self.counts.get("look", 0),
-               "done": self.done,
+               "done": self.done, "rule": self.rule.as_dict(),
                "brands": [{"brand": b, "truth_s": round(self.truth_s.get(b, 0), 3),
                            "reviewed_s": round(self.reviewed_s.get(b, 0), 3),
                            "model_s": round(self.model_s.get(b, 0), 3)} for b in brands]}
@@ -206,6 +211,7 @@ class SimulationResult:
                      f"analyst time {self.analyst_minutes_per_hour:.0f} min per hour of footage; boxes drawn: "
                      f"{self.boxes_drawn}; proposed by following: {self.followed_candidates}, by learning: "
                      f"{self.learned_candidates}" + ("; STOPPED at the action limit" if self.stopped_early else ""))
+        lines.append(self.rule.describe())
         lines.append(f"coverage: {self.counts.get('look', 0)} looks at {self.views} views, {self.looked_share:.0%} of "
                      f"sampled frames looked at; the clip reads {'done' if self.done else 'not done'}")
         return "\n".join(lines)
@@ -214,15 +220,17 @@ class SimulationResult:
 def simulate_review(session: ReviewSession, truth: Truth, *, strategy: str = "boxes", source=None,
                     learner: Learner | None = None, propagate: bool = True, max_actions: int | None = None,
                     frames: int = 60, seeds: int = 20, review_first: int = 0, misses: str = "draw",
-                    gallery: str = "clip", on_step: Callable[[SimulationResult], None] | None = None
-                    ) -> SimulationResult:
+                    gallery: str = "clip", on_step: Callable[[SimulationResult], None] | None = None,
+                    rule: CountingRule | None = None) -> SimulationResult:
     """Review `session`'s clip as an oracle would. `source` (the clip's decoder) is needed to follow boxes and
     learn; `max_actions` stops box or exposure review there; `frames`, `seeds`: the audit's sample size and
     how many samples; `review_first`: actions of exposure review before the audit; `misses`: how exposure
     review fixes a brand on screen that nothing counts ("draw" its box on its largest view there, which is
     followed and teaches; or "mark" it on screen and move the exposure's out point to where it leaves);
     `gallery`: what exposure review accepts with one key once the gallery's wrong exposures are dealt with
-    (every brand's pending exposures, "clip"; the current one's brand's, "brand"; or one at a time, "none")."""
+    (every brand's pending exposures, "clip"; the current one's brand's, "brand"; or one at a time, "none");
+    `rule`: the counting rule set as the project's first (`counting.read_truth_rule` of the truth file: what it
+    counted as on screen), else the project's own."""
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown strategy {strategy!r}: use one of {', '.join(STRATEGIES)}")
     if misses not in MISSES:
@@ -230,10 +238,13 @@ def simulate_review(session: ReviewSession, truth: Truth, *, strategy: str = "bo
     if gallery not in GALLERIES:
         raise ValueError(f"unknown gallery {gallery!r}: use one of {', '.join(GALLERIES)}")
     video = session.video
-    result = SimulationResult(footage_s=video.duration_s, interval_s=session.interval_s, strategy=strategy)
+    if rule is not None:
+        session.repo.set_counting_rule(rule, by="oracle")
+    result = SimulationResult(footage_s=video.duration_s, interval_s=session.interval_s, strategy=strategy,
+                              rule=session.repo.counting_rule())
     oracle = Oracle(truth, grid=session.sampled, brands=session.repo.brands())
     result.truth_s = oracle.seconds(session.interval_s)
-    result.model_s = _seconds(session.candidates, session.interval_s, model=True)
+    result.model_s = _seconds(session, model=True, rule=result.rule)
     bench = Bench(source, learner, session.sampled)
     assistant = ReviewAssistant(session, run_inline(bench), follow=propagate and source is not None,
                                 learn=learner is not None)
@@ -257,7 +268,7 @@ def simulate_review(session: ReviewSession, truth: Truth, *, strategy: str = "bo
     result.views, result.looked_share = len(session.views), figure.coverage.looked_share
     result.done = figure.done
     if result.audit is None:
-        result.reviewed_s = _seconds(session.candidates, session.interval_s, model=False)
+        result.reviewed_s = _seconds(session, model=False, rule=result.rule)
     return result
 
 
@@ -506,14 +517,20 @@ def _audit(session: ReviewSession, oracle: Oracle, result: SimulationResult, *, 
                                 sum(brand_errors) / max(1, seeds), sum(classical) / max(1, seeds))
 
 
-def _seconds(candidates: list[Candidate], interval: float, *, model: bool) -> dict[str, float]:
-    """Exposure seconds per brand: reviewed (accepted), or the model's own (a "yes", or any box where no
-    verifier ran) as the exposure report counts them."""
+def _seconds(session: ReviewSession, *, model: bool, rule: CountingRule = DEFAULT) -> dict[str, float]:
+    """Exposure seconds per brand under the counting rule: reviewed (accepted), or the model's own (a "yes", or any
+    box where no verifier ran) as the exposure report counts them."""
+    from logotag_gui.core.analysis import sharpness
+
+    candidates = session.candidates
     if model:
         chosen = [c.with_(review=Review(ReviewState.ACCEPTED)) for c in candidates
                   if c.verdict.state in (VerdictState.YES, VerdictState.NOT_RUN) and c.method not in ("manual",
                                                                                                      "presence")]
     else:
         chosen = candidates
-    return {b: s.seconds for b, s in clip_exposure(chosen, interval_s=interval,
-                                                   rules=ExposureRules(source="accepted")).items()}
+    measured = (sharpness.measure(session.video.path, [c for c in chosen if c.review.state is ReviewState.ACCEPTED])
+                if rule.needs_pixels else None)
+    return {b: s.seconds for b, s in clip_exposure(chosen, interval_s=session.interval_s, rule=rule,
+                                                   rules=ExposureRules(source="accepted"),
+                                                   sharpness=measured).items()}

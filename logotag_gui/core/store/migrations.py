@@ -53,7 +53,13 @@ def _v4_to_v5(conn: Connection) -> None:
     schema.ViewLook.__table__.create(conn)
 
 
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4, 4: _v4_to_v5}
+def _v5_to_v6(conn: Connection) -> None:
+    """The project's counting rule (none stored: the "any" rule, what was counted before)."""
+    schema.CountingRuleRow.__table__.create(conn, checkfirst=True)
+
+
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4, 4: _v4_to_v5,
+                                                       5: _v5_to_v6}
 
 
 def stored_version(conn: Connection) -> int | None:

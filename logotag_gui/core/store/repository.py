@@ -49,6 +49,7 @@ from logotag_gui.core.store.rows import (
     rows_to_candidates,
     verdict_row,
 )
+from logotag_gui.core.store.rules import RulesMixin
 from logotag_gui.core.store.run_parts import PartRecord, RunPartsMixin  # noqa: F401  (PartRecord re-exported)
 from logotag_gui.core.store.runs import (  # noqa: F401  (re-exported: where callers look for them)
     HEARTBEAT_S,
@@ -179,7 +180,7 @@ class VideoSummary:
     last_run_status: str | None
 
 
-class Repository(RunsMixin, RunPartsMixin, LearnedMixin, EditsMixin, AuditsMixin, CoverageMixin):
+class Repository(RunsMixin, RunPartsMixin, LearnedMixin, EditsMixin, AuditsMixin, CoverageMixin, RulesMixin):
     read_only: str | None = None  # why the project is open for reading only (open_repository), else None
 
     def __init__(self, engine: Engine, *, where: str) -> None:

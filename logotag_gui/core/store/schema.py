@@ -24,7 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 
 def utcnow() -> datetime:
@@ -300,3 +300,20 @@ class ViewLook(Base):
     reviewer: Mapped[str] = mapped_column(String(128), default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     __table_args__ = (UniqueConstraint("video_id", "first_frame", "last_frame"),)
+
+
+class CountingRuleRow(Base):
+    """The project's counting rule (base/counting.py): when a mark counts towards a brand's seconds. One row (id 1);
+    none reads as the "any" rule, what LogoTag counted before rules (schema v6)."""
+
+    __tablename__ = "counting_rule"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    min_visible: Mapped[float] = mapped_column(Float)
+    min_sharpness: Mapped[float] = mapped_column(Float)
+    min_size: Mapped[float] = mapped_column(Float)
+    min_exposure_s: Mapped[float] = mapped_column(Float)
+    join_gap_s: Mapped[float] = mapped_column(Float)
+    one_per_frame: Mapped[bool] = mapped_column(Boolean)
+    set_by: Mapped[str] = mapped_column(String(128), default="")
+    set_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
