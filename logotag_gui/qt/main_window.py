@@ -59,6 +59,7 @@ BUSY_TEXT_PX = 220  # how wide a run's progress text may be in the status bar
 FRAME_SHARE = (0.45, 0.4)  # below this share of the window's width / height the frame takes room from the docks
 SIDE_SHARE = (0.18, 0.26)  # ... the left and right docks' widths, down to this share of the window's
 BOTTOM_SHARE = 0.2  # ... and the table's height
+LAYOUT_VERSION = 1  # raise when the docks change: a saved layout of other docks is not restored
 STRIP_FROM_H = 640  # a shorter window folds the film strip away: the frame keeps its height
 
 
@@ -138,6 +139,7 @@ class MainWindow(QMainWindow):
         self.actions_by_name: dict[str, QAction] = build_actions(self)
         self._connect()
         self.update_enabled()
+        self._restored = self.restore_layout()
 
     @property
     def message_bar(self) -> MessageBar:
@@ -150,10 +152,12 @@ class MainWindow(QMainWindow):
         super().showEvent(event)
         if not self._shown_once:
             # The frame, its timeline and film strip come first: the table starts short (drag its edge to grow
-            # it), once the window is on screen (before, the docks' split is laid out again).
+            # it), once the window is on screen (before, the docks' split is laid out again); a layout the
+            # reviewer left last time is kept as it was.
             self._shown_once = True
-            QTimer.singleShot(50, lambda: self.resizeDocks([self.table_dock], [min(170, self.height() // 5)],
-                                                           Qt.Orientation.Vertical))
+            if not self._restored:
+                    QTimer.singleShot(50, lambda: self.resizeDocks([self.table_dock], [min(170, self.height() // 5)],
+                                                               Qt.Orientation.Vertical))
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
@@ -570,7 +574,20 @@ class MainWindow(QMainWindow):
         undo.setText(f"Undo {session.undo_text}" if session and session.can_undo else "Undo")
         redo.setText(f"Redo {session.redo_text}" if session and session.can_redo else "Redo")
 
+    def save_layout(self) -> None:
+        """The window's size and place and its docks' layout, for the next start (QSettings)."""
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/state", self.saveState(LAYOUT_VERSION))
+
+    def restore_layout(self) -> bool:
+        """The size and docks the window had when it was last closed; False when there is none to restore."""
+        geometry, state = self.settings.value("window/geometry"), self.settings.value("window/state")
+        if geometry is None or state is None:
+            return False
+        return bool(self.restoreGeometry(geometry)) and bool(self.restoreState(state, LAYOUT_VERSION))
+
     def closeEvent(self, event) -> None:
+        self.save_layout()
         self._closing = True
         self.clip_view.shutdown()
         self.close_project()

@@ -9,7 +9,7 @@ import shutil
 
 import pytest
 from PySide6.QtCore import QPoint, Qt
-from PySide6.QtWidgets import QLabel
+from PySide6.QtWidgets import QDockWidget, QLabel
 
 from logotag_gui.core.base.records import ReviewState
 from logotag_gui.core.review.exposures import Exposure
@@ -188,3 +188,40 @@ def test_an_800_by_500_window_keeps_the_frame_first_and_brand_lanes_do_not_shrin
     qtbot.wait(100)
     assert view.height() >= min(before, 180)
     assert window.clip_view.timeline_area.height() < window.clip_view.timeline.height()
+
+
+# ---- item 10: a presence note beside its own box, the layout remembered ----------------------------------------
+def test_the_presence_note_leaves_out_a_brand_whose_box_is_on_the_frame(qtbot):
+    import numpy as np
+
+    from logotag_gui.core.base.records import BBox, Candidate, FrameRef, Review
+    from logotag_gui.qt.images import to_qimage
+    from logotag_gui.qt.widgets.frame_view import FrameView
+
+    view = FrameView()
+    qtbot.addWidget(view)
+    view.show_frame(0, to_qimage(np.zeros((360, 640, 3), np.uint8)))
+    box = Candidate(FrameRef(0, 0.0, 640, 360), BBox(10, 10, 80, 60), "Norvik", 0.8, "keypoints", id=1,
+                    review=Review(ReviewState.PENDING))
+    view.set_candidates([box])
+    view.set_presences(["Aquila", "Norvik"])  # Norvik marked with P, and its box found since
+    assert view.presence_note == "On screen (no box): Aquila"
+    view.set_candidates([])  # the box gone (next frame's boxes): the note says Norvik again
+    assert view.presence_note == "On screen (no box): Aquila, Norvik"
+
+
+def test_the_window_size_and_docks_are_remembered(window, qtbot):
+    from logotag_gui.qt.main_window import MainWindow
+
+    window.resize(760, 560)  # within the offscreen screen (800x600)
+    clips = next(d for d in window.findChildren(QDockWidget) if d.windowTitle() == "Clips")
+    clips.hide()
+    qtbot.wait(50)
+    window.close()
+    again = MainWindow(reviewer="tester")
+    qtbot.addWidget(again)
+    again.show()
+    qtbot.wait(50)
+    assert again.size().toTuple() == (760, 560)
+    assert not next(d for d in again.findChildren(QDockWidget) if d.windowTitle() == "Clips").isVisible()
+    again.close()

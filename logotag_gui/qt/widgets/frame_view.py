@@ -133,6 +133,7 @@ class FrameView(QGraphicsView):
         self._pixmap.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
         self.scene().addItem(self._pixmap)
         self._boxes: dict[int, BoxItem] = {}
+        self._presence_brands: list[str] = []
         self._presence = QGraphicsSimpleTextItem()
         self._presence.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations, True)
         self._presence.setBrush(QBrush(QColor(60, 180, 90)))
@@ -207,7 +208,7 @@ class FrameView(QGraphicsView):
         hidden = self.hidden_rejected
         self._hidden_note.setText(f"{hidden} rejected box{'es' if hidden != 1 else ''} hidden (H shows them)"
                                   if hidden else "")
-        self._place_notes()
+        self._write_presences()
         for cid, item in self._boxes.items():
             item.setSelected(cid == self._selected_id)
 
@@ -228,8 +229,21 @@ class FrameView(QGraphicsView):
                 else "Rejected boxes hidden, except the selected one (H shows them)")
 
     def set_presences(self, brands: list[str]) -> None:
-        """Brands the reviewer marked on screen on this frame without a box: said in its corner."""
-        self._presence.setText(f"On screen (no box): {', '.join(brands)}" if brands else "")
+        """Brands the reviewer marked on screen on this frame without a box: said in its corner, unless a box of
+        the brand is drawn on the frame (the note said "no box" beside the brand's box)."""
+        self._presence_brands = list(brands)
+        self._write_presences()
+
+    @property
+    def presence_note(self) -> str:
+        """What the frame's corner says of the brands marked on screen without a box ("" when nothing)."""
+        return self._presence.text()
+
+    def _write_presences(self) -> None:
+        boxed = {item.candidate.final_brand for item in self._boxes.values()
+                 if item.candidate.review.state is not ReviewState.REJECTED}
+        unboxed = [b for b in self._presence_brands if b not in boxed]
+        self._presence.setText(f"On screen (no box): {', '.join(unboxed)}" if unboxed else "")
         self._place_notes()
 
     def _place_notes(self) -> None:
