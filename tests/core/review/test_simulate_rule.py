@@ -1,0 +1,42 @@
+"""simulate-review sets the project's counting rule from the truth's, as an analyst sets a client's, and counts the
+reviewed and model seconds under it."""
+
+from __future__ import annotations
+
+import json
+
+from logotag_gui.core.analysis.evaluate import Box, Truth
+from logotag_gui.core.base.counting import CountingRule, read_truth_rule
+from logotag_gui.core.base.records import BBox, Candidate, FrameRef
+from logotag_gui.core.review import Project
+from logotag_gui.core.review.figure import clip_figure
+from logotag_gui.core.review.simulate import simulate_review
+from logotag_gui.core.store import open_repository
+
+
+def test_the_oracle_sets_the_truths_rule_and_counts_under_it(tmp_path):
+    db = tmp_path / "p.sqlite"
+    repo = open_repository(db)
+    vid = repo.add_video(path="/nowhere/a.mp4", kind="video", fps=10, frame_count=60, duration_s=6, width=640,
+                         height=360)
+    run = repo.start_run(video_id=vid, config={"fps": 2}, embedder=("keypoints", "", ""), verifier=("none", "", ""),
+                         frames_total=12)
+    inside = [Candidate(FrameRef(f, f / 10, 640, 360), BBox(100, 50, 80, 40), "acme", 0.8, "keypoints")
+              for f in (0, 5, 10)]
+    # A box drawn half past the frame's left edge: 25% in view, under the truth's 60% bar.
+    past = Candidate(FrameRef(15, 1.5, 640, 360), BBox(-60, 50, 80, 40), "acme", 0.8, "keypoints")
+    repo.add_batch(run_id=run, video_id=vid, candidates=[*inside, past], last_frame_index=55, frames_done=12)
+    boxes = {f: [Box("acme", BBox(100, 50, 80, 40))] for f in (0, 5, 10)} | {15: [Box("acme", BBox(-60, 50, 80, 40))]}
+    gt = tmp_path / "gt.json"
+    gt.write_text(json.dumps({"fps": 10, "boxes": {}}))  # made before the makers stated their rule
+    rule = read_truth_rule(gt)
+    assert rule == CountingRule("truth", min_visible=0.6)
+
+    session = Project(repo, str(db)).session(vid, reviewer="oracle")
+    result = simulate_review(session, Truth("video", boxes, 10.0), propagate=False, rule=rule)
+    assert repo.counting_rule() == rule and result.rule == rule
+    assert result.model_s == {"acme": 1.5} and result.reviewed_s == {"acme": 1.5}  # frame 15's box is 25% in view
+    assert result.as_dict()["rule"]["min_visible"] == 0.6 and "Counting rule 'truth'" in result.format()
+    figure = clip_figure(session)
+    assert figure.rule == rule and figure.rule_s == {"acme": 1.5} and figure.accepted_s == 2.0
+    assert "1.5 s under rule 'truth'" in figure.format()
