@@ -24,6 +24,7 @@ from logotag_gui.core.review.audit import Audit
 from logotag_gui.core.review.exposure_edits import ExposureEditError
 from logotag_gui.core.review.exposures import Exposure
 from logotag_gui.core.review.figure import clip_figure
+from logotag_gui.core.review.steps import Step
 from logotag_gui.qt.clip_view import ClipView
 from logotag_gui.qt.dialogs.brand_picker import BrandPicker
 from logotag_gui.qt.dialogs.messages import show_error
@@ -79,6 +80,10 @@ class ReviewController(QObject):
         self._unsubscribe: Callable[[], None] | None = None
         self.following = False
         self._in_flight = 0  # jobs sent to the lanes whose result has not come back yet
+        # The follow lane's jobs in order (the first one is at work), each with the step it follows up: the one on
+        # top of the undo stack when it was sent (None for a follow the reviewer asked for, E).
+        self._follows: list[tuple[Job, Step | None]] = []
+        self._asked = False  # a follow asked for (E) is being sent
         self.follow_drawn = True  # a drawn box is followed through the clip at once
         self.learn = True  # decisions teach views and look-alikes while the review goes on
 
@@ -107,6 +112,7 @@ class ReviewController(QObject):
             worker.cancel.set()
         self.workers = {}
         self._in_flight = 0  # the stopped lanes send nothing back
+        self._follows, self.following = [], False
         threads, self._threads = self._threads, []
         for thread in threads:
             thread.quit()
@@ -173,6 +179,7 @@ class ReviewController(QObject):
             return
         self._in_flight += 1
         if job.lane == "follow":
+            self._follows.append((job, None if self._asked or self.session is None else self.session.last_step))
             self.following = True
             if job.text:
                 self.w.show_following(job.text, self.cancel_follow)
@@ -183,7 +190,7 @@ class ReviewController(QObject):
     def _job_done(self, job: Job, result) -> None:
         self._in_flight = max(0, self._in_flight - 1)  # a stopped lane's late result counts for nothing
         if job.lane == "follow":
-            self._follow_finished()
+            self._follow_finished(job)
         if self.session is None:
             return
         try:
@@ -195,13 +202,15 @@ class ReviewController(QObject):
     def _job_failed(self, job: Job, message: str) -> None:
         self._in_flight = max(0, self._in_flight - 1)  # a stopped lane's late result counts for nothing
         if job.lane == "follow":
-            self._follow_finished()
+            self._follow_finished(job)
         self.w.statusBar().showMessage(f"{job.text.rstrip('…') or 'Learning from the decision'} failed: {message}",
                                        10000)
 
-    def _follow_finished(self) -> None:
-        self.following = False
-        self.w.hide_following()
+    def _follow_finished(self, job: Job) -> None:
+        self._follows = [(j, step) for j, step in self._follows if j is not job]
+        self.following = bool(self._follows)
+        if not self.following:
+            self.w.hide_following()
 
     def _notice(self, notice: Notice) -> None:
         self.w.statusBar().showMessage(notice.text, notice.seconds * 1000)
@@ -386,12 +395,42 @@ class ReviewController(QObject):
         return self.saving(self.assistant.add_box, self.w.clip_view.current, bbox, brand)
 
     def undo(self) -> None:
-        if self.assistant is not None:
-            self.saving(self.assistant.undo)
+        """Ctrl+Z: the last step and what followed it up; the status bar says what was undone. A follow of that
+        step still at work is stopped (what it finds would be dropped: its box is gone)."""
+        if self.assistant is None:
+            return
+        session = self.assistant.session
+        if not session.can_undo:
+            self.w.statusBar().showMessage("Nothing to undo", 3000)
+            return
+        step, text = session.last_step, session.undo_text
+        if self.saving(self.assistant.undo) is None:
+            return
+        stopped = self._stop_follows_of(step)
+        self.w.statusBar().showMessage(f"Undid: {text}" + (" — its follow, still at work, was stopped (E follows the "
+                                                          "box again once it is back)" if stopped else ""), 8000)
 
     def redo(self) -> None:
-        if self.assistant is not None:
-            self.saving(self.assistant.redo)
+        """Ctrl+Shift+Z: the last undone step again, with its follow-ups; its box is selected again."""
+        if self.assistant is None:
+            return
+        session = self.assistant.session
+        if not session.can_redo:
+            self.w.statusBar().showMessage("Nothing to redo", 3000)
+            return
+        text = session.redo_text
+        if self.saving(self.assistant.redo) is not None:
+            self.w.statusBar().showMessage(f"Redid: {text}", 8000)
+
+    def _stop_follows_of(self, step: Step | None) -> bool:
+        """Cancel the follow at work that follows up `step` (just undone); those queued behind it find their seed
+        gone and add nothing. True when there was one."""
+        if step is None:
+            return False
+        mine = [job for job, of in self._follows if of is step]
+        if mine and self._follows[0][0] is mine[0]:  # at work now: the lane's cancel flag is its
+            self.cancel_follow()
+        return bool(mine)
 
     # ---- exposures ----------------------------------------------------------------------------------------
     def decide_exposure(self, kind: DecisionKind) -> None:
@@ -460,7 +499,11 @@ class ReviewController(QObject):
         if self.following:
             self.w.statusBar().showMessage("Already following a box (Esc cancels it)", 3000)
             return
-        self.assistant.follow(c)
+        self._asked = True
+        try:
+            self.assistant.follow(c)
+        finally:
+            self._asked = False
 
     def find_more(self) -> None:
         c = self._target()

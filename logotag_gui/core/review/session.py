@@ -55,7 +55,6 @@ class ReviewSession(ExposureReview, SweepReview):
         self._decided_at_fit = 0
         self._undo: deque[Step] = deque(maxlen=undo_limit)
         self._redo: list[Step] = []
-        self._writing: Callable[[ReviewEdit], EditResult] | None = None  # an undo's or redo's open transaction
         # candidate id -> the step that drew or tightened it: what a follow of it joins (one undo takes back both)
         self._seeds: dict[int, Step] = {}
         self._listeners: list[Listener] = []
@@ -172,8 +171,6 @@ class ReviewSession(ExposureReview, SweepReview):
     # ---- absorbing what the store wrote ---------------------------------------------------------------
     def write(self, edit: ReviewEdit) -> EditResult:
         """One review edit in one transaction (what a step calls); inside an undo or redo, in that one's."""
-        if self._writing is not None:
-            return self._writing(edit)
         return self.repo.apply_edit(edit, video_id=self.video.id, reviewer=self.reviewer)
 
     def _absorb(self, result: EditResult) -> Changes:
@@ -506,14 +503,8 @@ class ReviewSession(ExposureReview, SweepReview):
     def _in_one_transaction(self, work: Callable[[_Unit], list[EditResult]]) -> list[EditResult]:
         """`work(unit)` writes its steps through `unit` (a StepTarget) in one transaction; the session absorbs
         nothing until it is committed."""
-        if self._writing is not None:
-            raise RuntimeError("an undo or redo is already being written")
-        with self.repo.edit_transaction(video_id=self.video.id, reviewer=self.reviewer) as write:
-            self._writing = write
-            try:
-                return work(_Unit(self))
-            finally:
-                self._writing = None
+        with self.repo.edit_transaction():
+            return work(_Unit(self))
 
 
 def describe(step: Step) -> str:

@@ -9,7 +9,7 @@ all of it is stored, or none. A mixin of Repository (repository.py), which owns 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -93,18 +93,30 @@ class EditsMixin:
 
         def _session(self) -> AbstractContextManager[Session]: ...
 
+    _open_edit: Session | None = None  # the transaction an edit_transaction block holds open
+
     def apply_edit(self, edit: ReviewEdit, *, video_id: int, reviewer: str) -> EditResult:
-        """Write the whole step in one transaction; returns what changed, read back as stored."""
-        with self.edit_transaction(video_id=video_id, reviewer=reviewer) as write:
-            return write(edit)
+        """Write the whole step in one transaction (inside `edit_transaction`, in that one); returns what changed,
+        read back as stored."""
+        if self._open_edit is not None:
+            return self._write_edit(self._open_edit, edit, video_id=video_id, reviewer=reviewer)
+        with self._session() as s:
+            return self._write_edit(s, edit, video_id=video_id, reviewer=reviewer)
 
     @contextmanager
-    def edit_transaction(self, *, video_id: int, reviewer: str) -> Iterator[Callable[[ReviewEdit], EditResult]]:
-        """Several edits in one transaction (an undo or redo of a step and its follow-ups): the function yielded
-        writes one edit and returns what it changed, read back inside the transaction, so a later edit may name
-        what an earlier one added; all of them are committed when the block ends, none if it raises."""
+    def edit_transaction(self) -> Iterator[None]:
+        """Every `apply_edit` in the block (an undo or redo of a step and its follow-ups) is written in one
+        transaction: each reads back what it wrote, so a later edit may name what an earlier one added; all of
+        them are committed when the block ends, none if it raises. One Repository per thread, so the open
+        transaction is this thread's."""
+        if self._open_edit is not None:
+            raise StoreError("An edit transaction is already open on this connection.")
         with self._session() as s:
-            yield lambda edit: self._write_edit(s, edit, video_id=video_id, reviewer=reviewer)
+            self._open_edit = s
+            try:
+                yield
+            finally:
+                self._open_edit = None
 
     def _write_edit(self, s: Session, edit: ReviewEdit, *, video_id: int, reviewer: str) -> EditResult:
         touched: list[int] = []
