@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from logotag_gui.core.base.config import RunConfig
-from logotag_gui.core.base.logsetup import setup_logging
+from logotag_gui.core.base.logsetup import set_log_context, setup_logging
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +76,7 @@ def missing_x11_packages(environ: dict[str, str] | None = None, find=ctypes.util
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     setup_logging(verbose=args.verbose)
+    set_log_context(command="logotag-gui")  # with each line's pid and project: the log file is shared
     missing = missing_x11_packages()
     if missing:
         print("LogoTag's window needs Qt's X11 libraries, which this machine lacks. Install them with:\n"

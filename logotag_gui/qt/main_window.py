@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from logotag_gui.core.base.errors import LogoTagError
+from logotag_gui.core.base.logsetup import set_log_context
 from logotag_gui.core.base.records import Candidate, DecisionKind, ReviewState
 from logotag_gui.core.media.video import distinct_names
 from logotag_gui.core.review import Project, ReviewSession, VideoSummary
@@ -235,6 +236,7 @@ class MainWindow(QMainWindow):
             return False
         self.close_project()
         self.project = project
+        set_log_context(project=project.url)  # the log file is shared: its lines say which project they are about
         self.learned_views.set_views(LearnedViews(project.repo))
         self.review.start(project.url)
         self.runs.start(project.url)
@@ -255,6 +257,7 @@ class MainWindow(QMainWindow):
         if self.project is not None:
             self.project.close()
         self.project = None
+        set_log_context(project="-")
         self.learned_views.set_views(None)
         self.video = None
 

@@ -225,3 +225,14 @@ def test_the_window_size_and_docks_are_remembered(window, qtbot):
     assert again.size().toTuple() == (760, 560)
     assert not next(d for d in again.findChildren(QDockWidget) if d.windowTitle() == "Clips").isVisible()
     again.close()
+
+
+def test_the_apps_log_lines_name_the_project_open(window, tmp_path, ran_project):
+    from logotag_gui.core.base.logsetup import FILE_FORMAT, log_context
+
+    assert "%(process)d" in FILE_FORMAT and "%(project)s" in FILE_FORMAT  # the log file is shared by processes
+    shutil.copy(ran_project, tmp_path / "mine.sqlite")
+    assert window.open_project(str(tmp_path / "mine.sqlite"))
+    assert log_context()["project"].endswith("mine.sqlite")
+    window.close_project()
+    assert log_context()["project"] == "-"

@@ -45,6 +45,11 @@ def set_log_context(*, command: str | None = None, project: str | None = None) -
         _context["project"] = redact_secrets(project)
 
 
+def log_context() -> dict[str, str]:
+    """The command and project the log's next lines name."""
+    return dict(_context)
+
+
 class _ContextFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.command = _context["command"]
