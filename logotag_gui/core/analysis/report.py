@@ -37,6 +37,7 @@ from logotag_gui.core.analysis.exposure import (
     sampling_interval,
 )
 from logotag_gui.core.base.counting import CountingRule
+from logotag_gui.core.base.records import Candidate
 from logotag_gui.core.base.safe_io import SafeDictWriter, atomic_write, atomic_write_text
 from logotag_gui.core.media.video import distinct_names
 from logotag_gui.core.store import Repository
@@ -117,7 +118,7 @@ def build_report(repo: Repository, *, rules: ExposureRules | None = None, video_
     return ProjectReport(rules, clips, combine([c.brands for c in clips]), totals, rule)
 
 
-def clip_sharpness(path: str, candidates: list, source: str, rule: CountingRule) -> dict[int, float] | None:
+def clip_sharpness(path: str, candidates: list[Candidate], source: str, rule: CountingRule) -> dict[int, float] | None:
     """The sharpness of the clip's counted boxes where the rule reads it (None where it does not): measured on the
     clip's frames once and cached, so a report under another rule decodes nothing again."""
     if not rule.needs_pixels:

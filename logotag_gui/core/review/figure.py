@@ -6,7 +6,7 @@ the exposure panel, `logotag videos`, the reports and the oracle reviewer all re
 
 Beside them stand the reviewed seconds under the project's counting rule (`rule_s`, base/counting.py), counted by
 the reports' one count (`analysis/exposure.clip_exposure`) from the stored boxes: what a client's report will say
-of what review accepted so far. The estimate itself counts a brand on screen (an audit answer says no more); a rule
+of what review accepted so far (not counted under the "any" rule, which counts what `accepted_s` counts). The estimate itself counts a brand on screen (an audit answer says no more); a rule
 that reads sharpness uses the boxes already measured (a report measures them), and counts the others.
 """
 
@@ -54,7 +54,9 @@ class Figure:
     audited: bool  # an answered audit sample corrects the part nobody looked at
     accepted_s: float = 0.0  # seconds of exposures a reviewer accepted (looked at or not)
     rule: CountingRule = DEFAULT  # the project's counting rule
-    rule_s: dict[str, float] = dataclasses.field(default_factory=dict)  # accepted seconds per brand under it
+    # Accepted seconds per brand under it; None under the "any" rule (it counts what `accepted_s` counts: the meter
+    # of a project without a rule does no more work than before).
+    rule_s: dict[str, float] | None = None
 
     @property
     def done(self) -> bool:
@@ -95,7 +97,7 @@ class Figure:
 
     def rule_text(self) -> str:
         """The accepted seconds under the project's rule, where it is not the "any" rule (which counts them all)."""
-        if self.rule == DEFAULT:
+        if self.rule_s is None:
             return ""
         return f" ({sum(self.rule_s.values()):.1f} s under rule '{self.rule.name}')"
 
@@ -146,7 +148,7 @@ def clip_figure(session: ReviewSession, *, sample: AuditSampleRecord | None = No
     pending = sum(1 for e in exposures if e.pending)
     rule = session.repo.counting_rule()
     return Figure(est, coverage, pending, audited, round(sum(e.seconds for e in exposures), 6), rule,
-                  rule_seconds(session, rule))
+                  None if rule == DEFAULT else rule_seconds(session, rule))
 
 
 def rule_seconds(session: ReviewSession, rule: CountingRule) -> dict[str, float]:

@@ -33,6 +33,7 @@ def test_the_oracle_sets_the_truths_rule_and_counts_under_it(tmp_path):
     assert rule == CountingRule("truth", min_visible=0.6)
 
     session = Project(repo, str(db)).session(vid, reviewer="oracle")
+    assert clip_figure(session).rule_s is None  # the "any" rule: nothing more to count than before
     result = simulate_review(session, Truth("video", boxes, 10.0), propagate=False, rule=rule)
     assert repo.counting_rule() == rule and result.rule == rule
     assert result.model_s == {"acme": 1.5} and result.reviewed_s == {"acme": 1.5}  # frame 15's box is 25% in view
