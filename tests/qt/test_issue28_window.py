@@ -236,3 +236,15 @@ def test_the_apps_log_lines_name_the_project_open(window, tmp_path, ran_project)
     assert log_context()["project"].endswith("mine.sqlite")
     window.close_project()
     assert log_context()["project"] == "-"
+
+
+def test_quitting_hides_the_window_before_waiting_for_a_run_to_stop(window, qtbot, monkeypatch):
+    seen: list[bool] = []
+
+    def slow_stop():  # a run finishing its batch (seconds on a laptop's CPU)
+        seen.append(window.isVisible())
+        return None
+
+    monkeypatch.setattr(window.runs, "stop", slow_stop)
+    window.close()
+    assert seen == [False]  # the window was gone while the run was being stopped
