@@ -3,7 +3,9 @@
     logotag-gui                          empty window (File → New/Open project)
     logotag-gui PROJECT.sqlite           reopen a project (or a database URL)
     logotag-gui --video CLIP --logos DIR start a new project beside the clip
-    logotag-gui --demo                   the bundled demo clip and logos, run with the offline backends
+    logotag-gui --demo                   the bundled demo clip and logos, run with the offline backends (a demo
+                                         reviewed before: asks whether to go on with it or start afresh)
+    logotag-gui --demo --fresh           a fresh demo (a reviewed one is kept as demo-previous.logotag.sqlite)
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--video", action="append", default=[], help="clip to add (repeatable)")
     p.add_argument("--logos", help="logo folder")
     p.add_argument("--demo", action="store_true", help="open the bundled demo and run the offline pipeline on it")
+    p.add_argument("--fresh", action="store_true",
+                   help="with --demo: start a fresh demo project (the one reviewed before is kept beside it)")
     p.add_argument("--reviewer", help="name stored with each decision (default: remembered, else your login)")
     p.add_argument("--no-auto-run", action="store_true", help="with --demo: do not start the run")
     p.add_argument("--smoke-test", action="store_true",
@@ -122,6 +126,46 @@ def _quit_when_demo_done(app, window, timeout_s: float = 180.0) -> None:
     timer.start(250)
 
 
+def demo_project(window, path: Path, *, fresh: bool) -> str:
+    """The demo's project: the one left last time, unless it was reviewed and a fresh one is asked for (--fresh,
+    or the reviewer's answer). A second `make demo` reopened yesterday's reviewed demo without a word."""
+    if path.exists() and (fresh or (demo_reviewed(path) and ask_fresh_demo(window))):
+        previous = path.with_name(f"demo-previous{''.join(path.suffixes)}")
+        for old in path.parent.glob(f"{path.name}*"):  # the database and SQLite's -wal / -shm beside it
+            old.replace(previous.with_name(previous.name + old.name[len(path.name):]))
+        log.info("a fresh demo project; the one before is kept as %s", previous)
+    return str(path)
+
+
+def demo_reviewed(path: Path) -> bool:
+    """Someone decided something in this demo project (a box, a presence, an exposure)."""
+    from logotag_gui.core.base.errors import LogoTagError
+    from logotag_gui.core.review import Project
+
+    try:
+        project = Project.open(str(path))
+    except LogoTagError:
+        return False
+    try:
+        return any(v.decided for v in project.videos())
+    finally:
+        project.close()
+
+
+def ask_fresh_demo(window) -> bool:
+    """The demo was reviewed before: go on with that review (False) or start a fresh demo (True)?"""
+    from PySide6.QtWidgets import QMessageBox
+
+    box = QMessageBox(QMessageBox.Icon.Question, "The demo was reviewed before",
+                      "You reviewed the demo before. Go on with that review, or start a fresh demo? (The reviewed "
+                      "one is kept as demo-previous.logotag.sqlite; `logotag-gui --demo --fresh` starts afresh "
+                      "without asking.)", parent=window)
+    fresh = box.addButton("Start a fresh demo", QMessageBox.ButtonRole.AcceptRole)
+    box.addButton("Go on with my review", QMessageBox.ButtonRole.RejectRole)
+    box.exec()
+    return box.clickedButton() is fresh
+
+
 def start(window, args: argparse.Namespace) -> None:
     """Open what the command line asked for (shared with tests)."""
     from platformdirs import user_data_dir
@@ -142,7 +186,8 @@ def start(window, args: argparse.Namespace) -> None:
 
             project = str(Path(tempfile.mkdtemp(prefix="logotag-smoke-")) / "demo.logotag.sqlite")
         else:
-            project = args.project or str(Path(user_data_dir("logotag", appauthor=False)) / "demo.logotag.sqlite")
+            project = demo_project(window, Path(args.project or Path(user_data_dir("logotag", appauthor=False))
+                                                / "demo.logotag.sqlite"), fresh=args.fresh)
         Path(project).parent.mkdir(parents=True, exist_ok=True)
         args.video, args.logos = [str(clip)], str(logos)
     elif args.project:

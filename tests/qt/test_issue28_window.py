@@ -248,3 +248,37 @@ def test_quitting_hides_the_window_before_waiting_for_a_run_to_stop(window, qtbo
     monkeypatch.setattr(window.runs, "stop", slow_stop)
     window.close()
     assert seen == [False]  # the window was gone while the run was being stopped
+
+
+# ---- item 10: a second `make demo` after a review ---------------------------------------------------------------
+def _reviewed_demo(window, qtbot, path):
+    from logotag_gui.core.base.records import BBox
+    from logotag_gui.qt.app import parse_args, start
+
+    start(window, parse_args([str(path), "--demo", "--no-auto-run"]))
+    window.review.set_option("learn", False)
+    window.review.add_box(BBox(300, 200, 60, 30), "Norvik")  # a box drawn: the demo is reviewed
+    qtbot.waitUntil(lambda: window.review.idle, timeout=30_000)
+    window.close_project()
+
+
+def _decided(window) -> int:
+    return sum(v.decided for v in window.project.videos())
+
+
+def test_the_demo_asks_before_reopening_a_reviewed_one_and_fresh_starts_anew(window, qtbot, tmp_path, monkeypatch):
+    from logotag_gui.qt import app
+
+    path = tmp_path / "demo.logotag.sqlite"
+    asked: list[bool] = []
+    monkeypatch.setattr(app, "ask_fresh_demo", lambda _window: asked.append(True) or False)
+    app.start(window, app.parse_args([str(path), "--demo", "--no-auto-run"]))
+    assert asked == []  # a new demo: nothing to ask
+    window.close_project()
+    _reviewed_demo(window, qtbot, path)
+    app.start(window, app.parse_args([str(path), "--demo", "--no-auto-run"]))
+    assert asked == [True] and _decided(window) == 1  # asked; "go on with my review" keeps it
+    window.close_project()
+    app.start(window, app.parse_args([str(path), "--demo", "--fresh", "--no-auto-run"]))
+    assert asked == [True] and _decided(window) == 0  # --fresh: no question, a fresh demo
+    assert (tmp_path / "demo-previous.logotag.sqlite").exists()  # the reviewed one is kept
