@@ -92,6 +92,7 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=1)
     args = p.parse_args()
     from logotag_gui.core.base.config import RunConfig
+    from logotag_gui.core.base.records import MANUAL
     from logotag_gui.core.review import Project
     from logotag_gui.core.store import open_repository
 
@@ -161,7 +162,7 @@ def main() -> None:
     present = {c.id for c in repo.candidates()}
     lost_batches = batch_ids - present
     keys = [(v.id, c.frame.index, c.brand, tuple(c.bbox.as_list())) for v in repo.videos()
-            for c in repo.candidates(video_id=v.id) if c.method != "manual"]
+            for c in repo.candidates(video_id=v.id) if c.method != MANUAL]
     duplicates = len(keys) - len(set(keys))
     errors = [line for text in (logs["review"].read_text(), logs["pipeline"].read_text())
               for line in text.splitlines() if "Error" in line or "Traceback" in line]

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from logotag_gui.core.base.records import Candidate, ReviewState, VerdictState
+from logotag_gui.core.base.records import MANUAL, Candidate, ReviewState, VerdictState
 
 
 @dataclass(slots=True)
@@ -63,7 +63,7 @@ def calibrate(candidates: Iterable[Candidate], *, target_precision: float = 0.9)
     by_brand: dict[str, list[tuple[Candidate, bool]]] = {}
     for c in candidates:
         label = _label(c)
-        if label is not None and c.method != "manual":
+        if label is not None and c.method != MANUAL:
             by_brand.setdefault(c.brand, []).append((c, label))
     out = []
     for brand, items in sorted(by_brand.items()):

@@ -13,7 +13,7 @@ import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 import numpy as np
 
@@ -66,9 +66,19 @@ class DecisionKind(str, Enum):
 
 
 # Which proposer made a candidate, where review made it: a box drawn by hand; a brand marked on screen
-# without a box (counted in seconds; its size and position are unknown).
-MANUAL = "manual"
-PRESENCE = "presence"
+# without a box (counted in seconds; its size and position are unknown); a box found by following another
+# through the clip (review's follow, or the run's own past a confident track).
+ReviewMethod = Literal["manual", "presence", "tracked"]
+MANUAL: Final[ReviewMethod] = "manual"
+PRESENCE: Final[ReviewMethod] = "presence"
+TRACKED: Final[ReviewMethod] = "tracked"
+
+# Where a brand's reference comes from: its file in the logo folder, a crop review added to the dictionary, or a
+# view review taught (kept in the project, not a file: the app lists it, and never opens it as a file).
+ReferenceOrigin = Literal["folder", "review", "review view"]
+REVIEW_VIEW: Final[ReferenceOrigin] = "review view"
+# A candidate found with a view review taught names that view as its reference: this prefix, then the view's id.
+TAUGHT_VIEW_PREFIX: Final = "review:"
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,7 @@ from typing import Any, Protocol
 import cv2
 import numpy as np
 
-from logotag_gui.core.base.records import BBox, Candidate, FrameRef, VerdictState
+from logotag_gui.core.base.records import TRACKED, BBox, Candidate, FrameRef, VerdictState
 from logotag_gui.core.media.shots import CUT_FLOOR, CUT_RATIO, CutDetector
 
 ProgressFn = Callable[[int, int], None]
@@ -448,7 +448,7 @@ def extend_tracks(source, candidates: Sequence[Candidate], *, sampled: Sequence[
             if any(b.overlaps(box.bbox) for b in spot):
                 continue
             spot.append(box.bbox)
-            added.append(Candidate(box.frame, box.bbox, seed.brand, box.score, "tracked", reference=seed.reference,
+            added.append(Candidate(box.frame, box.bbox, seed.brand, box.score, TRACKED, reference=seed.reference,
                                    track_id=seed.track_id))
     return sorted(added, key=lambda c: (c.frame.index, c.bbox.x))
 
@@ -474,7 +474,7 @@ def fill_between_keyframes(source, candidates: Sequence[Candidate], *, keyframes
         followed = follow_box(source, frame_index=seed.frame.index, bbox=seed.bbox, sampled=wanted,
                               settings=settings, cancel=cancel)
         for box in followed.boxes:
-            made = Candidate(box.frame, box.bbox, seed.brand, box.score, "tracked", reference=seed.reference,
+            made = Candidate(box.frame, box.bbox, seed.brand, box.score, TRACKED, reference=seed.reference,
                              track_id=seed.track_id)
             found.setdefault((box.frame.index, seed.brand), []).append((abs(box.frame.index - seed.frame.index),
                                                                         made))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from logotag_gui.core.base.records import Candidate
+from logotag_gui.core.base.records import TRACKED, Candidate
 from logotag_gui.core.pipeline.ports import RunPartInfo
 
 
@@ -28,7 +28,7 @@ def frame_ranges(sampled: Sequence[int], *, per_part: int) -> list[tuple[int, in
 
 def detections(candidates: Sequence[Candidate]) -> list[Candidate]:
     """What stage 1 found (the linker's tracks), not what following added."""
-    return [c for c in candidates if c.method != "tracked"]
+    return [c for c in candidates if c.method != TRACKED]
 
 
 def _inner_borders(part: RunPartInfo, parts: Sequence[RunPartInfo]) -> tuple[bool, bool]:

@@ -20,7 +20,7 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from logotag_gui.core.base.records import BBox, Candidate, DecisionKind, ReviewState
+from logotag_gui.core.base.records import TRACKED, BBox, Candidate, DecisionKind, ReviewState
 from logotag_gui.core.media.shots import shot_cuts
 from logotag_gui.core.media.views import View, find_views
 from logotag_gui.core.pipeline.follow import FollowedBox, FollowResult, FollowSettings, follow_box
@@ -244,7 +244,7 @@ class ReviewAssistant:
             if result is None or seed is None:
                 return  # it failed (said so), or the box was undone meanwhile
             added = session.add_followed(seed, result, accept=accept, join=join)
-            tracked = sum(1 for a in added if a.method == "tracked")
+            tracked = sum(1 for a in added if a.method == TRACKED)
             self.totals.followed += tracked
             if quiet:
                 return
@@ -280,7 +280,7 @@ class ReviewAssistant:
                                     "exposure's ends)", 8))
                 return
             added = session.add_followed(seed, result, join=join)
-            self.totals.followed += sum(1 for a in added if a.method == "tracked")
+            self.totals.followed += sum(1 for a in added if a.method == TRACKED)
 
         # On the learning lane: its learner holds every view review taught (what finds a mark the detector missed).
         self._run(Job("learn", f"Looking for {brand} on frame {frame}…", compute, apply))

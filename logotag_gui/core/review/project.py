@@ -17,7 +17,7 @@ from PIL import Image
 
 from logotag_gui.core.base.config import RunConfig
 from logotag_gui.core.base.errors import LogoTagError
-from logotag_gui.core.base.records import Candidate, Progress
+from logotag_gui.core.base.records import REVIEW_VIEW, Candidate, Progress
 from logotag_gui.core.base.safe_io import atomic_write_bytes, redact_url, safe_child, safe_filename
 from logotag_gui.core.media.logos import LogoDictionary, load_dictionary
 from logotag_gui.core.media.video import probe
@@ -107,7 +107,7 @@ class Project:
         """brand -> [(file or review view, origin)]: the folder's references and the views review taught."""
         out = self.repo.references()
         for brand, frame in self.repo.review_reference_places(polarity="positive"):
-            out.setdefault(brand, []).append((f"frame {frame} (view from review)", "review view"))
+            out.setdefault(brand, []).append((f"frame {frame} (view from review)", REVIEW_VIEW))
         return out
 
     def add_crop_to_dictionary(self, c: Candidate, frame: np.ndarray, *, clip: str) -> Path:

@@ -19,6 +19,7 @@ from logotag_gui.core.analysis.exposure import ExposureRules
 from logotag_gui.core.base.errors import NothingSelected
 from logotag_gui.core.base.records import (
     MANUAL,
+    TRACKED,
     BBox,
     Candidate,
     DecisionKind,
@@ -383,7 +384,7 @@ class ReviewSession(ExposureReview, SweepReview):
                 retrack.update({c.stored_id: track_id for c in here})
                 continue
             replace += [c.stored_id for c in own]
-            proposed.append(Candidate(box.frame, box.bbox, brand, box.score, "tracked", reference=seed.reference,
+            proposed.append(Candidate(box.frame, box.bbox, brand, box.score, TRACKED, reference=seed.reference,
                                       track_id=track_id))
         if not proposed and not retrack:
             return []

@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import CursorResult, delete, func, select
 
-from logotag_gui.core.base.records import BBox, Polarity, TaughtBy
+from logotag_gui.core.base.records import TAUGHT_VIEW_PREFIX, BBox, Polarity, TaughtBy
 from logotag_gui.core.store.schema import CandidateRow, ReviewReference, Video
 
 # What a learned candidate's `reference` says: the view of review that found it (learning.py's find_more).
-LEARNED_BY = "review:"
+LEARNED_BY = TAUGHT_VIEW_PREFIX  # a learned candidate's reference: this, then the view's id
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session

@@ -23,12 +23,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from logotag_gui.core.base.errors import StoreError
 from logotag_gui.core.base.records import (
+    MANUAL,
     BBox,
     Candidate,
     DecisionKind,
     FrameRef,
+    ReferenceOrigin,
     Review,
-    ReviewState,
     Verdict,
     VerdictState,
 )
@@ -36,14 +37,12 @@ from logotag_gui.core.base.safe_io import redact_secrets, redact_url
 from logotag_gui.core.store import schema
 from logotag_gui.core.store.audits import AuditsMixin
 from logotag_gui.core.store.coverage import CoverageMixin
-from logotag_gui.core.store.edits import EditsMixin
+from logotag_gui.core.store.edits import Decision, EditsMixin, ReviewEdit
 from logotag_gui.core.store.learned import LearnedMixin
 from logotag_gui.core.store.migrations import ensure_schema
 from logotag_gui.core.store.rows import (
     REVIEW_ORDER,
-    apply_decision,
     as_dict,
-    candidate_row,
     candidate_select,
     insert_candidates,
     rows_to_candidates,
@@ -340,7 +339,7 @@ class Repository(RunsMixin, RunPartsMixin, LearnedMixin, EditsMixin, AuditsMixin
                     out[name].append((path, origin))
             return out
 
-    def add_reference(self, *, brand: str, path: str, sha256: str, origin: str = "review") -> None:
+    def add_reference(self, *, brand: str, path: str, sha256: str, origin: ReferenceOrigin = "review") -> None:
         with self._session() as s:
             row = s.scalar(select(schema.Brand).where(schema.Brand.name == brand))
             if row is None:
@@ -423,55 +422,48 @@ class Repository(RunsMixin, RunPartsMixin, LearnedMixin, EditsMixin, AuditsMixin
                 q = q.where(CandidateRow.video_id == video_id)
             return int(s.execute(q).scalar_one())
 
-    # ---- decisions -------------------------------------------------------------------------
+    # ---- decisions ---------------------------------------------------------------------------
+    # Every review write is one `apply_edit` (edits.py). These phrase one edit for the callers outside review that
+    # still use them (tests that seed decided projects, the spy of the app's writes); the app never calls them.
     def decide(self, candidate_id: int, kind: DecisionKind, *, reviewer: str, brand: str | None = None,
-               bbox: BBox | None = None, state: ReviewState | None = None) -> Candidate:
-        """Record one decision and make it the candidate's current review, in one transaction.
-
-        `brand`/`bbox` are the corrected values after this decision (None keeps the model's).
-        `state` overrides the state the kind implies (undo writes an earlier state back).
-        """
-        return self.decide_many([candidate_id], kind, reviewer=reviewer, brand=brand, bbox=bbox, state=state)[0]
+               bbox: BBox | None = None) -> Candidate:
+        """One decision (`brand`/`bbox`: the corrected values; None keeps what is there)."""
+        return self.decide_many([candidate_id], kind, reviewer=reviewer, brand=brand, bbox=bbox)[0]
 
     def decide_many(self, candidate_ids: Sequence[int], kind: DecisionKind, *, reviewer: str,
-                    brand: str | None = None, bbox: BBox | None = None,
-                    state: ReviewState | None = None) -> list[Candidate]:
-        """The same decision for several candidates (a whole track) in one transaction: all or none."""
-        with self._session() as s:
-            for cid in candidate_ids:
-                # Lock the row so that two reviewers' decisions are applied in the order of their ids.
-                row = s.get(CandidateRow, cid, with_for_update=True)
-                if row is None:
-                    raise StoreError(f"Candidate {cid} no longer exists in '{self.where}'.")
-                apply_decision(s, row, kind, reviewer=reviewer, brand=brand, bbox=bbox, state=state)
+                    brand: str | None = None, bbox: BBox | None = None) -> list[Candidate]:
+        """The same decision for several candidates, in one transaction: all or none."""
+        edit = ReviewEdit(decide=(Decision(tuple(candidate_ids), kind, brand, bbox),))
+        self.apply_edit(edit, video_id=self._video_of(candidate_ids), reviewer=reviewer)
         return self._in_order(candidate_ids)
 
     def restore(self, reviews: dict[int, Review], *, reviewer: str) -> list[Candidate]:
-        """Write earlier reviews back (undo), one transaction for all of them; history is kept."""
-        with self._session() as s:
-            for cid, before in reviews.items():
-                row = s.get(CandidateRow, cid, with_for_update=True)
-                if row is None:
-                    raise StoreError(f"Candidate {cid} no longer exists in '{self.where}'.")
-                apply_decision(s, row, before.kind or DecisionKind.CLEAR, reviewer=reviewer, brand=before.brand,
-                            bbox=before.bbox, state=before.state)
+        """Earlier reviews written back (history is kept), in one transaction."""
+        self.apply_edit(ReviewEdit(restore=reviews), video_id=self._video_of(list(reviews)), reviewer=reviewer)
         return self._in_order(list(reviews))
-
-    def _in_order(self, ids: Sequence[int]) -> list[Candidate]:
-        found = {c.id: c for c in self.candidates(ids=ids)}
-        return [found[i] for i in ids if i in found]
 
     def add_manual_box(self, *, video_id: int, frame: FrameRef, bbox: BBox, brand: str, reviewer: str,
                        track_id: int | None = None) -> Candidate:
         """A box the model missed, drawn by the reviewer: stored as an accepted manual candidate."""
-        cand = Candidate(frame, bbox, brand, 1.0, "manual", track_id=track_id)
-        with self._session() as s:
-            row = candidate_row(cand, run_id=None, video_id=video_id)
-            s.add(row)
-            s.flush()
-            apply_decision(s, row, DecisionKind.ADDED, reviewer=reviewer, brand=None, bbox=None, state=None)
-            new_id = row.id
-        return self.candidate(new_id)
+        drawn = Candidate(frame, bbox, brand, 1.0, MANUAL, track_id=track_id)
+        return self.apply_edit(ReviewEdit(add_decided=((drawn, DecisionKind.ADDED),)), video_id=video_id,
+                               reviewer=reviewer).added[0]
+
+    def delete_candidates(self, candidate_ids: Sequence[int]) -> None:
+        """What review added goes (a model's candidate is never deleted: it keeps its history)."""
+        if candidate_ids:
+            self.apply_edit(ReviewEdit(delete=tuple(candidate_ids)), video_id=self._video_of(candidate_ids),
+                            reviewer="")
+
+    def _video_of(self, candidate_ids: Sequence[int]) -> int:
+        with self._reading() as conn:
+            found = conn.execute(select(CandidateRow.video_id).where(CandidateRow.id.in_(list(candidate_ids)))
+                                 .limit(1)).scalar()
+        return int(found) if found is not None else 0  # none stored: the edit says which one is missing
+
+    def _in_order(self, ids: Sequence[int]) -> list[Candidate]:
+        found = {c.id: c for c in self.candidates(ids=ids)}
+        return [found[i] for i in ids if i in found]
 
     def add_candidates(self, *, video_id: int, candidates: Sequence[Candidate]) -> list[Candidate]:
         """Candidates that review produced (a box followed through the clip, one found with what review
@@ -479,13 +471,6 @@ class Repository(RunsMixin, RunPartsMixin, LearnedMixin, EditsMixin, AuditsMixin
         with self._session() as s:
             ids = [r.id for r in insert_candidates(s, candidates, run_id=None, video_id=video_id)]
         return self._in_order(ids)
-
-    def delete_candidates(self, candidate_ids: Sequence[int]) -> None:
-        """Undo of what review added (a drawn box, a followed track). Model candidates are never deleted
-        here: they keep their history."""
-        with self._session() as s:
-            s.execute(delete(CandidateRow).where(CandidateRow.id.in_(list(candidate_ids)),
-                                                 CandidateRow.run_id.is_(None)))
 
     def set_track(self, candidate_ids: Sequence[int], track_id: int | None) -> list[Candidate]:
         with self._session() as s:

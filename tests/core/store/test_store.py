@@ -8,6 +8,8 @@ from sqlalchemy import text
 
 from logotag_gui.core.base.errors import StoreError
 from logotag_gui.core.base.records import (
+    MANUAL,
+    PENDING,
     BBox,
     Candidate,
     DecisionKind,
@@ -17,6 +19,7 @@ from logotag_gui.core.base.records import (
     VerdictState,
 )
 from logotag_gui.core.store import migrations, open_repository, schema
+from logotag_gui.core.store.edits import Decision, ReviewEdit
 
 
 def _seed(repo, n=3, track=1):
@@ -32,6 +35,13 @@ def _seed(repo, n=3, track=1):
     return vid, run, stored
 
 
+def _decide(repo, ids, kind, *, reviewer, brand=None, bbox=None, video_id=1):
+    """One decision through the one door review writes by: one edit, one transaction."""
+    result = repo.apply_edit(ReviewEdit(decide=(Decision(tuple(ids), kind, brand, bbox),)), video_id=video_id,
+                             reviewer=reviewer)
+    return result.changed
+
+
 def test_round_trip_and_verdicts(db_url):
     repo = open_repository(db_url)
     vid, run, stored = _seed(repo)
@@ -44,50 +54,74 @@ def test_round_trip_and_verdicts(db_url):
 
 def test_decisions_keep_history_and_the_latest_wins(db_url):
     repo = open_repository(db_url)
-    _, _, stored = _seed(repo)
+    vid, _, stored = _seed(repo)
     cid = stored[0].id
-    repo.decide(cid, DecisionKind.ACCEPT, reviewer="ann")
-    repo.decide(cid, DecisionKind.RELABEL, reviewer="ann", brand="globex")
-    repo.decide(cid, DecisionKind.BOX_EDIT, reviewer="bob", bbox=BBox(1, 2, 3, 4))
-    current = repo.decide(cid, DecisionKind.REJECT, reviewer="bob")
+    _decide(repo, [cid], DecisionKind.ACCEPT, reviewer="ann", video_id=vid)
+    accepted = repo.candidate(cid).review
+    _decide(repo, [cid], DecisionKind.RELABEL, reviewer="ann", brand="globex", video_id=vid)
+    _decide(repo, [cid], DecisionKind.BOX_EDIT, reviewer="bob", bbox=BBox(1, 2, 3, 4), video_id=vid)
+    [current] = _decide(repo, [cid], DecisionKind.REJECT, reviewer="bob", video_id=vid)
     assert current.review.state is ReviewState.REJECTED and current.review.reviewer == "bob"
+    assert current.review.decided_at is not None and current.review.decided_at >= accepted.decided_at
     assert current.final_brand == "globex" and current.final_bbox == BBox(1, 2, 3, 4)  # corrections kept
-    assert [h["kind"] for h in repo.history(cid)] == ["accept", "relabel", "box_edit", "reject"]
+    history = repo.history(cid)
+    assert [h["kind"] for h in history] == ["accept", "relabel", "box_edit", "reject"]
+    assert [h["reviewer"] for h in history] == ["ann", "ann", "bob", "bob"]
     # Undo writes the earlier snapshot again: history grows, nothing is deleted.
-    restored = repo.decide(cid, DecisionKind.CLEAR, reviewer="bob", state=ReviewState.PENDING)
-    assert restored.review.state is ReviewState.PENDING and restored.final_brand == "acme"
-    assert len(repo.history(cid)) == 5
+    [restored] = repo.apply_edit(ReviewEdit(restore={cid: accepted}), video_id=vid, reviewer="bob").changed
+    assert restored.review.state is ReviewState.ACCEPTED and restored.final_brand == "acme"
+    assert restored.final_bbox == stored[0].bbox
+    [cleared] = repo.apply_edit(ReviewEdit(restore={cid: PENDING}), video_id=vid, reviewer="bob").changed
+    assert cleared.review.state is ReviewState.PENDING and not cleared.review.decided
+    assert [h["kind"] for h in repo.history(cid)][4:] == ["accept", "clear"]
 
 
 def test_track_decision_is_one_transaction_and_undo_restores_it(db_url):
     repo = open_repository(db_url)
-    _, _, stored = _seed(repo)
+    vid, _, stored = _seed(repo)
     before = {c.id: c.review for c in stored}
-    changed = repo.decide_many([c.id for c in stored], DecisionKind.ACCEPT, reviewer="ann")
+    changed = _decide(repo, [c.id for c in stored], DecisionKind.ACCEPT, reviewer="ann", video_id=vid)
     assert [c.review.state for c in changed] == [ReviewState.ACCEPTED] * 3
     assert repo.count_decisions() == 3
-    restored = repo.restore(before, reviewer="ann")
-    assert all(c.review.state is ReviewState.PENDING for c in restored)
+    restored = repo.apply_edit(ReviewEdit(restore=before), video_id=vid, reviewer="ann").changed
+    assert all(c.review.state is ReviewState.PENDING for c in restored) and len(restored) == 3
     with pytest.raises(StoreError, match="no longer exists"):  # all or none
-        repo.decide_many([stored[0].id, 999_999], DecisionKind.REJECT, reviewer="ann")
+        _decide(repo, [stored[0].id, 999_999], DecisionKind.REJECT, reviewer="ann", video_id=vid)
     assert repo.candidate(stored[0].id).review.state is ReviewState.PENDING
+    with pytest.raises(StoreError, match="no longer exists"):  # one edit: what it adds goes with the failed decision
+        repo.apply_edit(ReviewEdit(add=(Candidate(FrameRef(30, 1.2, 640, 360), BBox(5, 5, 40, 40), "acme", 0.7,
+                                                  "tracked"),),
+                                   decide=(Decision((999_999,), DecisionKind.ACCEPT),)), video_id=vid, reviewer="ann")
+    assert repo.count_candidates(video_id=vid) == 3 and repo.count_decisions() == 6
 
 
 def test_review_made_candidates_survive_a_new_run_and_only_they_can_be_deleted(db_url):
     repo = open_repository(db_url)
     vid, _, stored = _seed(repo)
     track = repo.reserve_track_ids(vid)
-    added = repo.add_manual_box(video_id=vid, frame=FrameRef(30, 1.2, 640, 360), bbox=BBox(5, 5, 40, 40),
-                                brand="acme", reviewer="ann", track_id=track)
-    followed = repo.add_candidates(video_id=vid, candidates=[
-        Candidate(FrameRef(42, 1.68, 640, 360), BBox(7, 5, 40, 40), "acme", 0.7, "tracked", track_id=track)])
-    assert added.method == "manual" and added.review.state is ReviewState.ACCEPTED and added.track_id == track
-    assert followed[0].review.state is ReviewState.PENDING and followed[0].track_id == track
+    drawn = Candidate(FrameRef(30, 1.2, 640, 360), BBox(5, 5, 40, 40), "acme", 1.0, MANUAL, track_id=track)
+    followed = Candidate(FrameRef(42, 1.68, 640, 360), BBox(7, 5, 40, 40), "acme", 0.7, "tracked", track_id=track)
+    made = repo.apply_edit(ReviewEdit(add=(followed,), add_decided=((drawn, DecisionKind.ADDED),)), video_id=vid,
+                           reviewer="ann").added
+    assert [c.method for c in made] == ["tracked", MANUAL]  # in the order asked: pending ones, then decided ones
+    proposed, added = made
+    assert added.review.state is ReviewState.ACCEPTED and added.review.reviewer == "ann" and added.track_id == track
+    assert [h["kind"] for h in repo.history(added.id)] == ["added"]
+    assert proposed.review.state is ReviewState.PENDING and proposed.track_id == track
     repo.start_run(video_id=vid, config={"fps": 4}, embedder=("keypoints", "", ""), verifier=("none", "", ""),
                    frames_total=1)
-    assert sorted(c.id for c in repo.candidates(video_id=vid)) == [added.id, followed[0].id]
-    repo.delete_candidates([added.id, followed[0].id, stored[0].id])  # the model's candidate is not review's
-    assert repo.count_candidates(video_id=vid) == 0
+    assert sorted(c.id for c in repo.candidates(video_id=vid)) == sorted([added.id, proposed.id])
+    # The model's candidate is not review's: it is never deleted (its run's replacement took it, above).
+    gone = repo.apply_edit(ReviewEdit(delete=(added.id, proposed.id, stored[0].id)), video_id=vid,
+                           reviewer="ann").removed
+    assert sorted(gone) == sorted([added.id, proposed.id]) and repo.count_candidates(video_id=vid) == 0
+
+
+def test_a_model_candidate_is_never_deleted_by_an_edit(db_url):
+    repo = open_repository(db_url)
+    vid, _, stored = _seed(repo)
+    assert repo.apply_edit(ReviewEdit(delete=(stored[0].id,)), video_id=vid, reviewer="ann").removed == []
+    assert repo.count_candidates(video_id=vid) == 3
 
 
 def test_track_ids_are_unique_per_clip_across_runs_and_review(db_url):
@@ -153,7 +187,7 @@ def test_a_dead_holder_gives_the_clip_up_and_its_run_shows_interrupted(db_url):
 def test_new_run_replaces_pending_candidates_but_keeps_decided_ones(db_url):
     repo = open_repository(db_url)
     vid, _, stored = _seed(repo)
-    repo.decide(stored[0].id, DecisionKind.ACCEPT, reviewer="ann")
+    _decide(repo, [stored[0].id], DecisionKind.ACCEPT, reviewer="ann", video_id=vid)
     repo.start_run(video_id=vid, config={"fps": 4}, embedder=("keypoints", "", ""), verifier=("none", "", ""),
                    frames_total=1)
     assert [c.id for c in repo.candidates(video_id=vid)] == [stored[0].id]
@@ -161,7 +195,7 @@ def test_new_run_replaces_pending_candidates_but_keeps_decided_ones(db_url):
 
 def test_two_reviewers_deciding_at_once_lose_nothing(db_url):
     repo = open_repository(db_url)
-    _, _, stored = _seed(repo, n=20)
+    video_id, _, stored = _seed(repo, n=20)
     ids = [c.id for c in stored]
     errors = []
 
@@ -169,7 +203,7 @@ def test_two_reviewers_deciding_at_once_lose_nothing(db_url):
         own = open_repository(db_url)  # one Repository per thread, as in the app
         try:
             for cid in ids:
-                own.decide(cid, kind, reviewer=name)
+                _decide(own, [cid], kind, reviewer=name, video_id=video_id)
         except Exception as exc:  # surfaced below
             errors.append(exc)
         finally:
@@ -287,3 +321,22 @@ def test_a_version_1_project_is_migrated_with_its_track_ids(db_url):
     assert [c.id for c in again.candidates(video_id=vid)] == [c.id for c in stored]
     assert again.reserve_track_ids(vid) == 8  # after the highest track id stored
     assert again.run_info(run).notes == () and again.review_references() == []
+
+
+def test_the_old_conveniences_write_only_through_apply_edit(db_url, monkeypatch):
+    """One way to write a decision: what tests and tools outside review still call phrases one edit for it."""
+    repo = open_repository(db_url)
+    vid, _, stored = _seed(repo)
+    edits = []
+    original = repo.apply_edit
+    monkeypatch.setattr(repo, "apply_edit", lambda edit, **kw: edits.append(edit) or original(edit, **kw))
+    before = {stored[0].id: stored[0].review}
+    assert repo.decide(stored[0].id, DecisionKind.ACCEPT, reviewer="ann").review.state is ReviewState.ACCEPTED
+    repo.decide_many([c.id for c in stored[1:]], DecisionKind.REJECT, reviewer="ann")
+    assert repo.restore(before, reviewer="ann")[0].review.state is ReviewState.PENDING
+    drawn = repo.add_manual_box(video_id=vid, frame=FrameRef(30, 1.2, 640, 360), bbox=BBox(5, 5, 40, 40),
+                                brand="acme", reviewer="ann")
+    assert drawn.method == MANUAL and drawn.review.state is ReviewState.ACCEPTED
+    repo.delete_candidates([drawn.id])
+    assert len(edits) == 5 and repo.count_candidates(video_id=vid) == 3
+    assert [h["kind"] for h in repo.history(stored[0].id)] == ["accept", "clear"]
