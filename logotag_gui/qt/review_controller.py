@@ -84,6 +84,7 @@ class ReviewController(QObject):
         # top of the undo stack when it was sent (None for a follow the reviewer asked for, E).
         self._follows: list[tuple[Job, Step | None]] = []
         self._asked = False  # a follow asked for (E) is being sent
+        self._dropped: list[Job] = []  # follows of an undone step: what they find is not applied
         self.follow_drawn = True  # a drawn box is followed through the clip at once
         self.learn = True  # decisions teach views and look-alikes while the review goes on
 
@@ -112,7 +113,7 @@ class ReviewController(QObject):
             worker.cancel.set()
         self.workers = {}
         self._in_flight = 0  # the stopped lanes send nothing back
-        self._follows, self.following = [], False
+        self._follows, self._dropped, self.following = [], [], False
         threads, self._threads = self._threads, []
         for thread in threads:
             thread.quit()
@@ -191,6 +192,9 @@ class ReviewController(QObject):
         self._in_flight = max(0, self._in_flight - 1)  # a stopped lane's late result counts for nothing
         if job.lane == "follow":
             self._follow_finished(job)
+        if any(j is job for j in self._dropped):  # its seed was undone (its id may name another box by now)
+            self._dropped = [j for j in self._dropped if j is not job]
+            return
         if self.session is None:
             return
         try:
@@ -203,6 +207,9 @@ class ReviewController(QObject):
         self._in_flight = max(0, self._in_flight - 1)  # a stopped lane's late result counts for nothing
         if job.lane == "follow":
             self._follow_finished(job)
+        if any(j is job for j in self._dropped):  # stopped by an undo: nothing to say
+            self._dropped = [j for j in self._dropped if j is not job]
+            return
         self.w.statusBar().showMessage(f"{job.text.rstrip('…') or 'Learning from the decision'} failed: {message}",
                                        10000)
 
@@ -423,11 +430,12 @@ class ReviewController(QObject):
             self.w.statusBar().showMessage(f"Redid: {text}", 8000)
 
     def _stop_follows_of(self, step: Step | None) -> bool:
-        """Cancel the follow at work that follows up `step` (just undone); those queued behind it find their seed
-        gone and add nothing. True when there was one."""
+        """Cancel the follow at work that follows up `step` (just undone); what it and those queued behind it find
+        is dropped. True when there was one."""
         if step is None:
             return False
         mine = [job for job, of in self._follows if of is step]
+        self._dropped += mine
         if mine and self._follows[0][0] is mine[0]:  # at work now: the lane's cancel flag is its
             self.cancel_follow()
         return bool(mine)

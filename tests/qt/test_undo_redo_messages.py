@@ -53,3 +53,31 @@ def test_an_undo_while_the_drawn_box_is_followed_stops_the_follow_and_adds_nothi
     stored = open_repository(tmp_path / "p.sqlite")
     assert stored.candidates(track_id=drawn.track_id) == []  # the follow landed on nothing
     assert not window.review.following
+
+
+def test_what_a_stopped_follow_found_never_lands_on_a_box_drawn_after_the_undo(window, qtbot, tmp_path, ran_project,
+                                                                             monkeypatch):
+    """SQLite gives a box drawn after an undo the id the undone box had: the undone box's follow, computed before
+    the undo and applied after it, must not be taken for the new box's."""
+    import time
+
+    from logotag_gui.core.pipeline.follow import FollowedBox, FollowResult
+    from logotag_gui.core.review import assistant
+
+    _open(window, qtbot, tmp_path, ran_project)
+    window.review.set_option("learn", False)  # nothing else stores candidates meanwhile
+    session = window.session
+    here = window.clip_view.current
+    later = [f for f in session.sampled if f > here][:3]
+    found = FollowResult([FollowedBox(session.frame_ref(f), BBox(300, 200, 60, 30), 0.9, True) for f in later])
+    monkeypatch.setattr(assistant, "follow_box", lambda *a, **k: FollowResult(list(found.boxes)))
+    drawn = window.review.add_box(BBox(300, 200, 60, 30), "Fennel")
+    time.sleep(1.0)  # the follow lane computes it; its result waits for this thread's event loop
+    window.review.undo()
+    window.review.set_option("follow_drawn", False)
+    again = window.review.add_box(BBox(300, 200, 60, 30), "Fennel")
+    assert again is not None and drawn is not None and again.id == drawn.id  # the undone box's id, given again
+    qtbot.waitUntil(lambda: window.review.idle, timeout=30_000)
+    stored = open_repository(tmp_path / "p.sqlite")
+    assert [c.id for c in stored.candidates(track_id=again.track_id)] == [again.id]
+    assert [c.id for c in stored.candidates(track_id=drawn.track_id)] == []
