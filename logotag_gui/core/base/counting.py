@@ -64,18 +64,19 @@ class CountingRule:
         """The rule in one sentence, as the reports state it at the top."""
         bars = []
         if self.min_visible > 0:
-            bars.append(f"at least {self.min_visible:.0%} of the mark in view")
+            bars.append(f"at least {self.min_visible:.0%} of it is in view")
         if self.min_sharpness > 0:
-            bars.append(f"sharpness at least {self.min_sharpness:g} (0-1)")
+            bars.append(f"its sharpness is at least {self.min_sharpness:g} (0-1)")
         if self.min_size > 0:
-            bars.append(f"the box at least {self.min_size:.2%} of the frame")
-        what = "a mark counts when " + ", ".join(bars) if bars else "every accepted mark counts"
+            bars.append(f"its box is at least {self.min_size:.2%} of the frame")
+        what = "a mark counts where " + " and ".join(bars) if bars else "every mark counts"
         length = (f"; exposures shorter than {self.min_exposure_s:g} s count nothing" if self.min_exposure_s > 0
                   else "")
         copies = ("; two copies on one frame count once" if self.one_per_frame
                   else "; each copy on a frame counts")
-        return (f"Counting rule '{self.name}': {what}{length}; appearances up to {self.join_gap_s:g} s apart are "
-                f"one exposure (the gap is not counted){copies}.")
+        join = (f"appearances up to {self.join_gap_s:g} s apart are one exposure (the gap is not counted)"
+                if self.join_gap_s > 0 else "an exposure is continuous (on consecutive sampled frames)")
+        return f"Counting rule '{self.name}': {what}{length}; {join}{copies}."
 
 
 # What each field takes: (low, high, what it is). Bounds are inclusive.

@@ -45,7 +45,7 @@ def test_presets_are_named_after_their_anchors_and_any_is_the_default():
     strict, mrc = preset("strict"), preset("mrc")
     assert strict.min_visible == 0.9 and strict.min_sharpness > 0 and strict.min_size > 0 and strict.needs_pixels
     assert (mrc.min_visible, mrc.min_exposure_s, mrc.join_gap_s) == (0.5, 2.0, 0.0) and not mrc.needs_pixels
-    assert "50% of the mark in view" in mrc.describe() and "shorter than 2 s" in mrc.describe()
+    assert "a mark counts where at least 50% of it is in view;" in mrc.describe() and "shorter than 2 s" in mrc.describe()
     with pytest.raises(RuleError, match=r"No counting rule preset 'nielsen'.*any, strict, mrc"):
         preset("nielsen")
 

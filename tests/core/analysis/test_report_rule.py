@@ -66,7 +66,7 @@ def test_changing_the_rule_changes_the_figures_from_the_stored_boxes_alone(tmp_p
     write_html(after, tmp_path / "e.html")
     page = (tmp_path / "e.html").read_text()
     top = page.index("Counting rule 'client-x'")
-    assert top < page.index("Project totals") and "at least 90% of the mark in view" in page
+    assert top < page.index("Project totals") and "at least 90% of it is in view and its box is at least 0.10% of the frame" in page
     assert "Seconds under the rule" in page and "Seconds seen" in page and "Size over 10% s" in page
     assert "Exposures (full / partial)" in page and "No weighted value" in page
     repo.close()
