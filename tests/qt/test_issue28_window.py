@@ -282,3 +282,13 @@ def test_the_demo_asks_before_reopening_a_reviewed_one_and_fresh_starts_anew(win
     app.start(window, app.parse_args([str(path), "--demo", "--fresh", "--no-auto-run"]))
     assert asked == [True] and _decided(window) == 0  # --fresh: no question, a fresh demo
     assert (tmp_path / "demo-previous.logotag.sqlite").exists()  # the reviewed one is kept
+
+
+def test_the_review_panel_fits_the_side_dock_at_1366_px(window, qtbot):
+    from PySide6.QtWidgets import QPushButton
+
+    window.resize(1366, 740)
+    qtbot.wait(100)
+    assert window.panel.minimumSizeHint().width() <= window.width() // 4  # "Accept track (T)" was cut
+    for button in window.panel.findChildren(QPushButton):
+        assert button.sizeHint().width() <= button.width(), button.text()

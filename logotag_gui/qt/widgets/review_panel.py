@@ -24,7 +24,7 @@ from logotag_gui.core.base.records import Candidate
 from logotag_gui.core.review.exposures import Exposure
 from logotag_gui.qt.images import to_qimage
 
-THUMB = 150
+THUMB = 140  # two side by side fit a 1366 px screen's side dock
 
 
 class ReviewPanel(QWidget):
@@ -70,12 +70,10 @@ class ReviewPanel(QWidget):
         self.track_btn.clicked.connect(self.acceptTrackClicked)
         self.follow_btn.clicked.connect(self.followClicked)
         self.more_btn.clicked.connect(self.findMoreClicked)
-        buttons = QHBoxLayout()
-        for b in (self.accept_btn, self.reject_btn, self.track_btn):
-            buttons.addWidget(b)
-        assist = QHBoxLayout()
-        for b in (self.follow_btn, self.more_btn):
-            assist.addWidget(b)
+        # Two a row: five side by side (in two rows of three and two) were cut in a 1366 px screen's dock.
+        buttons = QGridLayout()
+        for i, b in enumerate((self.accept_btn, self.reject_btn, self.track_btn, self.more_btn, self.follow_btn)):
+            buttons.addWidget(b, i // 2, i % 2, 1, 2 if b is self.follow_btn else 1)
         self.relabel = QComboBox()
         self.relabel.setToolTip("Relabel to another brand (L)")
         self.relabel.activated.connect(lambda i: self.relabelChosen.emit(self.relabel.itemText(i)))
@@ -94,7 +92,6 @@ class ReviewPanel(QWidget):
         layout.addWidget(exposure_box)
         # The decisions first: on a laptop's screen the panel scrolls, and what it scrolls away is the detail.
         layout.addLayout(buttons)
-        layout.addLayout(assist)
         layout.addLayout(relabel_row)
         layout.addLayout(images)
         layout.addWidget(details)
