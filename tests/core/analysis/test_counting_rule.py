@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
+from logotag_gui.core.analysis.evaluate import load_truth
 from logotag_gui.core.analysis.exposure import BAND_NAMES, ExposureRules, clip_exposure, visible_share
 from logotag_gui.core.analysis.sharpness import box_sharpness
 from logotag_gui.core.base.counting import (
@@ -97,6 +98,9 @@ def test_the_truth_files_state_their_rule_and_a_file_without_one_reads_as_the_ma
     assert add_truth_rule(gt, {"min_visible": 0.6, "max_hidden": 0.5}) is False
     data = json.loads(gt.read_text())
     assert data["boxes"] == {"0": [["acme", 1, 2, 3, 4]]} and data["rule"]["max_hidden"] == 0.5
+    truth = load_truth(gt)  # the truth reader takes a file that states its rule
+    assert truth.kind == "video" and truth.fps == 25 and [b.brand for b in truth.boxes[0]] == ["acme"]
+    assert read_truth_rule(gt) == CountingRule("truth", min_visible=0.6)
     with pytest.raises(RuleError):
         add_truth_rule(gt, {"min_visible": 7})
 
@@ -202,3 +206,20 @@ def test_size_bands_and_one_copy_per_frame():
     assert out.seconds == 2.0
     each = clip_exposure(dets, interval_s=0.5, rule=custom("any", one_per_frame=False))["a"]
     assert each.seconds == 2.5 and each.frames == 4  # the copy on frame 2 counts its interval too
+
+
+@pytest.mark.parametrize(("maker", "rule"), [("make_pan_bench.py", {"min_visible": 0.6}),
+                                             ("make_broadcast_clip.py", {"min_visible": 0.6, "max_hidden": 0.5})])
+def test_the_clip_makers_state_their_rule_in_a_truth_made_before(tmp_path, maker, rule):
+    """What each maker keeps as on screen (the pan tool: 60% of the box in the frame; the broadcast clip: that, and
+    at most half of it behind the player), written into an existing gt.json without making the clip again."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    gt = tmp_path / "gt.json"
+    gt.write_text(json.dumps({"fps": 25, "frames": 1, "boxes": {"0": [["acme", 1, 2, 3, 4]]}}))
+    script = Path(__file__).resolve().parents[3] / "bench" / maker
+    subprocess.run([sys.executable, str(script), "--add-rule", str(gt)], check=True, capture_output=True)
+    data = json.loads(gt.read_text())
+    assert data["rule"] == rule and data["boxes"] == {"0": [["acme", 1, 2, 3, 4]]}
