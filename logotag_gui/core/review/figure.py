@@ -6,8 +6,9 @@ the exposure panel, `logotag videos`, the reports and the oracle reviewer all re
 
 Beside them stand the reviewed seconds under the project's counting rule (`rule_s`, base/counting.py), counted by
 the reports' one count (`analysis/exposure.clip_exposure`) from the stored boxes: what a client's report will say
-of what review accepted so far (not counted under the "any" rule, which counts what `accepted_s` counts). The estimate itself counts a brand on screen (an audit answer says no more); a rule
-that reads sharpness uses the boxes already measured (a report measures them), and counts the others.
+of what review accepted so far (not counted under the "any" rule, which counts what `accepted_s` counts). The
+estimate itself counts a brand on screen (an audit answer says no more); a rule that reads sharpness uses the boxes
+already measured (a report measures them), and counts the others as unmeasured.
 """
 
 from __future__ import annotations
