@@ -60,6 +60,7 @@ BUSY_TEXT_PX = 220  # how wide a run's progress text may be in the status bar
 FRAME_SHARE = (0.45, 0.4)  # below this share of the window's width / height the frame takes room from the docks
 SIDE_SHARE = (0.18, 0.26)  # ... the left and right docks' widths, down to this share of the window's
 BOTTOM_SHARE = 0.2  # ... and the table's height
+SCROLLBAR_ROOM = 24  # a side panel's vertical scroll bar and the dock's frame
 LAYOUT_VERSION = 1  # raise when the docks change: a saved layout of other docks is not restored
 STRIP_FROM_H = 640  # a shorter window folds the film strip away: the frame keeps its height
 
@@ -69,7 +70,9 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.setWindowTitle("LogoTag")
         self._fit_screen(1500, 920)
-        self.settings = QSettings("LogoTag", "LogoTag")
+        # In the default format: the app's is the platform's own, and tests point it at a temporary folder (with
+        # QSettings("LogoTag", "LogoTag") they wrote the developer's, and one test's window layout reached the next).
+        self.settings = QSettings(QSettings.defaultFormat(), QSettings.Scope.UserScope, "LogoTag", "LogoTag")
         self.reviewer: str = reviewer or str(self.settings.value("reviewer", "") or "") or getpass.getuser()
         self.project: Project | None = None
         self.video: VideoSummary | None = None
@@ -157,8 +160,16 @@ class MainWindow(QMainWindow):
             # reviewer left last time is kept as it was.
             self._shown_once = True
             if not self._restored:
-                    QTimer.singleShot(50, lambda: self.resizeDocks([self.table_dock], [min(170, self.height() // 5)],
-                                                               Qt.Orientation.Vertical))
+                QTimer.singleShot(50, self._first_layout)
+
+    def _first_layout(self) -> None:
+        """The table short, and the side dock as wide as its panels need (up to its share of the window): no
+        panel's buttons cut, no sideways scrolling where the screen has the room."""
+        self.resizeDocks([self.table_dock], [min(170, self.height() // 5)], Qt.Orientation.Vertical)
+        needed = max(self.panel.minimumSizeHint().width(), self.audit_panel.minimumSizeHint().width())
+        side = min(needed + SCROLLBAR_ROOM, int(self.width() * SIDE_SHARE[1]))
+        if self.review_dock.width() < side:
+            self.resizeDocks([self.review_dock], [side], Qt.Orientation.Horizontal)
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)

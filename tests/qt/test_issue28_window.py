@@ -210,6 +210,10 @@ def test_the_presence_note_leaves_out_a_brand_whose_box_is_on_the_frame(qtbot):
     assert view.presence_note == "On screen (no box): Aquila, Norvik"
 
 
+def test_the_windows_settings_follow_the_default_format_and_its_path(window, tmp_path):
+    assert window.settings.fileName().startswith(str(tmp_path))  # a test's layout never reaches the next test
+
+
 def test_the_window_size_and_docks_are_remembered(window, qtbot):
     from logotag_gui.qt.main_window import MainWindow
 
@@ -292,3 +296,16 @@ def test_the_review_panel_fits_the_side_dock_at_1366_px(window, qtbot):
     assert window.panel.minimumSizeHint().width() <= window.width() // 4  # "Accept track (T)" was cut
     for button in window.panel.findChildren(QPushButton):
         assert button.sizeHint().width() <= button.width(), button.text()
+
+
+def test_the_side_dock_starts_wide_enough_for_its_panels(window, qtbot):
+    from logotag_gui.qt.main_window import MainWindow
+
+    fresh = MainWindow(reviewer="tester")  # (the fixture's window: the settings, in a temporary folder)
+    qtbot.addWidget(fresh)
+    fresh.resize(1500, 920)  # the first size on a 1920x1080 screen
+    fresh.show()
+    area = fresh.review_dock.widget()
+    # the dock took its scroll area's hint, narrower than the panel: its buttons were cut, or scrolled sideways
+    qtbot.waitUntil(lambda: area.viewport().width() >= fresh.panel.minimumSizeHint().width(), timeout=2000)
+    fresh.close()
