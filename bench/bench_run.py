@@ -5,7 +5,11 @@ slows them alike.
 Prints, per setting: sampled frames per second of the whole run, frames stage 1 searched, where the time went
 (waiting for the decoder, stage 1, verification, following, storing; model loading and indexing apart), box
 recall at IoU 0.5 on the sampled frames, precision, and the model-only exposure error (the seconds the
-model's own verdicts count, against the truth's).
+model's own verdicts count, against the truth's). Then each setting's profile of the whole command
+(pipeline/profile.py, the median of its runs): each stage on the run's thread with its seconds, share of the
+wall time and seconds per sampled frame, "other" what they leave; beside it, in thread-seconds, the decoder,
+stage 1's proposers (the offline detector: keypoints, OCR detection and recognition, the shape matcher, fusion)
+and verification; the process's CPU time against the wall time, and its peak resident memory.
 
     python bench/bench_run.py --clip bench/out/broadcast/clip.mp4 --truth bench/out/broadcast/gt.json \\
         --logos bench/out/broadcast/logos --set "detect_every=1" --set "detect_every=4" [--repeat 2]
@@ -27,6 +31,7 @@ from logotag_gui.core.base.config import RunConfig, settings
 from logotag_gui.core.base.records import Review, ReviewState, VerdictState
 from logotag_gui.core.media.video import sample_indices
 from logotag_gui.core.pipeline.backends import ModelCache
+from logotag_gui.core.pipeline.profile import RunProfile
 from logotag_gui.core.pipeline.run import run_pipeline
 from logotag_gui.core.store import open_repository
 from logotag_gui.core.vision.text_reading import TextReader
@@ -69,6 +74,33 @@ def score(repo, video_id: int, truth, interval: float, fps: float) -> dict:
             "exposure_error": wrong / max(1e-9, sum(true_s.values()))}
 
 
+def profile_table(profiles: list[RunProfile]) -> str:
+    """The profile of the whole command, each figure the median over `profiles` (one setting's runs)."""
+    rows = profiles[0].rows()
+    med = {(r.name, r.beside): statistics.median(next((x.seconds for x in p.rows() if (x.name, x.beside) ==
+                                                       (r.name, r.beside)), 0.0) for p in profiles) for r in rows}
+    wall = statistics.median(p.wall_s for p in profiles)
+    frames = max(1, profiles[0].frames)
+    lines = [f"  {'stage':<40} {'seconds':>8} {'share':>7} {'per frame':>10}"]
+    beside_started = False
+    for r in rows:
+        if r.beside and not beside_started:
+            lines.append(f"  {'wall time (the stages above)':<40} {wall:8.2f} {1:7.1%} {wall / frames:9.3f}s")
+            lines.append("  beside it, on other threads (thread-seconds; share: threads kept busy):")
+            beside_started = True
+        s = med[(r.name, r.beside)]
+        name = ("  " * r.level + r.name)[:40]
+        lines.append(f"  {name:<40} {s:8.2f} {s / wall if wall else 0:7.1%} {s / frames:9.3f}s")
+    if not beside_started:
+        lines.append(f"  {'wall time (the stages above)':<40} {wall:8.2f} {1:7.1%} {wall / frames:9.3f}s")
+    cpu = statistics.median(p.cpu_s for p in profiles)
+    peaks = [p.peak_rss_mib for p in profiles if p.peak_rss_mib is not None]
+    lines.append(f"  CPU time {cpu:.1f} s over {wall:.1f} s wall: {cpu / wall if wall else 0:.2f} cores busy on average; "
+                 f"peak resident memory {max(peaks) if peaks else float('nan'):.0f} MiB (the process's, so far); "
+                 f"{frames} sampled frames")
+    return "\n".join(lines)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--clip", required=True)
@@ -87,6 +119,7 @@ def main() -> None:
                 for text in (args.sets or [""]) for label, own in sizes]
     models = ModelCache()  # loaded once: loading is not what a user waits for on the second clip
     rows: dict[str, list[dict]] = {text: [] for text, _, _ in variants}
+    profiles: dict[str, list[RunProfile]] = {text: [] for text, _, _ in variants}
     for _ in range(args.repeat):
         for text, overrides, own_size in variants:
             TextReader.frames_at_own_size = own_size
@@ -102,6 +135,7 @@ def main() -> None:
                        **score(repo, result.video_id, truth, interval, config.fps)}
                 repo.close()
             rows[text].append(row)
+            profiles[text].append(result.profile)
             print(f"  {text or 'defaults'}: {row['frames'] / row['wall_s']:.2f} frames/s", file=sys.stderr)
     print(f"{Path(args.clip).name}: whole run (model loading and indexing left out), "
           f"{args.repeat} run(s) each, interleaved")
@@ -112,6 +146,10 @@ def main() -> None:
         print(f"{text or 'defaults':<28} {med['frames'] / med['wall_s']:8.2f} {med['keyframes']:8.0f} "
               + " ".join(f"{med.get(s, 0.0):10.1f}s" for s in STAGES)
               + f" {med['recall']:7.1%} {med['precision']:9.1%} {med['exposure_error']:10.1%}")
+
+    for text, runs in profiles.items():
+        print(f"\nprofile of the whole command, {text or 'defaults'} (median of {len(runs)} run(s)):")
+        print(profile_table(runs))
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from PySide6.QtCore import QObject, QThread, Signal
 from PySide6.QtWidgets import QLabel, QStatusBar, QWidget
 
 from logotag_gui.core.base.config import RunConfig
+from logotag_gui.core.base.progress import progress_line
 from logotag_gui.core.base.records import Candidate, Progress
 from logotag_gui.core.review import Project, ReviewSession
 from logotag_gui.qt.dialogs.messages import show_error
@@ -116,8 +117,7 @@ class RunController(QObject):
         if p.stage == "notice":
             w.statusBar().showMessage(p.message, 15000)
             return
-        eta = f" · ETA {int(p.eta_s // 60)}:{int(p.eta_s % 60):02d}" if p.eta_s is not None else ""
-        w.show_busy(f"{p.stage} {p.done}/{p.total}{eta} · {p.message}", self.cancel, done=p.done, total=p.total)
+        w.show_busy(progress_line(p), self.cancel, done=p.done, total=p.total)
 
     def _batch_stored(self, clip: str, stored: list[Candidate]) -> None:
         session = self.w.session

@@ -6,6 +6,7 @@ Each worker opens its own Project (no database session crosses threads).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 from collections import OrderedDict
@@ -82,8 +83,9 @@ class PipelineWorker(QObject):
 
 
 def _with_clip(p: Progress, clip: str) -> Progress:
+    """The progress with its clip named (a run's step, RunProgress.step, kept)."""
     name = Path(clip).name
-    return Progress(p.stage, p.done, p.total, p.eta_s, f"{name}: {p.message}" if p.message else name, clip)
+    return dataclasses.replace(p, message=f"{name}: {p.message}" if p.message else name, clip=clip)
 
 
 class FrameLoader(QObject):
