@@ -47,6 +47,7 @@ from logotag_gui.core.base.records import BBox, Candidate, DecisionKind, Frame, 
 from logotag_gui.core.media.logos import LogoDictionary, Reference
 from logotag_gui.core.media.shots import shot_cuts
 from logotag_gui.core.pipeline.tracks import TrackLinker, nms
+from logotag_gui.core.proposers.keypoint_store import KeypointStore
 from logotag_gui.core.proposers.keypoints import FrameFeatures, KeypointProposer
 from logotag_gui.core.review.session import LIKE_REJECTED
 from logotag_gui.core.store.learned import LearnedReference, LearnedView, RemovedView
@@ -54,6 +55,7 @@ from logotag_gui.core.store.repository import Repository, VideoSummary
 from logotag_gui.core.vision import appearance
 
 log = logging.getLogger(__name__)
+_NO_PIXELS = np.zeros((0, 0, 3), np.uint8)  # a frame known by its keypoints alone
 REVIEW_ROOT = Path("review")  # references learned from review are named review/<id>.png
 
 
@@ -70,7 +72,7 @@ class LearnSettings:
     min_lookalike: float = 0.6  # and at least this like the rejected box
     min_inliers: int = 8
     max_view_share: float = 0.5  # a view covering more of its frame than this is the scene, not a mark
-    feature_cache: int = 160  # frames whose keypoints are kept between passes
+    feature_cache: int = 160  # frames whose keypoints are kept in memory between passes (all are kept on disk)
     probe_frames: int = 6  # frames of the clip's other shots a new view is tried on before it is kept
     static_share: float = 0.6  # found at one place on this share of them (or of a search's frames): an overlay
 
@@ -119,9 +121,17 @@ class Learner:
     notify: Callable[[str], None] | None = None  # where refusals are told (the app: its status bar)
     refused: list[str] = field(default_factory=list)  # what was refused, told since the last lessons
     _refused: list[tuple[str, np.ndarray]] = field(default_factory=list)  # (brand, look): refused once, not retold
+    # Where the clip's frame keypoints are kept between searches and sessions (keypoint_store.py); None: the
+    # user's cache folder.
+    cache_root: Path | None = None
 
     def __post_init__(self) -> None:
         self._keypoints = KeypointProposer(min_inliers=self.settings.min_inliers, synthesize=False, max_instances=2)
+        if self.cache_root is None:
+            from platformdirs import user_cache_dir
+
+            self.cache_root = Path(user_cache_dir("logotag"))
+        self._store = KeypointStore(self.cache_root, Path(self.video.path), self._keypoints)
         for ref in self.repo.review_references():
             self._views[ref.id] = self._view(ref)
 
@@ -201,8 +211,8 @@ class Learner:
                                       {}, {}))
         fired = 0
         for i in probes:
-            frame = self._frame(i)
-            fired += any(h.bbox.iou(bbox) >= 0.5 for h in finder.propose(frame, self._frame_features(frame)))
+            frame, features = self._described(i)
+            fired += any(h.bbox.iou(bbox) >= 0.5 for h in finder.propose(frame, features))
         return fired >= self.settings.static_share * len(probes)
 
     def _tell(self, message: str) -> None:
@@ -303,10 +313,10 @@ class Learner:
                 break
             if own_shots and self._shot(index) in own_shots:
                 continue
-            frame = self._frame(index)
-            proposed = self._keypoints.propose(frame, self._frame_features(frame))
+            frame, features = self._described(index)
+            proposed = self._keypoints.propose(frame, features)
             if self.embedder is not None:
-                proposed += self.embedder.propose(frame)
+                proposed += self.embedder.propose(self._frame(index))
             searched.append(index)
             for h in proposed:
                 fired.setdefault(Path(h.reference or "").stem, []).append((index, h.bbox))
@@ -395,12 +405,42 @@ class Learner:
                 self.repo.add_cuts(self.video.id, self._cuts)
         return bisect.bisect_right(self._cuts, index)
 
-    def _frame_features(self, frame: Frame) -> FrameFeatures | None:
-        if frame.index not in self._features:
-            self._features[frame.index] = self._keypoints.frame_features(frame)
+    def _described(self, index: int) -> tuple[Frame, FrameFeatures | None]:
+        """A sampled frame and its keypoints, from memory, else from the clip's keypoint store, else decoded and
+        described (and stored). The frame's pixels are there only where it was decoded: matching needs its place
+        in the clip (index, time, size) and its keypoints alone."""
+        if index in self._features:
+            self._features.move_to_end(index)
+            ref, features = self._features[index]
+        else:
+            stored = self._store.get(index)
+            if stored is None:
+                frame = self._frame(index)
+                ref, features = frame.ref, self._keypoints.frame_features(frame)
+                self._store.put(ref, features)
+            else:
+                ref, features = stored
+            self._features[index] = (ref, features)
             if len(self._features) > self.settings.feature_cache:
                 self._features.popitem(last=False)
-        return self._features[frame.index]
+        decoded = self._frames.get(index)
+        return (decoded if decoded is not None else Frame(ref, _NO_PIXELS)), features
+
+    def describe(self, indices: Iterable[int] | None = None, *, cancel: Callable[[], bool] | None = None,
+                 progress: Callable[[int, int], None] | None = None) -> int:
+        """Describe the sampled frames (or `indices`) that the keypoint store lacks, in order, ahead of the first
+        search (a job for a quiet worker: the clip's first search then reads them). Returns how many were."""
+        if self._store.folder is None:
+            return 0
+        todo = [i for i in (self.sampled if indices is None else indices) if not self._store.has(i)]
+        for n, index in enumerate(todo):
+            if cancel is not None and cancel():
+                return n
+            frame = self._frame(index)
+            self._store.put(frame.ref, self._keypoints.frame_features(frame))
+            if progress is not None:
+                progress(n + 1, len(todo))
+        return len(todo)
 
     # ---- look-alikes of rejected boxes ---------------------------------------------------------------------
     def mark_lookalikes(self, candidates: Sequence[Candidate]) -> list[Candidate]:
