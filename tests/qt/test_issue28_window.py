@@ -245,11 +245,11 @@ def test_the_apps_log_lines_name_the_project_open(window, tmp_path, ran_project)
 def test_quitting_hides_the_window_before_waiting_for_a_run_to_stop(window, qtbot, monkeypatch):
     seen: list[bool] = []
 
-    def slow_stop():  # a run finishing its batch (seconds on a laptop's CPU)
+    def stopping_run():  # where a run finishing its batch takes seconds on a laptop's CPU
         seen.append(window.isVisible())
         return None
 
-    monkeypatch.setattr(window.runs, "stop", slow_stop)
+    monkeypatch.setattr(window.runs, "stop", stopping_run)
     window.close()
     assert seen == [False]  # the window was gone while the run was being stopped
 
