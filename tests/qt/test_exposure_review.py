@@ -93,7 +93,7 @@ def test_an_audit_is_drawn_answered_and_estimated(seeded, qtbot):
         frame = window.clip_view.current
         qtbot.waitUntil(lambda f=frame: window.audit_panel.frame == f, timeout=3000)
         if frame == 55:  # Fennel is on screen here, and nothing proposed it: the brands listed are 1. Aquila,
-            _press(window, qtbot, Qt.Key.Key_2)  # 2. Fennel, 3. Norvik (none counted here): tick Fennel
+            _press(window, qtbot, Qt.Key.Key_3)  # 2. Norvik (proposed nearest the frame first), 3. Fennel: tick it
         _press(window, qtbot, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
     assert len(audit.answers) == 12 and audit.answers[40] == frozenset()  # the model's "no" on Aquila: not ticked
     assert audit.answers[55] == frozenset({"Fennel"}) and audit.answers[5] == frozenset({"Norvik"})
