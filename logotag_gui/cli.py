@@ -21,6 +21,7 @@ from logotag_gui.core.pipeline import backends
 from logotag_gui.review_cli import (
     cmd_audit,
     cmd_report,
+    cmd_rule,
     cmd_simulate,
     cmd_videos,
     video_id_of,
@@ -30,6 +31,8 @@ log = logging.getLogger("logotag")
 # simulate-review's strategies (review/simulate.py's STRATEGIES, which a test holds this to): named here so
 # that `logotag --help` does not import the review layer.
 STRATEGIES = ("boxes", "exposures", "audit", "mixed")
+# The counting rule's presets (base/counting.py's PRESETS, which a test holds this to), named here for the same reason.
+RULE_PRESETS = ("any", "strict", "mrc")
 
 
 def _add_run_options(p: argparse.ArgumentParser, *, for_eval: bool = False) -> None:
@@ -355,7 +358,32 @@ def build_parser() -> argparse.ArgumentParser:
                      default=0.0, help="legibility: minimum box area / frame area (0 to 1)")
     rep.add_argument("--min-duration", type=_number(float, lo=0, what="the minimum exposure (seconds)"), default=0.0,
                      help="legibility: minimum exposure, seconds")
+    rep.add_argument("--rule", choices=RULE_PRESETS, default=None,
+                     help="count under this preset counting rule instead of the project's (`logotag rule` shows and "
+                     "sets the project's); default: the project's rule")
     rep.set_defaults(func=cmd_report)
+
+    rule = sub.add_parser("rule", parents=[common],
+                          help="show the project's counting rule (when a mark counts); with options, set it first")
+    rule.add_argument("--db", required=True)
+    rule.add_argument("--preset", choices=RULE_PRESETS, default=None,
+                      help="start from this preset (any: every mark; strict: 90%% in view, sharp, legible, 1 s; "
+                      "mrc: 50%% in view for 2 continuous seconds); default: the project's stored rule")
+    rule.add_argument("--min-visible", type=float, default=None, metavar="F",
+                      help="the share of the mark that must be in view (0-1)")
+    rule.add_argument("--min-sharpness", type=float, default=None, metavar="F",
+                      help="the box's normalised sharpness (0-1: ~0.6 crisp, ~0.3 soft, under 0.1 a blur)")
+    rule.add_argument("--min-size", type=float, default=None, metavar="F",
+                      help="the box's area as a share of the frame's (0-1)")
+    rule.add_argument("--min-exposure", type=float, default=None, metavar="S",
+                      help="an exposure shorter than this counts nothing (seconds)")
+    rule.add_argument("--join-gap", type=float, default=None, metavar="S",
+                      help="appearances at most this far apart are one exposure; the gap is not counted (seconds)")
+    rule.add_argument("--each-copy", action="store_true",
+                      help="each copy of a brand on one frame counts (default: two copies count once)")
+    rule.add_argument("--name", default=None, help="the rule's name (default: the preset's, or 'custom' where a "
+                      "value differs from it)")
+    rule.set_defaults(func=cmd_rule)
 
     ev = sub.add_parser("eval", parents=[common],
                         help="score detections against ground truth, or calibrate from reviews")
@@ -398,6 +426,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="exposures: what one key accepts after a glance at each exposure: every brand's exposures "
                           "still to review (clip, G twice in the app), one brand's (brand, G), or one exposure at a "
                           "time (none); default clip")
+    sim.add_argument("--keep-rule", action="store_true",
+                     help="count under the project's own counting rule (default: set it from the truth's rule, what "
+                     "the truth counted as on screen, as an analyst sets the client's)")
     sim.add_argument("--review-first", type=int, default=0, metavar="ACTIONS",
                      help="audit: review the most uncertain exposures first, up to this many actions")
     sim.set_defaults(func=cmd_simulate)

@@ -1,4 +1,4 @@
-"""`logotag` commands about review: simulate-review, videos, audit and report (cli.py builds the parser)."""
+"""`logotag` commands about review: simulate-review, videos, audit, rule and report (cli.py builds the parser)."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     import tempfile
 
     from logotag_gui.core.analysis.evaluate import load_truth
+    from logotag_gui.core.base.counting import read_truth_rule
     from logotag_gui.core.media.video import open_source
     from logotag_gui.core.review.learning import Learner
     from logotag_gui.core.review.project import Project
@@ -33,6 +34,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     truth = load_truth(args.truth)
     if truth.kind != "video":
         raise LogoTagError(f"'{args.truth}' is a truth of images; simulate-review needs a clip's per-frame truth.")
+    # As an analyst sets the client's rule: what the truth counted as on screen (--keep-rule: the project's own).
+    rule = None if args.keep_rule else read_truth_rule(args.truth)
     with tempfile.TemporaryDirectory() as tmp:
         target = args.db if args.in_place else _copy_project(args.db, Path(tmp) / "simulated.sqlite")
         project = Project.open(target, create=False, durable=False)
@@ -59,7 +62,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
                                          if args.strategy in ("boxes", "exposures") else None,
                                          frames=args.budget or 60,
                                          seeds=args.seeds, review_first=args.review_first, misses=args.misses,
-                                         gallery=args.gallery)
+                                         gallery=args.gallery, rule=rule)
             finally:
                 if source is not None:
                     source.close()
@@ -179,16 +182,55 @@ def _one_clip(project, which: str | None) -> int:
     return video_id
 
 
+RULE_OPTIONS = ("min_visible", "min_sharpness", "min_size", "min_exposure", "join_gap")
+
+
+def rule_values(args: argparse.Namespace) -> dict[str, object]:
+    """The rule's values given on the command line (`logotag rule`), by the rule's field names."""
+    given: dict[str, object] = {}
+    for option in RULE_OPTIONS:
+        value = getattr(args, option)
+        if value is not None:
+            given[option + "_s" if option in ("min_exposure", "join_gap") else option] = value
+    if args.each_copy:
+        given["one_per_frame"] = False
+    if args.name is not None:
+        given["name"] = args.name
+    return given
+
+
+def cmd_rule(args: argparse.Namespace) -> int:
+    """Show the project's counting rule; with options, set it first (from the preset, else the stored rule)."""
+    import getpass
+
+    from logotag_gui.core.base.counting import custom
+    from logotag_gui.core.review.project import Project
+
+    given = rule_values(args)
+    project = Project.open(args.db, create=False)
+    try:
+        if args.preset is not None or given:
+            rule = custom(args.preset if args.preset is not None else project.counting_rule(), **given)
+            project.set_counting_rule(rule, by=getpass.getuser())
+        print(project.counting_rule().describe())
+    finally:
+        project.close()
+    return 0
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from logotag_gui.core.analysis.audit import Z95
     from logotag_gui.core.analysis.exposure import ExposureRules
     from logotag_gui.core.analysis.report import empty_note, write_csv, write_html
+    from logotag_gui.core.base.counting import preset
     from logotag_gui.core.review.project import Project
 
     project = Project.open(args.db, create=False)
     try:
+        # --rule: counted under that preset instead of the project's rule (which is left as it is).
         rules = ExposureRules(source=args.source, gap_tolerance_s=args.gap, min_size_share=args.min_size,
-                              min_duration_s=args.min_duration)
+                              min_duration_s=args.min_duration,
+                              counting=preset(args.rule) if args.rule is not None else None)
         report = project.report(rules=rules, video_id=video_id_of(project.repo, args.video))
         out = args.out or f"exposure.{args.format}"
         (write_html if args.format == "html" else write_csv)(report, out)
@@ -198,8 +240,10 @@ def cmd_report(args: argparse.Namespace) -> int:
         est = report.estimate(s.brand)
         audited = "" if not est else f"  exact {est[0]:7.1f} s" if est[1] == 0 else \
             f"  estimated {est[0]:7.1f} ± {Z95 * est[1]:.1f} s"
-        print(f"{s.brand:<24} {s.seconds:8.1f} s  {s.exposures:4d} exposures  solus {s.solus_seconds:6.1f} s  "
+        print(f"{s.brand:<24} {s.seconds:8.1f} s  seen {s.seen_seconds:8.1f} s  {s.exposures:4d} exposures  "
+              f"solus {s.solus_seconds:6.1f} s  "
               f"mean size {s.mean_size_share:6.2%}{audited}")
+    print(report.rule.describe())
     print(f"wrote {out} ({'reviewed detections' if args.source == 'accepted' else 'model verdicts, not reviewed'})")
     note = empty_note(report)
     if note:  # the (empty) report is still written: it is true, and a script waiting for the file gets it

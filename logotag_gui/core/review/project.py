@@ -16,6 +16,7 @@ import numpy as np
 from PIL import Image
 
 from logotag_gui.core.base.config import RunConfig
+from logotag_gui.core.base.counting import CountingRule
 from logotag_gui.core.base.errors import LogoTagError
 from logotag_gui.core.base.records import REVIEW_VIEW, Candidate, Progress
 from logotag_gui.core.base.safe_io import atomic_write_bytes, redact_url, safe_child, safe_filename
@@ -158,6 +159,16 @@ class Project:
             if figure.audited or figure.total.exact:
                 out[v.id] = (figure.estimate, len(session.sampled))
         return out
+
+    # ---- the counting rule -----------------------------------------------------------------------------
+    def counting_rule(self) -> CountingRule:
+        """The project's counting rule (base/counting.py; "any" where none was set)."""
+        return self.repo.counting_rule()
+
+    def set_counting_rule(self, rule: CountingRule, *, by: str = "") -> None:
+        """Set the project's counting rule: every report, figure and meter counts under it from the stored boxes
+        (no new run)."""
+        self.repo.set_counting_rule(rule, by=by)
 
     def report(self, *, rules, video_id: int | None = None):
         from logotag_gui.core.analysis.report import build_report
