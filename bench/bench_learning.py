@@ -23,6 +23,7 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import av
 
@@ -92,7 +93,7 @@ def bench(clip: Path, boxes: int, describe_first: bool, before: bool = False) ->
         try:
             project.repo.add_cuts(video.id, shot_cuts(source))
             # (a Learner from before the keypoint store has no cache_root: the bench also times the old code)
-            store = {"cache_root": Path(tmp) / "cache"} if "cache_root" in Learner.__dataclass_fields__ else {}
+            store: dict[str, Any] = {"cache_root": Path(tmp) / "cache"} if "cache_root" in Learner.__dataclass_fields__ else {}
             learner = Learner(project.repo, source, video=video, sampled=session.sampled, reviewer="bench", **store)
             row: dict = {"clip_s": round(video.duration_s), "sampled": len(session.sampled),
                          "cuts": len(project.repo.cuts(video.id) or [])}
@@ -137,6 +138,10 @@ def main() -> None:
         clip = repeated_clip(PAN / "clip.mp4", args.out / f"clip_{minutes:g}min.mp4", 60 * minutes)
         row = bench(clip, args.boxes, args.describe_first, args.before)
         print(f"{minutes:g} min: " + json.dumps(row), flush=True)
+    if max(args.minutes) < 10:
+        print("the 10-minute clip (about 1200 sampled frames, ~6 minutes of describing first) on a quiet machine: "
+              "python bench/bench_learning.py --minutes 1 10 --describe-first; and as before the store (each box "
+              "describes every frame again): add --before")
 
 
 if __name__ == "__main__":
