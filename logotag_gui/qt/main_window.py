@@ -33,9 +33,10 @@ from PySide6.QtWidgets import (
 
 from logotag_gui.core.base.errors import LogoTagError
 from logotag_gui.core.base.logsetup import set_log_context
-from logotag_gui.core.base.records import Candidate, DecisionKind, ReviewState
+from logotag_gui.core.base.records import REVIEW_VIEW, TAUGHT_VIEW_PREFIX, Candidate, DecisionKind, ReviewState
 from logotag_gui.core.media.video import distinct_names
 from logotag_gui.core.review import Project, ReviewSession, VideoSummary
+from logotag_gui.core.review.commands import key
 from logotag_gui.core.review.figure import clip_figure
 from logotag_gui.core.review.learning import LearnedViews
 from logotag_gui.qt.actions import SHORTCUT_SHEET, build_actions
@@ -348,7 +349,7 @@ class MainWindow(QMainWindow):
             top = QTreeWidgetItem([brand, f"{len(refs)} refs"])
             for path, origin in refs:
                 top.addChild(QTreeWidgetItem([path, origin]))
-                if folder and origin != "review view" and brand not in self._first_reference:
+                if folder and origin != REVIEW_VIEW and brand not in self._first_reference:
                     self._first_reference[brand] = Path(folder) / path
             self.dictionary.addTopLevelItem(top)
         self.panel.set_brands(self.project.brands())
@@ -372,8 +373,8 @@ class MainWindow(QMainWindow):
         self.update_enabled()
         running = self.runs.state_of(session.video.path) in ("queued", "running")
         if not len(session) and not session.video.last_run_status and not running:
-            self.statusBar().showMessage(f"{Path(session.video.path).name} has not been run: press Ctrl+R to find "
-                                         "its logos (or B to draw a box)", 15000)
+            self.statusBar().showMessage(f"{Path(session.video.path).name} has not been run: press "
+                                         f"{key('run_clip')} to find its logos (or {key('draw')} to draw a box)", 15000)
 
     @property
     def session(self) -> ReviewSession | None:
@@ -448,7 +449,7 @@ class MainWindow(QMainWindow):
         Read from what the dictionary panel last loaded: no database query on each selection or frame."""
         if c is None:
             return None
-        if c.reference and not c.reference.startswith("review:") and self._logos_root is not None:
+        if c.reference and not c.reference.startswith(TAUGHT_VIEW_PREFIX) and self._logos_root is not None:
             matched = self._logos_root / c.reference
             if matched.exists():
                 return matched

@@ -21,6 +21,7 @@ from logotag_gui.core.base.records import BBox, Candidate, DecisionKind, ReviewS
 from logotag_gui.core.review import Changes, Project, ReviewSession
 from logotag_gui.core.review.assistant import Job, Notice, ReviewAssistant
 from logotag_gui.core.review.audit import Audit
+from logotag_gui.core.review.commands import key, keys
 from logotag_gui.core.review.exposure_edits import ExposureEditError
 from logotag_gui.core.review.exposures import Exposure
 from logotag_gui.core.review.figure import clip_figure
@@ -281,8 +282,9 @@ class ReviewController(QObject):
             return
         self.select_exposure(e)
         self.w.statusBar().showMessage(f"{e.brand}: frames {e.first}-{e.last}, {e.length_s:.1f} s, model "
-                                       f"{e.state.value.replace('_', ' ')} ({e.belief:.0%}) — Shift+A accepts, "
-                                       "Shift+R rejects, I / O move its ends to the frame shown, S splits it", 8000)
+                                       f"{e.state.value.replace('_', ' ')} ({e.belief:.0%}) — {key('accept_exposure')} "
+                                       f"accepts, {key('reject_exposure')} rejects, {keys('set_in', 'set_out')} move "
+                                       f"its ends to the frame shown, {key('split')} splits it", 8000)
 
     # ---- the sweep ------------------------------------------------------------------------------------
     def sweep(self, *, complete: bool = True) -> None:
@@ -294,7 +296,7 @@ class ReviewController(QObject):
         w = self.w
         if not session.views_known:
             w.statusBar().showMessage("Finding the clip's views (where the camera moves or the shot cuts)… "
-                                      "press V again in a moment", 4000)
+                                      f"press {key('sweep')} again in a moment", 4000)
             return
         here = session.view_at(w.clip_view.current)
         if complete and here is not None and not session.view_looked(here):
@@ -305,8 +307,8 @@ class ReviewController(QObject):
             w.statusBar().showMessage(f"Every view is looked at: {figure.format()}", 8000)
             return
         w.clip_view.go_to(view.key)
-        w.statusBar().showMessage(f"View {view.first}-{view.last}, {figure.coverage.views_left} left: B / P mark "
-                                  "what is not boxed, V: complete", 8000)
+        w.statusBar().showMessage(f"View {view.first}-{view.last}, {figure.coverage.views_left} left: "
+                                  f"{keys('draw', 'present')} mark what is not boxed, {key('sweep')}: complete", 8000)
 
     # ---- deciding -------------------------------------------------------------------------------------
     def _target(self) -> Candidate | None:
@@ -319,7 +321,7 @@ class ReviewController(QObject):
             if c is not None:  # the frame's only box: act on it, and show that it is the one
                 self.session.select(c.id)
         if c is None:
-            self.w.statusBar().showMessage("Select a box first (J/K move through candidates)", 3000)
+            self.w.statusBar().showMessage(f"Select a box first ({keys('next', 'prev')} move through candidates)", 3000)
         return c
 
     def ask_brand(self, title: str, suggestion: str | None, *, box: BBox | None = None) -> str | None:
@@ -347,7 +349,8 @@ class ReviewController(QObject):
         except ExposureEditError as exc:
             self.w.statusBar().showMessage(str(exc), 8000)
         except NothingSelected as exc:  # only this: another LookupError is a bug, reported as one
-            hint = "X moves through the exposures" if exc.what == "exposure" else "J/K move through the boxes"
+            hint = (f"{key('next_exposure')} moves through the exposures" if exc.what == "exposure" else
+                    f"{keys('next', 'prev')} move through the boxes")
             self.w.statusBar().showMessage(f"{str(exc).rstrip('.')} ({hint})", 5000)
         except LogoTagError as exc:  # the step failed before its commit (a view failing after it is only logged)
             show_error(self.w.window(), "Not saved", f"The decision was not saved: {exc}")
@@ -360,7 +363,8 @@ class ReviewController(QObject):
         done = self.saving(self.assistant.accept if kind is DecisionKind.ACCEPT else self.assistant.reject, c)
         if done is not None and kind is DecisionKind.ACCEPT and len(self.assistant.session.track(done.track_id)) <= 2:
             self.w.statusBar().showMessage(f"Accepted {done.final_brand} on frame {done.frame.index}. The detector saw "
-                                           "it only here: K goes back to it, E follows it through the clip", 8000)
+                                           f"it only here: {key('prev')} goes back to it, {key('follow')} follows it "
+                                           "through the clip", 8000)
 
     def decide_track(self, kind: DecisionKind) -> None:
         c = self._target()
@@ -414,8 +418,8 @@ class ReviewController(QObject):
         if self.saving(self.assistant.undo) is None:
             return
         stopped = self._stop_follows_of(step)
-        self.w.statusBar().showMessage(f"Undid: {text}" + (" — its follow, still at work, was stopped (E follows the "
-                                                          "box again once it is back)" if stopped else ""), 8000)
+        again = f" — its follow, still at work, was stopped ({key('follow')} follows the box again once it is back)"
+        self.w.statusBar().showMessage(f"Undid: {text}" + (again if stopped else ""), 8000)
 
     def redo(self) -> None:
         """Ctrl+Shift+Z: the last undone step again, with its follow-ups; its box is selected again."""
@@ -464,8 +468,8 @@ class ReviewController(QObject):
         if shown is None:
             current = self.assistant.session.current_exposure
             if current is None:
-                self.w.statusBar().showMessage("Select an exposure first (X moves through them), or show the "
-                                               "gallery (G)", 3000)
+                self.w.statusBar().showMessage(f"Select an exposure first ({key('next_exposure')} moves through "
+                                               f"them), or show the gallery ({key('gallery')})", 3000)
                 return
             shown = self.assistant.session.gallery(current.brand)
         if not shown:
@@ -518,8 +522,8 @@ class ReviewController(QObject):
         if c is None or self.assistant is None:
             return
         if c.review.state is not ReviewState.ACCEPTED:
-            self.w.statusBar().showMessage("Accept, tighten or draw the box first: M searches the clip with the views "
-                                           "of its brand that review taught", 6000)
+            self.w.statusBar().showMessage(f"Accept, tighten or draw the box first: {key('find_more')} searches the "
+                                           "clip with the views of its brand that review taught", 6000)
             return
         self.w.statusBar().showMessage(f"Looking for more {c.final_brand} with what review taught…", 5000)
         self.assistant.find_more(c)
@@ -553,7 +557,8 @@ class ReviewController(QObject):
     def confirm_audit_frame(self) -> None:
         panel = self.w.audit_panel
         if self.audit is None or panel.frame is None:
-            self.w.statusBar().showMessage("This frame is not in the audit sample (U goes to the next one)", 4000)
+            self.w.statusBar().showMessage(f"This frame is not in the audit sample ({key('audit_next')} goes to the "
+                                           "next one)", 4000)
             return
         try:
             self.audit.answer(panel.frame, panel.checked())

@@ -68,3 +68,24 @@ def test_menus_toolbar_and_shortcuts_come_from_the_declarations(window):
     digits = [a for name, a in actions.items() if name.startswith("audit_toggle_")]
     assert sorted(a.shortcut().toString() for a in digits) == [str(n) for n in range(1, 10)]
     assert BY_NAME["accept_exposure"].text in menu_items
+
+
+def test_no_message_spells_a_review_key_by_hand():
+    """Key hints come from `key()`: a string that spells "Shift+A" or "(B)" would go stale when a key moves."""
+    import io
+    import re
+    import tokenize
+
+    spelled = re.compile(r"\b(?:Shift|Ctrl)\+(?!C\b)\w+|\((?:[A-Z]|[A-Z] / [A-Z])\)")  # Ctrl+C: the terminal's
+    allowed = {"commands.py", "learned_views.py"}  # the declarations; the learned-views list's own Ctrl+Z and Del
+    root = Path(__file__).resolve().parents[2] / "logotag_gui"
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        if path.name in allowed:
+            continue
+        tokens = tokenize.generate_tokens(io.StringIO(path.read_text(encoding="utf-8")).readline)
+        for tok in tokens:
+            is_docstring_or_text = tok.type == tokenize.STRING or tok.type == getattr(tokenize, "FSTRING_MIDDLE", -1)
+            if is_docstring_or_text and not tok.string.startswith(('"""', "'''", 'f"""')) and spelled.search(tok.string):
+                found.append(f"{path.relative_to(root)}:{tok.start[0]}: {tok.string.strip()[:60]}")
+    assert not found, "\n".join(found)

@@ -21,7 +21,7 @@ from logotag_gui.core.base import progress as steps
 from logotag_gui.core.base.config import RunConfig, default_workers
 from logotag_gui.core.base.errors import Cancelled, InputError
 from logotag_gui.core.base.progress import RunProgress
-from logotag_gui.core.base.records import BBox, Candidate, Frame, Progress, ReviewState, RunStatus
+from logotag_gui.core.base.records import TRACKED, BBox, Candidate, Frame, Progress, ReviewState, RunStatus
 from logotag_gui.core.media.logos import LogoDictionary, load_dictionary
 from logotag_gui.core.media.video import REENCODE_HINT, Source, describe_skipped, open_source
 from logotag_gui.core.pipeline import keyframes
@@ -522,7 +522,7 @@ def _check_decoded(source: Source, todo: list[int], decoded: int, last_index: in
 def keyframes_of(candidates: Sequence[Candidate], result: RunResult) -> list[int]:
     """The frames stage 1 searched: this process's, and for a resumed run those before it (where its stored
     detections lie: a keyframe that found nothing has nothing to follow from either)."""
-    return sorted(set(result.searched) | {c.frame.index for c in candidates if c.method != "tracked"})
+    return sorted(set(result.searched) | {c.frame.index for c in candidates if c.method != TRACKED})
 
 
 def propagate(ctx: RunContext, verification: Verification, *, only: Collection[int] | None = None) -> None:

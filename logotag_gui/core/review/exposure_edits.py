@@ -17,6 +17,7 @@ from logotag_gui.core.base.records import (
     FrameRef,
     ReviewState,
 )
+from logotag_gui.core.review.commands import key, keys
 from logotag_gui.core.review.exposures import Exposure
 from logotag_gui.core.store.edits import Decision, ReviewEdit
 
@@ -63,8 +64,9 @@ def _edit(accept: list[int], add: list[tuple[Candidate, DecisionKind]], reject: 
 def accept(e: Exposure, here: CandidatesAt, frame_ref: Callable[[int], FrameRef]) -> ReviewEdit:
     """On screen from its in point to its out point: every frame there counts (its gaps too)."""
     if e.live is None:
-        raise ExposureEditError("Every frame of this exposure is rejected: mark the brand on screen (P) or move its "
-                                "in and out points (I, O) onto the frames that hold it instead.")
+        raise ExposureEditError("Every frame of this exposure is rejected: mark the brand on screen "
+                                f"({key('present')}) or move its in and out points ({keys('set_in', 'set_out')}) onto "
+                                "the frames that hold it instead.")
     return _edit(*_claim(e.brand, e.live_span, here, frame_ref))
 
 
@@ -84,7 +86,7 @@ def move_edge(e: Exposure, edge: str, to: int, *, sampled: Sequence[int], here: 
     passes = to > last if edge == "in" else to < first
     if passes:
         raise ExposureEditError(f"The {edge} point cannot pass the exposure's other end (frames {first}-{last}): "
-                                "reject the exposure instead (Shift+R).")
+                                f"reject the exposure instead ({key('reject_exposure')}).")
     trims = first <= to if edge == "in" else to <= last
     if trims:
         cut = [f for f in e.span if (f < to if edge == "in" else f > to)]
@@ -101,7 +103,8 @@ def split(e: Exposure, at: int, *, sampled: Sequence[int]) -> ReviewEdit:
     """A new exposure of the brand starts at the first frame of this one at or after `at`."""
     start = next((f for f in e.span if f >= at), None)
     if start is None or start == e.first:
-        raise ExposureEditError("Split inside the exposure: show a frame after its first one, then press S.")
+        raise ExposureEditError("Split inside the exposure: show a frame after its first one, then press "
+                                f"{key('split')}.")
     return ReviewEdit(add_splits=((e.brand, start),))
 
 

@@ -39,7 +39,15 @@ from logotag_gui.core.analysis.audit import ALL, ClipEstimate
 from logotag_gui.core.analysis.evaluate import Truth
 from logotag_gui.core.analysis.exposure import ExposureRules, clip_exposure
 from logotag_gui.core.base.counting import DEFAULT, CountingRule
-from logotag_gui.core.base.records import Candidate, DecisionKind, Review, ReviewState, VerdictState
+from logotag_gui.core.base.records import (
+    MANUAL,
+    PRESENCE,
+    Candidate,
+    DecisionKind,
+    Review,
+    ReviewState,
+    VerdictState,
+)
 from logotag_gui.core.review.assistant import Bench, ReviewAssistant, run_inline
 from logotag_gui.core.review.audit import Audit
 from logotag_gui.core.review.exposures import Exposure
@@ -525,8 +533,7 @@ def _seconds(session: ReviewSession, *, model: bool, rule: CountingRule = DEFAUL
     candidates = session.candidates
     if model:
         chosen = [c.with_(review=Review(ReviewState.ACCEPTED)) for c in candidates
-                  if c.verdict.state in (VerdictState.YES, VerdictState.NOT_RUN) and c.method not in ("manual",
-                                                                                                     "presence")]
+                  if c.verdict.state in (VerdictState.YES, VerdictState.NOT_RUN) and c.method not in (MANUAL, PRESENCE)]
     else:
         chosen = candidates
     measured = (sharpness.measure(session.video.path, [c for c in chosen if c.review.state is ReviewState.ACCEPTED])

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 
 from logotag_gui.core.analysis.audit import ClipEstimate
 from logotag_gui.core.review.audit import DEFAULT_FRAMES, Audit
+from logotag_gui.core.review.commands import key
 
 COLUMNS = ["Brand", "Seconds", "± 95%", "Model"]
 COLUMN_TIPS = ["", "Estimated seconds on screen", "Half the 95% interval", "What the model and review count"]
@@ -65,10 +66,10 @@ class AuditPanel(QWidget):
         self.brands = QListWidget()
         self.brands.setMaximumHeight(200)
         self.brands.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        self.confirm_btn = QPushButton("Confirm (Ctrl+Enter)")
+        self.confirm_btn = QPushButton(f"Confirm ({key('audit_confirm')})")
         self.confirm_btn.setToolTip("Confirm this frame's answer and go to the next frame of the sample")
-        self.add_btn = QPushButton("Add brand (Shift+P)")
-        self.next_btn = QPushButton("Next frame (U)")
+        self.add_btn = QPushButton(f"Add brand ({key('audit_add')})")
+        self.next_btn = QPushButton(f"Next frame ({key('audit_next')})")
         self.confirm_btn.clicked.connect(self.confirmRequested)
         self.add_btn.clicked.connect(self.addBrandRequested)
         self.next_btn.clicked.connect(self.nextRequested)
@@ -107,7 +108,7 @@ class AuditPanel(QWidget):
         self.frame = frame if in_sample else None
         self._set_answering(in_sample)
         if not in_sample:
-            self.here.setText("This frame is not in the sample: U goes to the next one to answer."
+            self.here.setText(f"This frame is not in the sample: {key('audit_next')} goes to the next one to answer."
                               if audit is not None and audit.sample else "")
             return
         assert audit is not None

@@ -20,12 +20,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from logotag_gui.core.base.records import Candidate
+from logotag_gui.core.base.records import MANUAL, Candidate
+from logotag_gui.core.review.commands import key, keys
 from logotag_gui.core.review.exposures import Exposure
 from logotag_gui.qt.images import to_qimage
 
 THUMB = 140  # two side by side fit a 1366 px screen's side dock
 
+NO_EXPOSURE = f"No exposure selected: {key('next_exposure')} goes to the next one to review."
+EXPOSURE_KEYS = (f"{key('accept_exposure')} accept · {key('reject_exposure')} reject · "
+                 f"{keys('set_in', 'set_out')} in / out point here · {key('split')} split here · {key('gallery')} "
+                 f"gallery (the brand's, every brand's) · {key('accept_gallery')} accept what it shows")
 
 class ReviewPanel(QWidget):
     acceptClicked = Signal()
@@ -57,13 +62,13 @@ class ReviewPanel(QWidget):
         details = QGroupBox("Candidate")
         details.setLayout(form)
 
-        self.accept_btn = QPushButton("Accept (A)")
-        self.reject_btn = QPushButton("Reject (R)")
-        self.track_btn = QPushButton("Accept track (T)")
-        self.follow_btn = QPushButton("Follow through the clip (E)")
+        self.accept_btn = QPushButton(f"Accept ({key('accept')})")
+        self.reject_btn = QPushButton(f"Reject ({key('reject')})")
+        self.track_btn = QPushButton(f"Accept track ({key('accept_track')})")
+        self.follow_btn = QPushButton(f"Follow through the clip ({key('follow')})")
         self.follow_btn.setToolTip("Follow this box forward and backward until the shot cuts or the mark leaves; "
-                                   "the boxes it finds join the track (T accepts them all)")
-        self.more_btn = QPushButton("Find more like this (M)")
+                                   f"the boxes it finds join the track ({key('accept_track')} accepts them all)")
+        self.more_btn = QPushButton(f"Find more like this ({key('find_more')})")
         self.more_btn.setToolTip("Search the clip with this box as a view of its brand")
         self.accept_btn.clicked.connect(self.acceptClicked)
         self.reject_btn.clicked.connect(self.rejectClicked)
@@ -75,7 +80,7 @@ class ReviewPanel(QWidget):
         for i, b in enumerate((self.accept_btn, self.reject_btn, self.track_btn, self.more_btn, self.follow_btn)):
             buttons.addWidget(b, i // 2, i % 2, 1, 2 if b is self.follow_btn else 1)
         self.relabel = QComboBox()
-        self.relabel.setToolTip("Relabel to another brand (L)")
+        self.relabel.setToolTip(f"Relabel to another brand ({key('relabel')})")
         self.relabel.activated.connect(lambda i: self.relabelChosen.emit(self.relabel.itemText(i)))
         self.add_ref_btn = QPushButton("Add this crop to the dictionary")
         self.add_ref_btn.clicked.connect(self.addToDictionaryClicked)
@@ -83,7 +88,7 @@ class ReviewPanel(QWidget):
         relabel_row.addWidget(QLabel("Relabel:"))
         relabel_row.addWidget(self.relabel, 1)
 
-        self.exposure = QLabel("No exposure selected: X goes to the next one to review.")
+        self.exposure = QLabel(NO_EXPOSURE)
         self.exposure.setWordWrap(True)
         exposure_box = QGroupBox("Exposure")
         exposure_layout = QVBoxLayout(exposure_box)
@@ -116,16 +121,14 @@ class ReviewPanel(QWidget):
 
     def show_exposure(self, e: Exposure | None) -> None:
         if e is None:
-            self.exposure.setText("No exposure selected: X goes to the next one to review.")
+            self.exposure.setText(NO_EXPOSURE)
             return
         live = e.live
         where = f"frames {live[0]}-{live[1]}" if live else f"frames {e.first}-{e.last}, all rejected"
         state = e.state.value.replace("_", " ")
         model = f", the model gives it {e.belief:.0%}" if e.pending else ""
         self.exposure.setText(f"<b>{e.brand}</b>: {where}, {e.length_s:.1f} s ({state}{model}); {e.seconds:.1f} s "
-                              "accepted.<br>Shift+A accept · Shift+R reject · I / O in / out point here · "
-                              "S split here · G gallery (the brand's, every brand's) · Ctrl+Shift+A accept what "
-                              "it shows")
+                              "accepted.<br>" + EXPOSURE_KEYS)
 
     def show_candidate(self, c: Candidate | None, frame: np.ndarray | None, reference: Path | None, *,
                        frame_on_screen: bool = True) -> None:
@@ -161,7 +164,7 @@ class ReviewPanel(QWidget):
         self.crop.clear()
         if frame is None:  # its frame is being decoded, or the reviewer has scrubbed away from it
             self.crop.setText("loading frame…" if frame_on_screen else f"on frame {c.frame.name or c.frame.index}\n"
-                              "(J / K go back to it)")
+                              f"({keys('next', 'prev')} go back to it)")
         else:
             x1, y1, x2, y2 = c.final_bbox.clipped(frame.shape[1], frame.shape[0]).as_int_xyxy()
             if x2 > x1 and y2 > y1:
@@ -170,7 +173,7 @@ class ReviewPanel(QWidget):
         if reference is not None and reference.exists():
             self._set_image(self.reference, QPixmap(str(reference)))
         else:
-            self.reference.setText("drawn by hand" if c.method == "manual" else "no reference file")
+            self.reference.setText("drawn by hand" if c.method == MANUAL else "no reference file")
 
     @staticmethod
     def _set_image(label: QLabel, pixmap: QPixmap) -> None:
