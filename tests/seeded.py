@@ -1,10 +1,14 @@
 """A seeded project for the review tests: one clip (10 fps, reviewed at 2 fps, every 5th frame) with stored
-model candidates, without running the pipeline."""
+model candidates, without running the pipeline; and the review steps tests seed decided projects with, written
+as the app writes them: one `ReviewEdit` through `apply_edit`."""
 
 from __future__ import annotations
 
-from logotag_gui.core.base.records import BBox, Candidate, FrameRef, Verdict, VerdictState
+from collections.abc import Iterable
+
+from logotag_gui.core.base.records import MANUAL, BBox, Candidate, DecisionKind, FrameRef, Verdict, VerdictState
 from logotag_gui.core.store import open_repository
+from logotag_gui.core.store.edits import Decision, ReviewEdit
 
 
 def frame(i: int, *, fps: float = 10.0) -> FrameRef:
@@ -29,3 +33,17 @@ def seeded_project(db, boxes, *, frame_count: int = 60, fps: float = 10.0, path:
     repo.add_batch(run_id=run, video_id=vid, candidates=cands, last_frame_index=frame_count - 5,
                    frames_done=frame_count // 5)
     return repo, vid
+
+
+def decide(repo, ids: Iterable[int], kind: DecisionKind, *, video_id: int, reviewer: str, brand: str | None = None,
+           bbox: BBox | None = None) -> None:
+    """The same decision for these candidates of the clip, in one step (`brand`/`bbox`: the corrections)."""
+    repo.apply_edit(ReviewEdit(decide=(Decision(tuple(ids), kind, brand, bbox),)), video_id=video_id,
+                    reviewer=reviewer)
+
+
+def draw(repo, *, video_id: int, frame: FrameRef, bbox: BBox, brand: str, reviewer: str) -> Candidate:
+    """A box the reviewer drew, stored as the app stores one: an accepted manual candidate."""
+    drawn = Candidate(frame, bbox, brand, 1.0, MANUAL)
+    return repo.apply_edit(ReviewEdit(add_decided=((drawn, DecisionKind.ADDED),)), video_id=video_id,
+                           reviewer=reviewer).added[0]

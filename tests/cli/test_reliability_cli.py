@@ -14,6 +14,7 @@ from logotag_gui.cli import main
 from logotag_gui.core.base import logsetup
 from logotag_gui.core.base.records import BBox, DecisionKind, FrameRef
 from logotag_gui.core.store import open_repository
+from tests.seeded import decide, draw
 
 
 def _one_line_failure(capsys, code: int, *, contains: str) -> str:
@@ -31,9 +32,9 @@ def _pending_project(tmp_path) -> Path:
     video_id = repo.add_video(path=str(tmp_path / "clip.mp4"), kind="video", fps=10.0, frame_count=60,
                               duration_s=6.0, width=640, height=360)
     for i in range(3):
-        c = repo.add_manual_box(video_id=video_id, frame=FrameRef(i, i / 10, 640, 360), bbox=BBox(10, 10, 80, 40),
-                                brand="Norvik", reviewer="ann")
-        repo.decide(c.id, DecisionKind.CLEAR, reviewer="ann")  # back to pending: nothing reviewed
+        c = draw(repo, video_id=video_id, frame=FrameRef(i, i / 10, 640, 360), bbox=BBox(10, 10, 80, 40),
+                 brand="Norvik", reviewer="ann")
+        decide(repo, [c.stored_id], DecisionKind.CLEAR, video_id=video_id, reviewer="ann")  # back to pending
     repo.close()
     return db
 

@@ -19,6 +19,7 @@ from logotag_gui.cli import build_parser, main, run_config
 from logotag_gui.core.base.errors import InputError
 from logotag_gui.core.base.records import BBox, FrameRef
 from logotag_gui.core.store import open_repository
+from tests.seeded import draw
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -44,8 +45,8 @@ def _project(tmp_path: Path, *, rows: int = 3) -> Path:
     video_id = repo.add_video(path=str(tmp_path / "clip.mp4"), kind="video", fps=10.0, frame_count=60,
                               duration_s=6.0, width=640, height=360)
     for i in range(rows):
-        repo.add_manual_box(video_id=video_id, frame=FrameRef(i, i / 10, 640, 360), bbox=BBox(10, 10, 80, 40),
-                            brand="Norvik", reviewer="ann")
+        draw(repo, video_id=video_id, frame=FrameRef(i, i / 10, 640, 360), bbox=BBox(10, 10, 80, 40), brand="Norvik",
+             reviewer="ann")
     repo.close()
     return db
 

@@ -9,6 +9,7 @@ from logotag_gui.cli import RULE_PRESETS, main
 from logotag_gui.core.base.counting import PRESETS, CountingRule, preset
 from logotag_gui.core.base.records import BBox, Candidate, DecisionKind, FrameRef
 from logotag_gui.core.store import open_repository
+from tests.seeded import decide
 
 
 def _project(tmp_path):
@@ -57,7 +58,8 @@ def test_a_bad_rule_value_is_one_line_and_exit_2(tmp_path, capsys):
 
 def test_report_counts_under_the_projects_rule_or_the_preset_given(tmp_path, capsys):
     db, repo = _project(tmp_path)
-    repo.decide_many([c.stored_id for c in repo.candidates()], DecisionKind.ACCEPT, reviewer="me")
+    decide(repo, [c.stored_id for c in repo.candidates()], DecisionKind.ACCEPT, video_id=repo.videos()[0].id,
+           reviewer="me")
     out = tmp_path / "r.csv"
     assert main(["rule", "--db", str(db), "--min-visible", "0.6"]) == 0
     capsys.readouterr()

@@ -38,6 +38,7 @@ from logotag_gui.core.media import logos as logos_mod
 from logotag_gui.core.media.logos import load_dictionary
 from logotag_gui.core.proposers.logo_index import build_index, load_index_if_fresh, manifest_for, save_index
 from logotag_gui.core.store import open_repository
+from tests.seeded import decide, draw
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -48,10 +49,10 @@ def _project(tmp_path, brands_and_reviewers, *, pending: bool = False):
     video_id = repo.add_video(path=str(tmp_path / "clip.mp4"), kind="video", fps=10.0, frame_count=60,
                               duration_s=6.0, width=640, height=360)
     for i, (brand, reviewer) in enumerate(brands_and_reviewers):
-        c = repo.add_manual_box(video_id=video_id, frame=FrameRef(i, i / 10, 640, 360), bbox=BBox(10, 10, 80, 40),
-                                brand=brand, reviewer=reviewer)
+        c = draw(repo, video_id=video_id, frame=FrameRef(i, i / 10, 640, 360), bbox=BBox(10, 10, 80, 40),
+                 brand=brand, reviewer=reviewer)
         if pending:
-            repo.decide(c.id, DecisionKind.CLEAR, reviewer=reviewer)
+            decide(repo, [c.stored_id], DecisionKind.CLEAR, video_id=video_id, reviewer=reviewer)
     return repo
 
 

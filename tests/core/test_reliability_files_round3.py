@@ -20,6 +20,7 @@ from logotag_gui.core.base.errors import OutputError
 from logotag_gui.core.base.records import BBox, FrameRef
 from logotag_gui.core.base.safe_io import atomic_write, atomic_write_text
 from logotag_gui.core.store import open_repository
+from tests.seeded import draw
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -50,8 +51,8 @@ def _project(tmp_path: Path, rows: int):
     video_id = repo.add_video(path=str(tmp_path / "clip.mp4"), kind="video", fps=10.0, frame_count=rows,
                               duration_s=rows / 10, width=640, height=360)
     for i in range(rows):
-        repo.add_manual_box(video_id=video_id, frame=FrameRef(i, i / 10, 640, 360), bbox=BBox(10, 10, 80, 40),
-                            brand="Norvik", reviewer="ann")
+        draw(repo, video_id=video_id, frame=FrameRef(i, i / 10, 640, 360), bbox=BBox(10, 10, 80, 40), brand="Norvik",
+             reviewer="ann")
     return repo
 
 

@@ -232,7 +232,7 @@ def test_every_decision_the_app_makes_goes_through_the_review_session(window, qt
     from logotag_gui.core.store.repository import Repository
 
     writes = []
-    for name in ("apply_edit", "decide_many", "restore", "add_manual_box", "delete_candidates", "set_track"):
+    for name in ("apply_edit", "set_track"):
         original = getattr(Repository, name)
 
         def spy(self, *args, _original=original, _name=name, **kwargs):

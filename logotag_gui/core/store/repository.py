@@ -23,13 +23,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from logotag_gui.core.base.errors import StoreError
 from logotag_gui.core.base.records import (
-    MANUAL,
-    BBox,
     Candidate,
-    DecisionKind,
-    FrameRef,
     ReferenceOrigin,
-    Review,
     Verdict,
     VerdictState,
 )
@@ -37,7 +32,7 @@ from logotag_gui.core.base.safe_io import redact_secrets, redact_url
 from logotag_gui.core.store import schema
 from logotag_gui.core.store.audits import AuditsMixin
 from logotag_gui.core.store.coverage import CoverageMixin
-from logotag_gui.core.store.edits import Decision, EditsMixin, ReviewEdit
+from logotag_gui.core.store.edits import EditsMixin
 from logotag_gui.core.store.learned import LearnedMixin
 from logotag_gui.core.store.migrations import ensure_schema
 from logotag_gui.core.store.rows import (
@@ -421,45 +416,6 @@ class Repository(RunsMixin, RunPartsMixin, LearnedMixin, EditsMixin, AuditsMixin
             if video_id is not None:
                 q = q.where(CandidateRow.video_id == video_id)
             return int(s.execute(q).scalar_one())
-
-    # ---- decisions ---------------------------------------------------------------------------
-    # Every review write is one `apply_edit` (edits.py). These phrase one edit for the callers outside review that
-    # still use them (tests that seed decided projects, the spy of the app's writes); the app never calls them.
-    def decide(self, candidate_id: int, kind: DecisionKind, *, reviewer: str, brand: str | None = None,
-               bbox: BBox | None = None) -> Candidate:
-        """One decision (`brand`/`bbox`: the corrected values; None keeps what is there)."""
-        return self.decide_many([candidate_id], kind, reviewer=reviewer, brand=brand, bbox=bbox)[0]
-
-    def decide_many(self, candidate_ids: Sequence[int], kind: DecisionKind, *, reviewer: str,
-                    brand: str | None = None, bbox: BBox | None = None) -> list[Candidate]:
-        """The same decision for several candidates, in one transaction: all or none."""
-        edit = ReviewEdit(decide=(Decision(tuple(candidate_ids), kind, brand, bbox),))
-        self.apply_edit(edit, video_id=self._video_of(candidate_ids), reviewer=reviewer)
-        return self._in_order(candidate_ids)
-
-    def restore(self, reviews: dict[int, Review], *, reviewer: str) -> list[Candidate]:
-        """Earlier reviews written back (history is kept), in one transaction."""
-        self.apply_edit(ReviewEdit(restore=reviews), video_id=self._video_of(list(reviews)), reviewer=reviewer)
-        return self._in_order(list(reviews))
-
-    def add_manual_box(self, *, video_id: int, frame: FrameRef, bbox: BBox, brand: str, reviewer: str,
-                       track_id: int | None = None) -> Candidate:
-        """A box the model missed, drawn by the reviewer: stored as an accepted manual candidate."""
-        drawn = Candidate(frame, bbox, brand, 1.0, MANUAL, track_id=track_id)
-        return self.apply_edit(ReviewEdit(add_decided=((drawn, DecisionKind.ADDED),)), video_id=video_id,
-                               reviewer=reviewer).added[0]
-
-    def delete_candidates(self, candidate_ids: Sequence[int]) -> None:
-        """What review added goes (a model's candidate is never deleted: it keeps its history)."""
-        if candidate_ids:
-            self.apply_edit(ReviewEdit(delete=tuple(candidate_ids)), video_id=self._video_of(candidate_ids),
-                            reviewer="")
-
-    def _video_of(self, candidate_ids: Sequence[int]) -> int:
-        with self._reading() as conn:
-            found = conn.execute(select(CandidateRow.video_id).where(CandidateRow.id.in_(list(candidate_ids)))
-                                 .limit(1)).scalar()
-        return int(found) if found is not None else 0  # none stored: the edit says which one is missing
 
     def _in_order(self, ids: Sequence[int]) -> list[Candidate]:
         found = {c.id: c for c in self.candidates(ids=ids)}

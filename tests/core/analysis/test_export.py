@@ -11,6 +11,7 @@ from logotag_gui.core.base.records import BBox, DecisionKind
 from logotag_gui.core.pipeline.run import run_pipeline
 from logotag_gui.core.store import open_repository
 from resources.synth import DEMO_BRANDS, DEMO_PLACEMENTS, background, make_logo, render_frame
+from tests.seeded import decide
 
 SEED_KEYS = {"frame", "bbox", "score_retr", "brand", "verdict", "confidence_vlm", "rationale"}
 
@@ -20,10 +21,11 @@ def _reviewed_project(tmp_path, demo_clip, logos_dir):
     result = run_pipeline(RunConfig(input=str(demo_clip[0]), logos=str(logos_dir), embedder="keypoints",
                                     verifier="none"), repo=repo)
     cands = repo.candidates(video_id=result.video_id)
-    repo.decide(cands[0].id, DecisionKind.ACCEPT, reviewer="ann")
-    repo.decide(cands[1].id, DecisionKind.RELABEL, reviewer="ann", brand="Aquila")
-    repo.decide(cands[2].id, DecisionKind.BOX_EDIT, reviewer="ann", bbox=BBox(1, 2, 30, 40))
-    repo.decide(cands[3].id, DecisionKind.REJECT, reviewer="bob")
+    vid = result.video_id
+    decide(repo, [cands[0].stored_id], DecisionKind.ACCEPT, video_id=vid, reviewer="ann")
+    decide(repo, [cands[1].stored_id], DecisionKind.RELABEL, video_id=vid, reviewer="ann", brand="Aquila")
+    decide(repo, [cands[2].stored_id], DecisionKind.BOX_EDIT, video_id=vid, reviewer="ann", bbox=BBox(1, 2, 30, 40))
+    decide(repo, [cands[3].stored_id], DecisionKind.REJECT, video_id=vid, reviewer="bob")
     return repo, cands
 
 

@@ -7,6 +7,7 @@ from logotag_gui.core.base.config import RunConfig
 from logotag_gui.core.base.records import DecisionKind
 from logotag_gui.core.pipeline.run import run_pipeline
 from logotag_gui.core.store import open_repository
+from tests.seeded import decide
 
 
 def test_report_csv_and_html_from_reviewed_decisions(tmp_path, demo_clip, logos_dir, capsys):
@@ -16,8 +17,8 @@ def test_report_csv_and_html_from_reviewed_decisions(tmp_path, demo_clip, logos_
                                     verifier="none"), repo=repo)
     norvik = [c for c in repo.candidates(video_id=result.video_id) if c.brand == "Norvik"]
     for c in norvik[:4]:
-        repo.decide(c.id, DecisionKind.ACCEPT, reviewer="ann")
-    repo.decide(norvik[4].id, DecisionKind.REJECT, reviewer="ann")
+        decide(repo, [c.stored_id], DecisionKind.ACCEPT, video_id=result.video_id, reviewer="ann")
+    decide(repo, [norvik[4].stored_id], DecisionKind.REJECT, video_id=result.video_id, reviewer="ann")
 
     assert main(["report", "--db", str(db), "--out", str(tmp_path / "e.csv")]) == 0
     rows = list(csv.DictReader((tmp_path / "e.csv").open()))

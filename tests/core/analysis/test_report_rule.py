@@ -14,6 +14,7 @@ from logotag_gui.core.analysis.report import build_report, write_csv, write_html
 from logotag_gui.core.base.counting import CountingRule, custom
 from logotag_gui.core.base.records import BBox, Candidate, DecisionKind, FrameRef
 from logotag_gui.core.store import open_repository
+from tests.seeded import decide
 
 W, H, FPS = 320, 180, 10
 
@@ -27,7 +28,7 @@ def _project(tmp_path, clip_path: str, boxes: dict[str, list[tuple[int, BBox]]])
     cands = [Candidate(FrameRef(f, f / FPS, W, H), box, brand, 0.9, "keypoints")
              for brand, placed in boxes.items() for f, box in placed]
     stored = repo.add_batch(run_id=run, video_id=vid, candidates=cands, last_frame_index=55, frames_done=12)
-    repo.decide_many([c.id for c in stored], DecisionKind.ACCEPT, reviewer="ann")
+    decide(repo, [c.stored_id for c in stored], DecisionKind.ACCEPT, video_id=vid, reviewer="ann")
     return repo
 
 

@@ -11,6 +11,7 @@ from logotag_gui.core.base.errors import InputError
 from logotag_gui.core.base.records import DecisionKind, ReviewState
 from logotag_gui.core.pipeline.run import run_pipeline
 from logotag_gui.core.store import open_repository
+from tests.seeded import decide
 
 
 def _config(clip, logos, **kw):
@@ -24,7 +25,8 @@ def test_row15_a_run_with_other_settings_adds_no_pending_box_on_a_decided_one(tm
     reviewed = repo.candidates(video_id=first.video_id)
     assert len(reviewed) >= 6
     for n, c in enumerate(reviewed):  # a complete review: every other box rejected
-        repo.decide(c.stored_id, DecisionKind.REJECT if n % 2 else DecisionKind.ACCEPT, reviewer="ana")
+        decide(repo, [c.stored_id], DecisionKind.REJECT if n % 2 else DecisionKind.ACCEPT, video_id=first.video_id,
+               reviewer="ana")
 
     second = run_pipeline(_config(clip, logos_dir, track_gap_s=2.0), repo=repo)  # other settings: a new run
     assert second.run_id != first.run_id and second.status == "done"

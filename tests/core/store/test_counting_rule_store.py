@@ -11,6 +11,7 @@ from logotag_gui.core.base.counting import DEFAULT, CountingRule, RuleError, cus
 from logotag_gui.core.base.errors import StoreError
 from logotag_gui.core.base.records import BBox, Candidate, DecisionKind, FrameRef
 from logotag_gui.core.store import open_repository, schema
+from tests.seeded import decide
 
 
 def _seed(repo):
@@ -21,7 +22,7 @@ def _seed(repo):
     cands = [Candidate(FrameRef(i * 12, i * 0.48, 640, 360), BBox(10 + i, 20, 50, 30), "acme", 0.8, "keypoints")
              for i in range(3)]
     stored = repo.add_batch(run_id=run, video_id=vid, candidates=cands, last_frame_index=24, frames_done=3)
-    repo.decide(stored[0].id, DecisionKind.ACCEPT, reviewer="ann")
+    decide(repo, [stored[0].stored_id], DecisionKind.ACCEPT, video_id=vid, reviewer="ann")
     return vid, stored
 
 

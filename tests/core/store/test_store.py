@@ -321,22 +321,3 @@ def test_a_version_1_project_is_migrated_with_its_track_ids(db_url):
     assert [c.id for c in again.candidates(video_id=vid)] == [c.id for c in stored]
     assert again.reserve_track_ids(vid) == 8  # after the highest track id stored
     assert again.run_info(run).notes == () and again.review_references() == []
-
-
-def test_the_old_conveniences_write_only_through_apply_edit(db_url, monkeypatch):
-    """One way to write a decision: what tests and tools outside review still call phrases one edit for it."""
-    repo = open_repository(db_url)
-    vid, _, stored = _seed(repo)
-    edits = []
-    original = repo.apply_edit
-    monkeypatch.setattr(repo, "apply_edit", lambda edit, **kw: edits.append(edit) or original(edit, **kw))
-    before = {stored[0].id: stored[0].review}
-    assert repo.decide(stored[0].id, DecisionKind.ACCEPT, reviewer="ann").review.state is ReviewState.ACCEPTED
-    repo.decide_many([c.id for c in stored[1:]], DecisionKind.REJECT, reviewer="ann")
-    assert repo.restore(before, reviewer="ann")[0].review.state is ReviewState.PENDING
-    drawn = repo.add_manual_box(video_id=vid, frame=FrameRef(30, 1.2, 640, 360), bbox=BBox(5, 5, 40, 40),
-                                brand="acme", reviewer="ann")
-    assert drawn.method == MANUAL and drawn.review.state is ReviewState.ACCEPTED
-    repo.delete_candidates([drawn.id])
-    assert len(edits) == 5 and repo.count_candidates(video_id=vid) == 3
-    assert [h["kind"] for h in repo.history(stored[0].id)] == ["accept", "clear"]
