@@ -353,7 +353,8 @@ class _FrameLoop:
                                                               cuts=state.cuts), self.profile))
         # Stage 1 on one frame of each group (every frame where detect_every is 1); following fills the others.
         self.group_size = max(1, config.detect_every)
-        self.groups = keyframes.groups(self.frames, k=self.group_size, cuts=state.cuts)
+        self.groups = keyframes.groups(self.frames, k=self.group_size, cuts=state.cuts,
+                                       move_share=config.keyframe_move)
         self.stage_one = StageOne(proposer, workers=config.workers or default_workers(),
                                   skip_unchanged=config.skip_unchanged)
         self.verifying = ThreadPoolExecutor(max_workers=1, thread_name_prefix="verify") if config.overlap else None
