@@ -146,6 +146,7 @@ class ReviewController(QObject):
         if self.assistant is not None:
             self.assistant.ensure_views()  # what the sweep (V) looks at, found once per clip
             self.assistant.catch_up()  # queued behind open_clip on the learning lane
+            self.assistant.describe_ahead()  # then the frames' keypoints, for the first box taught
 
     def set_option(self, name: str, on: bool) -> None:
         """The Review menu's switches: follow drawn boxes, learn from decisions."""

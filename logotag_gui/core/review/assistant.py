@@ -319,6 +319,15 @@ class ReviewAssistant:
             held = self._held(self.session.repo.brands())
             self._learn_job("", lambda b, learner: learner.catch_up(held, cancel=b.cancel))
 
+    def describe_ahead(self) -> None:
+        """Describe the clip's sampled frames into the keypoint store on the learning lane, quietly, so the first
+        box taught reads them instead of decoding and describing the whole clip while the reviewer waits."""
+        def compute(b: Bench, learner: Learner) -> None:
+            learner.describe(cancel=b.cancel)  # stored on disk: nothing for the session to take in
+
+        if self.learn:
+            self._learn_job("", compute)
+
     def teach(self, decided: Sequence[Candidate], *, search: bool = True) -> None:
         """Learn from these decisions on the learning lane; what it finds joins the session when it is done."""
         decided = [c for c in decided if c.review.decided]

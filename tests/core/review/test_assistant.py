@@ -123,3 +123,17 @@ def test_fixing_a_box_alone_on_its_track_follows_it_through_the_clip(tmp_path, d
     ious = {c.frame.index: round(c.final_bbox.iou(next(b for n, b in truth[c.frame.index] if n == "Norvik")), 2) for c in track}
     assert min(ious.values()) >= 0.5, (ious, [(c.frame.index, c.method) for c in track])
     source.close()
+
+
+def test_a_clip_opened_is_described_ahead_quietly_on_the_learning_lane(tmp_path, demo_clip, logos_dir):
+    """The frames' keypoints go to the store before anything is taught: the first box taught reads them."""
+    clip, _truth = demo_clip
+    _project, session, source, bench, queue, assistant = _open(tmp_path, clip, logos_dir)
+    assistant.describe_ahead()
+    assert [(job.lane, job.text) for job in queue] == [("learn", "")]  # quiet: no "working" text in the app
+    _work(queue, bench)
+    assert bench.learner.describe() == 0  # every sampled frame is in the store already
+    assistant.learn = False
+    assistant.describe_ahead()
+    assert queue == []  # learning off: nothing to describe for
+    source.close()
