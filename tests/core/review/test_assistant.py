@@ -128,7 +128,7 @@ def test_fixing_a_box_alone_on_its_track_follows_it_through_the_clip(tmp_path, d
 def test_a_clip_opened_is_described_ahead_quietly_on_the_learning_lane(tmp_path, demo_clip, logos_dir):
     """The frames' keypoints go to the store before anything is taught: the first box taught reads them."""
     clip, _truth = demo_clip
-    _project, session, source, bench, queue, assistant = _open(tmp_path, clip, logos_dir)
+    _project, _session, source, bench, queue, assistant = _open(tmp_path, clip, logos_dir)
     assistant.describe_ahead()
     assert [(job.lane, job.text) for job in queue] == [("learn", "")]  # quiet: no "working" text in the app
     _work(queue, bench)
