@@ -14,7 +14,8 @@ descriptors are whole numbers from 0 to 255: stored as uint8 they come back exac
 a detector whose descriptors are not is stored as float32), a quarter of the size (about 0.4 MB a frame). A
 frame with too few keypoints to match is stored empty and read back as None. Files are written to a temporary
 name and renamed, so a reader in another process never sees half a file; a store whose folder cannot be written
-(read-only, full disk) says so once in the log and keeps nothing.
+(read-only, full disk) says so once in the log and keeps nothing. The stores together are kept under a cap
+(`DISK_CAP_BYTES`, about 20 minutes of 2-fps footage a GB): opening one drops the clips used longest ago.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -33,6 +35,7 @@ from logotag_gui.core.proposers.keypoints import FrameFeatures, KeypointProposer
 log = logging.getLogger(__name__)
 STORE_VERSION = 1
 _EDGE = 1 << 20  # bytes hashed at each end of the clip
+DISK_CAP_BYTES = 8 << 30  # every clip's keypoints together: a 90-minute match at 2 fps is about 5 GB
 
 
 def clip_fingerprint(path: Path) -> str | None:
@@ -71,6 +74,8 @@ class KeypointStore:
         key = hashlib.sha1(f"{fingerprint}|{detector_key(proposer)}".encode()).hexdigest()[:24]
         self.folder: Path | None = None if fingerprint is None else root / "keypoints" / key
         self._broken = fingerprint is None
+        if self.folder is not None:
+            keep_under_cap(root / "keypoints", DISK_CAP_BYTES, keep=self.folder)
 
     def _file(self, index: int) -> Path:
         assert self.folder is not None
@@ -120,3 +125,29 @@ class KeypointStore:
             self._broken = True
             log.warning("frame keypoints are not kept on disk (%s): learning describes frames again each search",
                         exc)
+
+
+def keep_under_cap(stores: Path, cap: int, *, keep: Path) -> list[Path]:
+    """Drop the clip stores used longest ago (a store's folder time: touched when opened) until all of them
+    together take at most `cap` bytes; `keep` (the clip being opened) is touched and never dropped. Returns the
+    folders dropped."""
+    try:
+        if keep.is_dir():
+            os.utime(keep)
+        folders = [f for f in stores.iterdir() if f.is_dir()]
+    except OSError:
+        return []
+    sizes = {f: sum(e.stat().st_size for e in os.scandir(f) if e.is_file()) for f in folders}
+    total, dropped = sum(sizes.values()), []
+    for folder in sorted(folders, key=lambda f: f.stat().st_mtime):
+        if total <= cap:
+            break
+        if folder == keep:
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        total -= sizes[folder]
+        dropped.append(folder)
+    if dropped:
+        log.info("frame keypoints of %d clips used longest ago dropped (the stores are kept under %.1f GB)",
+                 len(dropped), cap / 2**30)
+    return dropped

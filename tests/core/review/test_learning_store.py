@@ -131,3 +131,21 @@ def test_a_store_that_cannot_write_keeps_nothing_and_says_so(tmp_path, three_sho
     store.put(ref, None)
     assert store.get(3) is None
     assert sum("not kept on disk" in r.getMessage() for r in caplog.records) == 1
+
+
+def test_the_stores_are_kept_under_a_cap_dropping_the_clips_used_longest_ago(tmp_path):
+    import os
+
+    from logotag_gui.core.proposers.keypoint_store import keep_under_cap
+
+    stores = tmp_path / "keypoints"
+    for age, name in enumerate(["old", "middle", "new", "current"]):
+        folder = stores / name
+        folder.mkdir(parents=True)
+        (folder / "0.npz").write_bytes(b"x" * 1000)
+        os.utime(folder, (1_000_000 + age, 1_000_000 + age))
+    os.utime(stores / "current", (1, 1))  # opened now, whatever its age: never dropped
+    dropped = keep_under_cap(stores, 2500, keep=stores / "current")
+    assert sorted(p.name for p in dropped) == ["middle", "old"]
+    assert sorted(p.name for p in stores.iterdir()) == ["current", "new"]
+    assert keep_under_cap(stores, 2500, keep=stores / "current") == []  # under the cap: nothing more
