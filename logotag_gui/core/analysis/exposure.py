@@ -83,14 +83,17 @@ def included(c: Candidate, source: str) -> bool:
 
 
 def size_share(c: Candidate) -> float:
-    """The box's share of the frame (0 for a presence, whose size is unknown)."""
+    """The share of the frame the box covers (its part in the frame: a box past the frame's edge counts what is on
+    screen); 0 for a presence, whose size is unknown."""
     area = c.frame.width * c.frame.height
-    return c.final_bbox.area / area if area else 0.0
+    return c.final_bbox.clipped(c.frame.width, c.frame.height).area / area if area else 0.0
 
 
 def visible_share(c: Candidate) -> float:
-    """The share of the box inside the frame (a box drawn or followed past the frame's edge); 1.0 for a box wholly
-    inside it. LogoTag measures no occlusion: a box is taken as not hidden."""
+    """The share of the mark inside the frame: a box keeps the mark's whole extent past the frame's edge where its
+    maker knew it (a followed box, pipeline/follow.py; a keypoint homography's outline, proposers/keypoints.py; a
+    box drawn past the edge), so this is its clipped area over its whole area; 1.0 for a box wholly inside it.
+    LogoTag measures no occlusion: a box is taken as not hidden."""
     box = c.final_bbox
     if box.area <= 0:
         return 1.0

@@ -7,7 +7,9 @@ fitted to them with RANSAC moves and scales the box; points whose forward-backwa
 are dropped. At each sampled frame the box is re-anchored by matching the seed crop's SIFT
 keypoints (as the keypoint backend does) in a window around it; where too few keypoints match, the
 crop's normalised cross-correlation must still say the mark is there. Following stops at a shot cut
-(the luma thumbnails of two consecutive frames differ too much), when the mark leaves the frame,
+(the luma thumbnails of two consecutive frames differ too much), when the mark leaves the frame (less than a
+quarter of its box in view: till then each box keeps the mark's whole extent past the frame's edge, and the
+project's counting rule decides whether the share in view counts),
 or when the match fails. `bench/bench_tracking.py` measures this against OpenCV's MIL, KCF and CSRT
 trackers on clips with per-frame truth (speed and IoU), which is how the flow tracker was chosen.
 """
@@ -35,7 +37,10 @@ class FollowSettings:
     max_points: int = 80
     min_points: int = 6
     fb_error_px: float = 1.0  # forward-backward flow error allowed, in work pixels
-    min_visible: float = 0.6  # the mark has left when less of its box than this is in the frame
+    # The mark has left when less of its box than this is in the frame. Low: a followed box keeps the mark's whole
+    # extent past the frame's edge (stored so, not clipped), and the project's counting rule decides whether the
+    # share in view counts (base/counting.py's min_visible), so changing the rule recounts without a new run.
+    min_visible: float = 0.25
     # A shot cut (media/shots.py): consecutive thumbnails differ by more than the floor and the ratio.
     cut_floor: float = CUT_FLOOR
     cut_ratio: float = CUT_RATIO
@@ -49,9 +54,14 @@ class FollowSettings:
 @dataclass(frozen=True, slots=True)
 class FollowedBox:
     frame: FrameRef
-    bbox: BBox
+    bbox: BBox  # the mark's whole extent: past the frame's edge where the mark leaves it (not clipped)
     score: float  # keypoint inlier share where re-anchored, else the crop's cross-correlation
     anchored: bool
+
+    @property
+    def visible(self) -> float:
+        """The share of the mark in the frame (1.0 wholly inside): what a counting rule's in-view bar reads."""
+        return visible_share(self.bbox, self.frame.width, self.frame.height)
 
 
 class StopReason(str, Enum):
@@ -117,6 +127,7 @@ class FlowTracker:
         self.box = BBox(0, 0, 0, 0)
         self.look: np.ndarray | None = None  # the box's content on the last frame it was followed on
         self.searched = 0  # frames in a row found by search alone: the flow must come back soon
+        self.velocity = (0.0, 0.0)  # the box's last move by the flow, in work pixels a frame
 
     def start(self, gray: np.ndarray, box: BBox) -> bool:
         self.prev, self.box = gray, box
@@ -130,6 +141,10 @@ class FlowTracker:
         x1, y1, x2, y2 = inner.as_int_xyxy()
         mask = np.zeros_like(gray)
         mask[y1:y2, x1:x2] = 255
+        # Not on the frame's rim: a point there is about to leave the frame (a mark partly past the edge keeps
+        # being followed on what is still in view), and the flow's window is cut short there.
+        rim = EDGE_RIM_PX
+        mask[:rim, :], mask[-rim:, :], mask[:, :rim], mask[:, -rim:] = 0, 0, 0, 0
         found = cv2.goodFeaturesToTrack(gray, self.s.max_points, 0.01, 3, mask=mask, blockSize=5)
         return found.astype(np.float32) if found is not None else np.empty((0, 1, 2), np.float32)
 
@@ -140,11 +155,15 @@ class FlowTracker:
         if moved is None:
             self.searched += 1
             moved = self._search(gray) if self.searched <= 3 else None
+            if moved is None and self.searched <= 3:
+                moved = self._coast(gray)
             if moved is None:
                 return None
             self.points = self._features(gray, moved)
         else:
             self.searched = 0
+            (ox, oy), (nx, ny) = self.box.center, moved.center
+            self.velocity = (nx - ox, ny - oy)
         self.box, self.prev = moved, gray
         look = _crop(gray, moved)
         self.look = look if look is not None else self.look
@@ -157,6 +176,9 @@ class FlowTracker:
         back, ok2, _ = cv2.calcOpticalFlowPyrLK(gray, self.prev, ahead, None, **lk)
         error = np.linalg.norm((self.points - back).reshape(-1, 2), axis=1)
         good = (ok1.ravel() == 1) & (ok2.ravel() == 1) & (error < self.s.fb_error_px)
+        x, y = ahead[:, 0, 0], ahead[:, 0, 1]
+        h, w = gray.shape[:2]
+        good &= (x >= EDGE_RIM_PX) & (x < w - EDGE_RIM_PX) & (y >= EDGE_RIM_PX) & (y < h - EDGE_RIM_PX)
         if good.sum() < self.s.min_points:
             return None
         src, dst = self.points[good].reshape(-1, 2), ahead[good].reshape(-1, 2)
@@ -174,6 +196,14 @@ class FlowTracker:
         # Points are lost to occlusion and drift: top them up inside the box as it is now.
         self.points = kept if len(kept) >= self.s.max_points // 2 else self._features(gray, box)
         return box
+
+    def _coast(self, gray: np.ndarray) -> BBox | None:
+        """A mark going out past the frame's edge takes its flow points with it: the box carries on at its last
+        move for a few frames (what is still in view is checked against the seed crop on each sampled frame)."""
+        if visible_share(self.box, gray.shape[1], gray.shape[0]) >= 1.0:
+            return None
+        dx, dy = self.velocity
+        return BBox(self.box.x + dx, self.box.y + dy, self.box.w, self.box.h)
 
     def _search(self, gray: np.ndarray) -> BBox | None:
         if self.look is None or min(self.look.shape) < 4 or self.look.std() < 1e-3:
@@ -197,11 +227,13 @@ def _crop(gray: np.ndarray, box: BBox) -> np.ndarray | None:
 
 
 TrackerFactory = Callable[[FollowSettings], Tracker]
+EDGE_RIM_PX = 8  # flow points this near the frame's edge (work pixels) are dropped: they are leaving it
 TRACKERS: dict[str, TrackerFactory] = {"flow": FlowTracker}  # bench/bench_tracking.py compares others
 
 
 # ---- what stops a track ------------------------------------------------------------------------------
 def visible_share(box: BBox, width: int, height: int) -> float:
+    """The share of `box` inside a frame of `width` x `height` (the clipped area over the whole)."""
     return box.clipped(width, height).area / box.area if box.area > 0 else 0.0
 
 
@@ -403,8 +435,9 @@ class _Following:
                 score = correlation(template, gray, box)
                 if score < settings.min_similarity:
                     return Stop(StopReason.NO_MATCH, ref.index, f"similarity {score:.2f}", backward=backward)
-            clipped = box.clipped(ref.width, ref.height)
-            result.boxes.append(FollowedBox(ref, clipped, round(score, 4), found is not None))
+            # The whole extent, past the frame's edge where the mark continues there: its share in view
+            # (`visible_share`) is what a counting rule's in-view bar reads.
+            result.boxes.append(FollowedBox(ref, box, round(score, 4), found is not None))
         return Stop(StopReason.CLIP_END, backward=backward)
 
 

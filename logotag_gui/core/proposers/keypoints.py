@@ -166,7 +166,7 @@ class KeypointProposer:
                     if rest and m.distance < self.ratio * rest[0].distance]
             for cand in self._instances(frame, ref, good, feats.points, feats.scale, min_inliers=min_inliers,
                                         max_instances=1):
-                b = cand.bbox
+                b = cand.bbox.clipped(frame.ref.width, frame.ref.height)  # what is in view
                 placed = (b.intersection(anchor) >= 0.7 * anchor.area if must_cover
                           else b.intersection(window) >= 0.7 * b.area)
                 if placed and b.area <= 25 * anchor.area and (best is None or cand.score > best.score):
@@ -195,8 +195,11 @@ class KeypointProposer:
             box = _plausible_box(cv2.perspectiveTransform(ref.corners, hom).reshape(-1, 2))
             if box is not None:
                 x, y, w, h = (v / scale for v in box)
-                bbox = BBox(x, y, w, h).clipped(frame.ref.width, frame.ref.height)
-                if bbox.area > 0:
+                # The reference's outline as the homography projects it: past the frame's edge where the mark
+                # continues there (its whole extent, not clipped), so its share in view is known to the counting
+                # rule (analysis/exposure.visible_share); kept where some of it is in the frame.
+                bbox = BBox(x, y, w, h)
+                if bbox.clipped(frame.ref.width, frame.ref.height).area > 0:
                     found.append(Candidate(frame.ref, bbox, ref.brand, round(min(1.0, n_in / 40), 4), self.name,
                                            reference=ref.file))
             remaining = [m for m, keep in zip(remaining, inl, strict=True) if not keep]
