@@ -17,6 +17,7 @@ from logotag_gui.qt.clip_view import ClipView
 from logotag_gui.qt.review_controller import ReviewController
 from logotag_gui.qt.run_controller import RunController
 from logotag_gui.qt.widgets.audit_panel import AuditPanel
+from logotag_gui.qt.widgets.exposure_panel import ExposurePanel
 
 
 class ActionHost(Protocol):
@@ -27,6 +28,7 @@ class ActionHost(Protocol):
     runs: RunController
     clip_view: ClipView
     audit_panel: AuditPanel
+    exposure: ExposurePanel
     video: VideoSummary | None
     reviewer: str
     settings: QSettings
@@ -118,6 +120,19 @@ def _calibration(w: ActionHost) -> None:
     w.show_calibration()
 
 
+def _counting_rule(w: ActionHost) -> None:
+    """The project's counting rule: a preset or the client's values, stored at once; every figure counts again."""
+    from logotag_gui.qt.dialogs.rule_dialog import RuleDialog
+
+    if w.session is None:
+        return
+    dialog = RuleDialog(w.exposure.rule, w.window())
+    if not dialog.exec():  # cancelled
+        return
+    w.exposure.set_rule(dialog.rule())
+    w.statusBar().showMessage(f"{w.exposure.rule.describe()} Every figure counts under it now.", 8000)
+
+
 def _show_rejected(w: ActionHost) -> None:
     w.statusBar().showMessage(w.clip_view.view.toggle_rejected(), 4000)
 
@@ -131,7 +146,7 @@ APP_HANDLERS: dict[str, Callable[[ActionHost], None]] = {
     "new_project": _new_project, "open_project": _open_project, "open_url": _open_url, "add_clips": _add_clips,
     "add_image_folder": _add_image_folder, "set_logos": _set_logos, "reviewer": _reviewer, "draw": _draw,
     "audit_panel": _audit_panel, "calibration": _calibration, "show_rejected": _show_rejected,
-    "run_clip": _run_clip,
+    "run_clip": _run_clip, "counting_rule": _counting_rule,
 }
 
 

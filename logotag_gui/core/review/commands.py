@@ -129,6 +129,7 @@ COMMANDS: tuple[Command, ...] = (
     _c("audit_toggle", "Re&view", "Audit: tick or untick a brand", "1-9", "clip", "audit_panel.toggle",
        in_menu=False, help="audit: tick or untick the brand on that row"),
     _c("calibration", "Re&view", "Calibration from reviews…", "", "project", "app:calibration"),
+    _c("counting_rule", "Re&view", "Counting rule…", "", "clip", "app:counting_rule"),
     _c("undo", "Re&view", "Undo", "Ctrl+Z", "project", "review.undo", row="undo", toolbar=True,
        help="undo / redo (each is a new stored decision; history is kept; the last 200 steps)"),
     _c("redo", "Re&view", "Redo", "Ctrl+Shift+Z", "project", "review.redo", row="undo", toolbar=True),

@@ -1,8 +1,12 @@
 """Exposure panel: per-brand figures for the current clip and a chart of seconds on screen over time.
 
-Recomputed from the core's exposure rules a moment after each decision (debounced), so the figures
-follow the reviewer without recomputing on every key press. Where the clip has an audit sample, each
-brand's estimated seconds with their 95% interval stand beside the reviewed ones.
+Counted under the project's counting rule (base/counting.py), the one the reports count under, with the sharpness
+the reports measured (the cache: nothing is decoded here; a box not measured yet counts, as unmeasured). The rule's
+sentence stands above the table, with a button that changes it (the window's "Counting rule…" command; the dialog
+is qt/dialogs/rule_dialog.py): the rule is stored at once and every figure (this panel, the status bar's meter)
+is counted again from the stored boxes, without a new run. Recomputed a moment after each decision
+(debounced), so the figures follow the reviewer without recomputing on every key press. Where the clip has an
+audit sample, each brand's estimated seconds with their 95% interval stand beside the reviewed ones.
 """
 
 from __future__ import annotations
@@ -10,12 +14,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from PySide6.QtCore import QPointF, Qt, QTimer
-from PySide6.QtGui import QColor, QPainter, QPen
+from PySide6.QtGui import QAction, QColor, QPainter, QPen
 from PySide6.QtWidgets import (
     QComboBox,
-    QDoubleSpinBox,
     QHBoxLayout,
     QLabel,
+    QPushButton,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -25,11 +29,19 @@ from PySide6.QtWidgets import (
 from logotag_gui.core.analysis.audit import ClipEstimate
 from logotag_gui.core.analysis.exposure import BrandExposure, ExposureRules, clip_exposure, cumulative_steps
 from logotag_gui.core.analysis.report import brand_colours
+from logotag_gui.core.base.counting import DEFAULT, CountingRule
 from logotag_gui.core.base.records import Candidate
 from logotag_gui.core.review import Changes, ReviewSession
 
-COLUMNS = ["Brand", "Seconds", "Estimate ± 95%", "Exposures", "Mean size", "Max size", "Centre s", "Solus s",
-           "No box s", "Excluded"]
+COLUMNS = ["Brand", "Seconds", "Seen s", "Estimate ± 95%", "Exposures", "Mean size", "Max size", "Centre s",
+           "Solus s", "No box s", "Excluded"]
+
+
+def excluded_text(s: BrandExposure) -> str:
+    """What the rule left out of a brand's seconds, in the table's last column."""
+    parts = [(s.excluded_small, "small"), (s.excluded_hidden, "out of view"), (s.excluded_blurred, "blurred"),
+             (s.excluded_brief, "brief")]
+    return " / ".join(f"{n} {what}" for n, what in parts if n) or "0"
 
 
 class ExposureChart(QWidget):
@@ -72,18 +84,18 @@ class ExposurePanel(QWidget):
         self.source = QComboBox()
         self.source.addItem("Reviewed (accepted)", "accepted")
         self.source.addItem("Model 'yes' (not reviewed)", "model")
-        self.min_size = QDoubleSpinBox()
-        self.min_size.setRange(0, 10)
-        self.min_size.setSuffix(" %")
-        self.min_size.setSingleStep(0.1)
-        self.min_duration = QDoubleSpinBox()
-        self.min_duration.setRange(0, 60)
-        self.min_duration.setSuffix(" s")
-        self.min_duration.setSingleStep(0.5)
+        self.rule = DEFAULT  # the project's counting rule, read with the session
+        self.rule_label = QLabel()
+        self.rule_label.setWordWrap(True)
+        self.change_rule_btn = QPushButton("Counting rule…")
+        self.change_rule_btn.setToolTip("When a mark counts: a preset (any, strict, mrc) or your client's values; "
+                                        "stored in the project, every figure counts under it")
+        self.change_rule_btn.clicked.connect(self.change_rule)
+        self.change_rule_btn.setEnabled(False)
         controls = QHBoxLayout()
-        for label, w in (("From", self.source), ("Min size", self.min_size), ("Min duration", self.min_duration)):
-            controls.addWidget(QLabel(label))
-            controls.addWidget(w)
+        controls.addWidget(QLabel("From"))
+        controls.addWidget(self.source)
+        controls.addWidget(self.change_rule_btn)
         controls.addStretch(1)
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
@@ -92,6 +104,7 @@ class ExposurePanel(QWidget):
         self.chart = ExposureChart()
         layout = QVBoxLayout(self)
         layout.addLayout(controls)
+        layout.addWidget(self.rule_label)
         layout.addWidget(self.table, 1)
         layout.addWidget(self.chart)
         self._candidates: list[Candidate] = []
@@ -105,12 +118,36 @@ class ExposurePanel(QWidget):
         self._debounce.setInterval(250)
         self._debounce.timeout.connect(self.recompute)
         self.source.currentIndexChanged.connect(self.recompute)
-        self.min_size.valueChanged.connect(self.recompute)
-        self.min_duration.valueChanged.connect(self.recompute)
+        self._show_rule()
 
     def rules(self) -> ExposureRules:
-        return ExposureRules(source=self.source.currentData(), min_size_share=self.min_size.value() / 100,
-                             min_duration_s=self.min_duration.value())
+        """What the panel counts, and what a report written from the app counts: the source chosen, under the
+        project's counting rule (the report reads the stored rule)."""
+        return ExposureRules(source=self.source.currentData())
+
+    def _show_rule(self) -> None:
+        unmeasured = sum(s.unmeasured for s in self.stats.values())
+        note = (f" ({unmeasured} boxes not measured for sharpness yet count: a report measures them)"
+                if unmeasured else "")
+        self.rule_label.setText(self.rule.describe() + note)
+
+    def change_rule(self) -> None:
+        """Ask for the project's counting rule: the window's "Counting rule…" command (qt/actions.py opens the
+        dialog and hands the rule to `set_rule`), found by its name, as widgets know nothing of the window."""
+        action = self.window().findChild(QAction, "counting_rule")
+        if action is not None:
+            action.trigger()
+
+    def set_rule(self, rule: CountingRule) -> None:
+        """Store `rule` as the project's counting rule and count again: this panel at once; the meter through the
+        session's listeners (told that every brand's exposures may count otherwise)."""
+        session = self.session
+        if session is None:
+            return
+        session.repo.set_counting_rule(rule, by=session.reviewer)
+        self.rule = session.repo.counting_rule()
+        self.recompute()
+        session.notify(Changes(exposures=frozenset(session.brands_on_screen()) | frozenset(self.stats)))
 
     def set_session(self, session: ReviewSession | None) -> None:
         """Follow this session's clip (or none)."""
@@ -119,16 +156,21 @@ class ExposurePanel(QWidget):
             self._unsubscribe = None
         self.session, self.estimate = session, None
         if session is None:
-            self._candidates = []
+            self._candidates, self.rule = [], DEFAULT
         else:
             self._candidates = session.candidates
             self._interval, self._duration = session.interval_s, session.video.duration_s
+            self.rule = session.repo.counting_rule()
             self._unsubscribe = session.subscribe(self._changed)
+        self.change_rule_btn.setEnabled(session is not None)
         self.recompute()
 
     def _changed(self, changes: Changes) -> None:
         if changes.candidates and self.session is not None:
             self._candidates = self.session.candidates
+            self._debounce.start()
+        if changes.reset and self.session is not None:  # read again: another window may have changed the rule
+            self.rule = self.session.repo.counting_rule()
             self._debounce.start()
 
     def set_estimate(self, estimate: ClipEstimate | None) -> None:
@@ -136,7 +178,15 @@ class ExposurePanel(QWidget):
         self.recompute()
 
     def recompute(self) -> None:
-        self.stats = clip_exposure(self._candidates, interval_s=self._interval, rules=self.rules())
+        from logotag_gui.core.analysis import sharpness
+
+        session = self.session
+        measured = (sharpness.cached(session.video.path, self._candidates)
+                    if session is not None and self.rule.needs_pixels else None)
+        self.stats = clip_exposure(self._candidates, interval_s=self._interval, rules=self.rules(),
+                                   grid=session.sampled if session is not None else None, rule=self.rule,
+                                   sharpness=measured)
+        self._show_rule()
         estimates = self.estimate.brands if self.estimate is not None else {}
         brands = sorted(set(self.stats) | set(estimates))
         colours = dict(zip(brands, brand_colours(len(brands)), strict=True))  # a brand's line and legend alike
@@ -144,10 +194,10 @@ class ExposurePanel(QWidget):
         for row, brand in enumerate(brands):
             s = self.stats.get(brand, BrandExposure(brand))
             e = estimates.get(brand)
-            values = [s.brand, f"{s.seconds:.1f}", e.format() if e is not None else "–", str(s.exposures),
-                      f"{s.mean_size_share:.2%}", f"{s.max_size_share:.2%}", f"{s.centre_seconds:.1f}",
-                      f"{s.solus_seconds:.1f}", f"{s.unknown_seconds:.1f}",
-                      f"{s.excluded_small} small / {s.excluded_brief} brief"]
+            values = [s.brand, f"{s.seconds:.1f}", f"{s.seen_seconds:.1f}", e.format() if e is not None else "–",
+                      str(s.exposures), f"{s.mean_size_share:.2%}", f"{s.max_size_share:.2%}",
+                      f"{s.centre_seconds:.1f}", f"{s.solus_seconds:.1f}", f"{s.unknown_seconds:.1f}",
+                      excluded_text(s)]
             for col, text in enumerate(values):
                 item = QTableWidgetItem(text)
                 if col:
