@@ -16,6 +16,7 @@ from logotag_gui.core.base.errors import NothingSelected
 from logotag_gui.core.base.records import Candidate, FrameRef
 from logotag_gui.core.review import exposure_edits
 from logotag_gui.core.review.exposures import Exposure, group_exposures
+from logotag_gui.core.review.learned_belief import is_maybe
 from logotag_gui.core.review.steps import Changes, Step
 from logotag_gui.core.store.edits import ReviewEdit
 
@@ -41,6 +42,10 @@ class Meter:
 
 
 class ExposureReview:
+    # Learned proposals under the belief's floor ("maybe": learned_belief.py) are kept out of the exposures (the
+    # gallery, the review order, the meter) until the reviewer asks to see them (`show_maybe`).
+    showing_maybe: bool = False
+
     if TYPE_CHECKING:  # what this part uses of ReviewSession (session.py)
         repo: Repository
         video: VideoSummary
@@ -88,6 +93,8 @@ class ExposureReview:
     def _regroup(self, brands: Iterable[str]) -> None:
         for brand in brands:
             members = [self._by_id[i] for i in self._by_brand.get(brand, ())]
+            if not self.showing_maybe:
+                members = [c for c in members if not is_maybe(c)]
             grouped = group_exposures(members, sampled=self.sampled, interval_s=self.interval_s,
                                       gap_tolerance_s=self.gap_tolerance_s,
                                       splits=self._splits.get(brand, ()), belief=self.belief)
@@ -95,6 +102,23 @@ class ExposureReview:
                 self._exposures[brand] = grouped
             else:
                 self._exposures.pop(brand, None)
+
+    def maybe(self, brand: str | None = None) -> list[Candidate]:
+        """The learned proposals waiting as "maybe" (under the belief's floor): kept, not among the exposures to
+        review unless shown; a brand's, or every brand's, in review order."""
+        ids = self._by_brand.get(brand, set()) if brand is not None else self._by_id
+        return sorted((c for i in ids if is_maybe(c := self._by_id[i])), key=lambda c: (c.frame.index, c.stored_id))
+
+    def show_maybe(self, on: bool) -> Changes:
+        """Show the maybe lane among the exposures (the gallery, the film strip), or hide it again."""
+        if on == self.showing_maybe:
+            return Changes()
+        self.showing_maybe = on
+        brands = {c.final_brand for c in self.maybe()}
+        self._regroup(brands)
+        changes = Changes(exposures=frozenset(brands))
+        self._emit(changes)
+        return changes
 
     def has_split(self, brand: str, frame: int) -> bool:
         return frame in self._splits.get(brand, ())

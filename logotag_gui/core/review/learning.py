@@ -17,6 +17,11 @@ rejected box a look-alike to avoid.
   that, searching, fires at one place on most frames across shots (one kept before this check, or from another
   clip) is refused then: its finds are dropped and it leaves the project. Each refusal is told (`notify`, the
   app's status bar; `Lessons.refused`).
+- Each learned proposal carries a belief (learned_belief.py: its inliers, its shape against its view's, its track's
+  frames, its view's record; a logistic model fitted to the project's decided learned proposals, a prior until there
+  are enough), stored as its verdict; under `LearnSettings.floor` it waits as "maybe", out of the exposures to review.
+  A decided learned proposal moves its view's record, and the view's pending finds are believed anew (`rescore`); a
+  view whose finds keep being rejected (its record under `view_floor`) proposes no more, and says so once.
 - `mark_lookalikes` hints candidates that look more like a rejected box of their brand than like any
   view of it ("like_rejected": sorted last, or rejected at once where the reviewer asked for that).
 - Views are the project's, not the clip's: `catch_up` searches a clip, when it is opened, with the views the
@@ -43,12 +48,32 @@ from typing import Any, Protocol, cast
 import numpy as np
 from PIL import Image
 
-from logotag_gui.core.base.records import BBox, Candidate, DecisionKind, Frame, Polarity, ReviewState, TaughtBy
+from logotag_gui.core.base.records import (
+    BBox,
+    Candidate,
+    DecisionKind,
+    Frame,
+    Polarity,
+    ReviewState,
+    TaughtBy,
+    Verdict,
+)
 from logotag_gui.core.media.logos import LogoDictionary, Reference
 from logotag_gui.core.media.shots import shot_cuts
 from logotag_gui.core.pipeline.tracks import TrackLinker, nms
 from logotag_gui.core.proposers.keypoint_store import KeypointStore
 from logotag_gui.core.proposers.keypoints import FrameFeatures, KeypointProposer
+from logotag_gui.core.review.learned_belief import (
+    LEARNED,
+    BeliefModel,
+    MatchFeatures,
+    ViewRecord,
+    is_learned,
+    learned_verdict,
+    stored_features,
+    view_of,
+    view_records,
+)
 from logotag_gui.core.review.session import LIKE_REJECTED
 from logotag_gui.core.store.learned import LearnedReference, LearnedView, RemovedView
 from logotag_gui.core.store.repository import Repository, VideoSummary
@@ -75,6 +100,12 @@ class LearnSettings:
     feature_cache: int = 160  # frames whose keypoints are kept in memory between passes (all are kept on disk)
     probe_frames: int = 6  # frames of the clip's other shots a new view is tried on before it is kept
     static_share: float = 0.6  # found at one place on this share of them (or of a search's frames): an overlay
+    # A learned proposal's belief (learned_belief.py): under `floor` it waits as "maybe" (kept, out of the exposures
+    # to review); from `sure` its verdict is yes. A view whose record (Beta-binomial mean of its proposals accepted,
+    # per track) falls under `view_floor` proposes no more.
+    floor: float = 0.35
+    sure: float = 0.65
+    view_floor: float = 0.3
 
 
 class FrameSource(Protocol):
@@ -121,6 +152,7 @@ class Learner:
     notify: Callable[[str], None] | None = None  # where refusals are told (the app: its status bar)
     refused: list[str] = field(default_factory=list)  # what was refused, told since the last lessons
     _refused: list[tuple[str, np.ndarray]] = field(default_factory=list)  # (brand, look): refused once, not retold
+    _silenced: set[int] = field(default_factory=set)  # views told to propose no more (told once)
     # Where the clip's frame keypoints are kept between searches and sessions (keypoint_store.py); None: the
     # user's cache folder.
     cache_root: Path | None = None
@@ -289,6 +321,8 @@ class Learner:
         # A close-up filling the frame matches the rest of its scene everywhere: search with the marks only.
         views = [v for v in self.views(brand, "positive", set_by_reviewer=not every_view)
                  if v.ref.bbox.area <= self.settings.max_view_share * area]
+        records, model = self._track_records()
+        views = [v for v in views if v.ref.id not in self._stopped(brand, views, records)]
         if not views:
             return []
         sizes = [v.ref.bbox.area for v in views]
@@ -308,6 +342,7 @@ class Learner:
         linker = TrackLinker(max_gap_frames=max(1, int(2 * self.video.fps)), new_id=new_track_id)
         searched: list[int] = []
         fired: dict[str, list[tuple[int, BBox]]] = {}  # view -> (frame, box) of each of its finds
+        embedded: set[tuple[int, BBox]] = set()  # finds of the embedder's, not the keypoints'
         for index in self.sampled:
             if cancel is not None and cancel():
                 break
@@ -320,15 +355,16 @@ class Learner:
             searched.append(index)
             for h in proposed:
                 fired.setdefault(Path(h.reference or "").stem, []).append((index, h.bbox))
-            hits = [h.with_(method="learned", reference=f"review:{Path(h.reference or '').stem}")
-                    for h in nms(proposed)
-                    if not any(c.final_bbox.overlaps(h.bbox) for c in held.get(index, []))
+            kept = [h for h in nms(proposed) if not any(c.final_bbox.overlaps(h.bbox) for c in held.get(index, []))
                     and min(sizes) / 16 <= h.bbox.area <= 16 * max(sizes)]  # a mark seen from 4x nearer or farther
-            found += linker.link_frame(hits)
+            embedded |= {(index, h.bbox) for h in kept if h.method != self._keypoints.name}  # no inliers to count
+            found += linker.link_frame([h.with_(method=LEARNED, reference=f"review:{Path(h.reference or '').stem}")
+                                        for h in kept])
         stuck = self._stuck_views(brand, searched, fired)
         if stuck:
             found = [c for c in found if (c.reference or "").removeprefix("review:") not in stuck]
-        return self.mark_lookalikes(found)
+        return self.mark_lookalikes(self._believed(found, {v.ref.id: v.ref.bbox for v in views}, records, model,
+                                                   embedded))
 
     def _stuck_views(self, brand: str, searched: Sequence[int], fired: Mapping[str, Sequence[tuple[int, BBox]]]
                      ) -> set[str]:
@@ -359,6 +395,70 @@ class Learner:
         if ids:
             self.repo.remove_learned_views(ids)
         return stuck
+
+    # ---- what learning can stand behind (learned_belief.py) ------------------------------------------------
+    def _track_records(self) -> tuple[dict[int, ViewRecord], BeliefModel]:
+        """Each learned view's record, and the belief model, from the project's decided learned proposals."""
+        decided = [c for _, c in self.repo.iter_candidates(reviewed_only=True) if is_learned(c)]
+        return view_records(decided), BeliefModel.fit(decided)
+
+    def _stopped(self, brand: str, views: Sequence[_View], records: Mapping[int, ViewRecord]) -> set[int]:
+        """The views whose proposals keep being rejected (their record under the floor): they propose no more; each
+        is told once."""
+        out = {v.ref.id for v in views if records.get(v.ref.id, ViewRecord()).mean() < self.settings.view_floor}
+        for ref_id in sorted(out - self._silenced):
+            self._silenced.add(ref_id)
+            r, ref = records[ref_id], self._views[ref_id].ref
+            self._tell(f"A learned view of {brand} (taught on frame {ref.frame_index}) proposes no more: "
+                       f"{r.rejected:.0f} of its {r.accepted + r.rejected:.0f} finds were rejected.")
+        return out
+
+    def _believed(self, found: Sequence[Candidate], view_boxes: Mapping[int, BBox], records: Mapping[int, ViewRecord],
+                  model: BeliefModel, embedded: set[tuple[int, BBox]]) -> list[Candidate]:
+        """The finds, each with its belief as its verdict (under the floor: maybe)."""
+        frames: dict[int | None, int] = {}
+        for c in found:
+            frames[c.track_id] = frames.get(c.track_id, 0) + 1
+        out = []
+        for c in found:
+            view = view_of(c)
+            features = MatchFeatures.of(c, view_boxes.get(view) if view is not None else None,
+                                        frames[c.track_id] if c.track_id is not None else 1)
+            if (c.frame.index, c.bbox) in embedded:
+                features = MatchFeatures(self.settings.min_inliers, features.aspect, features.scale, features.frames,
+                                         features.view_id)
+            out.append(c.with_(verdict=self._verdict(features, records, model)))
+        return out
+
+    def _verdict(self, features: MatchFeatures, records: Mapping[int, ViewRecord], model: BeliefModel) -> Verdict:
+        view_mean = records.get(features.view_id, ViewRecord()).mean() if features.view_id is not None \
+            else ViewRecord().mean()
+        return learned_verdict(model.p(features, view_mean), features, view_mean, floor=self.settings.floor,
+                               sure=self.settings.sure)
+
+    def rescore(self, clip: Iterable[Candidate]) -> list[Candidate]:
+        """Give the pending learned proposals among `clip` their belief again, from their views' records and the
+        model as they stand now (a view's finds rejected: its other finds sink, maybe under the floor); returns those
+        whose verdict's state changed or whose belief moved by 0.05 or more, as stored."""
+        pending = [c for c in clip if is_learned(c) and not c.review.decided]
+        if not pending:
+            return []
+        records, model = self._track_records()
+        changed = {}
+        for c in pending:
+            known = stored_features(c)
+            features = known[0] if known is not None else MatchFeatures.of(c, self._view_box(view_of(c)))
+            v = self._verdict(features, records, model)
+            if v.state is not c.verdict.state or abs((v.confidence or 0) - (c.verdict.confidence or 0)) >= 0.05:
+                changed[c.stored_id] = v
+        if not changed:
+            return []
+        self.repo.set_verdicts(changed)
+        return self.repo.candidates(ids=sorted(changed))
+
+    def _view_box(self, view: int | None) -> BBox | None:
+        held = self._views.get(view) if view is not None else None
+        return held.ref.bbox if held is not None else None
 
     def catch_up(self, clip: Mapping[str, Sequence[Candidate]], *, cancel: Callable[[], bool] | None = None
                  ) -> Lessons:
@@ -486,6 +586,14 @@ class Learner:
         rejected |= {c.brand for c in decided if c.review.state is ReviewState.ACCEPTED and c.final_brand != c.brand}
         for brand in sorted(rejected):
             lessons.hinted += self.recheck(brand, clip.get(brand, ()))
+        # A decided learned proposal changes its view's record: the view's other finds are believed anew.
+        judged = sorted({c.brand for c in decided if is_learned(c)} | {c.final_brand for c in decided if is_learned(c)})
+        hinted = {c.stored_id: c for c in lessons.hinted}
+        for brand in judged:
+            current = [hinted.get(c.stored_id, c) if c.id is not None else c for c in clip.get(brand, ())]
+            for c in self.rescore(current):
+                hinted[c.stored_id] = c
+        lessons.hinted = list(hinted.values())
         if search:
             for brand in due:
                 lessons.added += self.search(brand, clip.get(brand, ()), cancel=cancel, every_view=False)
@@ -580,6 +688,7 @@ class LearnedViews:
 class Lessons:
     video_id: int = 0  # the clip they are about (the reviewer may have moved on)
     added: list[Candidate] = field(default_factory=list)  # found with what review taught (stored)
-    hinted: list[Candidate] = field(default_factory=list)  # whose look-alike hint changed (stored)
+    # whose look-alike hint, or belief (a learned proposal's, its view's record changed), changed (stored)
+    hinted: list[Candidate] = field(default_factory=list)
     searched: list[str] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)  # views refused, each with why (also told as they happen)

@@ -52,6 +52,7 @@ from logotag_gui.core.review.assistant import Bench, ReviewAssistant, run_inline
 from logotag_gui.core.review.audit import Audit
 from logotag_gui.core.review.exposures import Exposure
 from logotag_gui.core.review.figure import clip_figure
+from logotag_gui.core.review.learned_belief import LearnedTally, is_learned, learned_precision, precision_text
 from logotag_gui.core.review.learning import Learner
 from logotag_gui.core.review.oracle import Oracle
 from logotag_gui.core.review.session import ReviewSession
@@ -141,6 +142,10 @@ class SimulationResult:
     looked_share: float = 0.0  # share of sampled frames looked at when review ended
     done: bool = False  # the clip reads done (coverage.Figure.done)
     rule: CountingRule = DEFAULT  # the project's counting rule the seconds were counted under
+    # Learned proposals per brand when review ended (proposed, accepted, rejected, maybe), and the exposures holding
+    # a pending learned proposal that the oracle accepted, rejected or trimmed (in or out point, split).
+    learned: dict[str, LearnedTally] = field(default_factory=dict)
+    learned_exposures: dict[str, int] = field(default_factory=lambda: {"accepted": 0, "rejected": 0, "trimmed": 0})
 
     def count(self, step: str, n: int = 1) -> None:
         self.counts[step] = self.counts.get(step, 0) + n
@@ -191,6 +196,8 @@ class SimulationResult:
                "error": round(self.error, 4), "model_error": round(self.model_error, 4),
                "looked_share": round(self.looked_share, 4), "views": self.views, "looks": self.counts.get("look", 0),
                "done": self.done, "rule": self.rule.as_dict(),
+               "learned": {b: t.as_dict() for b, t in self.learned.items()},
+               "learned_exposures": dict(self.learned_exposures),
                "brands": [{"brand": b, "truth_s": round(self.truth_s.get(b, 0), 3),
                            "reviewed_s": round(self.reviewed_s.get(b, 0), 3),
                            "model_s": round(self.model_s.get(b, 0), 3)} for b in brands]}
@@ -219,6 +226,9 @@ class SimulationResult:
                      f"analyst time {self.analyst_minutes_per_hour:.0f} min per hour of footage; boxes drawn: "
                      f"{self.boxes_drawn}; proposed by following: {self.followed_candidates}, by learning: "
                      f"{self.learned_candidates}" + ("; STOPPED at the action limit" if self.stopped_early else ""))
+        lx = self.learned_exposures
+        lines.append(f"learned proposals, accepted/decided per brand: {precision_text(self.learned)}; exposures "
+                     f"holding one: {lx['accepted']} accepted, {lx['rejected']} rejected, {lx['trimmed']} trimmed")
         lines.append(self.rule.describe())
         lines.append(f"coverage: {self.counts.get('look', 0)} looks at {self.views} views, {self.looked_share:.0%} of "
                      f"sampled frames looked at; the clip reads {'done' if self.done else 'not done'}")
@@ -272,6 +282,7 @@ def simulate_review(session: ReviewSession, truth: Truth, *, strategy: str = "bo
         _audit(session, oracle, result, frames=frames, seeds=seeds)
     result.followed_candidates = assistant.totals.followed
     result.learned_candidates = assistant.totals.learned
+    result.learned = learned_precision(session.candidates)
     figure = clip_figure(session)
     result.views, result.looked_share = len(session.views), figure.coverage.looked_share
     result.done = figure.done
@@ -416,6 +427,7 @@ def _review_exposures(session: ReviewSession, assistant: ReviewAssistant, oracle
         if mine and len(whole) == len(mine) and len(whole) > 1:
             result.count("accept_gallery")
             result.count("gallery_check", len(whole))
+            _tally_learned(session, result, whole, "accepted")
             assistant.accept_exposures(whole)
             for x in whole:
                 after = session.exposure_at(x.brand, x.live_span[0])
@@ -435,6 +447,7 @@ def _decide_exposure(session: ReviewSession, assistant: ReviewAssistant, oracle:
     """One step on a pending exposure: accept or reject it whole, or trim or split it towards that."""
     live = e.live_span
     labels = [oracle.present(e.brand, f) for f in live]
+    _tally_learned(session, result, [e], "accepted" if all(labels) else "rejected" if not any(labels) else "trimmed")
     if all(labels):
         result.count("accept_exposure")
         assistant.accept_exposure(e)
@@ -455,6 +468,13 @@ def _decide_exposure(session: ReviewSession, assistant: ReviewAssistant, oracle:
     else:
         result.count("split")
         assistant.split_exposure(live[labels.index(False)], e)
+
+
+def _tally_learned(session: ReviewSession, result: SimulationResult, exposures: list[Exposure], how: str) -> None:
+    """Count the exposures holding a pending learned proposal, by what the oracle does with them."""
+    for e in exposures:
+        if any((c := session.get(i)) is not None and is_learned(c) and not c.review.decided for i in e.ids):
+            result.learned_exposures[how] += 1
 
 
 def _extend_to_truth(session: ReviewSession, assistant: ReviewAssistant, oracle: Oracle, e: Exposure,
