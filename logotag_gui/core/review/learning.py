@@ -321,6 +321,8 @@ class Learner:
         # A close-up filling the frame matches the rest of its scene everywhere: search with the marks only.
         views = [v for v in self.views(brand, "positive", set_by_reviewer=not every_view)
                  if v.ref.bbox.area <= self.settings.max_view_share * area]
+        if not views:
+            return []
         records, model = self._track_records()
         views = [v for v in views if v.ref.id not in self._stopped(brand, views, records)]
         if not views:
