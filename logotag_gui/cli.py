@@ -16,6 +16,7 @@ from typing import Any
 from logotag_gui.core.base.config import DEFAULT_SIGLIP, RunConfig, Setting, settings
 from logotag_gui.core.base.errors import LogoTagError
 from logotag_gui.core.base.logsetup import FILE_ONLY, set_log_context, setup_logging
+from logotag_gui.core.base.progress import step_text
 from logotag_gui.core.base.safe_io import redact_secrets, redact_url, symlink_loop_error
 from logotag_gui.core.pipeline import backends
 from logotag_gui.review_cli import (
@@ -117,6 +118,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     repo = open_repository(args.db)
     bar = None
 
+    said = [""]
+
     def progress(p) -> None:
         nonlocal bar
         if p.stage == "notice":
@@ -125,9 +128,13 @@ def cmd_run(args: argparse.Namespace) -> int:
             if bar is None:
                 bar = tqdm(total=p.total, initial=p.done, unit="frame", desc="frames", disable=args.quiet)
             bar.n = p.done
-            bar.set_postfix_str(p.message, refresh=True)
+            bar.set_postfix_str(" · ".join(x for x in (step_text(p), p.message) if x), refresh=True)
         elif not args.quiet:
-            print(f"{p.stage}: {p.message}", file=sys.stderr)
+            text = step_text(p) or p.stage
+            line = f"{text}: {p.message}" if p.message else f"{text}…"
+            if line != said[-1]:  # a stage reports each step of its own progress: say it once
+                print(line, file=sys.stderr)
+                said.append(line)
 
     try:
         # A clip done with these settings is not analysed again (minutes, for the same boxes) unless asked.

@@ -55,3 +55,12 @@ def test_a_run_without_db_makes_its_project_beside_the_clip(tmp_path, demo_clip,
                  "--fps", "1", "--no-propagate"]) == 0
     assert (tmp_path / "match.logotag.sqlite").exists()  # as `logotag-gui --video match.mp4` names it
     assert f"stored in {tmp_path / 'match.logotag.sqlite'}" in capsys.readouterr().out
+
+
+def test_a_run_says_each_step_once_and_never_an_empty_line(tmp_path, demo_clip, logos_dir, capsys):
+    assert main(["run", str(demo_clip[0]), "--logos", str(logos_dir), "--db", str(tmp_path / "p.sqlite"),
+                 "--embedder", "keypoints", "--verifier", "none"]) == 0
+    lines = [line.strip() for line in capsys.readouterr().err.splitlines() if line.strip() and "frame" not in line]
+    assert lines[0].startswith("reading the logos"), lines
+    assert not [line for line in lines if line.endswith(":")], lines  # a step without its words
+    assert len(lines) == len(set(lines)), lines  # each once
