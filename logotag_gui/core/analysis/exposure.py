@@ -91,8 +91,8 @@ def size_share(c: Candidate) -> float:
 
 def visible_share(c: Candidate) -> float:
     """The share of the mark inside the frame: a box keeps the mark's whole extent past the frame's edge where its
-    maker knew it (a followed box, pipeline/follow.py; a keypoint homography's outline, proposers/keypoints.py; a
-    box drawn past the edge), so this is its clipped area over its whole area; 1.0 for a box wholly inside it.
+    maker knew it (a followed box, pipeline/follow.py; a box drawn past the edge), so this is its clipped area over
+    its whole area; 1.0 for a box wholly inside it (a detection is clipped to the frame).
     LogoTag measures no occlusion: a box is taken as not hidden."""
     box = c.final_bbox
     if box.area <= 0:

@@ -166,7 +166,7 @@ class KeypointProposer:
                     if rest and m.distance < self.ratio * rest[0].distance]
             for cand in self._instances(frame, ref, good, feats.points, feats.scale, min_inliers=min_inliers,
                                         max_instances=1):
-                b = cand.bbox.clipped(frame.ref.width, frame.ref.height)  # what is in view
+                b = cand.bbox
                 placed = (b.intersection(anchor) >= 0.7 * anchor.area if must_cover
                           else b.intersection(window) >= 0.7 * b.area)
                 if placed and b.area <= 25 * anchor.area and (best is None or cand.score > best.score):
@@ -195,11 +195,13 @@ class KeypointProposer:
             box = _plausible_box(cv2.perspectiveTransform(ref.corners, hom).reshape(-1, 2))
             if box is not None:
                 x, y, w, h = (v / scale for v in box)
-                # The reference's outline as the homography projects it: past the frame's edge where the mark
-                # continues there (its whole extent, not clipped), so its share in view is known to the counting
-                # rule (analysis/exposure.visible_share); kept where some of it is in the frame.
-                bbox = BBox(x, y, w, h)
-                if bbox.clipped(frame.ref.width, frame.ref.height).area > 0:
+                # Clipped to the frame: past the edge the reference's outline is extrapolated by a homography fitted
+                # to the keypoints matched in view, often a small part of the mark, so its part outside the frame
+                # says little about the mark's (on the pan bench a zoom on Porsche projected 2.5 times the mark's
+                # width and read 20-40% in view where the truth had over 60%). The in-view share a counting rule
+                # reads comes from following (pipeline/follow.py), which keeps the mark's measured size.
+                bbox = BBox(x, y, w, h).clipped(frame.ref.width, frame.ref.height)
+                if bbox.area > 0:
                     found.append(Candidate(frame.ref, bbox, ref.brand, round(min(1.0, n_in / 40), 4), self.name,
                                            reference=ref.file))
             remaining = [m for m, keep in zip(remaining, inl, strict=True) if not keep]
