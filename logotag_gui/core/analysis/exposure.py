@@ -100,6 +100,12 @@ def visible_share(c: Candidate) -> float:
     return box.clipped(c.frame.width, c.frame.height).area / box.area
 
 
+def counts_in_view(c: Candidate, rule: CountingRule) -> bool:
+    """Whether a box passes the rule's bars that its geometry decides (its size, its share in view): a box that does
+    not is seen but never counted, whatever a reviewer says of it (sharpness needs the pixels: clip_exposure)."""
+    return not c.has_box or (size_share(c) >= rule.min_size and visible_share(c) >= rule.min_visible - 1e-9)
+
+
 def size_band(share: float) -> int:
     """The index in BAND_NAMES of a box's share of the frame."""
     return bisect.bisect_right(SIZE_BANDS, share)

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 
 from logotag_gui.core.analysis.audit import ALL, ClipEstimate
 from logotag_gui.core.analysis.evaluate import Truth
-from logotag_gui.core.analysis.exposure import ExposureRules, clip_exposure
+from logotag_gui.core.analysis.exposure import ExposureRules, clip_exposure, counts_in_view
 from logotag_gui.core.base.counting import DEFAULT, CountingRule
 from logotag_gui.core.base.records import (
     MANUAL,
@@ -446,7 +446,13 @@ def _decide_exposure(session: ReviewSession, assistant: ReviewAssistant, oracle:
                      result: SimulationResult) -> None:
     """One step on a pending exposure: accept or reject it whole, or trim or split it towards that."""
     live = e.live_span
-    labels = [oracle.present(e.brand, f) for f in live]
+    present = [oracle.present(e.brand, f) for f in live]
+    # A frame whose boxes the project's rule does not count (too little of the mark in view, too small) needs no
+    # edge: the exposure is confirmed and that stretch is seen, not counted (as the truth did not count it).
+    rule = result.rule
+    labels = [here or not _counted_at(session, e.brand, f, rule) for here, f in zip(present, live, strict=True)]
+    if not any(present):
+        labels = present
     _tally_learned(session, result, [e], "accepted" if all(labels) else "rejected" if not any(labels) else "trimmed")
     if all(labels):
         result.count("accept_exposure")
@@ -468,6 +474,13 @@ def _decide_exposure(session: ReviewSession, assistant: ReviewAssistant, oracle:
     else:
         result.count("split")
         assistant.split_exposure(live[labels.index(False)], e)
+
+
+def _counted_at(session: ReviewSession, brand: str, frame: int, rule: CountingRule) -> bool:
+    """Whether the brand's boxes on the frame (those not rejected) would count under the rule: one is enough."""
+    boxes = [c for c in session.at_frame(frame)
+             if c.final_brand == brand and c.review.state is not ReviewState.REJECTED]
+    return not boxes or any(counts_in_view(c, rule) for c in boxes)
 
 
 def _tally_learned(session: ReviewSession, result: SimulationResult, exposures: list[Exposure], how: str) -> None:

@@ -41,3 +41,34 @@ def test_the_oracle_sets_the_truths_rule_and_counts_under_it(tmp_path):
     figure = clip_figure(session)
     assert figure.rule == rule and figure.rule_s == {"acme": 1.5} and figure.accepted_s == 2.0
     assert "1.5 s under rule 'truth'" in figure.format()
+
+
+def _leaving_project(tmp_path, name):
+    """acme in view on frames 0-10, then on 15 a box 25% in view (the mark leaving the frame): one exposure."""
+    db = tmp_path / f"{name}.sqlite"
+    repo = open_repository(db)
+    vid = repo.add_video(path="/nowhere/a.mp4", kind="video", fps=10, frame_count=60, duration_s=6, width=640,
+                         height=360)
+    run = repo.start_run(video_id=vid, config={"fps": 2}, embedder=("keypoints", "", ""), verifier=("none", "", ""),
+                         frames_total=12)
+    boxes = [Candidate(FrameRef(f, f / 10, 640, 360), BBox(100, 50, 80, 40), "acme", 0.8, "keypoints", track_id=1)
+             for f in (0, 5, 10)]
+    boxes.append(Candidate(FrameRef(15, 1.5, 640, 360), BBox(-60, 50, 80, 40), "acme", 0.8, "tracked", track_id=1))
+    repo.add_batch(run_id=run, video_id=vid, candidates=boxes, last_frame_index=55, frames_done=12)
+    return Project(repo, str(db)).session(vid, reviewer="oracle")
+
+
+def test_a_stretch_the_rule_does_not_count_needs_no_trim():
+    """The truth (made under "60% in view") leaves out frame 15, where the mark is leaving the frame: under the
+    truth's rule the oracle confirms the exposure whole (frame 15 seen, not counted); under "any" it trims it."""
+    import tempfile
+    from pathlib import Path
+
+    truth = Truth("video", {f: [Box("acme", BBox(100, 50, 80, 40))] for f in (0, 5, 10)}, 10.0)
+    with tempfile.TemporaryDirectory() as folder:
+        ruled = simulate_review(_leaving_project(Path(folder), "ruled"), truth, propagate=False, strategy="exposures",
+                                rule=CountingRule("truth", min_visible=0.6))
+        plain = simulate_review(_leaving_project(Path(folder), "plain"), truth, propagate=False, strategy="exposures")
+    assert ruled.counts.get("trim", 0) == 0 and ruled.counts.get("accept_exposure") == 1
+    assert ruled.reviewed_s == {"acme": 1.5}  # exact: frame 15 is seen, not counted
+    assert plain.counts.get("trim") == 1 and plain.reviewed_s == {"acme": 1.5}
