@@ -446,15 +446,15 @@ def _decide_exposure(session: ReviewSession, assistant: ReviewAssistant, oracle:
                      result: SimulationResult) -> None:
     """One step on a pending exposure: accept or reject it whole, or trim or split it towards that."""
     live = e.live_span
-    present = [oracle.present(e.brand, f) for f in live]
     # A frame whose boxes the project's rule does not count (too little of the mark in view, too small) needs no
-    # edge: the exposure is confirmed and that stretch is seen, not counted (as the truth did not count it).
+    # edge: it is seen, not counted (as the truth made under that rule did not count it). The frames that matter
+    # are those the brand is on (in truth) and those it would be counted on wrongly.
     rule = result.rule
-    labels = [here or not _counted_at(session, e.brand, f, rule) for here, f in zip(present, live, strict=True)]
-    if not any(present):
-        labels = present
+    present = {f: oracle.present(e.brand, f) for f in live}
+    frames = [f for f in live if present[f] or _counted_at(session, e.brand, f, rule)]
+    labels = [present[f] for f in frames]
     _tally_learned(session, result, [e], "accepted" if all(labels) else "rejected" if not any(labels) else "trimmed")
-    if all(labels):
+    if all(labels) and any(labels):
         result.count("accept_exposure")
         assistant.accept_exposure(e)
         after = session.exposure_at(e.brand, live[0])
@@ -467,13 +467,13 @@ def _decide_exposure(session: ReviewSession, assistant: ReviewAssistant, oracle:
         return
     if not labels[0]:
         result.count("trim")
-        assistant.set_in(live[labels.index(True)], e)
+        assistant.set_in(frames[labels.index(True)], e)
     elif not labels[-1]:
         result.count("trim")
-        assistant.set_out(live[len(labels) - 1 - labels[::-1].index(True)], e)
+        assistant.set_out(frames[len(labels) - 1 - labels[::-1].index(True)], e)
     else:
         result.count("split")
-        assistant.split_exposure(live[labels.index(False)], e)
+        assistant.split_exposure(frames[labels.index(False)], e)
 
 
 def _counted_at(session: ReviewSession, brand: str, frame: int, rule: CountingRule) -> bool:
