@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from logotag_gui.core.analysis.exposure import grid_frame
 from logotag_gui.core.base.records import Candidate, ReviewState
 from logotag_gui.core.media.views import MOVE_SHARE, View, view_of
+from logotag_gui.core.review.learned_belief import is_maybe
 from logotag_gui.core.review.steps import Changes, Step
 from logotag_gui.core.store.edits import ReviewEdit
 
@@ -37,6 +38,7 @@ class SweepReview:
         video: VideoSummary
         sampled: list[int]
         fps: float
+        showing_maybe: bool
 
         def at_frame(self, index: int) -> list[Candidate]: ...
 
@@ -151,13 +153,15 @@ class SweepReview:
 
     def settled(self) -> dict[int, frozenset[str]]:
         """Looked-at frames where nothing is left to decide -> the brands on screen there (exact). A pending box of a
-        brand already accepted on the frame changes no second: it does not keep the frame open."""
+        brand already accepted on the frame changes no second: it does not keep the frame open. Nor does a learned
+        "maybe" out of the exposures to review: the look said every brand on screen there is marked."""
         out: dict[int, frozenset[str]] = {}
         slots = self.grid_candidates()
         for f in sorted(self._looked):
             here = slots.get(f, [])
             accepted = frozenset(c.final_brand for c in here if c.review.state is ReviewState.ACCEPTED)
-            if any(c.review.state is ReviewState.PENDING and c.final_brand not in accepted for c in here):
+            if any(c.review.state is ReviewState.PENDING and c.final_brand not in accepted
+                   and (self.showing_maybe or not is_maybe(c)) for c in here):
                 continue
             out[f] = accepted
         return out

@@ -276,3 +276,28 @@ def test_the_small_sample_quantile_matches_students_t():
     for dof in (3, 5, 10, 29, 60, 400):
         assert ppi.t975(dof) == pytest.approx(stats.t.ppf(0.975, dof), rel=0.01)
     assert ppi.t975(0) == ppi.Z95
+
+
+def test_a_learned_maybe_on_a_looked_at_frame_does_not_keep_the_clip_open(db_url):
+    """A "maybe" (a learned proposal under the belief's floor, out of the exposures to review) on a frame whose
+    view was looked at: the look said every brand on screen there is marked, so the frame is settled; shown among
+    the exposures (the maybe lane asked for), it is one more thing to decide."""
+    from logotag_gui.core.base.records import Candidate, Verdict
+    from logotag_gui.core.review.learned_belief import BELIEF_METHOD, LEARNED, is_maybe
+
+    repo, vid = seeded_project(db_url, [(f, 10, "acme", 0, VerdictState.YES) for f in range(0, 30, 5)])
+    run = repo.start_run(video_id=vid, config={"fps": 2}, embedder=("keypoints", "", ""), verifier=("none", "", ""),
+                         frames_total=12)
+    maybe = Candidate(frame(10), BBox(300, 50, 60, 40), "globex", 0.4, LEARNED,
+                      verdict=Verdict(VerdictState.NO, 0.2, method=BELIEF_METHOD))
+    repo.add_batch(run_id=run, video_id=vid, candidates=[maybe], last_frame_index=55, frames_done=12)
+    session = ReviewSession(repo, repo.video(vid), reviewer="ann")
+    assert is_maybe(next(c for c in session.candidates if c.final_brand == "globex"))
+    session.set_views([View(0, 55, 10)])
+    for e in list(session.exposures()):
+        session.accept_exposure(e, advance=False)
+    session.complete_view(session.views[0])
+    figure = clip_figure(session)
+    assert 10 in session.settled() and figure.done
+    session.show_maybe(True)
+    assert 10 not in session.settled() and not clip_figure(session).done
