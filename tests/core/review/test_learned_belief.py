@@ -104,7 +104,7 @@ def test_the_verdict_carries_the_belief_and_under_the_floor_says_maybe():
 def test_proposals_under_the_floor_are_kept_out_of_the_exposures_to_review_until_shown(tmp_path):
     repo, vid = seeded_project(tmp_path / "p.sqlite", [(0, 100, "acme", 1), (5, 100, "acme", 1)])
     stored = repo.add_candidates(video_id=vid, candidates=[
-        _learned(30, "acme", belief=0.2),  # maybe
+        _learned(30, "acme", belief=0.1),  # maybe
         _learned(45, "globex", belief=0.1),  # maybe: its brand has nothing else
         _learned(50, "acme", belief=0.5)])  # shown
     session = Project(repo, str(tmp_path / "p.sqlite")).session(vid, reviewer="ann")
@@ -145,7 +145,8 @@ def test_a_views_pending_finds_sink_as_its_finds_are_rejected(tmp_path):
     # The view's finds: four wrong matches (their own tracks) and a pending one, believed at first.
     wrong = repo.add_candidates(video_id=vid, candidates=[_learned(f, "acme", track=first + k, belief=0.5, x=300)
                                                           for k, f in enumerate((10, 20, 30, 40))])
-    pending = repo.add_candidates(video_id=vid, candidates=[_learned(55, "acme", track=first + 9, belief=0.5)])[0]
+    pending = repo.add_candidates(video_id=vid, candidates=[_learned(55, "acme", track=first + 9, belief=0.5,
+                                                                     inliers=9)])[0]
     session.reload()
     assert not is_maybe(session.get(pending.id))
     for c in wrong:
