@@ -27,9 +27,9 @@ def _run(tmp_path, clip, logos, **kw):
 def test_the_profile_names_each_stage_that_ran_and_its_stages_add_up_to_at_most_the_wall_time(tmp_path, demo_clip,
                                                                                               logos_dir):
     clip, _ = demo_clip
-    result = _run(tmp_path, clip, logos_dir)
+    result = _run(tmp_path, clip, logos_dir, end_frame=24)  # five sampled frames: the offline detector is slow
     profile = result.profile
-    assert result.status == "done" and profile.frames == 12
+    assert result.status == "done" and profile.frames == 5
     assert list(profile.stages) == [stages.READING_LOGOS, stages.CHOOSING_BACKENDS, stages.LOADING_MODELS,
                                     stages.INDEXING_LOGOS, stages.STARTING, stages.DECODE_WAIT, stages.STAGE_ONE,
                                     stages.VERIFY_WAIT, stages.STORING, stages.FOLLOWING]
@@ -53,7 +53,7 @@ def test_the_profile_names_each_stage_that_ran_and_its_stages_add_up_to_at_most_
 
 def test_verified_on_the_runs_thread_verifying_is_a_stage_of_its_own(tmp_path, demo_clip, logos_dir):
     clip, _ = demo_clip
-    profile = _run(tmp_path, clip, logos_dir, overlap=False).profile
+    profile = _run(tmp_path, clip, logos_dir, overlap=False, end_frame=14).profile
     assert stages.VERIFYING in profile.stages
     assert stages.VERIFY_WAIT not in profile.stages and stages.VERIFICATION not in profile.beside
     assert sum(profile.stages.values()) <= profile.wall_s
