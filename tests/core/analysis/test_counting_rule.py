@@ -164,6 +164,20 @@ def test_the_join_gap_is_time_on_a_grid_sampled_below_the_clips_rate():
     assert out.exposures == 1 and out.seconds == pytest.approx(1.0)
 
 
+def test_a_grid_of_uneven_steps_is_one_continuous_appearance():
+    """25 fps sampled at 2 fps steps 12 and 13 frames (0.48 and 0.52 s): five sampled frames in a row are 2.5
+    continuous seconds, which MRC's 2 s (no gap joins) counts; a missing sampled frame still breaks it."""
+    def on(index):
+        return Candidate(FrameRef(index, index / 25, W, H), BBox(0, 0, 100, 60), "a", 0.9, "keypoints",
+                         review=Review(ReviewState.ACCEPTED))
+
+    grid = [0, 12, 25, 37, 50, 62, 75, 87, 100]
+    out = clip_exposure([on(f) for f in (0, 12, 25, 37, 50)], interval_s=0.5, grid=grid, rule=preset("mrc"))["a"]
+    assert out.exposures == 1 and out.seconds == pytest.approx(2.5)
+    broken = clip_exposure([on(f) for f in (0, 12, 25, 50, 62)], interval_s=0.5, grid=grid, rule=preset("mrc"))
+    assert broken["a"].seconds == 0.0 and broken["a"].excluded_brief == 2
+
+
 def test_a_box_past_the_frame_edge_counts_by_its_share_in_view_and_makes_an_exposure_partial():
     out_of_frame = det(2, x=-60, w=100)  # 40% in view
     assert visible_share(out_of_frame) == pytest.approx(0.4) and visible_share(det(2)) == 1.0
