@@ -141,12 +141,22 @@ def _run_clip(w: ActionHost) -> None:
     w.runs.run_clips([w.video.id] if w.video else [])
 
 
+def _show_maybe(w: ActionHost) -> None:
+    session = w.session
+    if session is None:
+        return
+    session.show_maybe(not session.showing_maybe)
+    waiting = len(session.maybe())
+    w.statusBar().showMessage(f"Learned maybes shown among the exposures ({waiting})" if session.showing_maybe else
+                              f"Learned maybes hidden ({waiting} waiting)", 4000)
+
+
 # The handlers of `call="app:<name>"` commands: those that need a dialog or glue.
 APP_HANDLERS: dict[str, Callable[[ActionHost], None]] = {
     "new_project": _new_project, "open_project": _open_project, "open_url": _open_url, "add_clips": _add_clips,
     "add_image_folder": _add_image_folder, "set_logos": _set_logos, "reviewer": _reviewer, "draw": _draw,
     "audit_panel": _audit_panel, "calibration": _calibration, "show_rejected": _show_rejected,
-    "run_clip": _run_clip, "counting_rule": _counting_rule,
+    "run_clip": _run_clip, "show_maybe": _show_maybe, "counting_rule": _counting_rule,
 }
 
 

@@ -156,3 +156,12 @@ def test_the_sweep_looks_at_every_view_once_and_ctrl_z_takes_a_look_back(seeded,
     assert "looked 100%" in window.meter.text()
     _press(window, qtbot, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     assert sum(session.view_looked(v) for v in views) == len(views) - 1
+
+
+def test_shift_m_shows_and_hides_the_learned_maybes(seeded, qtbot):
+    window, _stored = seeded
+    assert not window.session.showing_maybe
+    _press(window, qtbot, Qt.Key.Key_M, Qt.KeyboardModifier.ShiftModifier)
+    assert window.session.showing_maybe and "shown" in window.statusBar().currentMessage()
+    _press(window, qtbot, Qt.Key.Key_M, Qt.KeyboardModifier.ShiftModifier)
+    assert not window.session.showing_maybe

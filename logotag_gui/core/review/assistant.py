@@ -355,8 +355,10 @@ class ReviewAssistant:
                                     "what review taught (pending, on the timeline)", 8))
             elif lessons.searched and text:
                 self._notify(Notice(f"No more {', '.join(lessons.searched)} found", 5))
-            if lessons.hinted:
-                self._notify(Notice(f"{len(lessons.hinted)} pending boxes look like a rejected one: they come last", 8))
+            # `hinted` also holds learned proposals whose belief a decision changed: only look-alikes are said.
+            lookalikes = sum(1 for c in lessons.hinted if c.hint == "like_rejected")
+            if lookalikes:
+                self._notify(Notice(f"{lookalikes} pending boxes look like a rejected one: they come last", 8))
 
         self._run(Job("learn", text, lambda b: compute(b, b.learner) if b.learner is not None else None, apply))
 

@@ -117,6 +117,8 @@ COMMANDS: tuple[Command, ...] = (
     _c("find_more", "Re&view", "Find more like this", "M", "clip", "review.find_more",
        help="find more like this (search the clip with what review taught about the brand)"),
     _c("tighten", "", "", "drag a corner", help="tighten the selected box", in_menu=False),
+    _c("show_maybe", "&View", "Show or hide the learned maybes (proposals learning does not stand behind)", "Shift+M",
+       "clip", "app:show_maybe", help="show or hide the learned \"maybe\" proposals among the exposures to review"),
     # ---- the audit
     _c("audit", "Re&view", "Audit sample…", "", "clip", "app:audit_panel"),
     _c("audit_next", "Re&view", "Audit: next frame to answer", "U", "clip", "review.next_audit_frame",
