@@ -47,3 +47,17 @@ def draw(repo, *, video_id: int, frame: FrameRef, bbox: BBox, brand: str, review
     drawn = Candidate(frame, bbox, brand, 1.0, MANUAL)
     return repo.apply_edit(ReviewEdit(add_decided=((drawn, DecisionKind.ADDED),)), video_id=video_id,
                            reviewer=reviewer).added[0]
+
+
+def leaving_project(db, *, method: str = "keypoints"):
+    """(repo, video id): a 6-s clip sampled at 2 fps, acme wholly in view on frames 0-10 (a track), then on frame 15
+    a box 25% in view (the mark leaving the frame: `method`, e.g. "tracked"), what counting rules are tried on."""
+    repo = open_repository(db)
+    vid = repo.add_video(path="/nowhere/a.mp4", kind="video", fps=10, frame_count=60, duration_s=6, width=640,
+                         height=360)
+    run = repo.start_run(video_id=vid, config={"fps": 2}, embedder=("keypoints", "", ""), verifier=("none", "", ""),
+                         frames_total=12)
+    boxes = [Candidate(frame(f), BBox(100, 50, 80, 40), "acme", 0.8, "keypoints", track_id=1) for f in (0, 5, 10)]
+    boxes.append(Candidate(frame(15), BBox(-60, 50, 80, 40), "acme", 0.8, method, track_id=1))
+    repo.add_batch(run_id=run, video_id=vid, candidates=boxes, last_frame_index=55, frames_done=12)
+    return repo, vid

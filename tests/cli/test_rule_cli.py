@@ -7,23 +7,14 @@ import json
 
 from logotag_gui.cli import RULE_PRESETS, main
 from logotag_gui.core.base.counting import PRESETS, CountingRule, preset
-from logotag_gui.core.base.records import BBox, Candidate, DecisionKind, FrameRef
-from logotag_gui.core.store import open_repository
-from tests.seeded import decide
+from logotag_gui.core.base.records import DecisionKind
+from tests.seeded import decide, leaving_project
 
 
 def _project(tmp_path):
-    """A clip of 6 s sampled at 2 fps: acme wholly in view on frames 0-10, then a box 25% in view on frame 15."""
+    """acme wholly in view on frames 0-10, then a box 25% in view on frame 15 (tests/seeded.py)."""
     db = tmp_path / "p.sqlite"
-    repo = open_repository(db)
-    vid = repo.add_video(path="/nowhere/a.mp4", kind="video", fps=10, frame_count=60, duration_s=6, width=640,
-                         height=360)
-    run = repo.start_run(video_id=vid, config={"fps": 2}, embedder=("keypoints", "", ""), verifier=("none", "", ""),
-                         frames_total=12)
-    inside = [Candidate(FrameRef(f, f / 10, 640, 360), BBox(100, 50, 80, 40), "acme", 0.8, "keypoints")
-              for f in (0, 5, 10)]
-    past = Candidate(FrameRef(15, 1.5, 640, 360), BBox(-60, 50, 80, 40), "acme", 0.8, "keypoints")
-    repo.add_batch(run_id=run, video_id=vid, candidates=[*inside, past], last_frame_index=55, frames_done=12)
+    repo, _vid = leaving_project(db)
     return db, repo
 
 

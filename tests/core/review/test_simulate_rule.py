@@ -7,25 +7,16 @@ import json
 
 from logotag_gui.core.analysis.evaluate import Box, Truth
 from logotag_gui.core.base.counting import CountingRule, read_truth_rule
-from logotag_gui.core.base.records import BBox, Candidate, FrameRef
+from logotag_gui.core.base.records import BBox
 from logotag_gui.core.review import Project
 from logotag_gui.core.review.figure import clip_figure
 from logotag_gui.core.review.simulate import simulate_review
-from logotag_gui.core.store import open_repository
+from tests.seeded import leaving_project
 
 
 def test_the_oracle_sets_the_truths_rule_and_counts_under_it(tmp_path):
     db = tmp_path / "p.sqlite"
-    repo = open_repository(db)
-    vid = repo.add_video(path="/nowhere/a.mp4", kind="video", fps=10, frame_count=60, duration_s=6, width=640,
-                         height=360)
-    run = repo.start_run(video_id=vid, config={"fps": 2}, embedder=("keypoints", "", ""), verifier=("none", "", ""),
-                         frames_total=12)
-    inside = [Candidate(FrameRef(f, f / 10, 640, 360), BBox(100, 50, 80, 40), "acme", 0.8, "keypoints")
-              for f in (0, 5, 10)]
-    # A box drawn half past the frame's left edge: 25% in view, under the truth's 60% bar.
-    past = Candidate(FrameRef(15, 1.5, 640, 360), BBox(-60, 50, 80, 40), "acme", 0.8, "keypoints")
-    repo.add_batch(run_id=run, video_id=vid, candidates=[*inside, past], last_frame_index=55, frames_done=12)
+    repo, vid = leaving_project(db)
     boxes = {f: [Box("acme", BBox(100, 50, 80, 40))] for f in (0, 5, 10)} | {15: [Box("acme", BBox(-60, 50, 80, 40))]}
     gt = tmp_path / "gt.json"
     gt.write_text(json.dumps({"fps": 10, "boxes": {}}))  # made before the makers stated their rule
@@ -44,17 +35,8 @@ def test_the_oracle_sets_the_truths_rule_and_counts_under_it(tmp_path):
 
 
 def _leaving_project(tmp_path, name):
-    """acme in view on frames 0-10, then on 15 a box 25% in view (the mark leaving the frame): one exposure."""
     db = tmp_path / f"{name}.sqlite"
-    repo = open_repository(db)
-    vid = repo.add_video(path="/nowhere/a.mp4", kind="video", fps=10, frame_count=60, duration_s=6, width=640,
-                         height=360)
-    run = repo.start_run(video_id=vid, config={"fps": 2}, embedder=("keypoints", "", ""), verifier=("none", "", ""),
-                         frames_total=12)
-    boxes = [Candidate(FrameRef(f, f / 10, 640, 360), BBox(100, 50, 80, 40), "acme", 0.8, "keypoints", track_id=1)
-             for f in (0, 5, 10)]
-    boxes.append(Candidate(FrameRef(15, 1.5, 640, 360), BBox(-60, 50, 80, 40), "acme", 0.8, "tracked", track_id=1))
-    repo.add_batch(run_id=run, video_id=vid, candidates=boxes, last_frame_index=55, frames_done=12)
+    repo, vid = leaving_project(db, method="tracked")
     return Project(repo, str(db)).session(vid, reviewer="oracle")
 
 
