@@ -24,8 +24,13 @@ def test_the_dialog_fills_a_preset_and_keeps_a_bad_value_with_the_cores_message(
     assert dialog.build() == PRESETS["strict"]
     dialog.fields["min_visible"].setText("150")
     dialog.accept()
-    assert dialog.error.isVisibleTo(dialog) and "min_visible" in dialog.error.text() and "0-1" in dialog.error.text()
+    assert dialog.error.isVisibleTo(dialog) and "150% is outside 0-100%" in dialog.error.text()  # the field's unit
     assert dialog.rule() == PRESETS["any"] and not dialog.result()  # still open, nothing taken
+    dialog.fields["min_visible"].setText("60")
+    dialog.fields["min_exposure_s"].setText("-1")
+    dialog.accept()
+    assert "min_exposure_s" in dialog.error.text() and not dialog.result()  # the core's range, named
+    dialog.fields["min_exposure_s"].setText("1")
     dialog.fields["min_visible"].setText("abc")
     dialog.accept()
     assert "not a number" in dialog.error.text()

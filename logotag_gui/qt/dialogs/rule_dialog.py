@@ -80,7 +80,8 @@ class RuleDialog(QDialog):
         self.error.hide()
 
     def values(self) -> dict[str, object]:
-        """The fields as the rule's values (shares from percentages); RuleError for a field that is not a number."""
+        """The fields as the rule's values (shares from percentages); RuleError for a field that is not a number, or
+        a percentage outside 0-100."""
         out: dict[str, object] = {}
         for name, (label, percent) in FIELDS.items():
             text = self.fields[name].text().strip().replace(",", ".").rstrip("%").strip()
@@ -88,6 +89,8 @@ class RuleDialog(QDialog):
                 value = float(text)
             except ValueError:
                 raise RuleError(f"{label}: '{self.fields[name].text()}' is not a number.") from None
+            if percent and not 0 <= value <= 100:  # said in the field's own unit, not the core's share of 1
+                raise RuleError(f"{label}: {value:g}% is outside 0-100%.")
             out[name] = round(value / 100, 12) if percent else value
         out["one_per_frame"] = not self.each_copy.isChecked()
         if self.name.text().strip():
