@@ -61,3 +61,24 @@ def leaving_project(db, *, method: str = "keypoints"):
     boxes.append(Candidate(frame(15), BBox(-60, 50, 80, 40), "acme", 0.8, method, track_id=1))
     repo.add_batch(run_id=run, video_id=vid, candidates=boxes, last_frame_index=55, frames_done=12)
     return repo, vid
+
+
+def fennel_shots(folder, name: str, shots) -> tuple:
+    """(path, per-frame truth) of a clip of `shots` (resources.synth.Shot) showing the demo's Fennel mark."""
+    from resources import synth
+
+    marks = {"Fennel": synth.make_logo("Fennel", *synth.DEMO_BRANDS["Fennel"])}
+    path = folder / f"{name}.mp4"
+    return path, synth.write_shots(path, marks, shots)
+
+
+def clip_project(folder, clip, logos_dir):
+    """(project, its one video, a review session of it by "ann"): `clip` added to a new project in `folder` with the
+    logo folder set."""
+    from logotag_gui.core.review import Project
+
+    project = Project.open(folder / "p.sqlite", durable=False)
+    project.set_logos(str(logos_dir))
+    assert project.add_clips([str(clip)]) == []
+    video = project.videos()[0]
+    return project, video, project.session(video.id, reviewer="ann")

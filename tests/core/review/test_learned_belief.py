@@ -22,7 +22,7 @@ from logotag_gui.core.review.learned_belief import (
 from logotag_gui.core.review.learning import Learner, LearnSettings
 from logotag_gui.core.review.simulate import simulate_review
 from resources import synth
-from tests.seeded import decide, seeded_project
+from tests.seeded import clip_project, decide, fennel_shots, seeded_project
 
 SETTINGS = LearnSettings()
 SHOTS = [synth.Shot(20, (synth.Placement("Fennel", (0.10, 0.20), (0.15, 0.22), 0.30),), seed=3),
@@ -162,18 +162,12 @@ def test_a_views_pending_finds_sink_as_its_finds_are_rejected(tmp_path):
 
 @pytest.fixture(scope="module")
 def two_shots(tmp_path_factory):
-    marks = {"Fennel": synth.make_logo("Fennel", *synth.DEMO_BRANDS["Fennel"])}
-    path = tmp_path_factory.mktemp("shots") / "two_shots.mp4"
-    return path, synth.write_shots(path, marks, SHOTS)
+    return fennel_shots(tmp_path_factory.mktemp("shots"), "two_shots", SHOTS)
 
 
 def test_a_view_rejected_n_times_stops_proposing(tmp_path, two_shots, logos_dir):
     clip, truth = two_shots
-    project = Project.open(tmp_path / "p.sqlite", durable=False)
-    project.set_logos(str(logos_dir))
-    assert project.add_clips([str(clip)]) == []
-    video = project.videos()[0]
-    session = project.session(video.id, reviewer="ann")
+    project, video, session = clip_project(tmp_path, clip, logos_dir)
     source = open_source(clip)
     try:
         told: list[str] = []

@@ -6,9 +6,10 @@ import pytest
 
 from logotag_gui.core.base.records import BBox, Candidate, FrameRef, ReviewState
 from logotag_gui.core.media.video import open_source
-from logotag_gui.core.review import LIKE_REJECTED, Project
+from logotag_gui.core.review import LIKE_REJECTED
 from logotag_gui.core.review.learning import Learner
 from resources import synth
+from tests.seeded import clip_project, fennel_shots
 
 # Fennel in a first shot, then, after a cut, somewhere else in a second one.
 SHOTS = [synth.Shot(20, (synth.Placement("Fennel", (0.10, 0.20), (0.15, 0.22), 0.30),), seed=3),
@@ -17,17 +18,11 @@ SHOTS = [synth.Shot(20, (synth.Placement("Fennel", (0.10, 0.20), (0.15, 0.22), 0
 
 @pytest.fixture(scope="module")
 def two_shots(tmp_path_factory):
-    marks = {"Fennel": synth.make_logo("Fennel", *synth.DEMO_BRANDS["Fennel"])}
-    path = tmp_path_factory.mktemp("shots") / "two_shots.mp4"
-    return path, synth.write_shots(path, marks, SHOTS)
+    return fennel_shots(tmp_path_factory.mktemp("shots"), "two_shots", SHOTS)
 
 
 def _open(tmp_path, clip, logos_dir):
-    project = Project.open(tmp_path / "p.sqlite", durable=False)
-    project.set_logos(str(logos_dir))
-    assert project.add_clips([str(clip)]) == []
-    video = project.videos()[0]
-    session = project.session(video.id, reviewer="ann")
+    project, video, session = clip_project(tmp_path, clip, logos_dir)
     source = open_source(clip)
     learner = Learner(project.repo, source, video=video, sampled=session.sampled, dictionary=project.dictionary(),
                       reviewer="ann")

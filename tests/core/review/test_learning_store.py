@@ -10,9 +10,9 @@ from logotag_gui.core.base.records import Frame, FrameRef
 from logotag_gui.core.media.video import open_source
 from logotag_gui.core.proposers.keypoint_store import KeypointStore
 from logotag_gui.core.proposers.keypoints import FrameFeatures, KeypointProposer
-from logotag_gui.core.review import Project
 from logotag_gui.core.review.learning import Learner
 from resources import synth
+from tests.seeded import clip_project, fennel_shots
 
 # Fennel in three shots: a box drawn in the first is searched for in the other two.
 SHOTS = [synth.Shot(20, (synth.Placement("Fennel", (0.10, 0.20), (0.15, 0.22), 0.30),), seed=3),
@@ -22,9 +22,7 @@ SHOTS = [synth.Shot(20, (synth.Placement("Fennel", (0.10, 0.20), (0.15, 0.22), 0
 
 @pytest.fixture(scope="module")
 def three_shots(tmp_path_factory):
-    marks = {"Fennel": synth.make_logo("Fennel", *synth.DEMO_BRANDS["Fennel"])}
-    path = tmp_path_factory.mktemp("shots") / "three_shots.mp4"
-    return path, synth.write_shots(path, marks, SHOTS)
+    return fennel_shots(tmp_path_factory.mktemp("shots"), "three_shots", SHOTS)
 
 
 class CountingSource:
@@ -42,11 +40,7 @@ class CountingSource:
 def _teach_drawn_box(tmp_path, clip, truth, logos_dir, cache_root, *, describe=False):
     """A fresh project; a box drawn on frame 5, taught: (what it found, frames decoded, the sampled frames)."""
     tmp_path.mkdir()
-    project = Project.open(tmp_path / "p.sqlite", durable=False)
-    project.set_logos(str(logos_dir))
-    assert project.add_clips([str(clip)]) == []
-    video = project.videos()[0]
-    session = project.session(video.id, reviewer="ann")
+    project, video, session = clip_project(tmp_path, clip, logos_dir)
     source = open_source(clip)
     counting = CountingSource(source)
     learner = Learner(project.repo, counting, video=video, sampled=session.sampled, reviewer="ann",
