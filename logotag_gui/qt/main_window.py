@@ -38,7 +38,7 @@ from logotag_gui.core.media.video import distinct_names
 from logotag_gui.core.review import Project, ReviewSession, VideoSummary
 from logotag_gui.core.review.commands import key
 from logotag_gui.core.review.figure import clip_figure
-from logotag_gui.core.review.learning import LearnedViews
+from logotag_gui.core.review.learned_views import LearnedViews
 from logotag_gui.qt.actions import SHORTCUT_SHEET, build_actions
 from logotag_gui.qt.clip_view import ClipView
 from logotag_gui.qt.dialogs.messages import ShortcutsDialog, show_error

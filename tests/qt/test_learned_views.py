@@ -37,7 +37,7 @@ def _rows(panel):
 
 
 def test_the_panel_lists_deletes_and_undoes(qtbot, tmp_path, demo_clip):
-    from logotag_gui.core.review.learning import LearnedViews
+    from logotag_gui.core.review.learned_views import LearnedViews
     from logotag_gui.qt.widgets.learned_views import LearnedViewsPanel
 
     project, view = _project_with_a_view(tmp_path / "p.sqlite", demo_clip[0])

@@ -56,26 +56,19 @@ from logotag_gui.core.base.records import (
     Polarity,
     ReviewState,
     TaughtBy,
-    Verdict,
 )
 from logotag_gui.core.media.logos import LogoDictionary, Reference
 from logotag_gui.core.media.shots import shot_cuts
 from logotag_gui.core.pipeline.tracks import TrackLinker, nms
 from logotag_gui.core.proposers.keypoint_store import KeypointStore
 from logotag_gui.core.proposers.keypoints import FrameFeatures, KeypointProposer
+from logotag_gui.core.review.believed_proposals import BelievedProposals
 from logotag_gui.core.review.learned_belief import (
     LEARNED,
-    BeliefModel,
-    MatchFeatures,
-    ViewRecord,
     is_learned,
-    learned_verdict,
-    stored_features,
-    view_of,
-    view_records,
 )
 from logotag_gui.core.review.session import LIKE_REJECTED
-from logotag_gui.core.store.learned import LearnedReference, LearnedView, RemovedView
+from logotag_gui.core.store.learned import LearnedReference
 from logotag_gui.core.store.repository import Repository, VideoSummary
 from logotag_gui.core.vision import appearance
 
@@ -135,7 +128,7 @@ def _decode(png: bytes) -> np.ndarray:
 
 
 @dataclass
-class Learner:
+class Learner(BelievedProposals):
     repo: Repository
     source: FrameSource  # a video or image-folder source (video.py)
     video: VideoSummary
@@ -400,70 +393,6 @@ class Learner:
             self.repo.remove_learned_views(ids)
         return stuck
 
-    # ---- what learning can stand behind (learned_belief.py) ------------------------------------------------
-    def _track_records(self) -> tuple[dict[int, ViewRecord], BeliefModel]:
-        """Each learned view's record, and the belief model, from the project's decided learned proposals."""
-        decided = [c for _, c in self.repo.iter_candidates(reviewed_only=True) if is_learned(c)]
-        return view_records(decided), BeliefModel.fit(decided)
-
-    def _stopped(self, brand: str, views: Sequence[_View], records: Mapping[int, ViewRecord]) -> set[int]:
-        """The views whose proposals keep being rejected (their record under the floor): they propose no more; each
-        is told once."""
-        out = {v.ref.id for v in views if records.get(v.ref.id, ViewRecord()).mean() < self.settings.view_floor}
-        for ref_id in sorted(out - self._silenced):
-            self._silenced.add(ref_id)
-            r, ref = records[ref_id], self._views[ref_id].ref
-            self._tell(f"A learned view of {brand} (taught on frame {ref.frame_index}) proposes no more: "
-                       f"{r.rejected:.0f} of its {r.accepted + r.rejected:.0f} finds were rejected.")
-        return out
-
-    def _believed(self, found: Sequence[Candidate], view_boxes: Mapping[int, BBox], records: Mapping[int, ViewRecord],
-                  model: BeliefModel, embedded: set[tuple[int, BBox]]) -> list[Candidate]:
-        """The finds, each with its belief as its verdict (under the floor: maybe)."""
-        frames: dict[int | None, int] = {}
-        for c in found:
-            frames[c.track_id] = frames.get(c.track_id, 0) + 1
-        out = []
-        for c in found:
-            view = view_of(c)
-            features = MatchFeatures.of(c, view_boxes.get(view) if view is not None else None,
-                                        frames[c.track_id] if c.track_id is not None else 1)
-            if (c.frame.index, c.bbox) in embedded:
-                features = MatchFeatures(self.settings.min_inliers, features.aspect, features.scale, features.frames,
-                                         features.view_id)
-            out.append(c.with_(verdict=self._verdict(features, records, model)))
-        return out
-
-    def _verdict(self, features: MatchFeatures, records: Mapping[int, ViewRecord], model: BeliefModel) -> Verdict:
-        view_mean = records.get(features.view_id, ViewRecord()).mean() if features.view_id is not None \
-            else ViewRecord().mean()
-        return learned_verdict(model.p(features, view_mean), features, view_mean, floor=self.settings.floor,
-                               sure=self.settings.sure)
-
-    def rescore(self, clip: Iterable[Candidate]) -> list[Candidate]:
-        """Give the pending learned proposals among `clip` their belief again, from their views' records and the
-        model as they stand now (a view's finds rejected: its other finds sink, maybe under the floor); returns those
-        whose verdict's state changed or whose belief moved by 0.05 or more, as stored."""
-        pending = [c for c in clip if is_learned(c) and not c.review.decided]
-        if not pending:
-            return []
-        records, model = self._track_records()
-        changed = {}
-        for c in pending:
-            known = stored_features(c)
-            features = known[0] if known is not None else MatchFeatures.of(c, self._view_box(view_of(c)))
-            v = self._verdict(features, records, model)
-            if v.state is not c.verdict.state or abs((v.confidence or 0) - (c.verdict.confidence or 0)) >= 0.05:
-                changed[c.stored_id] = v
-        if not changed:
-            return []
-        self.repo.set_verdicts(changed)
-        return self.repo.candidates(ids=sorted(changed))
-
-    def _view_box(self, view: int | None) -> BBox | None:
-        held = self._views.get(view) if view is not None else None
-        return held.ref.bbox if held is not None else None
-
     def catch_up(self, clip: Mapping[str, Sequence[Candidate]], *, cancel: Callable[[], bool] | None = None
                  ) -> Lessons:
         """Search this clip with the views reviewers set in the project's other clips that have not searched it
@@ -654,38 +583,6 @@ def brands_taught(decided: Iterable[Candidate]) -> set[str]:
     for c in decided:
         out |= {c.final_brand, c.brand}
     return out
-
-
-class LearnedViews:
-    """The views review taught, as the Dictionary dock lists them: each can be deleted (a view that proposes
-    what is not the brand), and the deletes undone, last first. Stored at once; learners drop a deleted view
-    before their next search."""
-
-    def __init__(self, repo: Repository) -> None:
-        self.repo = repo
-        self._undo: list[list[RemovedView]] = []
-
-    def listed(self) -> list[LearnedView]:
-        return self.repo.learned_views()
-
-    def delete(self, ids: Sequence[int]) -> int:
-        """Delete these views; returns how many were (one gone already is not counted)."""
-        removed = self.repo.remove_learned_views(ids)
-        if removed:
-            self._undo.append(removed)
-        return len(removed)
-
-    @property
-    def can_undo(self) -> bool:
-        return bool(self._undo)
-
-    def undo(self) -> int:
-        """Put the last deleted views back (their ids and proposals' names kept); returns how many."""
-        if not self._undo:
-            return 0
-        removed = self._undo.pop()
-        self.repo.restore_learned_views(removed)
-        return len(removed)
 
 
 @dataclass(slots=True)

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from logotag_gui.core.review.learning import LearnedView, LearnedViews
+from logotag_gui.core.review.learned_views import LearnedView, LearnedViews
 
 COLUMNS = ["Learned view", "Taught on", "By", "Proposed"]
 TAUGHT_BY = {"added": "drawn", "box_edit": "tightened", "followed": "followed", "accept": "accepted",

@@ -13,7 +13,8 @@ from PIL import Image
 from logotag_gui.core.base.records import BBox
 from logotag_gui.core.media.video import open_source
 from logotag_gui.core.review import Project
-from logotag_gui.core.review.learning import LearnedViews, Learner
+from logotag_gui.core.review.learned_views import LearnedViews
+from logotag_gui.core.review.learning import Learner
 from resources import synth
 
 SCORE = synth.Placement("Score", (0.03, 0.04), (0.03, 0.04), 0.28)  # the broadcaster's graphic: never moves
